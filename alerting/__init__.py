@@ -1,0 +1,1 @@
+"""alerting service of the cold-chain pipeline."""

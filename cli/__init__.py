@@ -1,0 +1,1 @@
+"""The `coldchain` command: parses options, builds settings, calls each service."""

@@ -1,0 +1,104 @@
+"""Settings shared by every service (DESIGN.md §9): `COLDCHAIN_*` environment or TOML."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from coldchain.errors import ConfigError
+
+__all__ = ["MqttEndpoint", "Settings"]
+
+
+class MqttEndpoint:
+    """Host, port and credentials parsed out of `COLDCHAIN_MQTT_URL`."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.tls = parts.scheme == "mqtts"
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or (8883 if self.tls else 1883)
+        self.username = parts.username
+        self.password = parts.password
+
+    def __repr__(self) -> str:  # never print the password
+        return f"MqttEndpoint({self.host}:{self.port}, user={self.username!r}, tls={self.tls})"
+
+
+class Settings(BaseSettings):
+    """Everything a service needs to find the broker, the store, the catalog and its data.
+
+    Read once by the CLI and passed down; nothing else reads the environment.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="COLDCHAIN_", extra="ignore")
+
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    influx_url: str = "http://127.0.0.1:8086"
+    influx_db: str = "coldchain"
+    influx_username: str | None = None
+    influx_password: str | None = None
+    catalog_url: str | None = None
+    data_dir: Path = Path("./var")
+
+    # ingest
+    ingest_client_id: str = "coldchain-ingest-1"
+    ingest_shared_group: str | None = Field(
+        default=None, description="MQTT shared-subscription group; None for a single worker"
+    )
+    ingest_receive_maximum: int = Field(
+        default=1000, ge=1, le=65535,
+        description="MQTT 5 Receive Maximum: unacked messages the broker may send us",
+    )
+    ingest_max_payload_bytes: int = Field(default=262_144, ge=1024)
+    ingest_max_future_skew_s: float = Field(
+        default=86_400.0, description="readings timed further ahead of now are dead letters"
+    )
+    spool_max_bytes: int = Field(default=2 * 1024**3, ge=1024 * 1024)
+    spool_segment_bytes: int = Field(default=64 * 1024**2, ge=64 * 1024)
+    influx_batch_lines: int = Field(default=5000, ge=1)
+    influx_timeout_s: float = Field(default=10.0, gt=0)
+    metrics_interval_s: float = Field(default=5.0, gt=0)
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_scheme(cls, value: str) -> str:
+        if urlsplit(value).scheme not in ("mqtt", "mqtts"):
+            raise ValueError(f"expected mqtt://host:port or mqtts://host:port, got {value!r}")
+        return value
+
+    @field_validator("influx_url")
+    @classmethod
+    def _http_scheme(cls, value: str) -> str:
+        if urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError(f"expected http://host:port, got {value!r}")
+        return value.rstrip("/")
+
+    @property
+    def mqtt(self) -> MqttEndpoint:
+        return MqttEndpoint(self.mqtt_url)
+
+    @property
+    def resolved_catalog_url(self) -> str:
+        return self.catalog_url or f"sqlite:///{(self.data_dir / 'catalog.sqlite3').resolve()}"
+
+    @classmethod
+    def load(cls, toml_path: Path | None = None, **overrides: Any) -> Settings:
+        """Defaults < TOML file < `COLDCHAIN_*` environment < explicit overrides (CLI options)."""
+        from_file: dict[str, Any] = {}
+        if toml_path is not None:
+            try:
+                from_file = tomllib.loads(toml_path.read_text())
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigError(f"settings file {toml_path}: {exc}") from exc
+        explicit = {key: value for key, value in overrides.items() if value is not None}
+        try:
+            from_env = cls(**explicit).model_dump(exclude_unset=True)
+            return cls(**(from_file | from_env))
+        except ValidationError as exc:
+            raise ConfigError(str(exc)) from exc

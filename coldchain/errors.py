@@ -1,0 +1,54 @@
+"""Exceptions of the shared domain, split by what the caller must do.
+
+    ColdchainError
+    ├── ConfigError          bad settings or fleet file: refuse to start
+    ├── PayloadError         a message we cannot accept: dead-letter it, then ack
+    └── StoreError
+        ├── StoreUnavailable the store did not answer: keep the data, retry later
+        └── StoreRejected    the store refused the data (4xx): dead-letter it
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ColdchainError",
+    "ConfigError",
+    "PayloadError",
+    "StoreError",
+    "StoreRejected",
+    "StoreUnavailable",
+]
+
+
+class ColdchainError(Exception):
+    """Root of every error this project raises on purpose."""
+
+
+class ConfigError(ColdchainError):
+    """Settings or a fleet file that cannot be used; the process should not start."""
+
+
+class PayloadError(ColdchainError):
+    """A message that breaks the wire format; the reason names the field and the value."""
+
+
+class StoreError(ColdchainError):
+    """InfluxDB did not take a write or answer a query."""
+
+
+class StoreUnavailable(StoreError):
+    """A transport failure or 5xx: the data is fine, the store is not; retry."""
+
+
+class StoreRejected(StoreError):
+    """A 4xx: the store will refuse the same request again, so retrying is pointless.
+
+    Attributes:
+        status_code: the HTTP status the server answered.
+        server_message: the server's own error text, kept verbatim.
+    """
+
+    def __init__(self, message: str, *, status_code: int, server_message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.server_message = server_message

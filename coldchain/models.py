@@ -1,0 +1,49 @@
+"""Value types of the domain: sources, readings, device status."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+__all__ = ["DeviceStatus", "Reading", "SourceKind"]
+
+
+class SourceKind(enum.StrEnum):
+    """Where a device lives: fixed in a storage unit, or travelling with a shipment."""
+
+    UNIT = "unit"
+    LOGGER = "logger"
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One temperature sample of one sensor at the device's own event time.
+
+    Identity is (site, source, device, sensor, ts_ms): the same reading delivered twice
+    maps onto the same InfluxDB point, which is what makes redelivery harmless.
+
+    Usage:
+        Reading(site="BSL", source=SourceKind.UNIT, device="FRIDGE-01", sensor="p1",
+                ts_ms=1763800000000, temp_c=5.1, seq=17)
+    """
+
+    site: str
+    source: SourceKind
+    device: str
+    sensor: str
+    ts_ms: int
+    temp_c: float
+    seq: int
+    rh: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStatus:
+    """Health of a probe or logger; `None` where the device did not report the value."""
+
+    site: str
+    source: SourceKind
+    device: str
+    ts_ms: int
+    battery_pct: float | None = None
+    rssi_dbm: float | None = None

@@ -1,0 +1,279 @@
+"""The MQTT wire format (DESIGN.md §2, §9): topics, reading and status payloads.
+
+Decoding is strict about what a reading must carry and lenient about keys it does not
+know, so gateways can add keys without breaking older ingest workers ("extend, never
+rename"). Every rejection is a `PayloadError` whose text names the field and the value.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Literal
+
+import orjson
+
+from coldchain.errors import PayloadError
+from coldchain.models import DeviceStatus, Reading, SourceKind
+
+__all__ = [
+    "ID_PATTERN",
+    "MAX_TEMP_C",
+    "MIN_TEMP_C",
+    "READINGS_FILTER",
+    "STATUS_FILTER",
+    "TOPIC_ROOT",
+    "GatewayState",
+    "Topic",
+    "alerts_topic",
+    "decode_gateway_state",
+    "decode_readings",
+    "decode_status",
+    "encode_readings",
+    "encode_status",
+    "gateway_status_topic",
+    "parse_topic",
+    "readings_topic",
+    "status_topic",
+    "ts_ms_from_wire",
+]
+
+TOPIC_ROOT: Final = "coldchain/v1"
+READINGS_FILTER: Final = f"{TOPIC_ROOT}/+/+/+/readings"
+STATUS_FILTER: Final = f"{TOPIC_ROOT}/+/+/+/status"
+
+#: Ids of sites, devices, sensors and gateways: safe in a topic level, a tag and a URL path.
+ID_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+
+#: Physically possible for a probe: below absolute zero or above this is a broken device
+#: or a broken gateway, never a temperature.
+MIN_TEMP_C: Final = -273.15
+MAX_TEMP_C: Final = 1000.0
+#: Device clocks outside this window are broken clocks, not data.
+_MIN_TS_MS: Final = 946_684_800_000  # 2000-01-01T00:00:00Z
+_MAX_TS_MS: Final = 4_102_444_800_000  # 2100-01-01T00:00:00Z
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MS: Final = timedelta(milliseconds=1)
+
+GatewayState = Literal["online", "offline"]
+_GATEWAY_SOURCE: Final = "gateway"
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A parsed topic `coldchain/v1/{site}/{source}/{device}/{kind}`.
+
+    `source` is a `SourceKind` for probes and loggers, or "gateway" for a gateway's own
+    online/offline status.
+    """
+
+    site: str
+    source: SourceKind | Literal["gateway"]
+    device: str
+    kind: Literal["readings", "status"]
+
+
+def readings_topic(site: str, source: SourceKind, device: str) -> str:
+    return f"{TOPIC_ROOT}/{site}/{source.value}/{device}/readings"
+
+
+def status_topic(site: str, source: SourceKind, device: str) -> str:
+    return f"{TOPIC_ROOT}/{site}/{source.value}/{device}/status"
+
+
+def gateway_status_topic(site: str, gateway: str) -> str:
+    return f"{TOPIC_ROOT}/{site}/{_GATEWAY_SOURCE}/{gateway}/status"
+
+
+def alerts_topic(site: str) -> str:
+    return f"{TOPIC_ROOT}/{site}/alerts"
+
+
+def _check_id(field: str, value: object) -> str:
+    if not isinstance(value, str) or ID_PATTERN.fullmatch(value) is None:
+        raise PayloadError(
+            f"{field}: expected an id of letters, digits and . _ : - (at most 64), "
+            f"got {value!r}"
+        )
+    return value
+
+
+def parse_topic(topic: str) -> Topic:
+    """Split a topic into its parts, refusing anything outside the schema."""
+    parts = topic.split("/")
+    if len(parts) != 6 or "/".join(parts[:2]) != TOPIC_ROOT:
+        raise PayloadError(
+            f"topic: expected {TOPIC_ROOT}/{{site}}/{{source}}/{{device}}/readings|status, "
+            f"got {topic!r}"
+        )
+    _, _, site, source, device, kind = parts
+    _check_id("topic site", site)
+    _check_id("topic device", device)
+    if kind not in ("readings", "status"):
+        raise PayloadError(f"topic: unknown message kind {kind!r} in {topic!r}")
+    if source == _GATEWAY_SOURCE:
+        if kind != "status":
+            raise PayloadError(f"topic: a gateway publishes only status, got {topic!r}")
+        return Topic(site, _GATEWAY_SOURCE, device, "status")
+    try:
+        source_kind = SourceKind(source)
+    except ValueError:
+        raise PayloadError(
+            f"topic: unknown source {source!r} (expected unit, logger or gateway) in {topic!r}"
+        ) from None
+    return Topic(site, source_kind, device, kind)
+
+
+def _load_json_object(payload: bytes, topic: Topic) -> dict[str, Any]:
+    try:
+        document = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise PayloadError(
+            f"payload: not valid UTF-8 JSON ({exc}) (device={topic.device})"
+        ) from None
+    if not isinstance(document, dict):
+        raise PayloadError(
+            f"payload: expected a JSON object, got {type(document).__name__} "
+            f"(device={topic.device})"
+        )
+    return document
+
+
+def ts_ms_from_wire(value: object) -> int:
+    """Event time as epoch milliseconds, from epoch ms or RFC 3339 with an offset."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise PayloadError(
+            f"ts: expected epoch milliseconds or an RFC 3339 time, got {value!r}"
+        )
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise PayloadError(f"ts: not an RFC 3339 time: {value!r}") from None
+        if moment.tzinfo is None:
+            raise PayloadError(f"ts: RFC 3339 time needs an offset or Z: {value!r}")
+        ts_ms = (moment - _EPOCH) // _MS
+    else:
+        ts_ms = value
+    if not _MIN_TS_MS <= ts_ms < _MAX_TS_MS:
+        raise PayloadError(f"ts: {value!r} lies outside 2000-01-01 .. 2100-01-01")
+    return ts_ms
+
+
+def _number(field: str, value: object, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PayloadError(f"{field}: expected a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number) or not low <= number <= high:
+        raise PayloadError(f"{field}: {value!r} is outside {low} .. {high}")
+    return number
+
+
+def _reading(topic: Topic, raw: object, where: str) -> Reading:
+    if not isinstance(raw, dict):
+        raise PayloadError(f"{where}: expected an object, got {raw!r}")
+    seq = raw.get("seq")
+    context = f"(device={topic.device} seq={seq})"
+    try:
+        for key in ("sensor", "ts", "temp_c", "seq"):
+            if key not in raw:
+                raise PayloadError(f"{key}: missing")
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+            raise PayloadError(f"seq: expected a whole number >= 0, got {seq!r}")
+        rh = raw.get("rh")
+        return Reading(
+            site=topic.site,
+            source=SourceKind(topic.source),
+            device=topic.device,
+            sensor=_check_id("sensor", raw["sensor"]),
+            ts_ms=ts_ms_from_wire(raw["ts"]),
+            temp_c=_number("temp_c", raw["temp_c"], MIN_TEMP_C, MAX_TEMP_C),
+            seq=seq,
+            rh=None if rh is None else _number("rh", rh, 0.0, 100.0),
+        )
+    except PayloadError as exc:
+        raise PayloadError(f"{where}.{exc} {context}") from None
+
+
+def decode_readings(topic: Topic, payload: bytes) -> list[Reading]:
+    """Readings of one message: a batch `{"device", "readings": [...]}` or one reading.
+
+    The whole message is refused when any reading in it is bad: the raw message goes to
+    the dead letters intact, rather than half of it to InfluxDB.
+    """
+    document = _load_json_object(payload, topic)
+    device = document.get("device")
+    if device is not None and device != topic.device:
+        raise PayloadError(
+            f"device: payload names {device!r} but the topic names {topic.device!r}"
+        )
+    if "readings" not in document:
+        return [_reading(topic, document, "reading")]
+    batch = document["readings"]
+    if not isinstance(batch, list) or not batch:
+        raise PayloadError(
+            f"readings: expected a non-empty list, got {batch!r:.80} (device={topic.device})"
+        )
+    return [_reading(topic, raw, f"readings[{index}]") for index, raw in enumerate(batch)]
+
+
+def decode_status(topic: Topic, payload: bytes) -> DeviceStatus:
+    """A probe's or logger's `{"ts", "battery_pct", "rssi_dbm"}`."""
+    document = _load_json_object(payload, topic)
+    context = f"(device={topic.device})"
+    try:
+        if "ts" not in document:
+            raise PayloadError("ts: missing")
+        battery = document.get("battery_pct")
+        rssi = document.get("rssi_dbm")
+        if battery is None and rssi is None:
+            raise PayloadError("battery_pct: missing (a status needs battery_pct or rssi_dbm)")
+        return DeviceStatus(
+            site=topic.site,
+            source=SourceKind(topic.source),
+            device=topic.device,
+            ts_ms=ts_ms_from_wire(document["ts"]),
+            battery_pct=None if battery is None else _number("battery_pct", battery, 0, 100),
+            rssi_dbm=None if rssi is None else _number("rssi_dbm", rssi, -200, 50),
+        )
+    except PayloadError as exc:
+        raise PayloadError(f"status.{exc} {context}") from None
+
+
+def decode_gateway_state(topic: Topic, payload: bytes) -> GatewayState:
+    """A gateway's retained `online` or its last-will `offline`."""
+    text = payload.decode("utf-8", errors="replace").strip()
+    if text == "online":
+        return "online"
+    if text == "offline":
+        return "offline"
+    raise PayloadError(
+        f"gateway status: expected 'online' or 'offline', got {text!r:.80} "
+        f"(gateway={topic.device})"
+    )
+
+
+def encode_readings(device: str, readings: Sequence[Reading] | Iterable[Reading]) -> bytes:
+    """A batch payload in the §9 shape, time as epoch ms."""
+    return orjson.dumps(
+        {
+            "device": device,
+            "readings": [
+                {"sensor": r.sensor, "ts": r.ts_ms, "temp_c": r.temp_c, "seq": r.seq}
+                | ({} if r.rh is None else {"rh": r.rh})
+                for r in readings
+            ],
+        }
+    )
+
+
+def encode_status(status: DeviceStatus) -> bytes:
+    document: dict[str, object] = {"ts": status.ts_ms}
+    if status.battery_pct is not None:
+        document["battery_pct"] = status.battery_pct
+    if status.rssi_dbm is not None:
+        document["rssi_dbm"] = status.rssi_dbm
+    return orjson.dumps(document)

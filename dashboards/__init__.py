@@ -1,0 +1,1 @@
+"""dashboards service of the cold-chain pipeline."""
