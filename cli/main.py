@@ -6,7 +6,14 @@ import typer
 
 from cli import ingest_cmd
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app = typer.Typer(no_args_is_help=True, add_completion=False)
+
+
+@app.callback()
+def coldchain() -> None:
+    """Cold-chain telemetry pipeline: ingest, detect, serve, simulate, export."""
+
+
 app.command("ingest")(ingest_cmd.ingest)
 
 if __name__ == "__main__":
