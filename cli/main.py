@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Annotated
+
 import typer
 
 from cli import ingest_cmd
@@ -10,8 +13,16 @@ app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 
 @app.callback()
-def coldchain() -> None:
+def coldchain(
+    log_level: Annotated[str, typer.Option("--log-level", envvar="COLDCHAIN_LOG_LEVEL")] = "INFO",
+) -> None:
     """Cold-chain telemetry pipeline: ingest, detect, serve, simulate, export."""
+    logging.basicConfig(
+        level=log_level.upper(),
+        format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
+    )
+    # One line per HTTP request to InfluxDB would drown the pipeline's own events.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 app.command("ingest")(ingest_cmd.ingest)

@@ -112,7 +112,11 @@ def parse_topic(topic: str) -> Topic:
     _, _, site, source, device, kind = parts
     _check_id("topic site", site)
     _check_id("topic device", device)
-    if kind not in ("readings", "status"):
+    if kind == "readings":
+        message_kind: Literal["readings", "status"] = "readings"
+    elif kind == "status":
+        message_kind = "status"
+    else:
         raise PayloadError(f"topic: unknown message kind {kind!r} in {topic!r}")
     if source == _GATEWAY_SOURCE:
         if kind != "status":
@@ -124,7 +128,7 @@ def parse_topic(topic: str) -> Topic:
         raise PayloadError(
             f"topic: unknown source {source!r} (expected unit, logger or gateway) in {topic!r}"
         ) from None
-    return Topic(site, source_kind, device, kind)
+    return Topic(site, source_kind, device, message_kind)
 
 
 def _load_json_object(payload: bytes, topic: Topic) -> dict[str, Any]:

@@ -1,0 +1,209 @@
+"""Async client for the InfluxDB v1 HTTP API (`/write`, `/query`, `/ping`).
+
+The v1 API is served by InfluxDB 1.x, by 2.x through its v1 compatibility layer and by
+3 Core, so the pipeline runs on any of them. httpx exceptions and HTTP statuses are
+translated here, and only here, into `StoreUnavailable` (retry) or `StoreRejected` (the
+same request will fail again: dead-letter it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+import orjson
+
+from coldchain.errors import StoreRejected, StoreUnavailable
+
+__all__ = ["InfluxClient", "Series", "quote_identifier", "quote_string"]
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One series of a query result; `rows` zips columns with values for convenience."""
+
+    name: str
+    columns: list[str]
+    values: list[list[Any]]
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.values]
+
+
+def quote_identifier(name: str) -> str:
+    """An InfluxQL identifier in double quotes (database, measurement, tag key)."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def quote_string(value: str) -> str:
+    """An InfluxQL string literal in single quotes (a tag value in WHERE)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _server_message(response: httpx.Response) -> str:
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return response.text.strip()[:2000]
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return str(body["error"])
+    return response.text.strip()[:2000]
+
+
+# 401/403: our credentials are wrong, not the data; 404 on /write: the database is missing.
+# Both are fixed by an operator, after which the same data must still go in.
+_RETRYABLE_CLIENT_ERRORS = frozenset({401, 403, 404, 408, 429})
+
+
+@contextlib.contextmanager
+def _translated(action: str) -> Iterator[None]:
+    try:
+        yield
+    except httpx.TransportError as exc:
+        raise StoreUnavailable(f"InfluxDB {action}: {type(exc).__name__}: {exc}") from exc
+
+
+class InfluxClient:
+    """A connection pool to one InfluxDB database.
+
+    Usage:
+        async with InfluxClient("http://127.0.0.1:8086", "coldchain") as influx:
+            await influx.create_database()
+            await influx.write_lines(["reading,site=BSL temp_c=5 1763800000000"])
+            series = await influx.query('SELECT count(temp_c) FROM "reading"')
+    """
+
+    def __init__(
+        self,
+        url: str,
+        database: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        timeout_s: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.database = database
+        auth = httpx.BasicAuth(username, password or "") if username else None
+        self._http = httpx.AsyncClient(
+            base_url=self.url, auth=auth, timeout=timeout_s, transport=transport
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def _raise_for_status(self, response: httpx.Response, action: str) -> None:
+        if response.status_code < 300:
+            return
+        message = _server_message(response)
+        text = f"InfluxDB {action}: HTTP {response.status_code}: {message}"
+        if response.status_code >= 500 or response.status_code in _RETRYABLE_CLIENT_ERRORS:
+            raise StoreUnavailable(text)
+        raise StoreRejected(text, status_code=response.status_code, server_message=message)
+
+    async def ping(self) -> bool:
+        try:
+            response = await self._http.get("/ping")
+        except httpx.TransportError:
+            return False
+        return response.status_code == 204
+
+    async def write_lines(self, lines: Sequence[str], *, precision: str = "ms") -> None:
+        """Write line-protocol lines in one gzip-compressed request.
+
+        InfluxDB answers only after the points are in its WAL, so a return means durable.
+        """
+        if not lines:
+            return
+        body = gzip.compress("\n".join(lines).encode("utf-8"), compresslevel=1)
+        with _translated("write"):
+            response = await self._http.post(
+                "/write",
+                params={"db": self.database, "precision": precision},
+                content=body,
+                headers={"Content-Encoding": "gzip", "Content-Type": "text/plain"},
+            )
+        self._raise_for_status(response, "write")
+
+    async def _post_query(self, query: str, *, database: bool) -> list[dict[str, Any]]:
+        params = {"q": query, "epoch": "ms"}
+        if database:
+            params["db"] = self.database
+        with _translated("query"):
+            response = await self._http.post("/query", data=params)
+        self._raise_for_status(response, "query")
+        results: list[dict[str, Any]] = orjson.loads(response.content).get("results", [])
+        for result in results:
+            if "error" in result:
+                raise StoreRejected(
+                    f"InfluxDB query: {result['error']} (query: {query[:200]})",
+                    status_code=response.status_code,
+                    server_message=str(result["error"]),
+                )
+        return results
+
+    async def query(self, query: str) -> list[Series]:
+        """Run InfluxQL against this database; times come back as epoch milliseconds."""
+        series: list[Series] = []
+        for result in await self._post_query(query, database=True):
+            series.extend(
+                Series(
+                    name=item.get("name", ""),
+                    columns=item.get("columns", []),
+                    values=item.get("values", []),
+                    tags=item.get("tags", {}),
+                )
+                for item in result.get("series", [])
+            )
+        return series
+
+    async def stream_query(self, query: str) -> AsyncIterator[Series]:
+        """Series of a large result as they arrive (chunked), so memory stays flat."""
+        params = {"q": query, "db": self.database, "epoch": "ms", "chunked": "true"}
+        with _translated("query"):
+            async with self._http.stream("POST", "/query", data=params) as response:
+                if response.status_code >= 300:
+                    await response.aread()
+                    self._raise_for_status(response, "query")
+                async for line in response.aiter_lines():
+                    if not line.strip():
+                        continue
+                    chunk = orjson.loads(line)
+                    for result in chunk.get("results", []):
+                        if "error" in result:
+                            raise StoreRejected(
+                                f"InfluxDB query: {result['error']}",
+                                status_code=response.status_code,
+                                server_message=str(result["error"]),
+                            )
+                        for item in result.get("series", []):
+                            yield Series(item.get("name", ""), item.get("columns", []),
+                                         item.get("values", []), item.get("tags", {}))
+
+    async def create_database(self) -> None:
+        """CREATE DATABASE is idempotent in InfluxQL, so this is safe at every start."""
+        await self._post_query(f"CREATE DATABASE {quote_identifier(self.database)}",
+                               database=False)
+
+    async def drop_database(self) -> None:
+        await self._post_query(f"DROP DATABASE {quote_identifier(self.database)}",
+                               database=False)

@@ -1,0 +1,298 @@
+"""An asyncio MQTT 5 subscriber over paho-mqtt with manual acknowledgements.
+
+paho's socket runs on the event loop (as aiomqtt does: `add_reader`/`add_writer` on the
+socket paho opens), and messages are acked only when the application says they are safe,
+which is what gives ingest and the detector at-least-once delivery. aiomqtt cannot: it acks
+before the application sees the message.
+
+Flow control is MQTT's own: with a Receive Maximum of N [MQTT-3.3.4-9] the broker sends at
+most N unacknowledged QoS 1 messages, so a consumer that stops acking (spool full) stops
+the broker, and the messages wait in the broker's persistent session instead of in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from coldchain.config import MqttEndpoint
+
+__all__ = ["Delivery", "MqttSubscriber"]
+
+log = logging.getLogger(__name__)
+
+# A reader callback drains at most this many packets before yielding to other tasks.
+_PACKETS_PER_WAKEUP = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One received message. `connection` tells which connection it came on: an ack is
+    only meaningful on the same connection, since packet ids restart with a new one."""
+
+    topic: str
+    payload: bytes
+    qos: int
+    mid: int
+    connection: int
+    received_ms: int
+
+
+class MqttSubscriber:
+    """Persistent-session subscriber; deliveries wait in a queue until taken and acked.
+
+    Usage:
+        async with MqttSubscriber(endpoint, "ingest-1", ["coldchain/v1/+/+/+/readings"]) as sub:
+            batch = await sub.take()
+            ...  # make them durable
+            sub.ack(batch)
+    """
+
+    def __init__(
+        self,
+        endpoint: MqttEndpoint,
+        client_id: str,
+        filters: Sequence[str],
+        *,
+        receive_maximum: int = 1000,
+        session_expiry_s: int = 14 * 86400,
+        keepalive_s: int = 30,
+    ) -> None:
+        self._endpoint = endpoint
+        self._filters = list(filters)
+        self._keepalive_s = keepalive_s
+        self._receive_maximum = receive_maximum
+        self._session_expiry_s = session_expiry_s
+        self._client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=paho.MQTTv5,
+            manual_ack=True,
+            reconnect_on_failure=False,
+        )
+        if endpoint.username:
+            self._client.username_pw_set(endpoint.username, endpoint.password)
+        if endpoint.tls:
+            self._client.tls_set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
+        self._queue: list[Delivery] = []
+        self._arrived = asyncio.Event()
+        self._connected = asyncio.Event()
+        self._connection = 0
+        self._received = 0
+        self._closing = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._sock: Any = None
+        self.connects = 0
+        self._wire_callbacks()
+
+    # -- paho callbacks (all run on the event loop) ----------------------------------------
+
+    def _wire_callbacks(self) -> None:
+        client = self._client
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_socket_open = self._on_socket_open
+        client.on_socket_close = self._on_socket_close
+        client.on_socket_register_write = self._on_socket_register_write
+        client.on_socket_unregister_write = self._on_socket_unregister_write
+
+    def _on_socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        # connect() runs in a worker thread; hand the socket to the loop's thread.
+        self._call_in_loop(self._watch_socket, sock)
+
+    def _call_in_loop(self, callback: Any, *args: Any) -> None:
+        assert self._loop is not None
+        if self._loop_thread == threading.get_ident():
+            callback(*args)
+        else:
+            self._loop.call_soon_threadsafe(callback, *args)
+
+    def _watch_socket(self, sock: Any) -> None:
+        assert self._loop is not None
+        if sock.fileno() < 0:
+            return
+        self._sock = sock
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+        self._loop.add_reader(sock.fileno(), self._read_ready)
+
+    def _read_ready(self) -> None:
+        for _ in range(_PACKETS_PER_WAKEUP):
+            before = self._received
+            if self._client.loop_read() != paho.MQTT_ERR_SUCCESS or self._received == before:
+                return
+
+    def _on_socket_close(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        self._call_in_loop(self._forget_socket, sock, sock.fileno())
+
+    def _forget_socket(self, sock: Any, fd: int) -> None:
+        assert self._loop is not None
+        if fd >= 0:
+            self._loop.remove_reader(fd)
+            self._loop.remove_writer(fd)
+        if self._sock is sock:
+            self._sock = None
+
+    def _on_socket_register_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        self._call_in_loop(self._watch_writes, sock, True)
+
+    def _on_socket_unregister_write(
+        self, client: paho.Client, userdata: Any, sock: Any
+    ) -> None:
+        self._call_in_loop(self._watch_writes, sock, False)
+
+    def _watch_writes(self, sock: Any, wanted: bool) -> None:
+        assert self._loop is not None
+        fd = sock.fileno()
+        if fd < 0:
+            return
+        if wanted:
+            self._loop.add_writer(fd, self._client.loop_write)
+        else:
+            self._loop.remove_writer(fd)
+
+    def _on_connect(
+        self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
+    ) -> None:
+        if reason.is_failure:
+            log.error("mqtt: connection refused reason=%s broker=%s", reason, self._endpoint)
+            return
+        self._connection += 1
+        self.connects += 1
+        log.info("mqtt: connected broker=%s session_present=%s connection=%d",
+                 self._endpoint, flags.session_present, self._connection)
+        client.subscribe([(topic, 1) for topic in self._filters])
+        self._connected.set()
+
+    def _on_disconnect(
+        self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
+    ) -> None:
+        self._connected.clear()
+        if self._closing:
+            return
+        # Unacked deliveries of the lost connection will be resent by the broker; acking
+        # them on the next connection could ack a different message with a reused id.
+        self._connection += 1
+        log.warning("mqtt: disconnected reason=%s broker=%s", reason, self._endpoint)
+
+    def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
+        self._received += 1
+        self._queue.append(
+            Delivery(
+                topic=message.topic,
+                payload=bytes(message.payload),
+                qos=message.qos,
+                mid=message.mid,
+                connection=self._connection,
+                received_ms=time.time_ns() // 1_000_000,
+            )
+        )
+        self._arrived.set()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._tasks = [
+            asyncio.create_task(self._keep_connected(), name="mqtt-connect"),
+            asyncio.create_task(self._housekeeping(), name="mqtt-misc"),
+        ]
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._closing = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._sock is not None:
+            self._client.disconnect()
+            # Let the DISCONNECT packet go out before the socket closes.
+            with contextlib.suppress(OSError):
+                self._client.loop_write()
+        await asyncio.sleep(0)
+
+    async def wait_connected(self, timeout_s: float) -> None:
+        await asyncio.wait_for(self._connected.wait(), timeout_s)
+
+    async def _connect_once(self) -> None:
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = self._session_expiry_s
+        props.ReceiveMaximum = self._receive_maximum
+        await asyncio.to_thread(
+            self._client.connect,
+            self._endpoint.host,
+            self._endpoint.port,
+            keepalive=self._keepalive_s,
+            clean_start=False,
+            properties=props,
+        )
+
+    async def _keep_connected(self) -> None:
+        delay = 0.1
+        while True:
+            if self._sock is None:
+                try:
+                    await self._connect_once()
+                    await asyncio.wait_for(self._connected.wait(), 10)
+                    delay = 0.1
+                except (OSError, TimeoutError) as exc:
+                    log.warning("mqtt: cannot connect broker=%s error=%s retry_in=%.1fs",
+                                self._endpoint, exc, delay)
+                    if self._sock is not None:
+                        self._client.disconnect()
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+            await asyncio.sleep(0.2)
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(1)
+            if self._sock is not None:
+                self._client.loop_misc()
+
+    # -- consuming ------------------------------------------------------------------------
+
+    async def take(self, max_count: int | None = None) -> list[Delivery]:
+        """Every delivery waiting now (at least one), in arrival order."""
+        while not self._queue:
+            self._arrived.clear()
+            await self._arrived.wait()
+        count = len(self._queue) if max_count is None else max_count
+        taken, self._queue = self._queue[:count], self._queue[count:]
+        return taken
+
+    def ack(self, deliveries: Sequence[Delivery]) -> int:
+        """PUBACK each delivery of the current connection, in the order received
+        [MQTT-4.6.0-2]; returns how many were acked (the rest the broker will resend)."""
+        acked = 0
+        for delivery in deliveries:
+            if delivery.qos and delivery.connection == self._connection and self._sock:
+                self._client.ack(delivery.mid, delivery.qos)
+                acked += 1
+        return acked

@@ -1,0 +1,126 @@
+"""Drains the spool into InfluxDB in batches, retrying while InfluxDB is down.
+
+What InfluxDB refuses (a 4xx) is split in halves until the refused lines are found, and
+only those go to the dead letters with the server's message: one bad line must not take
+4,999 good ones with it. Rewriting the good halves is harmless (same series and time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from coldchain.errors import StoreRejected, StoreUnavailable
+from coldchain.influx import InfluxClient
+from ingest.dead_letters import DeadLetter, DeadLetterStore, Stage
+from ingest.metrics import IngestMetrics
+from ingest.spool import Spool, SpoolBatch
+
+__all__ = ["SpoolWriter"]
+
+log = logging.getLogger(__name__)
+
+_MAX_BACKOFF_S = 10.0
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class SpoolWriter:
+    def __init__(
+        self,
+        spool: Spool,
+        influx: InfluxClient,
+        dead_letters: DeadLetterStore,
+        metrics: IngestMetrics,
+        *,
+        batch_lines: int,
+    ) -> None:
+        self._spool = spool
+        self._influx = influx
+        self._dead_letters = dead_letters
+        self._metrics = metrics
+        self._batch_lines = batch_lines
+        self.appended = asyncio.Event()
+        self.delivered = asyncio.Event()
+
+    async def run(self) -> None:
+        """Deliver forever; cancelled between batches or mid-retry, it loses nothing,
+        since the checkpoint only moves after InfluxDB has the batch."""
+        while True:
+            delivered = await self.deliver_available()
+            if not delivered:
+                self.appended.clear()
+                await self.appended.wait()
+
+    async def deliver_available(self) -> int:
+        """Deliver what the spool holds now; returns the number of lines delivered."""
+        total = 0
+        while (batch := await asyncio.to_thread(self._spool.read_batch, self._batch_lines)):
+            try:
+                await self._deliver(batch)
+            except BaseException:
+                self._spool.rewind()
+                raise
+            await asyncio.to_thread(self._spool.commit, batch)
+            self._metrics.spool_depth_bytes = self._spool.depth_bytes
+            self.delivered.set()
+            total += len(batch.lines)
+        return total
+
+    async def _deliver(self, batch: SpoolBatch) -> None:
+        if batch.corrupt:
+            await self._dead_letter(
+                "spool", "spool record failed its checksum (disk damage)", batch.corrupt
+            )
+        if batch.lines:
+            await self._write_or_split(batch.lines)
+
+    async def _write_or_split(self, lines: list[str]) -> None:
+        try:
+            await self._write_with_retry(lines)
+        except StoreRejected as exc:
+            if len(lines) == 1:
+                await self._dead_letter("store", exc.server_message, lines[0].encode())
+                return
+            middle = len(lines) // 2
+            await self._write_or_split(lines[:middle])
+            await self._write_or_split(lines[middle:])
+
+    async def _write_with_retry(self, lines: list[str]) -> None:
+        delay = 0.1
+        while True:
+            started = time.perf_counter()
+            try:
+                await self._influx.write_lines(lines)
+            except StoreUnavailable as exc:
+                self._metrics.influx_up = False
+                self._metrics.write_retries += 1
+                log.warning("ingest: InfluxDB unavailable, keeping %d lines in the spool "
+                            "(spool_bytes=%d retry_in=%.1fs): %s",
+                            len(lines), self._spool.depth_bytes, delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _MAX_BACKOFF_S)
+                if "database not found" in str(exc):
+                    await self._recreate_database()
+                continue
+            self._metrics.influx_up = True
+            self._metrics.record_write(len(lines), (time.perf_counter() - started) * 1000)
+            return
+
+    async def _recreate_database(self) -> None:
+        try:
+            await self._influx.create_database()
+            log.warning("ingest: database %s was missing and has been created",
+                        self._influx.database)
+        except (StoreUnavailable, StoreRejected) as exc:
+            log.warning("ingest: cannot create database %s: %s", self._influx.database, exc)
+
+    async def _dead_letter(self, stage: Stage, reason: str, payload: bytes) -> None:
+        letter = DeadLetter(_now_ms(), stage, "", reason, payload)
+        await asyncio.to_thread(self._dead_letters.append, [letter])
+        self._metrics.dead_letters += 1
+        log.warning("ingest: dead letter stage=%s reason=%s bytes=%d", stage, reason,
+                  len(payload))
