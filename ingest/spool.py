@@ -174,6 +174,8 @@ class Spool:
         return self.depth_bytes >= self.max_bytes
 
     def close(self) -> None:
+        if self._active.closed:
+            return
         self.sync()
         self._active.close()
         if self._reader is not None:
