@@ -44,6 +44,8 @@ def _check_name(kind: str, name: str) -> None:
 
 def escape_measurement(name: str) -> str:
     _check_name("measurement", name)
+    if name.startswith("#"):
+        raise ValueError(f"measurement: a line starting with # is a comment: {name!r}")
     return name.translate(_MEASUREMENT_ESCAPES)
 
 
