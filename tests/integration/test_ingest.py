@@ -1,0 +1,258 @@
+"""The ingest service end to end: real mosquitto, real influxd, ingest as a process."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.pipeline import (
+    IngestProcess,
+    Publisher,
+    count_readings,
+    make_batches,
+    stored_reading_keys,
+    wait_until,
+)
+from tests.servers import InfluxServer, MosquittoServer, running_influxd, running_mosquitto
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[MosquittoServer]:
+    """A broker of the test's own: persistent sessions must not leak between tests."""
+    with running_mosquitto(tmp_path / "mosquitto") as server:
+        yield server
+
+
+@pytest.fixture
+def ingest(broker: MosquittoServer, influxd: InfluxServer, influx_db: str,
+           tmp_path: Path) -> Iterator[IngestProcess]:
+    process = IngestProcess(broker.url, influxd.url, influx_db, tmp_path / "var")
+    process.start()
+    yield process
+    process.stop()
+
+
+def _assert_exactly(expected: list[tuple[str, str, int]], influx_url: str, db: str) -> None:
+    stored = stored_reading_keys(influx_url, db)
+    assert len(stored) == len(set(stored)), "a reading is stored twice"
+    missing = set(expected) - set(stored)
+    assert not missing, f"{len(missing)} readings lost, e.g. {sorted(missing)[:3]}"
+    assert len(stored) == len(expected), "readings stored that were never published"
+
+
+def test_published_readings_land_once_with_the_device_timestamps(
+    broker: MosquittoServer, influxd: InfluxServer, influx_db: str, ingest: IngestProcess
+) -> None:
+    publisher = Publisher(broker.port)
+    expected = []
+    for topic, payload, keys in make_batches("BSL", 4, 3, 50, per_message=50):
+        publisher.publish(topic, payload)
+        expected += keys
+    # The same readings again, as a gateway retrying after a lost ack would send them.
+    for topic, payload, _ in make_batches("BSL", 4, 3, 50, per_message=1):
+        publisher.publish(topic, payload)
+    publisher.wait_acked()
+    wait_until(lambda: count_readings(influxd.url, influx_db) >= len(expected), 30,
+               "readings in InfluxDB")
+    time.sleep(1)  # anything extra would have arrived by now
+    _assert_exactly(expected, influxd.url, influx_db)
+    assert min(ts for _, _, ts in expected) == 1_763_800_000_000
+    publisher.close()
+
+
+BAD_PAYLOADS = [
+    ("coldchain/v1/BSL/unit/U1/readings", b'{"sensor": "p1", "ts": 1763800000000, "temp_c": 5.0',
+     "not valid UTF-8 JSON"),
+    ("coldchain/v1/BSL/unit/U1/readings",
+     b'{"sensor": "p1", "ts": 1763800000000, "temp_c": "warm", "seq": 1}',
+     "temp_c: expected a number, got 'warm'"),
+    ("coldchain/v1/BSL/unit/U1/readings", b'{"sensor": "p1", "temp_c": 5.0, "seq": 1}',
+     "ts: missing"),
+    ("coldchain/v1/BSL/unit/U1/readings",
+     b'{"sensor": "p1", "ts": 1763800000000, "temp_c": -999.9, "seq": 1}',
+     "temp_c: -999.9 is outside"),
+    ("coldchain/v1/BSL/unit/U1/readings", b'{"readings": [' + b" " * 1_048_576 + b"]}",
+     "exceeds the limit of 262144"),
+    ("coldchain/v1/BSL/unit/U1/readings", b'{"sensor": "p\xff1", "ts": 1, "temp_c": 5, "seq": 1}',
+     "not valid UTF-8 JSON"),
+    ("coldchain/v1/BSL/fridge/U1/readings",
+     b'{"sensor": "p1", "ts": 1763800000000, "temp_c": 5.0, "seq": 1}',
+     "unknown source 'fridge'"),
+    ("coldchain/v1/BSL/unit/U1/status", b'{"battery_pct": 50}', "ts: missing"),
+]
+
+
+def test_bad_messages_become_dead_letters_and_ingest_keeps_running(
+    broker: MosquittoServer, influxd: InfluxServer, influx_db: str, ingest: IngestProcess
+) -> None:
+    publisher = Publisher(broker.port)
+    for topic, payload, _ in BAD_PAYLOADS:
+        publisher.publish(topic, payload)
+    publisher.publish("coldchain/v1/BSL/unit/U1/readings",
+                      b'{"sensor": "p1", "ts": 1763800000000, "temp_c": 5.0, "seq": 2}')
+    publisher.wait_acked()
+    wait_until(lambda: count_readings(influxd.url, influx_db) == 1, 30, "the good reading")
+    wait_until(lambda: len(ingest.dead_letters()) == len(BAD_PAYLOADS), 10, "dead letters")
+    letters = ingest.dead_letters()
+    for (topic, payload, reason), letter in zip(BAD_PAYLOADS, letters, strict=True):
+        assert letter["topic"] == topic
+        assert reason in str(letter["reason"])
+        assert letter["stage"] == "decode"
+        assert letter["payload_b64"]
+    assert ingest.alive()
+    publisher.close()
+
+
+def test_lines_influxdb_refuses_are_dead_lettered_and_the_rest_lands(
+    broker: MosquittoServer, influxd: InfluxServer, influx_db: str, ingest: IngestProcess
+) -> None:
+    import httpx  # noqa: PLC0415
+
+    # `rh` already holds text in this shard, so a reading with a numeric rh is refused.
+    httpx.post(f"{influxd.url}/write", params={"db": influx_db, "precision": "ms"},
+               content='reading,device=OTHER,sensor=p1,site=BSL,source=unit rh="wet" '
+                       "1763800000000").raise_for_status()
+    publisher = Publisher(broker.port)
+    readings = [
+        {"sensor": f"p{i}", "ts": 1763800000000, "temp_c": 5.0, "seq": i} for i in range(10)
+    ]
+    readings[4]["rh"] = 55.0
+    import orjson  # noqa: PLC0415
+
+    publisher.publish("coldchain/v1/BSL/unit/U7/readings", orjson.dumps({"readings": readings}))
+    publisher.wait_acked()
+    wait_until(lambda: len(ingest.dead_letters()) == 1, 30, "the refused line")
+    [letter] = ingest.dead_letters()
+    assert letter["stage"] == "store"
+    assert "field type conflict" in str(letter["reason"])
+    # 9 of ours and the pre-written point of OTHER (rh only, no temp_c: not counted).
+    assert count_readings(influxd.url, influx_db) == 9
+    publisher.close()
+
+
+def _publish_in_background(
+    publisher: Publisher, messages: list[tuple[str, bytes]], per_second: float
+) -> threading.Thread:
+    def run() -> None:
+        started = time.monotonic()
+        for index, (topic, payload) in enumerate(messages):
+            publisher.publish(topic, payload)
+            lag = index / per_second - (time.monotonic() - started)
+            if lag > 0:
+                time.sleep(lag)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.slow
+def test_kill_9_during_a_run_loses_nothing_and_stores_nothing_twice(
+    broker: MosquittoServer, influxd: InfluxServer, influx_db: str, tmp_path: Path
+) -> None:
+    ingest = IngestProcess(broker.url, influxd.url, influx_db, tmp_path / "var")
+    ingest.start()
+    batches = list(make_batches("BSL", 20, 5, 600, per_message=50))  # 60,000 readings
+    expected = [key for _, _, keys in batches for key in keys]
+    publisher = Publisher(broker.port)
+    feeder = _publish_in_background(publisher, [(t, p) for t, p, _ in batches], 150)
+    rng = random.Random(7)
+    for _ in range(4):
+        time.sleep(rng.uniform(0.8, 1.6))
+        ingest.kill9()
+        ingest.start()
+    feeder.join()
+    publisher.wait_acked()
+    wait_until(lambda: count_readings(influxd.url, influx_db) >= len(expected), 90,
+               "every reading after the kills")
+    assert ingest.starts == 5
+    _assert_exactly(expected, influxd.url, influx_db)
+    ingest.stop()
+    publisher.close()
+
+
+@pytest.mark.slow
+def test_influxdb_down_for_a_while_loses_nothing_and_the_spool_drains(
+    broker: MosquittoServer, tmp_path: Path
+) -> None:
+    with running_influxd(tmp_path / "influxd") as influx:
+        ingest = IngestProcess(broker.url, influx.url, "outage", tmp_path / "var")
+        ingest.start()
+        batches = list(make_batches("BSL", 10, 5, 200, per_message=50))  # 10,000 readings
+        expected = [key for _, _, keys in batches for key in keys]
+        publisher = Publisher(broker.port)
+        feeder = _publish_in_background(publisher, [(t, p) for t, p, _ in batches], 100)
+        time.sleep(0.5)
+        influx.stop()
+        time.sleep(3)
+        wait_until(lambda: int(ingest.metrics().get("spool_depth_bytes", 0)) > 0  # type: ignore[call-overload]
+                   and ingest.metrics().get("influx_up") is False, 10, "the spool to fill")
+        influx.start()
+        feeder.join()
+        publisher.wait_acked()
+        wait_until(lambda: count_readings(influx.url, "outage") >= len(expected), 60,
+                   "the spool to drain")
+        wait_until(lambda: ingest.metrics().get("spool_depth_bytes") == 0, 10, "empty spool")
+        _assert_exactly(expected, influx.url, "outage")
+        assert ingest.stop() == 0
+        publisher.close()
+
+
+@pytest.mark.slow
+def test_broker_restart_during_a_run_loses_nothing(
+    influxd: InfluxServer, influx_db: str, tmp_path: Path
+) -> None:
+    with running_mosquitto(tmp_path / "mosquitto") as broker:
+        ingest = IngestProcess(broker.url, influxd.url, influx_db, tmp_path / "var")
+        ingest.start()
+        batches = list(make_batches("BSL", 10, 5, 200, per_message=25))  # 10,000 readings
+        expected = [key for _, _, keys in batches for key in keys]
+        publisher = Publisher(broker.port)
+        feeder = _publish_in_background(publisher, [(t, p) for t, p, _ in batches], 150)
+        time.sleep(1)
+        broker.restart()
+        feeder.join()
+        publisher.wait_acked(90)
+        wait_until(lambda: count_readings(influxd.url, influx_db) >= len(expected), 60,
+                   "every reading after the broker restart")
+        _assert_exactly(expected, influxd.url, influx_db)
+        assert ingest.log_text().count("mqtt: connected") >= 2
+        ingest.stop()
+        publisher.close()
+
+
+@pytest.mark.slow
+def test_two_workers_on_a_shared_subscription_split_the_load_and_lose_nothing(
+    broker: MosquittoServer, influxd: InfluxServer, influx_db: str, tmp_path: Path
+) -> None:
+    workers = [
+        IngestProcess(broker.url, influxd.url, influx_db, tmp_path / "var",
+                      client_id=f"ingest-{n}", shared_group="ingest")
+        for n in (1, 2)
+    ]
+    for worker in workers:
+        worker.start()
+    batches = list(make_batches("BSL", 10, 5, 200, per_message=10))  # 10,000 readings
+    expected = [key for _, _, keys in batches for key in keys]
+    publisher = Publisher(broker.port)
+    for topic, payload, _ in batches:
+        publisher.publish(topic, payload)
+    publisher.wait_acked()
+    wait_until(lambda: count_readings(influxd.url, influx_db) >= len(expected), 60,
+               "readings from both workers")
+    _assert_exactly(expected, influxd.url, influx_db)
+    wait_until(lambda: all(w.metrics().get("messages_received") for w in workers), 10,
+               "metrics of both workers")
+    shares = [int(w.metrics()["messages_received"]) for w in workers]  # type: ignore[call-overload]
+    assert sum(shares) == len(batches)
+    assert min(shares) > len(batches) // 5, f"one worker did almost nothing: {shares}"
+    for worker in workers:
+        assert worker.stop() == 0
+    publisher.close()

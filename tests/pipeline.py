@@ -1,0 +1,206 @@
+"""Helpers that drive the real pipeline from tests and benchmarks: an ingest process,
+a QoS 1 publisher that knows what the broker acknowledged, and InfluxDB look-ups."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import orjson
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+__all__ = [
+    "IngestProcess",
+    "Publisher",
+    "ReadingKey",
+    "make_batches",
+    "stored_reading_keys",
+    "wait_until",
+]
+
+_REPO = Path(__file__).resolve().parents[1]
+
+ReadingKey = tuple[str, str, int]  # (device, sensor, ts_ms)
+
+
+def wait_until(condition: object, timeout_s: float, what: str, interval_s: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if callable(condition) and condition():
+            return
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+@dataclass
+class IngestProcess:
+    """`coldchain ingest` as a child process, so a test can kill -9 it."""
+
+    mqtt_url: str
+    influx_url: str
+    influx_db: str
+    data_dir: Path
+    client_id: str = "ingest-test"
+    shared_group: str | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / f"{self.client_id}.log"
+
+    def start(self, wait_connected: bool = True) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            "COLDCHAIN_INGEST_CLIENT_ID": self.client_id,
+            "COLDCHAIN_METRICS_INTERVAL_S": "0.5",
+            "PYTHONPATH": str(_REPO),
+            **self.extra_env,
+        }
+        if self.shared_group:
+            env["COLDCHAIN_INGEST_SHARED_GROUP"] = self.shared_group
+        connects_before = self.log_text().count("mqtt: connected")
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "cli.main", "ingest", "--mqtt-url", self.mqtt_url,
+                 "--influx-url", self.influx_url, "--influx-db", self.influx_db,
+                 "--data-dir", str(self.data_dir)],
+                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=_REPO,
+            )
+        self.starts += 1
+        if wait_connected:
+            wait_until(lambda: self.log_text().count("mqtt: connected") > connects_before,
+                       30, f"{self.client_id} to connect:\n{self.log_text()[-3000:]}")
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self, timeout_s: float = 30) -> int:
+        """SIGTERM and wait; returns the exit code."""
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout_s)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def metrics(self) -> dict[str, object]:
+        path = self.data_dir / "metrics" / f"ingest-{self.client_id}.json"
+        return dict(orjson.loads(path.read_bytes())) if path.exists() else {}
+
+    def dead_letters(self) -> list[dict[str, object]]:
+        letters = []
+        for path in sorted((self.data_dir / "dead-letters").glob("*.jsonl")):
+            letters += [orjson.loads(line) for line in path.read_bytes().splitlines() if line]
+        return letters
+
+
+class Publisher:
+    """A gateway: QoS 1, persistent session, counts what the broker acknowledged.
+
+    paho keeps unacknowledged QoS 1 messages and resends them after a reconnect, so a
+    broker restart loses nothing on this side either.
+    """
+
+    def __init__(self, port: int, client_id: str = "test-gateway") -> None:
+        self._client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5
+        )
+        self._client.max_inflight_messages_set(1000)
+        self._client.max_queued_messages_set(0)
+        self._client.reconnect_delay_set(0.1, 1)
+        self._lock = threading.Lock()
+        self.published = 0
+        self.acked = 0
+        self._client.on_publish = self._on_publish
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = 3600
+        self._client.connect("127.0.0.1", port, keepalive=5, clean_start=False, properties=props)
+        self._client.loop_start()
+
+    def _on_publish(self, client: object, userdata: object, mid: int, *args: object) -> None:
+        with self._lock:
+            self.acked += 1
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        self._client.publish(topic, payload, qos=qos)
+        with self._lock:
+            self.published += 1
+
+    def wait_acked(self, timeout_s: float = 60) -> None:
+        wait_until(lambda: self.acked >= self.published, timeout_s,
+                   f"broker acks ({self.acked}/{self.published})")
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+def make_batches(
+    site: str, devices: int, sensors: int, steps: int, *, per_message: int,
+    start_ms: int = 1_763_800_000_000, step_ms: int = 60_000, source: str = "unit",
+) -> Iterator[tuple[str, bytes, list[ReadingKey]]]:
+    """Messages of `per_message` readings each for devices x sensors x steps readings."""
+    for device_index in range(devices):
+        device = f"D{device_index:04d}"
+        topic = f"coldchain/v1/{site}/{source}/{device}/readings"
+        readings = [
+            {"sensor": f"p{s}", "ts": start_ms + step * step_ms,
+             "temp_c": 5.0 + ((step * 7 + s) % 30) / 10, "seq": step * sensors + s}
+            for step in range(steps) for s in range(sensors)
+        ]
+        for first in range(0, len(readings), per_message):
+            chunk = readings[first:first + per_message]
+            if per_message == 1:
+                payload = orjson.dumps(chunk[0])
+            else:
+                payload = orjson.dumps({"device": device, "readings": chunk})
+            yield topic, payload, [(device, str(r["sensor"]), int(r["ts"])) for r in chunk]  # type: ignore[call-overload]
+
+
+def stored_reading_keys(influx_url: str, db: str) -> list[ReadingKey]:
+    """Every stored point of `reading` as (device, sensor, time); a duplicate would show
+    up twice here only if it had a different time or tags."""
+    keys: list[ReadingKey] = []
+    response = httpx.post(
+        f"{influx_url}/query",
+        data={"q": 'SELECT temp_c FROM "reading" GROUP BY "device", "sensor"', "db": db,
+              "epoch": "ms", "chunked": "true", "chunk_size": "50000"},
+        timeout=60,
+    )
+    for line in response.text.splitlines():
+        for result in orjson.loads(line).get("results", []):
+            for series in result.get("series", []):
+                tags = series["tags"]
+                keys += [(tags["device"], tags["sensor"], int(row[0])) for row in series["values"]]
+    return keys
+
+
+def count_readings(influx_url: str, db: str) -> int:
+    try:
+        response = httpx.post(f"{influx_url}/query",
+                              data={"q": 'SELECT count(temp_c) FROM "reading"', "db": db},
+                              timeout=10)
+    except httpx.HTTPError:
+        return -1
+    series = orjson.loads(response.content)["results"][0].get("series")
+    return int(series[0]["values"][0][1]) if series else 0
