@@ -35,6 +35,7 @@ __all__ = [
     "StorageUnit",
     "UnitKind",
     "User",
+    "describe_location",
     "load_fleet",
 ]
 
@@ -237,9 +238,11 @@ def _unique(problems: list[str], where: str, ids: list[str]) -> set[str]:
     return seen
 
 
-def _line_of(document: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
-    """The 1-based line of the YAML node at a pydantic error location, where it exists."""
-    node = document
+def describe_location(tree: yaml.Node | None, loc: tuple[int | str, ...]) -> str:
+    """`line N: a.0.b` for a field of a composed YAML tree (just the field where the tree
+    does not reach that deep), so a message says where in the file to look."""
+    field = ".".join(str(p) for p in loc) or "(top)"
+    node, line = tree, None
     for part in loc:
         if isinstance(node, yaml.MappingNode):
             node = next((v for k, v in node.value if k.value == part), None)
@@ -248,8 +251,9 @@ def _line_of(document: yaml.Node | None, loc: tuple[int | str, ...]) -> int | No
         else:
             break
         if node is None:
-            return None
-    return None if node is None else node.start_mark.line + 1
+            break
+        line = node.start_mark.line + 1
+    return field if line is None else f"line {line}: {field}"
 
 
 def load_fleet(path: Path) -> Fleet:
@@ -268,8 +272,5 @@ def load_fleet(path: Path) -> Fleet:
         messages = []
         for error in exc.errors():
             loc = tuple(p for p in error["loc"] if isinstance(p, int | str))
-            field = ".".join(str(p) for p in loc) or "(top)"
-            line = _line_of(tree, loc)
-            where = f"line {line}: " if line else ""
-            messages.append(f"{path}: {where}{field}: {error['msg']}")
+            messages.append(f"{path}: {describe_location(tree, loc)}: {error['msg']}")
         raise ConfigError("\n".join(messages)) from None

@@ -1,0 +1,378 @@
+"""`coldchain catalog import FLEET.yaml`: the fleet file into the catalog, in one transaction.
+
+The import is an upsert: what the file names is created or brought up to date (each change
+audited with old and new values), what it does not name is left alone (the catalog is
+history; a batch's record must outlive its line in a file). Re-importing the same file
+changes nothing. Every problem, in the file or against the record, is collected first and
+reported together as one `ConfigError` naming line and field; then nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from coldchain.catalog.audit import append_audit
+from coldchain.catalog.placements import Place, find_overlap, placement_fields
+from coldchain.catalog.schema import (
+    Base,
+    BatchRow,
+    LoggerRow,
+    PlacementRow,
+    ProductRow,
+    SensorRow,
+    ShipmentRow,
+    SiteRow,
+    SponsorRow,
+    StorageUnitRow,
+    UserRow,
+)
+from coldchain.catalog.store import catalog_session
+from coldchain.catalog.users import upsert_user
+from coldchain.errors import ConfigError
+from coldchain.fleet import Fleet, Placement, Product, describe_location, load_fleet
+
+__all__ = ["ImportReport", "import_fleet", "import_fleet_model", "storage_label"]
+
+RowT = TypeVar("RowT", bound=Base)
+Describe = Callable[[tuple[int | str, ...]], str]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """What an import did, per entity type ("sponsor", "unit", "placement", ...)."""
+
+    created: Mapping[str, int]
+    updated: Mapping[str, int]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated)
+
+    def summary(self) -> str:
+        if not self.changed:
+            return "catalog already up to date: nothing changed"
+        parts = [f"created {n} {kind}" for kind, n in sorted(self.created.items())]
+        parts += [f"updated {n} {kind}" for kind, n in sorted(self.updated.items())]
+        return "; ".join(parts)
+
+
+def storage_label(product: Product) -> str:
+    """The human label of a storage condition, e.g. "2–8 °C; up to 24 h cumulative at ≤ 25 °C"."""
+    storage = product.storage
+    if storage.label:
+        return storage.label
+    label = f"{storage.min_c:g}–{storage.max_c:g} °C"
+    budget = storage.budget
+    if budget is not None:
+        bound = f"≤ {budget.max_c:g} °C"
+        if budget.min_c is not None:
+            bound = f"{budget.min_c:g}–{budget.max_c:g} °C"
+        label += f"; up to {budget.hours:g} h cumulative at {bound}"
+    return label
+
+
+def import_fleet(engine: Engine, path: Path, *, actor: str) -> ImportReport:
+    """Load `path` and import it; `ConfigError` (line and field) if the file or record refuse.
+
+    Raises:
+        ConfigError: the file is invalid or contradicts the recorded chain of custody.
+        CatalogError: the database failed; the transaction was rolled back.
+    """
+    fleet = load_fleet(path)
+    lines = _Lines(path)
+    with catalog_session(engine) as session:
+        return import_fleet_model(
+            session, fleet, actor=actor, where=lambda loc: f"{path}: {lines.describe(loc)}"
+        )
+
+
+def import_fleet_model(
+    session: Session,
+    fleet: Fleet,
+    *,
+    actor: str,
+    where: Describe | None = None,
+) -> ImportReport:
+    """Import an already parsed fleet in the caller's transaction (which must roll back on error).
+
+    `where(loc)` turns a location like ("placements", 3, "to") into "line 41: placements.3.to".
+    """
+    describe: Describe = where or (lambda loc: ".".join(str(p) for p in loc))
+    job = _Import(session, actor)
+    problems = job.write(fleet, describe)
+    problems += job.write_placements(fleet, describe)
+    if problems:
+        # Raising inside the caller's transaction rolls back everything written above.
+        raise ConfigError("\n".join(problems))
+    return ImportReport(dict(job.created), dict(job.updated))
+
+
+class _Import:
+    def __init__(self, session: Session, actor: str) -> None:
+        self.session = session
+        self.actor = actor
+        self.created: Counter[str] = Counter()
+        self.updated: Counter[str] = Counter()
+        self.units: dict[str, int] = {}
+
+    def upsert(
+        self, model: type[RowT], key: Any, entity: str, entity_id: str, fields: dict[str, Any]
+    ) -> RowT:
+        """Create or update one row from `fields`, auditing exactly what changed."""
+        row = self.session.get(model, key)
+        return self._apply(row, model, entity, entity_id, fields, key=key)
+
+    def _apply(
+        self,
+        row: RowT | None,
+        model: type[RowT],
+        entity: str,
+        entity_id: str,
+        fields: dict[str, Any],
+        key: Any = None,
+    ) -> RowT:
+        if row is None:
+            row = model(**({"id": key} if key is not None else {}), **fields)
+            self.session.add(row)
+            self.session.flush()
+            self._audit("create", entity, entity_id, None, fields)
+            return row
+        old = {name: getattr(row, name) for name in fields if getattr(row, name) != fields[name]}
+        if old:
+            for name in old:
+                setattr(row, name, fields[name])
+            self.session.flush()
+            self._audit("update", entity, entity_id, old, {k: fields[k] for k in old})
+        return row
+
+    def _audit(
+        self, action: str, entity: str, entity_id: str, old: Any, new: dict[str, Any]
+    ) -> None:
+        (self.created if action == "create" else self.updated)[entity] += 1
+        append_audit(
+            self.session,
+            actor=self.actor,
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            old=old,
+            new=new,
+        )
+
+    def write(self, fleet: Fleet, describe: Describe) -> list[str]:
+        """Upsert everything but placements, parents first; problems with the record."""
+        problems: list[str] = []
+        for sponsor in fleet.sponsors:
+            self.upsert(SponsorRow, sponsor.id, "sponsor", sponsor.id, {"name": sponsor.name})
+        for site in fleet.sites:
+            fields = {"name": site.name, "timezone": site.timezone}
+            self.upsert(SiteRow, site.id, "site", site.id, fields)
+            for unit in site.units:
+                self._unit(site.id, unit)
+        for user in fleet.users:
+            existed = self.session.get(UserRow, user.id) is not None
+            changed = upsert_user(
+                self.session,
+                user_id=user.id,
+                role=user.role.value,
+                actor=self.actor,
+                sponsor=user.sponsor,
+                sites=user.sites,
+                name=user.name,
+            )
+            if changed:
+                (self.updated if existed else self.created)["user"] += 1
+        for product in fleet.products:
+            self.upsert(ProductRow, product.id, "product", product.id, _product_fields(product))
+        for i, batch in enumerate(fleet.batches):
+            recorded = self.session.get(BatchRow, batch.id)
+            if recorded is not None and recorded.product_id != batch.product:
+                # A lot is of one product for life; relabelling it would rewrite history.
+                problems.append(
+                    f"{describe(('batches', i, 'product'))}: batch {batch.id} is recorded as "
+                    f"{recorded.product_id}, the file says {batch.product}"
+                )
+                continue
+            self.upsert(BatchRow, batch.id, "batch", batch.id, {"product_id": batch.product})
+        for shipment in fleet.shipments:
+            fields = {
+                "origin_site_id": shipment.origin,
+                "destination_site_id": shipment.destination,
+            }
+            self.upsert(ShipmentRow, shipment.id, "shipment", shipment.id, fields)
+            for logger in shipment.loggers:
+                self._logger(shipment.id, logger)
+        return problems
+
+    def _unit(self, site_id: str, unit: Any) -> None:
+        name = f"{site_id}/{unit.id}"
+        row = self.session.execute(
+            select(StorageUnitRow).where(
+                StorageUnitRow.site_id == site_id, StorageUnitRow.code == unit.id
+            )
+        ).scalar_one_or_none()
+        fields = {
+            "site_id": site_id,
+            "code": unit.id,
+            "name": unit.name,
+            "kind": unit.kind.value,
+            "setpoint_c": unit.setpoint_c,
+            "log_interval_s": unit.log_interval_s,
+        }
+        row = self._apply(row, StorageUnitRow, "unit", name, fields)
+        self.units[name] = row.id
+        for sensor in unit.sensors:
+            self._sensor(SensorRow.unit_id, row.id, f"{name}/{sensor.id}", sensor)
+
+    def _logger(self, shipment_id: str, logger: Any) -> None:
+        name = f"{shipment_id}/{logger.id}"
+        row = self.session.execute(
+            select(LoggerRow).where(
+                LoggerRow.shipment_id == shipment_id, LoggerRow.code == logger.id
+            )
+        ).scalar_one_or_none()
+        fields = {
+            "shipment_id": shipment_id,
+            "code": logger.id,
+            "log_interval_s": logger.log_interval_s,
+        }
+        row = self._apply(row, LoggerRow, "logger", name, fields)
+        for sensor in logger.sensors:
+            self._sensor(SensorRow.logger_id, row.id, f"{name}/{sensor.id}", sensor)
+
+    def _sensor(self, parent: Any, parent_id: int, name: str, sensor: Any) -> None:
+        row = self.session.execute(
+            select(SensorRow).where(parent == parent_id, SensorRow.code == sensor.id)
+        ).scalar_one_or_none()
+        fields = {
+            parent.key: parent_id,
+            "code": sensor.id,
+            "calibration_due": sensor.calibration_due,
+        }
+        self._apply(row, SensorRow, "sensor", name, fields)
+
+    def _place(self, placement: Placement) -> Place:
+        if placement.unit is not None:
+            # The fleet model checked that the unit is in the file, so `write` filled this.
+            return self.units[placement.unit], None
+        return None, placement.shipment
+
+    def _recorded(self, placement: Placement) -> PlacementRow | None:
+        unit_id, shipment_id = self._place(placement)
+        place_column = (
+            PlacementRow.unit_id == unit_id
+            if unit_id is not None
+            else PlacementRow.shipment_id == shipment_id
+        )
+        return self.session.execute(
+            select(PlacementRow).where(
+                PlacementRow.batch_id == placement.batch,
+                place_column,
+                PlacementRow.start_at == placement.from_.astimezone(UTC),
+            )
+        ).scalar_one_or_none()
+
+    def write_placements(self, fleet: Fleet, describe: Describe) -> list[str]:
+        """Close what the file closes, then add what is new; the problems found on the way.
+
+        Closing first lets a file that ends a placement and starts the next in the same
+        place pass; inserting as we go makes later lines of the file meet earlier ones in
+        the same overlap check as the record.
+        """
+        problems: list[str] = []
+        fresh: list[tuple[int, Placement]] = []
+        for i, placement in enumerate(fleet.placements):
+            end = _utc_or_none(placement)
+            recorded = self._recorded(placement)
+            if recorded is None:
+                fresh.append((i, placement))
+            elif recorded.end_at is None and end is not None:
+                recorded.end_at = end
+                self.session.flush()
+                self._audit("close", "placement", str(recorded.id), {"to": None}, {"to": end})
+            elif recorded.end_at != end:
+                problems.append(
+                    f"{describe(('placements', i, 'to'))}: recorded end "
+                    f"{_iso(recorded.end_at)}, the file says {_iso(end)}: "
+                    "moves are recorded, never overwritten"
+                )
+        from_file: dict[int, int] = {}
+        for i, placement in fresh:
+            place, start = self._place(placement), placement.from_.astimezone(UTC)
+            end = _utc_or_none(placement)
+            clash = find_overlap(
+                self.session, batch=placement.batch, place=place, start=start, end=end
+            )
+            if clash is not None:
+                other = (
+                    f"placements[{from_file[clash.id]}]"
+                    if clash.id in from_file
+                    else f"the recorded placement from {_iso(clash.start_at)} "
+                    f"to {_iso(clash.end_at)}"
+                )
+                problems.append(
+                    f"{describe(('placements', i, 'from'))}: batch {placement.batch} "
+                    f"would be in the same place twice at once: overlaps {other}"
+                )
+                continue
+            row = PlacementRow(
+                batch_id=placement.batch,
+                unit_id=place[0],
+                shipment_id=place[1],
+                start_at=start,
+                end_at=end,
+                recorded_at=datetime.now(UTC),
+            )
+            self.session.add(row)
+            self.session.flush()
+            from_file[row.id] = i
+            self._audit(
+                "create", "placement", str(row.id), None, placement_fields(self.session, row)
+            )
+        return problems
+
+
+def _iso(moment: datetime | None) -> str:
+    return "open" if moment is None else moment.isoformat()
+
+
+def _utc_or_none(placement: Placement) -> datetime | None:
+    return None if placement.to is None else placement.to.astimezone(UTC)
+
+
+def _product_fields(product: Product) -> dict[str, Any]:
+    storage, budget = product.storage, product.storage.budget
+    return {
+        "sponsor_id": product.sponsor,
+        "name": product.name,
+        "min_c": storage.min_c,
+        "max_c": storage.max_c,
+        "alarm_delay_min": storage.alarm_delay_min,
+        "budget_max_c": None if budget is None else budget.max_c,
+        "budget_min_c": None if budget is None else budget.min_c,
+        "budget_hours": None if budget is None else budget.hours,
+        "label": storage_label(product),
+        "mkt_delta_h_kj_per_mol": product.mkt_delta_h_kj_per_mol,
+    }
+
+
+class _Lines:
+    """Line numbers of a YAML file's nodes, for messages that say where to look."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            self.tree: yaml.Node | None = yaml.compose(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            self.tree = None
+
+    def describe(self, loc: tuple[int | str, ...]) -> str:
+        return describe_location(self.tree, loc)

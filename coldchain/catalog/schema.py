@@ -1,0 +1,376 @@
+"""The catalog's tables (DESIGN.md §3) as SQLAlchemy 2 typed declarative classes.
+
+Fleet-file ids (sponsors, users, sites, products, batches, shipments) are the primary keys,
+because every other part of the system names things by them (DESIGN.md §9). Units, sensors
+and loggers are only unique within their parent, so they get a surrogate integer key and a
+unique (parent, code) pair. Every time is UTC and timezone-aware in Python (`UtcDateTime`).
+The Alembic migrations under `migrations/` create exactly these tables; a test compares them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "ALERT_KINDS",
+    "ALERT_STATES",
+    "ROLES",
+    "UNIT_KINDS",
+    "AlertHistoryRow",
+    "AlertRow",
+    "AlertRuleRow",
+    "ApiTokenRow",
+    "AuditEntryRow",
+    "AuditHeadRow",
+    "Base",
+    "BatchRow",
+    "DeadLetterRow",
+    "LoggerRow",
+    "OutboxRow",
+    "PlacementRow",
+    "ProductRow",
+    "SensorRow",
+    "ShipmentRow",
+    "SiteRow",
+    "SponsorRow",
+    "StorageUnitRow",
+    "UserRow",
+    "UserSiteRow",
+    "UtcDateTime",
+]
+
+ROLES = ("sponsor_viewer", "warehouse_operator", "qa", "admin")
+UNIT_KINDS = ("refrigerator", "freezer", "ultra_low", "cold_room", "crt")
+ALERT_KINDS = (
+    "excursion",
+    "missing_data",
+    "sensor_fault",
+    "low_battery",
+    "rate_of_change",
+    "forecast",
+)
+ALERT_STATES = ("open", "acknowledged", "resolved", "closed")
+
+# Named constraints, so later migrations can drop or alter them on SQLite (batch mode)
+# and PostgreSQL alike; Alembic's docs recommend a naming convention for exactly this.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that refuses naive datetimes and always comes back aware, in UTC.
+
+    SQLite has no time zone type and hands back naive values; PostgreSQL answers in the
+    session's zone. Storing UTC everywhere and converting at this one seam keeps the
+    comparisons in queries (`start_at <= :t`) correct on both.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()}: the catalog stores UTC only")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime(), date: Date()}
+
+
+class SponsorRow(Base):
+    __tablename__ = "sponsors"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class SiteRow(Base):
+    __tablename__ = "sites"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+
+
+class UserRow(Base):
+    """A person or script; `password_hash` is argon2, never set by the fleet file."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(_one_of("role", ROLES), name="role"),
+        CheckConstraint("role != 'sponsor_viewer' OR sponsor_id IS NOT NULL", name="sponsor"),
+    )
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    sponsor_id: Mapped[str | None] = mapped_column(ForeignKey("sponsors.id"))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+
+
+class UserSiteRow(Base):
+    """The sites a warehouse operator works at (their tenant scope)."""
+
+    __tablename__ = "user_sites"
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+
+
+class ApiTokenRow(Base):
+    """An API token, kept only as its SHA-256: the token itself is shown once, at creation."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class StorageUnitRow(Base):
+    __tablename__ = "storage_units"
+    __table_args__ = (
+        UniqueConstraint("site_id", "code"),
+        CheckConstraint(_one_of("kind", UNIT_KINDS), name="kind"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    setpoint_c: Mapped[float] = mapped_column(Float)
+    log_interval_s: Mapped[int] = mapped_column(Integer)
+
+
+class ShipmentRow(Base):
+    __tablename__ = "shipments"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    origin_site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
+    destination_site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
+
+
+class LoggerRow(Base):
+    """A shipment's data logger; it publishes under the origin site (DESIGN.md §10)."""
+
+    __tablename__ = "loggers"
+    __table_args__ = (UniqueConstraint("shipment_id", "code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    shipment_id: Mapped[str] = mapped_column(ForeignKey("shipments.id"))
+    code: Mapped[str] = mapped_column(String(64), index=True)
+    log_interval_s: Mapped[int] = mapped_column(Integer)
+
+
+class SensorRow(Base):
+    """A probe in a storage unit or a logger (exactly one of the two)."""
+
+    __tablename__ = "sensors"
+    __table_args__ = (
+        # NULLs are distinct in unique constraints, so each pair only binds its own kind.
+        UniqueConstraint("unit_id", "code"),
+        UniqueConstraint("logger_id", "code"),
+        CheckConstraint("(unit_id IS NULL) != (logger_id IS NULL)", name="one_device"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("storage_units.id"))
+    logger_id: Mapped[int | None] = mapped_column(ForeignKey("loggers.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    calibration_due: Mapped[date | None]
+
+
+class ProductRow(Base):
+    """A product and its labelled storage condition, stability budget and MKT parameter."""
+
+    __tablename__ = "products"
+    __table_args__ = (CheckConstraint("min_c < max_c", name="range"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sponsor_id: Mapped[str] = mapped_column(ForeignKey("sponsors.id"), index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    min_c: Mapped[float] = mapped_column(Float)
+    max_c: Mapped[float] = mapped_column(Float)
+    alarm_delay_min: Mapped[float] = mapped_column(Float)
+    budget_max_c: Mapped[float | None] = mapped_column(Float)
+    budget_min_c: Mapped[float | None] = mapped_column(Float)
+    budget_hours: Mapped[float | None] = mapped_column(Float)
+    label: Mapped[str] = mapped_column(String(400))
+    mkt_delta_h_kj_per_mol: Mapped[float] = mapped_column(Float)
+
+
+class BatchRow(Base):
+    __tablename__ = "batches"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), index=True)
+
+
+class PlacementRow(Base):
+    """Batch B was in unit U or shipment S from `start_at` to `end_at` (None: still there).
+
+    Rows are never rewritten: the only change allowed is closing an open one (a move).
+    """
+
+    __tablename__ = "placements"
+    __table_args__ = (
+        CheckConstraint("(unit_id IS NULL) != (shipment_id IS NULL)", name="one_place"),
+        CheckConstraint("end_at IS NULL OR end_at > start_at", name="ordered"),
+        Index("ix_placements_unit_time", "unit_id", "start_at"),
+        Index("ix_placements_shipment_time", "shipment_id", "start_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("storage_units.id"))
+    shipment_id: Mapped[str | None] = mapped_column(ForeignKey("shipments.id"))
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime | None]
+    recorded_at: Mapped[datetime]
+
+
+class AlertRuleRow(Base):
+    """A detector rule beyond the product's own limits (issue 5 fills `params`)."""
+
+    __tablename__ = "alert_rules"
+    __table_args__ = (CheckConstraint(_one_of("kind", ALERT_KINDS), name="kind"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    product_id: Mapped[str | None] = mapped_column(ForeignKey("products.id"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("storage_units.id"))
+    params_json: Mapped[str] = mapped_column(Text, default="{}")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class AlertRow(Base):
+    """One alert, shaped like the MQTT alert event of DESIGN.md §9."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", ALERT_KINDS), name="kind"),
+        CheckConstraint(_one_of("state", ALERT_STATES), name="state"),
+        CheckConstraint("severity IN ('warning', 'alarm')", name="severity"),
+        Index("ix_alerts_sensor", "site_id", "device", "sensor", "start_at"),
+    )
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    site_id: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16))
+    device: Mapped[str] = mapped_column(String(64))
+    sensor: Mapped[str] = mapped_column(String(64))
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime | None]
+    peak_c: Mapped[float | None] = mapped_column(Float)
+    retrospective: Mapped[bool] = mapped_column(Boolean, default=False)
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("alert_rules.id"))
+    updated_at: Mapped[datetime]
+
+
+class AlertHistoryRow(Base):
+    """Each state change of an alert: who, when, comment, root cause (on close)."""
+
+    __tablename__ = "alert_history"
+    __table_args__ = (CheckConstraint(_one_of("state", ALERT_STATES), name="state"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"), index=True)
+    at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str | None] = mapped_column(String(64))
+    comment: Mapped[str | None] = mapped_column(Text)
+    root_cause: Mapped[str | None] = mapped_column(Text)
+
+
+class OutboxRow(Base):
+    """A notification waiting to be delivered (webhook, e-mail, MQTT), retried with backoff."""
+
+    __tablename__ = "notification_outbox"
+    __table_args__ = (
+        CheckConstraint("channel IN ('webhook', 'email', 'mqtt')", name="channel"),
+        Index("ix_outbox_due", "delivered_at", "next_attempt_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[str | None] = mapped_column(ForeignKey("alerts.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    destination: Mapped[str] = mapped_column(String(400))
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class DeadLetterRow(Base):
+    """A message that could not be accepted, with its raw bytes (DESIGN.md §4)."""
+
+    __tablename__ = "dead_letters"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    stage: Mapped[str] = mapped_column(String(32))
+    topic: Mapped[str | None] = mapped_column(String(400))
+    reason: Mapped[str] = mapped_column(Text)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AuditEntryRow(Base):
+    """One append-only audit entry; `entry_hash` covers every column and `prev_hash`.
+
+    `old_value` and `new_value` are stored as the canonical JSON text that was hashed, so
+    verification re-hashes exactly what is stored (no float or key-order round trip).
+    """
+
+    __tablename__ = "audit_log"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(200))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHeadRow(Base):
+    """The last entry's number and hash, one row; appenders lock it, and it reveals a
+    truncated tail, which the chain alone cannot (deleting the newest entries leaves a
+    valid chain)."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    entry_hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,118 @@
+"""Users, their roles and tenant scope (`Viewer`), as the API and the CLI need them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from coldchain.catalog.audit import append_audit
+from coldchain.catalog.errors import CatalogConflict, CatalogNotFound
+from coldchain.catalog.schema import ROLES, SiteRow, SponsorRow, UserRow, UserSiteRow
+
+__all__ = ["Viewer", "upsert_user", "user_fields", "viewer_for_user"]
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who is asking, for tenant scoping in the data-access layer (DESIGN.md §6).
+
+    Usage:
+        viewer = Viewer(user_id="alice", role="sponsor_viewer", sponsor="ACME")
+        products_for_sponsor(session, viewer=viewer, sponsor="ACME")
+    """
+
+    user_id: str
+    role: str
+    sponsor: str | None = None
+    sites: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.role in ("qa", "admin")
+
+
+def viewer_for_user(session: Session, *, user_id: str) -> Viewer:
+    user = session.get(UserRow, user_id)
+    if user is None:
+        raise CatalogNotFound(f"user {user_id!r} not found")
+    return Viewer(user.id, user.role, user.sponsor_id, frozenset(_sites_of(session, user_id)))
+
+
+def _sites_of(session: Session, user_id: str) -> list[str]:
+    query = select(UserSiteRow.site_id).where(UserSiteRow.user_id == user_id)
+    return sorted(session.execute(query).scalars())
+
+
+def user_fields(session: Session, user_id: str) -> dict[str, object] | None:
+    """The audited fields of a user (no credentials), or None if there is no such user."""
+    user = session.get(UserRow, user_id)
+    if user is None:
+        return None
+    return {
+        "role": user.role,
+        "sponsor": user.sponsor_id,
+        "name": user.name,
+        "sites": _sites_of(session, user_id),
+    }
+
+
+def upsert_user(
+    session: Session,
+    *,
+    user_id: str,
+    role: str,
+    actor: str,
+    sponsor: str | None = None,
+    sites: Iterable[str] = (),
+    name: str | None = None,
+) -> bool:
+    """Create the user or bring role, sponsor, sites and name to these; True if changed.
+
+    Credentials are left alone: a re-import of the fleet file keeps everyone's password.
+    """
+    site_list = sorted(set(sites))
+    _check_binding(session, user_id, role, sponsor, site_list)
+    old = user_fields(session, user_id)
+    new: dict[str, object] = {"role": role, "sponsor": sponsor, "name": name, "sites": site_list}
+    if old == new:
+        return False
+    user = session.get(UserRow, user_id)
+    if user is None:
+        user = UserRow(id=user_id, password_hash=None)
+        session.add(user)
+    user.role, user.sponsor_id, user.name = role, sponsor, name
+    session.flush()
+    if old is None or old["sites"] != site_list:
+        session.execute(delete(UserSiteRow).where(UserSiteRow.user_id == user_id))
+        session.add_all(UserSiteRow(user_id=user_id, site_id=site) for site in site_list)
+    changed_old = None if old is None else {k: v for k, v in old.items() if new[k] != v}
+    changed_new = new if old is None else {k: v for k, v in new.items() if old[k] != v}
+    append_audit(
+        session,
+        actor=actor,
+        action="create" if old is None else "update",
+        entity="user",
+        entity_id=user_id,
+        old=changed_old,
+        new=changed_new,
+    )
+    return True
+
+
+def _check_binding(
+    session: Session, user_id: str, role: str, sponsor: str | None, sites: list[str]
+) -> None:
+    if role not in ROLES:
+        raise CatalogConflict(f"user {user_id!r}: role {role!r} is not one of {', '.join(ROLES)}")
+    if role == "sponsor_viewer" and sponsor is None:
+        raise CatalogConflict(f"user {user_id!r}: a sponsor_viewer needs a sponsor")
+    if role == "warehouse_operator" and not sites:
+        raise CatalogConflict(f"user {user_id!r}: a warehouse_operator needs at least one site")
+    if sponsor is not None and session.get(SponsorRow, sponsor) is None:
+        raise CatalogNotFound(f"user {user_id!r}: sponsor {sponsor!r} not found")
+    for site in sites:
+        if session.get(SiteRow, site) is None:
+            raise CatalogNotFound(f"user {user_id!r}: site {site!r} not found")
