@@ -56,6 +56,8 @@ MAX_TEMP_C: Final = 1000.0
 _MIN_TS_MS: Final = 946_684_800_000  # 2000-01-01T00:00:00Z
 _MAX_TS_MS: Final = 4_102_444_800_000  # 2100-01-01T00:00:00Z
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_ID_MATCH: Final = ID_PATTERN.fullmatch
+_PLAIN_NUMBERS: Final = (float, int)
 _MS: Final = timedelta(milliseconds=1)
 
 GatewayState = Literal["online", "offline"]
@@ -176,9 +178,33 @@ def _number(field: str, value: object, low: float, high: float) -> float:
     return number
 
 
-def _reading(topic: Topic, raw: object, where: str) -> Reading:
+def _plain_reading(topic: Topic, source: SourceKind, raw: dict[str, Any]) -> Reading | None:
+    """The common case checked in one pass (epoch-ms time, plain numbers), or None to
+    send the reading through the full check that explains what is wrong. NaN fails
+    every comparison, so it falls through to the full check too."""
+    sensor: Any = raw.get("sensor")
+    ts: Any = raw.get("ts")
+    temp: Any = raw.get("temp_c")
+    seq: Any = raw.get("seq")
+    rh: Any = raw.get("rh")
+    if (
+        type(sensor) is str and _ID_MATCH(sensor) is not None
+        and type(ts) is int and _MIN_TS_MS <= ts < _MAX_TS_MS
+        and type(temp) in _PLAIN_NUMBERS and MIN_TEMP_C <= temp <= MAX_TEMP_C
+        and type(seq) is int and seq >= 0
+        and (rh is None or (type(rh) in _PLAIN_NUMBERS and 0.0 <= rh <= 100.0))
+    ):
+        return Reading(topic.site, source, topic.device, sensor, ts, float(temp), seq,
+                       None if rh is None else float(rh))
+    return None
+
+
+def _reading(topic: Topic, source: SourceKind, raw: object, where: str) -> Reading:
     if not isinstance(raw, dict):
         raise PayloadError(f"{where}: expected an object, got {raw!r}")
+    plain = _plain_reading(topic, source, raw)
+    if plain is not None:
+        return plain
     seq = raw.get("seq")
     context = f"(device={topic.device} seq={seq})"
     try:
@@ -190,7 +216,7 @@ def _reading(topic: Topic, raw: object, where: str) -> Reading:
         rh = raw.get("rh")
         return Reading(
             site=topic.site,
-            source=SourceKind(topic.source),
+            source=source,
             device=topic.device,
             sensor=_check_id("sensor", raw["sensor"]),
             ts_ms=ts_ms_from_wire(raw["ts"]),
@@ -214,14 +240,17 @@ def decode_readings(topic: Topic, payload: bytes) -> list[Reading]:
         raise PayloadError(
             f"device: payload names {device!r} but the topic names {topic.device!r}"
         )
+    source = SourceKind(topic.source)
     if "readings" not in document:
-        return [_reading(topic, document, "reading")]
+        return [_reading(topic, source, document, "reading")]
     batch = document["readings"]
     if not isinstance(batch, list) or not batch:
         raise PayloadError(
             f"readings: expected a non-empty list, got {batch!r:.80} (device={topic.device})"
         )
-    return [_reading(topic, raw, f"readings[{index}]") for index, raw in enumerate(batch)]
+    return [
+        _reading(topic, source, raw, f"readings[{index}]") for index, raw in enumerate(batch)
+    ]
 
 
 def decode_status(topic: Topic, payload: bytes) -> DeviceStatus:
