@@ -132,9 +132,12 @@ class InfluxClient:
 
         InfluxDB answers only after the points are in its WAL, so a return means durable.
         """
-        if not lines:
-            return
-        body = gzip.compress("\n".join(lines).encode("utf-8"), compresslevel=1)
+        if lines:
+            await self.write_body("\n".join(lines).encode("utf-8"), precision=precision)
+
+    async def write_body(self, body: bytes, *, precision: str = "ms") -> None:
+        """Write a line-protocol body as it is (lines joined by newlines), gzip-compressed."""
+        body = gzip.compress(body, compresslevel=1)
         with _translated("write"):
             response = await self._http.post(
                 "/write",

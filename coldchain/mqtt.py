@@ -98,6 +98,7 @@ class MqttSubscriber:
         self._closing = False
         self._tasks: list[asyncio.Task[None]] = []
         self._sock: Any = None
+        self._watching_writes = False
         self.connects = 0
         self._wire_callbacks()
 
@@ -147,6 +148,7 @@ class MqttSubscriber:
         if fd >= 0:
             self._loop.remove_reader(fd)
             self._loop.remove_writer(fd)
+        self._watching_writes = False
         if self._sock is sock:
             self._sock = None
 
@@ -159,10 +161,12 @@ class MqttSubscriber:
         self._call_in_loop(self._watch_writes, sock, False)
 
     def _watch_writes(self, sock: Any, wanted: bool) -> None:
+        # paho asks for this once per queued packet (every ack); the selector needs it once.
         assert self._loop is not None
         fd = sock.fileno()
-        if fd < 0:
+        if fd < 0 or wanted == self._watching_writes:
             return
+        self._watching_writes = wanted
         if wanted:
             self._loop.add_writer(fd, self._client.loop_write)
         else:

@@ -38,13 +38,25 @@ class Position:
 
 @dataclass(frozen=True, slots=True)
 class SpoolBatch:
-    """Lines read from the spool, up to `end`; `corrupt` holds bytes that failed their
-    checksum (a damaged disk, never a crash), which the writer dead-letters."""
+    """Records read from the spool, up to `end`; `corrupt` holds bytes that failed their
+    checksum (a damaged disk, never a crash), which the writer dead-letters.
 
-    lines: list[str]
+    Records stay bytes, as InfluxDB takes them: only a refused batch is split into lines.
+    """
+
+    records: list[bytes]
+    line_count: int
     end: Position
     nbytes: int
     corrupt: bytes = b""
+
+    @property
+    def body(self) -> bytes:
+        return b"\n".join(self.records)
+
+    @property
+    def lines(self) -> list[str]:
+        return self.body.decode("utf-8").split("\n") if self.records else []
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -186,10 +198,11 @@ class Spool:
     def read_batch(self, max_lines: int) -> SpoolBatch | None:
         """The next records after what was read, up to `max_lines` lines, or None if none."""
         end = self._synced_end
-        lines: list[str] = []
+        records: list[bytes] = []
+        line_count = 0
         position = self._read_pos
         nbytes = 0
-        while position < end and len(lines) < max_lines:
+        while position < end and line_count < max_lines:
             if self._reader_number != position.segment:
                 self._open_reader(position.segment)
             assert self._reader is not None
@@ -201,7 +214,7 @@ class Spool:
             if len(header) < _HEADER.size:
                 position = Position(position.segment + 1, 0)
                 continue
-            length, crc, _ = _HEADER.unpack(header)
+            length, crc, count = _HEADER.unpack(header)
             payload = self._reader.read(length)
             if len(payload) < length or zlib.crc32(payload) != crc:
                 self._reader.seek(position.offset)
@@ -210,14 +223,15 @@ class Spool:
                           position.segment, position.offset, len(rest))
                 after = Position(position.segment + 1, 0)
                 self._read_pos = after
-                return SpoolBatch(lines, after, nbytes + len(rest), corrupt=rest)
-            lines.extend(payload.decode("utf-8").split("\n"))
+                return SpoolBatch(records, line_count, after, nbytes + len(rest), corrupt=rest)
+            records.append(payload)
+            line_count += count
             nbytes += _HEADER.size + length
             position = Position(position.segment, position.offset + _HEADER.size + length)
         if position == self._read_pos:
             return None
         self._read_pos = position
-        return SpoolBatch(lines, position, nbytes)
+        return SpoolBatch(records, line_count, position, nbytes)
 
     def _open_reader(self, number: int) -> None:
         if self._reader is not None:

@@ -67,7 +67,7 @@ class SpoolWriter:
             await asyncio.to_thread(self._spool.commit, batch)
             self._metrics.spool_depth_bytes = self._spool.depth_bytes
             self.delivered.set()
-            total += len(batch.lines)
+            total += batch.line_count
         return total
 
     async def _deliver(self, batch: SpoolBatch) -> None:
@@ -75,12 +75,16 @@ class SpoolWriter:
             await self._dead_letter(
                 "spool", "spool record failed its checksum (disk damage)", batch.corrupt
             )
-        if batch.lines:
+        if not batch.records:
+            return
+        try:
+            await self._write_with_retry(batch.body, batch.line_count)
+        except StoreRejected:
             await self._write_or_split(batch.lines)
 
     async def _write_or_split(self, lines: list[str]) -> None:
         try:
-            await self._write_with_retry(lines)
+            await self._write_with_retry("\n".join(lines).encode(), len(lines))
         except StoreRejected as exc:
             if len(lines) == 1:
                 await self._dead_letter("store", exc.server_message, lines[0].encode())
@@ -89,25 +93,25 @@ class SpoolWriter:
             await self._write_or_split(lines[:middle])
             await self._write_or_split(lines[middle:])
 
-    async def _write_with_retry(self, lines: list[str]) -> None:
+    async def _write_with_retry(self, body: bytes, line_count: int) -> None:
         delay = 0.1
         while True:
             started = time.perf_counter()
             try:
-                await self._influx.write_lines(lines)
+                await self._influx.write_body(body)
             except StoreUnavailable as exc:
                 self._metrics.influx_up = False
                 self._metrics.write_retries += 1
                 log.warning("ingest: InfluxDB unavailable, keeping %d lines in the spool "
                             "(spool_bytes=%d retry_in=%.1fs): %s",
-                            len(lines), self._spool.depth_bytes, delay, exc)
+                            line_count, self._spool.depth_bytes, delay, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _MAX_BACKOFF_S)
                 if "database not found" in str(exc):
                     await self._recreate_database()
                 continue
             self._metrics.influx_up = True
-            self._metrics.record_write(len(lines), (time.perf_counter() - started) * 1000)
+            self._metrics.record_write(line_count, (time.perf_counter() - started) * 1000)
             return
 
     async def _recreate_database(self) -> None:
