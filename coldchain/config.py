@@ -52,7 +52,9 @@ class Settings(BaseSettings):
         default=None, description="MQTT shared-subscription group; None for a single worker"
     )
     ingest_receive_maximum: int = Field(
-        default=1000, ge=1, le=65535,
+        default=1000,
+        ge=1,
+        le=65535,
         description="MQTT 5 Receive Maximum: unacked messages the broker may send us",
     )
     ingest_max_payload_bytes: int = Field(default=262_144, ge=1024)

@@ -1,11 +1,11 @@
 """Exceptions of the shared domain, split by what the caller must do.
 
-    ColdchainError
-    ├── ConfigError          bad settings or fleet file: refuse to start
-    ├── PayloadError         a message we cannot accept: dead-letter it, then ack
-    └── StoreError
-        ├── StoreUnavailable the store did not answer: keep the data, retry later
-        └── StoreRejected    the store refused the data (4xx): dead-letter it
+ColdchainError
+├── ConfigError          bad settings or fleet file: refuse to start
+├── PayloadError         a message we cannot accept: dead-letter it, then ack
+└── StoreError
+    ├── StoreUnavailable the store did not answer: keep the data, retry later
+    └── StoreRejected    the store refused the data (4xx): dead-letter it
 """
 
 from __future__ import annotations

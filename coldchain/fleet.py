@@ -203,8 +203,9 @@ class Fleet(_Strict):
         for i, user in enumerate(self.users):
             if user.sponsor is not None and user.sponsor not in sponsors:
                 problems.append(f"users[{i}].sponsor: unknown sponsor {user.sponsor!r}")
-            problems += [f"users[{i}].sites: unknown site {s!r}" for s in user.sites
-                         if s not in sites]
+            problems += [
+                f"users[{i}].sites: unknown site {s!r}" for s in user.sites if s not in sites
+            ]
         for i, product in enumerate(self.products):
             if product.sponsor not in sponsors:
                 problems.append(f"products[{i}].sponsor: unknown sponsor {product.sponsor!r}")
@@ -214,16 +215,18 @@ class Fleet(_Strict):
         for i, shipment in enumerate(self.shipments):
             for end in ("origin", "destination"):
                 if getattr(shipment, end) not in sites:
-                    problems.append(f"shipments[{i}].{end}: unknown site "
-                                    f"{getattr(shipment, end)!r}")
+                    problems.append(
+                        f"shipments[{i}].{end}: unknown site {getattr(shipment, end)!r}"
+                    )
         for i, placement in enumerate(self.placements):
             if placement.batch not in batches:
                 problems.append(f"placements[{i}].batch: unknown batch {placement.batch!r}")
             if placement.unit is not None and placement.unit not in units:
                 problems.append(f"placements[{i}].unit: unknown unit {placement.unit!r}")
             if placement.shipment is not None and placement.shipment not in shipments:
-                problems.append(f"placements[{i}].shipment: unknown shipment "
-                                f"{placement.shipment!r}")
+                problems.append(
+                    f"placements[{i}].shipment: unknown shipment {placement.shipment!r}"
+                )
         if problems:
             raise ValueError("; ".join(problems))
         return self

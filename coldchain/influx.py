@@ -199,14 +199,16 @@ class InfluxClient:
                                 server_message=str(result["error"]),
                             )
                         for item in result.get("series", []):
-                            yield Series(item.get("name", ""), item.get("columns", []),
-                                         item.get("values", []), item.get("tags", {}))
+                            yield Series(
+                                item.get("name", ""),
+                                item.get("columns", []),
+                                item.get("values", []),
+                                item.get("tags", {}),
+                            )
 
     async def create_database(self) -> None:
         """CREATE DATABASE is idempotent in InfluxQL, so this is safe at every start."""
-        await self._post_query(f"CREATE DATABASE {quote_identifier(self.database)}",
-                               database=False)
+        await self._post_query(f"CREATE DATABASE {quote_identifier(self.database)}", database=False)
 
     async def drop_database(self) -> None:
-        await self._post_query(f"DROP DATABASE {quote_identifier(self.database)}",
-                               database=False)
+        await self._post_query(f"DROP DATABASE {quote_identifier(self.database)}", database=False)

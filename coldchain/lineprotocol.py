@@ -120,8 +120,7 @@ def reading_line(reading: Reading, received_ms: int) -> str:
 
     `received_ms` is kept as a field so a dashboard can mark what arrived late (backfill).
     """
-    key = _series_key("reading", reading.site, reading.source.value, reading.device,
-                      reading.sensor)
+    key = _series_key("reading", reading.site, reading.source.value, reading.device, reading.sensor)
     fields = f"temp_c={format_float(reading.temp_c)},seq={reading.seq}i"
     if reading.rh is not None:
         fields += f",rh={format_float(reading.rh)}"

@@ -155,9 +155,7 @@ class MqttSubscriber:
     def _on_socket_register_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         self._call_in_loop(self._watch_writes, sock, True)
 
-    def _on_socket_unregister_write(
-        self, client: paho.Client, userdata: Any, sock: Any
-    ) -> None:
+    def _on_socket_unregister_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         self._call_in_loop(self._watch_writes, sock, False)
 
     def _watch_writes(self, sock: Any, wanted: bool) -> None:
@@ -180,8 +178,12 @@ class MqttSubscriber:
             return
         self._connection += 1
         self.connects += 1
-        log.info("mqtt: connected broker=%s session_present=%s connection=%d",
-                 self._endpoint, flags.session_present, self._connection)
+        log.info(
+            "mqtt: connected broker=%s session_present=%s connection=%d",
+            self._endpoint,
+            flags.session_present,
+            self._connection,
+        )
         client.subscribe([(topic, 1) for topic in self._filters])
         self._connected.set()
 
@@ -265,8 +267,12 @@ class MqttSubscriber:
                     await asyncio.wait_for(self._connected.wait(), 10)
                     delay = 0.1
                 except (OSError, TimeoutError) as exc:
-                    log.warning("mqtt: cannot connect broker=%s error=%s retry_in=%.1fs",
-                                self._endpoint, exc, delay)
+                    log.warning(
+                        "mqtt: cannot connect broker=%s error=%s retry_in=%.1fs",
+                        self._endpoint,
+                        exc,
+                        delay,
+                    )
                     if self._sock is not None:
                         self._client.disconnect()
                     await asyncio.sleep(delay)

@@ -97,8 +97,7 @@ def alerts_topic(site: str) -> str:
 def _check_id(field: str, value: object) -> str:
     if not isinstance(value, str) or ID_PATTERN.fullmatch(value) is None:
         raise PayloadError(
-            f"{field}: expected an id of letters, digits and . _ : - (at most 64), "
-            f"got {value!r}"
+            f"{field}: expected an id of letters, digits and . _ : - (at most 64), got {value!r}"
         )
     return value
 
@@ -151,9 +150,7 @@ def _load_json_object(payload: bytes, topic: Topic) -> dict[str, Any]:
 def ts_ms_from_wire(value: object) -> int:
     """Event time as epoch milliseconds, from epoch ms or RFC 3339 with an offset."""
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise PayloadError(
-            f"ts: expected epoch milliseconds or an RFC 3339 time, got {value!r}"
-        )
+        raise PayloadError(f"ts: expected epoch milliseconds or an RFC 3339 time, got {value!r}")
     if isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value)
@@ -188,14 +185,26 @@ def _plain_reading(topic: Topic, source: SourceKind, raw: dict[str, Any]) -> Rea
     seq: Any = raw.get("seq")
     rh: Any = raw.get("rh")
     if (
-        type(sensor) is str and _ID_MATCH(sensor) is not None
-        and type(ts) is int and _MIN_TS_MS <= ts < _MAX_TS_MS
-        and type(temp) in _PLAIN_NUMBERS and MIN_TEMP_C <= temp <= MAX_TEMP_C
-        and type(seq) is int and seq >= 0
+        type(sensor) is str
+        and _ID_MATCH(sensor) is not None
+        and type(ts) is int
+        and _MIN_TS_MS <= ts < _MAX_TS_MS
+        and type(temp) in _PLAIN_NUMBERS
+        and MIN_TEMP_C <= temp <= MAX_TEMP_C
+        and type(seq) is int
+        and seq >= 0
         and (rh is None or (type(rh) in _PLAIN_NUMBERS and 0.0 <= rh <= 100.0))
     ):
-        return Reading(topic.site, source, topic.device, sensor, ts, float(temp), seq,
-                       None if rh is None else float(rh))
+        return Reading(
+            topic.site,
+            source,
+            topic.device,
+            sensor,
+            ts,
+            float(temp),
+            seq,
+            None if rh is None else float(rh),
+        )
     return None
 
 
@@ -237,9 +246,7 @@ def decode_readings(topic: Topic, payload: bytes) -> list[Reading]:
     document = _load_json_object(payload, topic)
     device = document.get("device")
     if device is not None and device != topic.device:
-        raise PayloadError(
-            f"device: payload names {device!r} but the topic names {topic.device!r}"
-        )
+        raise PayloadError(f"device: payload names {device!r} but the topic names {topic.device!r}")
     source = SourceKind(topic.source)
     if "readings" not in document:
         return [_reading(topic, source, document, "reading")]
@@ -248,9 +255,7 @@ def decode_readings(topic: Topic, payload: bytes) -> list[Reading]:
         raise PayloadError(
             f"readings: expected a non-empty list, got {batch!r:.80} (device={topic.device})"
         )
-    return [
-        _reading(topic, source, raw, f"readings[{index}]") for index, raw in enumerate(batch)
-    ]
+    return [_reading(topic, source, raw, f"readings[{index}]") for index, raw in enumerate(batch)]
 
 
 def decode_status(topic: Topic, payload: bytes) -> DeviceStatus:
@@ -284,8 +289,7 @@ def decode_gateway_state(topic: Topic, payload: bytes) -> GatewayState:
     if text == "offline":
         return "offline"
     raise PayloadError(
-        f"gateway status: expected 'online' or 'offline', got {text!r:.80} "
-        f"(gateway={topic.device})"
+        f"gateway status: expected 'online' or 'offline', got {text!r:.80} (gateway={topic.device})"
     )
 
 

@@ -39,8 +39,12 @@ def decode_message(
     topic = parse_topic(topic_text)
     if topic.source == "gateway":
         state = decode_gateway_state(topic, payload)
-        line = encode_point("gateway_status", {"site": topic.site, "gateway": topic.device},
-                            {"state": state}, received_ms)
+        line = encode_point(
+            "gateway_status",
+            {"site": topic.site, "gateway": topic.device},
+            {"state": state},
+            received_ms,
+        )
         return Decoded([line], 0)
     if topic.kind == "status":
         return Decoded([status_line(decode_status(topic, payload))], 0)

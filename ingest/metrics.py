@@ -72,11 +72,13 @@ async def report_metrics(
         await asyncio.to_thread(_write_file, path, snapshot)
         log.info("ingest metrics %s", " ".join(f"{k}={v}" for k, v in snapshot.items()))
         fields: dict[str, float | int | bool | str] = {
-            k: v for k, v in snapshot.items()
+            k: v
+            for k, v in snapshot.items()
             if isinstance(v, int | float | bool) and k != "time_ms"
         }
-        point = encode_point("pipeline", {"service": "ingest", "worker": metrics.worker},
-                             fields, now_ms)
+        point = encode_point(
+            "pipeline", {"service": "ingest", "worker": metrics.worker}, fields, now_ms
+        )
         try:
             await influx.write_lines([point])
         except StoreError as exc:

@@ -60,7 +60,10 @@ class IngestService:
             timeout_s=settings.influx_timeout_s,
         )
         self.writer = SpoolWriter(
-            self.spool, self.influx, self.dead_letters, self.metrics,
+            self.spool,
+            self.influx,
+            self.dead_letters,
+            self.metrics,
             batch_lines=settings.influx_batch_lines,
         )
         self.policy = DecodePolicy(
@@ -77,17 +80,26 @@ class IngestService:
             subscription_filters(self.settings.ingest_shared_group),
             receive_maximum=self.settings.ingest_receive_maximum,
         )
-        log.info("ingest: starting worker=%s broker=%s influx=%s db=%s spool_bytes=%d",
-                 self.settings.ingest_client_id, self.settings.mqtt, self.settings.influx_url,
-                 self.settings.influx_db, self.spool.depth_bytes)
+        log.info(
+            "ingest: starting worker=%s broker=%s influx=%s db=%s spool_bytes=%d",
+            self.settings.ingest_client_id,
+            self.settings.mqtt,
+            self.settings.influx_url,
+            self.settings.influx_db,
+            self.spool.depth_bytes,
+        )
         try:
             async with self.influx, subscriber:
                 await self._ensure_database()
                 async with asyncio.TaskGroup() as tasks:
                     writer = tasks.create_task(self.writer.run(), name="spool-writer")
                     reporter = tasks.create_task(
-                        report_metrics(self.metrics, self.settings.data_dir, self.influx,
-                                       self.settings.metrics_interval_s),
+                        report_metrics(
+                            self.metrics,
+                            self.settings.data_dir,
+                            self.influx,
+                            self.settings.metrics_interval_s,
+                        ),
                         name="metrics",
                     )
                     await self._commit_until_stopped(subscriber)
@@ -95,8 +107,11 @@ class IngestService:
                     await self._drain_then_stop(writer)
         finally:
             self.spool.close()
-            log.info("ingest: stopped worker=%s spool_bytes=%d", self.settings.ingest_client_id,
-                     self.spool.depth_bytes)
+            log.info(
+                "ingest: stopped worker=%s spool_bytes=%d",
+                self.settings.ingest_client_id,
+                self.spool.depth_bytes,
+            )
 
     async def _ensure_database(self) -> None:
         # Not fatal: the writer keeps retrying (and re-creating) while InfluxDB is down.
@@ -131,14 +146,15 @@ class IngestService:
     async def _wait_for_spool_room(self) -> None:
         depth, bound = self.spool.depth_bytes, self.spool.max_bytes
         if depth >= _SPOOL_WARN_SHARE * bound and not self._spool_warned:
-            log.warning("ingest: spool at %d of %d bytes; InfluxDB is not keeping up",
-                        depth, bound)
+            log.warning("ingest: spool at %d of %d bytes; InfluxDB is not keeping up", depth, bound)
             self._spool_warned = True
         elif depth < _SPOOL_WARN_SHARE * bound:
             self._spool_warned = False
         while self.spool.is_full and not self.stopping.is_set():
-            log.error("ingest: spool full (%d bytes): not acking, the broker holds the rest",
-                      self.spool.depth_bytes)
+            log.error(
+                "ingest: spool full (%d bytes): not acking, the broker holds the rest",
+                self.spool.depth_bytes,
+            )
             self.writer.delivered.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.writer.delivered.wait(), 5)
@@ -152,8 +168,11 @@ class IngestService:
                     delivery.topic, delivery.payload, delivery.received_ms, self.policy
                 )
             except PayloadError as exc:
-                letters.append(DeadLetter(delivery.received_ms, "decode", delivery.topic,
-                                          str(exc), delivery.payload))
+                letters.append(
+                    DeadLetter(
+                        delivery.received_ms, "decode", delivery.topic, str(exc), delivery.payload
+                    )
+                )
                 log.warning("ingest: dead letter topic=%s reason=%s", delivery.topic, exc)
                 continue
             records.append(decoded.lines)

@@ -94,9 +94,10 @@ class Spool:
         self._reader: BinaryIO | None = None
         self._reader_number = -1
         # Counted, not stat()ed: the reader deletes segments while the appender grows them.
-        self._appended_bytes = sum(
-            self._segment_path(n).stat().st_size for n in self._segments()
-        ) - self._checkpoint.offset
+        self._appended_bytes = (
+            sum(self._segment_path(n).stat().st_size for n in self._segments())
+            - self._checkpoint.offset
+        )
         self._delivered_bytes = 0
 
     # -- paths and recovery -------------------------------------------------------------
@@ -119,8 +120,9 @@ class Spool:
         valid = self._valid_length(path)
         handle = path.open("ab")
         if handle.tell() != valid:
-            log.warning("spool: cutting torn tail segment=%s from=%d to=%d",
-                        path.name, handle.tell(), valid)
+            log.warning(
+                "spool: cutting torn tail segment=%s from=%d to=%d", path.name, handle.tell(), valid
+            )
             handle.truncate(valid)
             handle.seek(valid)
             os.fsync(handle.fileno())
@@ -219,8 +221,12 @@ class Spool:
             if len(payload) < length or zlib.crc32(payload) != crc:
                 self._reader.seek(position.offset)
                 rest = self._reader.read()
-                log.error("spool: checksum failure segment=%d offset=%d bytes=%d",
-                          position.segment, position.offset, len(rest))
+                log.error(
+                    "spool: checksum failure segment=%d offset=%d bytes=%d",
+                    position.segment,
+                    position.offset,
+                    len(rest),
+                )
                 after = Position(position.segment + 1, 0)
                 self._read_pos = after
                 return SpoolBatch(records, line_count, after, nbytes + len(rest), corrupt=rest)

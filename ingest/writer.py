@@ -58,7 +58,7 @@ class SpoolWriter:
     async def deliver_available(self) -> int:
         """Deliver what the spool holds now; returns the number of lines delivered."""
         total = 0
-        while (batch := await asyncio.to_thread(self._spool.read_batch, self._batch_lines)):
+        while batch := await asyncio.to_thread(self._spool.read_batch, self._batch_lines):
             try:
                 await self._deliver(batch)
             except BaseException:
@@ -102,9 +102,14 @@ class SpoolWriter:
             except StoreUnavailable as exc:
                 self._metrics.influx_up = False
                 self._metrics.write_retries += 1
-                log.warning("ingest: InfluxDB unavailable, keeping %d lines in the spool "
-                            "(spool_bytes=%d retry_in=%.1fs): %s",
-                            line_count, self._spool.depth_bytes, delay, exc)
+                log.warning(
+                    "ingest: InfluxDB unavailable, keeping %d lines in the spool "
+                    "(spool_bytes=%d retry_in=%.1fs): %s",
+                    line_count,
+                    self._spool.depth_bytes,
+                    delay,
+                    exc,
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _MAX_BACKOFF_S)
                 if "database not found" in str(exc):
@@ -117,8 +122,9 @@ class SpoolWriter:
     async def _recreate_database(self) -> None:
         try:
             await self._influx.create_database()
-            log.warning("ingest: database %s was missing and has been created",
-                        self._influx.database)
+            log.warning(
+                "ingest: database %s was missing and has been created", self._influx.database
+            )
         except (StoreUnavailable, StoreRejected) as exc:
             log.warning("ingest: cannot create database %s: %s", self._influx.database, exc)
 
@@ -126,5 +132,4 @@ class SpoolWriter:
         letter = DeadLetter(_now_ms(), stage, "", reason, payload)
         await asyncio.to_thread(self._dead_letters.append, [letter])
         self._metrics.dead_letters += 1
-        log.warning("ingest: dead letter stage=%s reason=%s bytes=%d", stage, reason,
-                  len(payload))
+        log.warning("ingest: dead letter stage=%s reason=%s bytes=%d", stage, reason, len(payload))

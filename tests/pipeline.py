@@ -75,15 +75,32 @@ class IngestProcess:
         connects_before = self.log_text().count("mqtt: connected")
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "cli.main", "ingest", "--mqtt-url", self.mqtt_url,
-                 "--influx-url", self.influx_url, "--influx-db", self.influx_db,
-                 "--data-dir", str(self.data_dir)],
-                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=_REPO,
+                [
+                    sys.executable,
+                    "-m",
+                    "cli.main",
+                    "ingest",
+                    "--mqtt-url",
+                    self.mqtt_url,
+                    "--influx-url",
+                    self.influx_url,
+                    "--influx-db",
+                    self.influx_db,
+                    "--data-dir",
+                    str(self.data_dir),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=_REPO,
             )
         self.starts += 1
         if wait_connected:
-            wait_until(lambda: self.log_text().count("mqtt: connected") > connects_before,
-                       30, f"{self.client_id} to connect:\n{self.log_text()[-3000:]}")
+            wait_until(
+                lambda: self.log_text().count("mqtt: connected") > connects_before,
+                30,
+                f"{self.client_id} to connect:\n{self.log_text()[-3000:]}",
+            )
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -127,7 +144,7 @@ class Publisher:
         )
         self._client.max_inflight_messages_set(1000)
         self._client.max_queued_messages_set(0)
-        self._client.reconnect_delay_set(0.1, 1)
+        self._client.reconnect_delay_set(1, 2)
         self._lock = threading.Lock()
         self.published = 0
         self.acked = 0
@@ -147,8 +164,11 @@ class Publisher:
             self.published += 1
 
     def wait_acked(self, timeout_s: float = 60) -> None:
-        wait_until(lambda: self.acked >= self.published, timeout_s,
-                   f"broker acks ({self.acked}/{self.published})")
+        wait_until(
+            lambda: self.acked >= self.published,
+            timeout_s,
+            f"broker acks ({self.acked}/{self.published})",
+        )
 
     def close(self) -> None:
         self._client.disconnect()
@@ -156,20 +176,32 @@ class Publisher:
 
 
 def make_batches(
-    site: str, devices: int, sensors: int, steps: int, *, per_message: int,
-    start_ms: int = 1_763_800_000_000, step_ms: int = 60_000, source: str = "unit",
+    site: str,
+    devices: int,
+    sensors: int,
+    steps: int,
+    *,
+    per_message: int,
+    start_ms: int = 1_763_800_000_000,
+    step_ms: int = 60_000,
+    source: str = "unit",
 ) -> Iterator[tuple[str, bytes, list[ReadingKey]]]:
     """Messages of `per_message` readings each for devices x sensors x steps readings."""
     for device_index in range(devices):
         device = f"D{device_index:04d}"
         topic = f"coldchain/v1/{site}/{source}/{device}/readings"
         readings = [
-            {"sensor": f"p{s}", "ts": start_ms + step * step_ms,
-             "temp_c": 5.0 + ((step * 7 + s) % 30) / 10, "seq": step * sensors + s}
-            for step in range(steps) for s in range(sensors)
+            {
+                "sensor": f"p{s}",
+                "ts": start_ms + step * step_ms,
+                "temp_c": 5.0 + ((step * 7 + s) % 30) / 10,
+                "seq": step * sensors + s,
+            }
+            for step in range(steps)
+            for s in range(sensors)
         ]
         for first in range(0, len(readings), per_message):
-            chunk = readings[first:first + per_message]
+            chunk = readings[first : first + per_message]
             if per_message == 1:
                 payload = orjson.dumps(chunk[0])
             else:
@@ -183,8 +215,13 @@ def stored_reading_keys(influx_url: str, db: str) -> list[ReadingKey]:
     keys: list[ReadingKey] = []
     response = httpx.post(
         f"{influx_url}/query",
-        data={"q": 'SELECT temp_c FROM "reading" GROUP BY "device", "sensor"', "db": db,
-              "epoch": "ms", "chunked": "true", "chunk_size": "50000"},
+        data={
+            "q": 'SELECT temp_c FROM "reading" GROUP BY "device", "sensor"',
+            "db": db,
+            "epoch": "ms",
+            "chunked": "true",
+            "chunk_size": "50000",
+        },
         timeout=60,
     )
     for line in response.text.splitlines():
@@ -197,9 +234,11 @@ def stored_reading_keys(influx_url: str, db: str) -> list[ReadingKey]:
 
 def count_readings(influx_url: str, db: str) -> int:
     try:
-        response = httpx.post(f"{influx_url}/query",
-                              data={"q": 'SELECT count(temp_c) FROM "reading"', "db": db},
-                              timeout=10)
+        response = httpx.post(
+            f"{influx_url}/query",
+            data={"q": 'SELECT count(temp_c) FROM "reading"', "db": db},
+            timeout=10,
+        )
     except httpx.HTTPError:
         return -1
     series = orjson.loads(response.content)["results"][0].get("series")

@@ -44,7 +44,9 @@ def _wait(deadline_s: float, ready: object, process: subprocess.Popen[bytes], lo
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}: {log.read_text()[-2000:]}")
+            raise RuntimeError(
+                f"server exited with {process.returncode}: {log.read_text()[-2000:]}"
+            )
         if callable(ready) and ready():
             return
         time.sleep(0.05)
@@ -92,7 +94,8 @@ class MosquittoServer:
         log.touch()
         self.process = subprocess.Popen(
             [_binary("mosquitto", "/usr/sbin/mosquitto"), "-c", str(conf)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
         )
         _wait(15, lambda: _port_open(self.port), self.process, log)
 
@@ -144,7 +147,8 @@ bind-address = "127.0.0.1:{self.rpc_port}"
         with log.open("ab") as sink:
             self.process = subprocess.Popen(
                 [_binary("influxd"), "run", "-config", str(conf)],
-                stdout=sink, stderr=subprocess.STDOUT,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
                 env={**os.environ, "INFLUXDB_DATA_QUERY_LOG_ENABLED": "false"},
             )
         _wait(30, self._pings, self.process, log)

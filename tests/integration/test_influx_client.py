@@ -26,10 +26,12 @@ async def influx(influxd: InfluxServer, influx_db: str) -> AsyncIterator[InfluxC
 
 
 async def test_written_points_come_back_typed(influx: InfluxClient) -> None:
-    await influx.write_lines([
-        "reading,device=U1,sensor=p1,site=BSL,source=unit temp_c=5,seq=1i 1763800000000",
-        "reading,device=U1,sensor=p1,site=BSL,source=unit temp_c=5.5,seq=2i 1763800060000",
-    ])
+    await influx.write_lines(
+        [
+            "reading,device=U1,sensor=p1,site=BSL,source=unit temp_c=5,seq=1i 1763800000000",
+            "reading,device=U1,sensor=p1,site=BSL,source=unit temp_c=5.5,seq=2i 1763800060000",
+        ]
+    )
     [series] = await influx.query('SELECT temp_c, seq FROM "reading" GROUP BY "sensor"')
     assert series.tags == {"sensor": "p1"}
     assert series.rows == [
@@ -86,31 +88,47 @@ async def test_stream_query_yields_every_point(influx: InfluxClient) -> None:
 # Awkward names: every printable character InfluxDB 1.x can hold in a tag or key
 # (not a trailing backslash or a line break, which the encoder refuses).
 names = st.text(
-    st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp")),
-    min_size=1, max_size=20,
+    st.characters(codec="utf-8", exclude_categories=["Cc", "Cs", "Zl", "Zp"]),
+    min_size=1,
+    max_size=20,
 ).filter(lambda s: not s.endswith("\\"))
 string_values = st.text(
-    st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="\r\x00"),
+    st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters="\r\x00"),
     max_size=40,
 ).filter(lambda s: not s.endswith("\\"))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
-    measurement=names.filter(lambda s: not s.startswith("#")), tag_key=names, tag_value=names, field_key=names,
-    text=string_values, number=st.floats(allow_nan=False, allow_infinity=False),
+    measurement=names.filter(lambda s: not s.startswith("#")),
+    tag_key=names,
+    tag_value=names,
+    field_key=names,
+    text=string_values,
+    number=st.floats(allow_nan=False, allow_infinity=False),
     integer=st.integers(-(2**63), 2**63 - 1),
 )
 def test_awkward_names_and_values_round_trip_through_influxdb(
-    influxd: InfluxServer, influx_db: str,
-    measurement: str, tag_key: str, tag_value: str, field_key: str,
-    text: str, number: float, integer: int,
+    influxd: InfluxServer,
+    influx_db: str,
+    measurement: str,
+    tag_key: str,
+    tag_value: str,
+    field_key: str,
+    text: str,
+    number: float,
+    integer: int,
 ) -> None:
     if tag_key in ("time", field_key) or field_key == "time":
         return
-    line = encode_point(measurement, {tag_key: tag_value},
-                        {field_key: number, f"{field_key}_s": text, f"{field_key}_i": integer},
-                        1763800000000)
+    line = encode_point(
+        measurement,
+        {tag_key: tag_value},
+        {field_key: number, f"{field_key}_s": text, f"{field_key}_i": integer},
+        1763800000000,
+    )
 
     async def round_trip() -> list[dict[str, object]]:
         async with InfluxClient(influxd.url, influx_db) as client:
@@ -127,6 +145,8 @@ def test_awkward_names_and_values_round_trip_through_influxdb(
     # InfluxDB's JSON writes a whole-valued float without a fraction; compare as floats.
     assert float(row.pop(field_key)) == number  # type: ignore[arg-type]
     assert row == {
-        "time": 1763800000000, tag_key: tag_value, f"{field_key}_s": text,
+        "time": 1763800000000,
+        tag_key: tag_value,
+        f"{field_key}_s": text,
         f"{field_key}_i": integer,
     }

@@ -5,9 +5,12 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
+import orjson
 import pytest
 
 from tests.pipeline import (
@@ -22,6 +25,8 @@ from tests.servers import InfluxServer, MosquittoServer, running_influxd, runnin
 
 pytestmark = pytest.mark.integration
 
+SpawnIngest = Callable[..., IngestProcess]
+
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[MosquittoServer]:
@@ -31,12 +36,41 @@ def broker(tmp_path: Path) -> Iterator[MosquittoServer]:
 
 
 @pytest.fixture
-def ingest(broker: MosquittoServer, influxd: InfluxServer, influx_db: str,
-           tmp_path: Path) -> Iterator[IngestProcess]:
-    process = IngestProcess(broker.url, influxd.url, influx_db, tmp_path / "var")
-    process.start()
-    yield process
-    process.stop()
+def spawn_ingest(tmp_path: Path) -> Iterator[SpawnIngest]:
+    """Ingest processes that are ended after the test, whatever the test did."""
+    spawned: list[IngestProcess] = []
+
+    def spawn(mqtt_url: str, influx_url: str, db: str, **options: Any) -> IngestProcess:
+        process = IngestProcess(mqtt_url, influx_url, db, tmp_path / "var", **options)
+        spawned.append(process)
+        process.start()
+        return process
+
+    yield spawn
+    for process in spawned:
+        if process.alive():
+            process.kill9()
+
+
+@pytest.fixture
+def gateway() -> Iterator[Callable[[int], Publisher]]:
+    """Test publishers, disconnected after the test."""
+    publishers: list[Publisher] = []
+
+    def connect(port: int) -> Publisher:
+        publishers.append(Publisher(port, client_id=f"test-gateway-{len(publishers)}"))
+        return publishers[-1]
+
+    yield connect
+    for publisher in publishers:
+        publisher.close()
+
+
+@pytest.fixture
+def ingest(
+    broker: MosquittoServer, influxd: InfluxServer, influx_db: str, spawn_ingest: SpawnIngest
+) -> IngestProcess:
+    return spawn_ingest(broker.url, influxd.url, influx_db)
 
 
 def _assert_exactly(expected: list[tuple[str, str, int]], influx_url: str, db: str) -> None:
@@ -48,9 +82,13 @@ def _assert_exactly(expected: list[tuple[str, str, int]], influx_url: str, db: s
 
 
 def test_published_readings_land_once_with_the_device_timestamps(
-    broker: MosquittoServer, influxd: InfluxServer, influx_db: str, ingest: IngestProcess
+    broker: MosquittoServer,
+    influxd: InfluxServer,
+    influx_db: str,
+    ingest: IngestProcess,
+    gateway: Callable[[int], Publisher],
 ) -> None:
-    publisher = Publisher(broker.port)
+    publisher = gateway(broker.port)
     expected = []
     for topic, payload, keys in make_batches("BSL", 4, 3, 50, per_message=50):
         publisher.publish(topic, payload)
@@ -59,73 +97,98 @@ def test_published_readings_land_once_with_the_device_timestamps(
     for topic, payload, _ in make_batches("BSL", 4, 3, 50, per_message=1):
         publisher.publish(topic, payload)
     publisher.wait_acked()
-    wait_until(lambda: count_readings(influxd.url, influx_db) >= len(expected), 30,
-               "readings in InfluxDB")
+    wait_until(
+        lambda: count_readings(influxd.url, influx_db) >= len(expected), 30, "readings in InfluxDB"
+    )
     time.sleep(1)  # anything extra would have arrived by now
     _assert_exactly(expected, influxd.url, influx_db)
     assert min(ts for _, _, ts in expected) == 1_763_800_000_000
-    publisher.close()
 
 
 BAD_PAYLOADS = [
-    ("coldchain/v1/BSL/unit/U1/readings", b'{"sensor": "p1", "ts": 1763800000000, "temp_c": 5.0',
-     "not valid UTF-8 JSON"),
-    ("coldchain/v1/BSL/unit/U1/readings",
-     b'{"sensor": "p1", "ts": 1763800000000, "temp_c": "warm", "seq": 1}',
-     "temp_c: expected a number, got 'warm'"),
-    ("coldchain/v1/BSL/unit/U1/readings", b'{"sensor": "p1", "temp_c": 5.0, "seq": 1}',
-     "ts: missing"),
-    ("coldchain/v1/BSL/unit/U1/readings",
-     b'{"sensor": "p1", "ts": 1763800000000, "temp_c": -999.9, "seq": 1}',
-     "temp_c: -999.9 is outside"),
-    ("coldchain/v1/BSL/unit/U1/readings", b'{"readings": [' + b" " * 1_048_576 + b"]}",
-     "exceeds the limit of 262144"),
-    ("coldchain/v1/BSL/unit/U1/readings", b'{"sensor": "p\xff1", "ts": 1, "temp_c": 5, "seq": 1}',
-     "not valid UTF-8 JSON"),
-    ("coldchain/v1/BSL/fridge/U1/readings",
-     b'{"sensor": "p1", "ts": 1763800000000, "temp_c": 5.0, "seq": 1}',
-     "unknown source 'fridge'"),
+    (
+        "coldchain/v1/BSL/unit/U1/readings",
+        b'{"sensor": "p1", "ts": 1763800000000, "temp_c": 5.0',
+        "not valid UTF-8 JSON",
+    ),
+    (
+        "coldchain/v1/BSL/unit/U1/readings",
+        b'{"sensor": "p1", "ts": 1763800000000, "temp_c": "warm", "seq": 1}',
+        "temp_c: expected a number, got 'warm'",
+    ),
+    (
+        "coldchain/v1/BSL/unit/U1/readings",
+        b'{"sensor": "p1", "temp_c": 5.0, "seq": 1}',
+        "ts: missing",
+    ),
+    (
+        "coldchain/v1/BSL/unit/U1/readings",
+        b'{"sensor": "p1", "ts": 1763800000000, "temp_c": -999.9, "seq": 1}',
+        "temp_c: -999.9 is outside",
+    ),
+    (
+        "coldchain/v1/BSL/unit/U1/readings",
+        b'{"readings": [' + b" " * 1_048_576 + b"]}",
+        "exceeds the limit of 262144",
+    ),
+    (
+        "coldchain/v1/BSL/unit/U1/readings",
+        b'{"sensor": "p\xff1", "ts": 1, "temp_c": 5, "seq": 1}',
+        "not valid UTF-8 JSON",
+    ),
+    (
+        "coldchain/v1/BSL/fridge/U1/readings",
+        b'{"sensor": "p1", "ts": 1763800000000, "temp_c": 5.0, "seq": 1}',
+        "unknown source 'fridge'",
+    ),
     ("coldchain/v1/BSL/unit/U1/status", b'{"battery_pct": 50}', "ts: missing"),
 ]
 
 
 def test_bad_messages_become_dead_letters_and_ingest_keeps_running(
-    broker: MosquittoServer, influxd: InfluxServer, influx_db: str, ingest: IngestProcess
+    broker: MosquittoServer,
+    influxd: InfluxServer,
+    influx_db: str,
+    ingest: IngestProcess,
+    gateway: Callable[[int], Publisher],
 ) -> None:
-    publisher = Publisher(broker.port)
+    publisher = gateway(broker.port)
     for topic, payload, _ in BAD_PAYLOADS:
         publisher.publish(topic, payload)
-    publisher.publish("coldchain/v1/BSL/unit/U1/readings",
-                      b'{"sensor": "p1", "ts": 1763800000000, "temp_c": 5.0, "seq": 2}')
+    publisher.publish(
+        "coldchain/v1/BSL/unit/U1/readings",
+        b'{"sensor": "p1", "ts": 1763800000000, "temp_c": 5.0, "seq": 2}',
+    )
     publisher.wait_acked()
     wait_until(lambda: count_readings(influxd.url, influx_db) == 1, 30, "the good reading")
     wait_until(lambda: len(ingest.dead_letters()) == len(BAD_PAYLOADS), 10, "dead letters")
     letters = ingest.dead_letters()
-    for (topic, payload, reason), letter in zip(BAD_PAYLOADS, letters, strict=True):
+    for (topic, _payload, reason), letter in zip(BAD_PAYLOADS, letters, strict=True):
         assert letter["topic"] == topic
         assert reason in str(letter["reason"])
         assert letter["stage"] == "decode"
         assert letter["payload_b64"]
     assert ingest.alive()
-    publisher.close()
 
 
 def test_lines_influxdb_refuses_are_dead_lettered_and_the_rest_lands(
-    broker: MosquittoServer, influxd: InfluxServer, influx_db: str, ingest: IngestProcess
+    broker: MosquittoServer,
+    influxd: InfluxServer,
+    influx_db: str,
+    ingest: IngestProcess,
+    gateway: Callable[[int], Publisher],
 ) -> None:
-    import httpx  # noqa: PLC0415
-
     # `rh` already holds text in this shard, so a reading with a numeric rh is refused.
-    httpx.post(f"{influxd.url}/write", params={"db": influx_db, "precision": "ms"},
-               content='reading,device=OTHER,sensor=p1,site=BSL,source=unit rh="wet" '
-                       "1763800000000").raise_for_status()
-    publisher = Publisher(broker.port)
+    httpx.post(
+        f"{influxd.url}/write",
+        params={"db": influx_db, "precision": "ms"},
+        content='reading,device=OTHER,sensor=p1,site=BSL,source=unit rh="wet" 1763800000000',
+    ).raise_for_status()
+    publisher = gateway(broker.port)
     readings = [
         {"sensor": f"p{i}", "ts": 1763800000000, "temp_c": 5.0, "seq": i} for i in range(10)
     ]
     readings[4]["rh"] = 55.0
-    import orjson  # noqa: PLC0415
-
     publisher.publish("coldchain/v1/BSL/unit/U7/readings", orjson.dumps({"readings": readings}))
     publisher.wait_acked()
     wait_until(lambda: len(ingest.dead_letters()) == 1, 30, "the refused line")
@@ -134,7 +197,6 @@ def test_lines_influxdb_refuses_are_dead_lettered_and_the_rest_lands(
     assert "field type conflict" in str(letter["reason"])
     # 9 of ours and the pre-written point of OTHER (rh only, no temp_c: not counted).
     assert count_readings(influxd.url, influx_db) == 9
-    publisher.close()
 
 
 def _publish_in_background(
@@ -153,15 +215,23 @@ def _publish_in_background(
     return thread
 
 
+def _wait_all_stored(expected: list[tuple[str, str, int]], url: str, db: str, what: str) -> None:
+    wait_until(lambda: count_readings(url, db) >= len(expected), 90, what)
+    _assert_exactly(expected, url, db)
+
+
 @pytest.mark.slow
 def test_kill_9_during_a_run_loses_nothing_and_stores_nothing_twice(
-    broker: MosquittoServer, influxd: InfluxServer, influx_db: str, tmp_path: Path
+    broker: MosquittoServer,
+    influxd: InfluxServer,
+    influx_db: str,
+    spawn_ingest: SpawnIngest,
+    gateway: Callable[[int], Publisher],
 ) -> None:
-    ingest = IngestProcess(broker.url, influxd.url, influx_db, tmp_path / "var")
-    ingest.start()
+    ingest = spawn_ingest(broker.url, influxd.url, influx_db)
     batches = list(make_batches("BSL", 20, 5, 600, per_message=50))  # 60,000 readings
     expected = [key for _, _, keys in batches for key in keys]
-    publisher = Publisher(broker.port)
+    publisher = gateway(broker.port)
     feeder = _publish_in_background(publisher, [(t, p) for t, p, _ in batches], 150)
     rng = random.Random(7)
     for _ in range(4):
@@ -170,89 +240,90 @@ def test_kill_9_during_a_run_loses_nothing_and_stores_nothing_twice(
         ingest.start()
     feeder.join()
     publisher.wait_acked()
-    wait_until(lambda: count_readings(influxd.url, influx_db) >= len(expected), 90,
-               "every reading after the kills")
+    _wait_all_stored(expected, influxd.url, influx_db, "every reading after the kills")
     assert ingest.starts == 5
-    _assert_exactly(expected, influxd.url, influx_db)
-    ingest.stop()
-    publisher.close()
 
 
 @pytest.mark.slow
 def test_influxdb_down_for_a_while_loses_nothing_and_the_spool_drains(
-    broker: MosquittoServer, tmp_path: Path
+    broker: MosquittoServer,
+    spawn_ingest: SpawnIngest,
+    gateway: Callable[[int], Publisher],
+    tmp_path: Path,
 ) -> None:
     with running_influxd(tmp_path / "influxd") as influx:
-        ingest = IngestProcess(broker.url, influx.url, "outage", tmp_path / "var")
-        ingest.start()
+        ingest = spawn_ingest(broker.url, influx.url, "outage")
         batches = list(make_batches("BSL", 10, 5, 200, per_message=50))  # 10,000 readings
         expected = [key for _, _, keys in batches for key in keys]
-        publisher = Publisher(broker.port)
+        publisher = gateway(broker.port)
         feeder = _publish_in_background(publisher, [(t, p) for t, p, _ in batches], 100)
         time.sleep(0.5)
         influx.stop()
-        time.sleep(3)
-        wait_until(lambda: int(ingest.metrics().get("spool_depth_bytes", 0)) > 0  # type: ignore[call-overload]
-                   and ingest.metrics().get("influx_up") is False, 10, "the spool to fill")
+        wait_until(
+            lambda: (
+                ingest.metrics().get("influx_up") is False
+                and int(str(ingest.metrics().get("spool_depth_bytes", 0))) > 0
+            ),
+            10,
+            "ingest to notice the outage and keep readings in its spool",
+        )
+        time.sleep(2)
         influx.start()
         feeder.join()
         publisher.wait_acked()
-        wait_until(lambda: count_readings(influx.url, "outage") >= len(expected), 60,
-                   "the spool to drain")
+        _wait_all_stored(expected, influx.url, "outage", "the spool to drain")
         wait_until(lambda: ingest.metrics().get("spool_depth_bytes") == 0, 10, "empty spool")
-        _assert_exactly(expected, influx.url, "outage")
         assert ingest.stop() == 0
-        publisher.close()
 
 
 @pytest.mark.slow
 def test_broker_restart_during_a_run_loses_nothing(
-    influxd: InfluxServer, influx_db: str, tmp_path: Path
+    influxd: InfluxServer,
+    influx_db: str,
+    spawn_ingest: SpawnIngest,
+    gateway: Callable[[int], Publisher],
+    tmp_path: Path,
 ) -> None:
     with running_mosquitto(tmp_path / "mosquitto") as broker:
-        ingest = IngestProcess(broker.url, influxd.url, influx_db, tmp_path / "var")
-        ingest.start()
+        ingest = spawn_ingest(broker.url, influxd.url, influx_db)
         batches = list(make_batches("BSL", 10, 5, 200, per_message=25))  # 10,000 readings
         expected = [key for _, _, keys in batches for key in keys]
-        publisher = Publisher(broker.port)
+        publisher = gateway(broker.port)
         feeder = _publish_in_background(publisher, [(t, p) for t, p, _ in batches], 150)
         time.sleep(1)
         broker.restart()
         feeder.join()
         publisher.wait_acked(90)
-        wait_until(lambda: count_readings(influxd.url, influx_db) >= len(expected), 60,
-                   "every reading after the broker restart")
-        _assert_exactly(expected, influxd.url, influx_db)
+        _wait_all_stored(expected, influxd.url, influx_db, "every reading after the restart")
         assert ingest.log_text().count("mqtt: connected") >= 2
-        ingest.stop()
-        publisher.close()
 
 
 @pytest.mark.slow
 def test_two_workers_on_a_shared_subscription_split_the_load_and_lose_nothing(
-    broker: MosquittoServer, influxd: InfluxServer, influx_db: str, tmp_path: Path
+    broker: MosquittoServer,
+    influxd: InfluxServer,
+    influx_db: str,
+    spawn_ingest: SpawnIngest,
+    gateway: Callable[[int], Publisher],
 ) -> None:
     workers = [
-        IngestProcess(broker.url, influxd.url, influx_db, tmp_path / "var",
-                      client_id=f"ingest-{n}", shared_group="ingest")
+        spawn_ingest(
+            broker.url, influxd.url, influx_db, client_id=f"ingest-{n}", shared_group="ingest"
+        )
         for n in (1, 2)
     ]
-    for worker in workers:
-        worker.start()
     batches = list(make_batches("BSL", 10, 5, 200, per_message=10))  # 10,000 readings
     expected = [key for _, _, keys in batches for key in keys]
-    publisher = Publisher(broker.port)
+    publisher = gateway(broker.port)
     for topic, payload, _ in batches:
         publisher.publish(topic, payload)
     publisher.wait_acked()
-    wait_until(lambda: count_readings(influxd.url, influx_db) >= len(expected), 60,
-               "readings from both workers")
-    _assert_exactly(expected, influxd.url, influx_db)
-    wait_until(lambda: all(w.metrics().get("messages_received") for w in workers), 10,
-               "metrics of both workers")
-    shares = [int(w.metrics()["messages_received"]) for w in workers]  # type: ignore[call-overload]
-    assert sum(shares) == len(batches)
-    assert min(shares) > len(batches) // 5, f"one worker did almost nothing: {shares}"
+    _wait_all_stored(expected, influxd.url, influx_db, "readings from both workers")
+
+    def shares() -> list[int]:
+        return [int(str(w.metrics().get("messages_received", 0))) for w in workers]
+
+    wait_until(lambda: sum(shares()) == len(batches), 10, "both workers' counters")
+    assert min(shares()) > len(batches) // 5, f"one worker did almost nothing: {shares()}"
     for worker in workers:
         assert worker.stop() == 0
-    publisher.close()

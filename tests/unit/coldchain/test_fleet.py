@@ -69,5 +69,5 @@ def test_bad_fleet_files_name_the_line_and_field(
 
 
 def test_not_yaml_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="fleet.yaml"):
+    with pytest.raises(ConfigError, match=r"fleet\.yaml"):
         load_fleet(_write(tmp_path, "sites: [unclosed"))

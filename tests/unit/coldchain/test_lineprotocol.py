@@ -12,7 +12,11 @@ from coldchain.lineprotocol import FieldValue, encode_point, format_float, readi
 from coldchain.models import Reading, SourceKind
 
 CORPUS = (
-    Path(__file__).resolve().parents[4] / "shared" / "testdata" / "line-protocol" / "corpus-subset.json"
+    Path(__file__).resolve().parents[4]
+    / "shared"
+    / "testdata"
+    / "line-protocol"
+    / "corpus-subset.json"
 )
 
 
@@ -24,7 +28,7 @@ def _corpus_encode_cases() -> list[Any]:
 
 
 def _field_value(value: dict[str, Any]) -> FieldValue:
-    (kind, raw), = value.items()
+    ((kind, raw),) = value.items()
     if kind == "float":
         return float(raw)
     if kind in ("int", "uint"):

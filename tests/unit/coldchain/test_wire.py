@@ -34,7 +34,9 @@ def test_design_single_reading_example_decodes_rfc3339_with_offset() -> None:
 
 
 def test_optional_rh_and_unknown_keys_are_accepted() -> None:
-    payload = b'{"sensor": "p1", "ts": 1763800000000, "temp_c": -70, "seq": 1, "rh": 40.5, "fw": "1.2"}'
+    payload = (
+        b'{"sensor": "p1", "ts": 1763800000000, "temp_c": -70, "seq": 1, "rh": 40.5, "fw": "1.2"}'
+    )
     [reading] = decode_readings(TOPIC, payload)
     assert reading.rh == 40.5
     assert reading.temp_c == -70.0
@@ -51,19 +53,55 @@ def test_optional_rh_and_unknown_keys_are_accepted() -> None:
         (b'{"sensor": "p1", "ts": 1763800000000, "seq": 1}', "temp_c: missing"),
         (b'{"sensor": "p1", "ts": 1763800000000, "temp_c": 5.0}', "seq: missing"),
         (b'{"ts": 1763800000000, "temp_c": 5.0, "seq": 1}', "sensor: missing"),
-        (b'{"sensor": "p1", "ts": 1763800000000, "temp_c": "5.0", "seq": 1}', "temp_c: expected a number, got '5.0'"),
-        (b'{"sensor": "p1", "ts": 1763800000000, "temp_c": true, "seq": 1}', "temp_c: expected a number"),
-        (b'{"sensor": "p1", "ts": 1763800000000, "temp_c": -300, "seq": 1}', "temp_c: -300 is outside"),
-        (b'{"sensor": "p1", "ts": 1763800000000, "temp_c": 1e9, "seq": 1}', "temp_c: 1000000000.0 is outside"),
-        (b'{"sensor": "p1", "ts": 1763800000000, "temp_c": 5.0, "seq": -1}', "seq: expected a whole number"),
-        (b'{"sensor": "p1", "ts": 1763800000000, "temp_c": 5.0, "seq": 1.5}', "seq: expected a whole number"),
-        (b'{"sensor": "p1", "ts": 1763800000000.5, "temp_c": 5.0, "seq": 1}', "ts: expected epoch milliseconds"),
-        (b'{"sensor": "p1", "ts": "yesterday", "temp_c": 5.0, "seq": 1}', "ts: not an RFC 3339 time"),
-        (b'{"sensor": "p1", "ts": "2026-11-22T10:00:00", "temp_c": 5.0, "seq": 1}', "needs an offset"),
+        (
+            b'{"sensor": "p1", "ts": 1763800000000, "temp_c": "5.0", "seq": 1}',
+            "temp_c: expected a number, got '5.0'",
+        ),
+        (
+            b'{"sensor": "p1", "ts": 1763800000000, "temp_c": true, "seq": 1}',
+            "temp_c: expected a number",
+        ),
+        (
+            b'{"sensor": "p1", "ts": 1763800000000, "temp_c": -300, "seq": 1}',
+            "temp_c: -300 is outside",
+        ),
+        (
+            b'{"sensor": "p1", "ts": 1763800000000, "temp_c": 1e9, "seq": 1}',
+            "temp_c: 1000000000.0 is outside",
+        ),
+        (
+            b'{"sensor": "p1", "ts": 1763800000000, "temp_c": 5.0, "seq": -1}',
+            "seq: expected a whole number",
+        ),
+        (
+            b'{"sensor": "p1", "ts": 1763800000000, "temp_c": 5.0, "seq": 1.5}',
+            "seq: expected a whole number",
+        ),
+        (
+            b'{"sensor": "p1", "ts": 1763800000000.5, "temp_c": 5.0, "seq": 1}',
+            "ts: expected epoch milliseconds",
+        ),
+        (
+            b'{"sensor": "p1", "ts": "yesterday", "temp_c": 5.0, "seq": 1}',
+            "ts: not an RFC 3339 time",
+        ),
+        (
+            b'{"sensor": "p1", "ts": "2026-11-22T10:00:00", "temp_c": 5.0, "seq": 1}',
+            "needs an offset",
+        ),
         (b'{"sensor": "p1", "ts": 17638000, "temp_c": 5.0, "seq": 1}', "lies outside 2000-01-01"),
-        (b'{"sensor": "p 1", "ts": 1763800000000, "temp_c": 5.0, "seq": 1}', "sensor: expected an id"),
-        (b'{"sensor": "p1", "ts": 1763800000000, "temp_c": 5.0, "seq": 1, "rh": 140}', "rh: 140 is outside"),
-        (b'{"device": "LOG-002", "readings": [{"sensor": "p1", "ts": 1763800000000, "temp_c": 5.0, "seq": 1}]}', "payload names 'LOG-002' but the topic names 'LOG-001'"),
+        (
+            b'{"sensor": "p 1", "ts": 1763800000000, "temp_c": 5.0, "seq": 1}',
+            "sensor: expected an id",
+        ),
+        (
+            b'{"sensor": "p1", "ts": 1763800000000, "temp_c": 5.0, "seq": 1, "rh": 140}',
+            "rh: 140 is outside",
+        ),
+        (
+            b'{"device": "LOG-002", "readings": [{"sensor": "p1", "ts": 1763800000000, "temp_c": 5.0, "seq": 1}]}',
+            "payload names 'LOG-002' but the topic names 'LOG-001'",
+        ),
         (b'{"device": "LOG-001", "readings": []}', "readings: expected a non-empty list"),
         (b'{"device": "LOG-001", "readings": [7]}', "readings[0]: expected an object"),
     ],

@@ -33,14 +33,16 @@ def test_an_oversized_payload_is_refused_before_parsing() -> None:
 
 def test_a_clock_far_in_the_future_is_refused() -> None:
     payload = b'{"sensor": "p1", "ts": 1763803600000, "temp_c": 5.1, "seq": 9}'
-    with pytest.raises(PayloadError, match="3600 s ahead .* seq=9"):
+    with pytest.raises(PayloadError, match=r"3600 s ahead .* seq=9"):
         decode_message(READINGS, payload, NOW, POLICY)
 
 
 def test_status_and_gateway_messages_become_their_own_measurements() -> None:
     status = decode_message(
-        "coldchain/v1/BSL/logger/LOG-1/status", b'{"ts": 1763800000000, "battery_pct": 12}',
-        NOW, POLICY,
+        "coldchain/v1/BSL/logger/LOG-1/status",
+        b'{"ts": 1763800000000, "battery_pct": 12}',
+        NOW,
+        POLICY,
     )
     assert status.lines == [
         "device_status,device=LOG-1,site=BSL,source=logger battery_pct=12 1763800000000"

@@ -7,7 +7,6 @@ import pytest
 
 from ingest.spool import Spool, SpoolBatch
 
-
 _open: list[Spool] = []
 
 

@@ -1,0 +1,88 @@
+"""End-to-end ingest throughput: publish -> durable in InfluxDB, on this machine.
+
+Starts its own mosquitto and influxd (the project's configs) and `coldchain ingest` as a
+process, publishes readings as batched messages (50 readings each) and as single-reading
+messages, and prints readings/s from the first publish to the last reading counted in
+InfluxDB, plus the ingest process's peak and final RSS. Prints figures; asserts nothing.
+
+    python -m benchmarks.bench_ingest [--readings 500000] [--single 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from tests.pipeline import IngestProcess, Publisher, count_readings, make_batches, wait_until
+from tests.servers import running_influxd, running_mosquitto
+
+
+def _rss_kib(pid: int) -> tuple[int, int]:
+    """(current RSS, peak RSS) of a process in KiB, from /proc."""
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+
+
+def _run(label: str, per_message: int, readings: int, workdir: Path) -> None:
+    sensors, steps_per_device = 5, 1000
+    devices = max(1, readings // (sensors * steps_per_device))
+    with (
+        running_mosquitto(workdir / f"{label}-mqtt") as broker,
+        running_influxd(workdir / f"{label}-influx") as influx,
+    ):
+        ingest = IngestProcess(
+            broker.url, influx.url, "bench", workdir / f"{label}-var", client_id=f"bench-{label}"
+        )
+        ingest.start()
+        messages = [
+            (t, p)
+            for t, p, _ in make_batches(
+                "BENCH", devices, sensors, steps_per_device, per_message=per_message
+            )
+        ]
+        total = devices * sensors * steps_per_device
+        publisher = Publisher(broker.port, client_id=f"bench-pub-{label}")
+        started = time.perf_counter()
+        for topic, payload in messages:
+            publisher.publish(topic, payload)
+        publish_s = time.perf_counter() - started
+        publisher.wait_acked(600)
+        peak_rss = 0
+
+        def landed() -> bool:
+            nonlocal peak_rss
+            assert ingest.process is not None
+            peak_rss = max(peak_rss, _rss_kib(ingest.process.pid)[1])
+            return count_readings(influx.url, "bench") >= total
+
+        wait_until(landed, 900, "all readings in InfluxDB", interval_s=0.25)
+        elapsed = time.perf_counter() - started
+        assert ingest.process is not None
+        rss, peak = _rss_kib(ingest.process.pid)
+        print(
+            f"{label:>8}: {total:,} readings in {len(messages):,} messages "
+            f"({per_message}/message): {elapsed:.2f} s end to end -> "
+            f"{total / elapsed:,.0f} readings/s, {len(messages) / elapsed:,.0f} messages/s "
+            f"(publishing alone took {publish_s:.2f} s); ingest RSS {rss / 1024:.0f} MiB, "
+            f"peak {max(peak, peak_rss) / 1024:.0f} MiB"
+        )
+        ingest.stop()
+        publisher.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--readings", type=int, default=500_000)
+    parser.add_argument("--single", type=int, default=100_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        _run("batched", 50, args.readings, Path(tmp))
+        _run("single", 1, args.single, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
