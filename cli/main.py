@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli import catalog_cmd, ingest_cmd, simulate_cmd
+from cli import catalog_cmd, ingest_cmd, simulate_cmd, up_cmd
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -27,6 +27,7 @@ def coldchain(
 
 app.command("ingest")(ingest_cmd.ingest)
 app.command("simulate")(simulate_cmd.simulate)
+app.command("up")(up_cmd.up)
 
 app.add_typer(catalog_cmd.catalog_app, name="catalog")
 app.add_typer(catalog_cmd.audit_app, name="audit")

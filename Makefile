@@ -1,0 +1,46 @@
+# The two commands of the README: `make demo` runs the pipeline, `make test` checks it.
+# Both install what they need on a fresh Debian machine (apt packages, a venv).
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := mosquitto mosquitto-clients influxdb postgresql
+
+.PHONY: demo test check deps venv bench clean
+
+demo: deps
+	$(VENV)/bin/coldchain up
+
+test: deps
+	scripts/check
+	scripts/test
+
+check: venv
+	scripts/check
+
+bench: deps
+	$(PY) -m benchmarks.bench_ingest
+	$(PY) -m benchmarks.bench_simulator
+
+deps: venv
+	@missing=""; \
+	for bin in mosquitto:mosquitto mosquitto_pub:mosquitto-clients influxd:influxdb; do \
+	  command -v $${bin%%:*} >/dev/null || [ -x /usr/sbin/$${bin%%:*} ] || missing="$$missing $${bin##*:}"; \
+	done; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+clean:
+	rm -rf var .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,191 @@
+"""`coldchain up`: the whole pipeline on one machine, for a demo or a first look.
+
+Starts mosquitto and influxd as child processes with their data under the data dir, loads
+the fleet into the catalog, starts ingest (and every other service that exists), fills the
+past with simulated history as fast as it can, then simulates the fleet live. Services
+that die are restarted, as systemd would; Ctrl-C stops everything in reverse order.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+
+from cli.local_servers import LocalInflux, LocalMosquitto, free_port, port_is_free
+from cli.options import DataDir
+
+__all__ = ["up"]
+
+_REPO = Path(__file__).resolve().parents[1]
+DEMO_FLEET = _REPO / "deploy" / "demo" / "fleet.yaml"
+# Long-running services `up` supervises, in start order.
+SERVICES: tuple[tuple[str, ...], ...] = (("ingest",),)
+
+
+@dataclass
+class _Child:
+    name: str
+    argv: list[str]
+    log: Path
+    env: dict[str, str]
+    restart: bool
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started_at: float = field(default=0.0)
+
+    def start(self) -> None:
+        with self.log.open("ab") as sink:
+            self.process = subprocess.Popen(
+                self.argv, stdout=sink, stderr=subprocess.STDOUT, env=self.env, cwd=_REPO
+            )
+        self.started_at = time.monotonic()
+
+    def exited(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _port(wanted: int, what: str) -> int:
+    if port_is_free(wanted):
+        return wanted
+    port = free_port()
+    typer.echo(f"port {wanted} for {what} is taken (a system service?); using {port}")
+    return port
+
+
+def _verb(*args: str) -> list[str]:
+    return [sys.executable, "-m", "cli.main", *args]
+
+
+def _points_written(data_dir: Path) -> int:
+    total = 0
+    for path in (data_dir / "metrics").glob("ingest-*.json"):
+        try:
+            total += int(orjson.loads(path.read_bytes()).get("lines_written", 0))
+        except (OSError, orjson.JSONDecodeError, ValueError):
+            continue
+    return total
+
+
+def up(
+    data_dir: DataDir = None,
+    fleet: Annotated[Path, typer.Option(help="fleet file to load and simulate")] = DEMO_FLEET,
+    mqtt_port: Annotated[int, typer.Option(help="broker port (another if taken)")] = 1883,
+    influx_port: Annotated[int, typer.Option(help="InfluxDB port (another if taken)")] = 8086,
+    history: Annotated[str, typer.Option(help="simulated past to fill first, e.g. 1d")] = "1d",
+    speed: Annotated[float, typer.Option(help="live simulation speed")] = 1.0,
+    run_for: Annotated[
+        float | None, typer.Option(help="stop after this many seconds (for smoke tests)")
+    ] = None,
+) -> None:
+    """Run broker, database, catalog, ingest and a simulated fleet until Ctrl-C."""
+    var = (data_dir or Path("var")).resolve()
+    logs = var / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    mosquitto = LocalMosquitto(var / "mosquitto", _port(mqtt_port, "MQTT"))
+    influx = LocalInflux(var / "influxdb", _port(influx_port, "InfluxDB"))
+    mosquitto.start()
+    influx.start()
+    env = {
+        **os.environ,
+        "COLDCHAIN_MQTT_URL": mosquitto.url,
+        "COLDCHAIN_INFLUX_URL": influx.url,
+        "COLDCHAIN_DATA_DIR": str(var),
+        "PYTHONPATH": str(_REPO),
+    }
+    imported = subprocess.run(
+        _verb("catalog", "import", str(fleet)), env=env, cwd=_REPO, capture_output=True
+    )
+    if imported.returncode != 0:
+        typer.echo(imported.stderr.decode(errors="replace"), err=True)
+        influx.stop()
+        mosquitto.stop()
+        raise typer.Exit(imported.returncode)
+    children = [
+        _Child(args[0], _verb(*args), logs / f"{args[0]}.log", env, restart=True)
+        for args in SERVICES
+    ]
+    children.append(
+        _Child(
+            "history",
+            _verb("simulate", str(fleet), "--speed", "0", "--duration", history),
+            logs / "simulate-history.log",
+            env,
+            restart=False,
+        )
+    )
+    for child in children:
+        child.start()
+    live = _Child(
+        "simulate",
+        _verb("simulate", str(fleet), "--speed", str(speed), "--duration", "3650d"),
+        logs / "simulate-live.log",
+        env,
+        restart=True,
+    )
+    typer.echo(
+        "coldchain is up\n"
+        f"  MQTT broker  {mosquitto.url}\n"
+        f"  InfluxDB     {influx.url}  (database coldchain)\n"
+        f"  catalog      {var / 'catalog.sqlite3'}  (fleet {fleet})\n"
+        f"  logs         {logs}/\n"
+        f"  try          curl -s {influx.url}/query --data-urlencode db=coldchain "
+        "--data-urlencode 'q=SELECT last(temp_c) FROM reading GROUP BY device, sensor'\n"
+        "Ctrl-C stops everything; the data stays in the data dir."
+    )
+    stop = {"now": False}
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    started = time.monotonic()
+    last_report = 0.0
+    try:
+        while not stop["now"]:
+            if run_for is not None and time.monotonic() - started >= run_for:
+                break
+            time.sleep(0.5)
+            for child in [*children, live]:
+                code = child.exited()
+                if code is None or child.process is None:
+                    continue
+                if child.name == "history" and code == 0 and live.process is None:
+                    typer.echo("history filled; simulating live")
+                    live.start()
+                    child.process = None
+                elif child.restart:
+                    typer.echo(f"{child.name} exited with {code}; restarting (log {child.log})")
+                    child.restarts += 1
+                    time.sleep(min(5.0, 0.5 * child.restarts))
+                    child.start()
+                elif code != 0:
+                    typer.echo(f"{child.name} failed with {code}; see {child.log}")
+                    child.process = None
+            if time.monotonic() - last_report >= 10:
+                last_report = time.monotonic()
+                typer.echo(f"points written to InfluxDB so far: {_points_written(var):,}")
+    finally:
+        for child in reversed([*children, live]):
+            child.stop()
+        influx.stop()
+        mosquitto.stop()
+        typer.echo("coldchain stopped")
