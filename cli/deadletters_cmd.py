@@ -1,0 +1,40 @@
+"""`coldchain deadletters list`: what ingest refused, and why."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cli.options import ConfigFile, DataDir, build_settings
+from ingest.dead_letters import DeadLetterStore
+
+__all__ = ["deadletters_app"]
+
+deadletters_app = typer.Typer(no_args_is_help=True, help="Messages ingest could not accept.")
+
+
+@deadletters_app.command("list")
+def list_dead_letters(
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="one JSON object per line, payload in base64")
+    ] = False,
+    limit: Annotated[int, typer.Option(help="show the newest N")] = 50,
+) -> None:
+    """Show dead letters, newest last: time, stage, topic, reason, payload size."""
+    settings = build_settings(config, data_dir=data_dir)
+    letters = list(DeadLetterStore(settings.data_dir / "dead-letters").read())[-limit:]
+    if as_json:
+        for letter in letters:
+            typer.echo(letter.to_json().decode())
+        return
+    table = Table("time (UTC)", "stage", "topic", "reason", "bytes")
+    for letter in letters:
+        when = datetime.fromtimestamp(letter.time_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(when, letter.stage, letter.topic, letter.reason, str(len(letter.payload)))
+    Console().print(table)
