@@ -46,6 +46,7 @@ def test_up_runs_the_pipeline_and_stops_cleanly(tmp_path: Path) -> None:
         int(n.replace(",", ""))
         for n in re.findall(r"points written to InfluxDB so far: ([\d,]+)", result.stdout)
     ]
-    assert written and written[-1] > 1000, result.stdout
+    assert written, result.stdout
+    assert written[-1] > 1000, result.stdout
     assert result.stdout.rstrip().endswith("coldchain stopped")
     assert (tmp_path / "var" / "catalog.sqlite3").exists()
