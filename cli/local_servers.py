@@ -112,6 +112,7 @@ class LocalMosquitto:
             [_binary("mosquitto", "/usr/sbin/mosquitto"), "-c", str(conf)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C goes to `up`, which stops servers last
         )
         _wait_ready("mosquitto", self.process, lambda: _port_open(self.port), log, 15)
 
@@ -151,6 +152,7 @@ class LocalInflux:
                 [_binary("influxd"), "run", "-config", str(conf)],
                 stdout=sink,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         _wait_ready("influxd", self.process, self._pings, log, 30)
 

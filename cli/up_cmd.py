@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -28,7 +28,11 @@ __all__ = ["up"]
 _REPO = Path(__file__).resolve().parents[1]
 DEMO_FLEET = _REPO / "deploy" / "demo" / "fleet.yaml"
 # Long-running services `up` supervises, in start order.
-SERVICES: tuple[tuple[str, ...], ...] = (("ingest",),)
+# Long-running services `up` supervises, in start order, with the log line that says a
+# service is ready. The simulators start only then: a message published before ingest has
+# its persistent session would have no session to wait in.
+SERVICES: tuple[tuple[str, str], ...] = (("ingest", "mqtt: connected"),)
+_READY_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -40,14 +44,27 @@ class _Child:
     restart: bool
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
-    started_at: float = field(default=0.0)
 
     def start(self) -> None:
         with self.log.open("ab") as sink:
+            # A session of its own: Ctrl-C in the terminal reaches `up` only, which then
+            # stops the services in order instead of all at once.
             self.process = subprocess.Popen(
-                self.argv, stdout=sink, stderr=subprocess.STDOUT, env=self.env, cwd=_REPO
+                self.argv,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=_REPO,
+                start_new_session=True,
             )
-        self.started_at = time.monotonic()
+
+    def wait_for_line(self, text: str, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and self.exited() is None:
+            if text in self.log.read_text(errors="replace"):
+                return True
+            time.sleep(0.1)
+        return False
 
     def exited(self) -> int | None:
         return None if self.process is None else self.process.poll()
@@ -119,9 +136,17 @@ def up(
         mosquitto.stop()
         raise typer.Exit(imported.returncode)
     children = [
-        _Child(args[0], _verb(*args), logs / f"{args[0]}.log", env, restart=True)
-        for args in SERVICES
+        _Child(name, _verb(name), logs / f"{name}.log", env, restart=True) for name, _ in SERVICES
     ]
+    for child, (name, ready_line) in zip(children, SERVICES, strict=True):
+        child.start()
+        if not child.wait_for_line(ready_line, _READY_TIMEOUT_S):
+            typer.echo(f"{name} did not become ready; see {child.log}", err=True)
+            for running in children:
+                running.stop()
+            influx.stop()
+            mosquitto.stop()
+            raise typer.Exit(1)
     children.append(
         _Child(
             "history",
@@ -131,8 +156,7 @@ def up(
             restart=False,
         )
     )
-    for child in children:
-        child.start()
+    children[-1].start()
     live = _Child(
         "simulate",
         _verb("simulate", str(fleet), "--speed", str(speed), "--duration", "3650d"),
@@ -172,7 +196,7 @@ def up(
                     typer.echo("history filled; simulating live")
                     live.start()
                     child.process = None
-                elif child.restart:
+                elif child.restart and not stop["now"]:
                     typer.echo(f"{child.name} exited with {code}; restarting (log {child.log})")
                     child.restarts += 1
                     time.sleep(min(5.0, 0.5 * child.restarts))
