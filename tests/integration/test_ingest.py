@@ -221,12 +221,14 @@ def _wait_all_stored(expected: list[tuple[str, str, int]], url: str, db: str, wh
 
 
 @pytest.mark.slow
-def test_kill_9_during_a_run_loses_nothing_and_stores_nothing_twice(
+@pytest.mark.parametrize("how", ["kill -9", "SIGTERM"])
+def test_stopping_ingest_during_a_run_loses_nothing_and_stores_nothing_twice(
     broker: MosquittoServer,
     influxd: InfluxServer,
     influx_db: str,
     spawn_ingest: SpawnIngest,
     gateway: Callable[[int], Publisher],
+    how: str,
 ) -> None:
     ingest = spawn_ingest(broker.url, influxd.url, influx_db)
     batches = list(make_batches("BSL", 20, 5, 600, per_message=50))  # 60,000 readings
@@ -236,7 +238,10 @@ def test_kill_9_during_a_run_loses_nothing_and_stores_nothing_twice(
     rng = random.Random(7)
     for _ in range(4):
         time.sleep(rng.uniform(0.8, 1.6))
-        ingest.kill9()
+        if how == "kill -9":
+            ingest.kill9()
+        else:
+            assert ingest.stop() == 0
         ingest.start()
     feeder.join()
     publisher.wait_acked()
@@ -327,3 +332,39 @@ def test_two_workers_on_a_shared_subscription_split_the_load_and_lose_nothing(
     assert min(shares()) > len(batches) // 5, f"one worker did almost nothing: {shares()}"
     for worker in workers:
         assert worker.stop() == 0
+
+
+@pytest.mark.slow
+def test_a_full_spool_pushes_back_on_the_broker_and_drops_nothing(
+    broker: MosquittoServer,
+    spawn_ingest: SpawnIngest,
+    gateway: Callable[[int], Publisher],
+    tmp_path: Path,
+) -> None:
+    with running_influxd(tmp_path / "influxd") as influx:
+        ingest = spawn_ingest(
+            broker.url,
+            influx.url,
+            "full",
+            extra_env={
+                "COLDCHAIN_SPOOL_MAX_BYTES": str(1024 * 1024),
+                "COLDCHAIN_INGEST_RECEIVE_MAXIMUM": "50",
+            },
+        )
+        influx.stop()
+        batches = list(make_batches("BSL", 10, 5, 400, per_message=50))  # 20,000 readings, ~2 MiB
+        expected = [key for _, _, keys in batches for key in keys]
+        publisher = gateway(broker.port)
+        for topic, payload, _ in batches:
+            publisher.publish(topic, payload)
+        wait_until(lambda: "spool full" in ingest.log_text(), 30, "the spool to fill up")
+        assert "InfluxDB is not keeping up" in ingest.log_text()  # the warning at 80 %
+        depth = int(str(ingest.metrics().get("spool_depth_bytes", 0)))
+        assert depth < 2 * 1024 * 1024, "the spool grew far past its bound"
+        # Ingest took (and acked) only what fitted; the rest waits unacked, most of it in
+        # the broker's session since at most Receive Maximum messages are in flight.
+        taken = int(str(ingest.metrics().get("messages_received", 0)))
+        assert taken < len(batches), "ingest took in more than its spool could hold"
+        influx.start()
+        publisher.wait_acked(60)
+        _wait_all_stored(expected, influx.url, "full", "the held-back readings")
