@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from cli import catalog_cmd, deadletters_cmd, ingest_cmd, simulate_cmd, up_cmd
+from cli import (
+    catalog_cmd,
+    dashboards_cmd,
+    deadletters_cmd,
+    ingest_cmd,
+    simulate_cmd,
+    up_cmd,
+)
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -34,6 +41,7 @@ app.add_typer(catalog_cmd.audit_app, name="audit")
 app.add_typer(catalog_cmd.user_app, name="user")
 app.add_typer(catalog_cmd.token_app, name="token")
 app.add_typer(deadletters_cmd.deadletters_app, name="deadletters")
+app.add_typer(dashboards_cmd.dashboards_app, name="dashboards")
 
 if __name__ == "__main__":
     app()

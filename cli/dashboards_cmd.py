@@ -1,0 +1,179 @@
+"""`coldchain dashboards build|check|setup-influx|provision`: Grafana dashboards as code."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cli.options import ConfigFile, InfluxDb, InfluxUrl, build_settings
+from coldchain.config import Settings
+from coldchain.downsampling import downsample_range, ensure_downsampling
+from coldchain.errors import ConfigError, StoreError
+from coldchain.fleet import load_fleet
+from coldchain.influx import InfluxClient
+from dashboards.check import check_dashboards
+from dashboards.influxql import MIN_INTERVAL
+from dashboards.inputs import BuildInputs, inputs_from_fleet
+from dashboards.macros import parse_interval_ms
+from dashboards.provision import ProvisionError, provision
+from dashboards.render import build_dashboards, generated_markdown, update_readme, write_dashboards
+
+dashboards_app = typer.Typer(no_args_is_help=True, help="Grafana dashboards as code.")
+
+FleetOption = Annotated[
+    Path | None, typer.Option("--fleet", help="fleet file: per-unit limits and shipments")
+]
+DirOption = Annotated[Path, typer.Option("--dir", "-o", help="directory of the built JSON")]
+
+
+def _inputs(fleet: Path | None, alert_margin: float) -> BuildInputs:
+    if fleet is None:
+        return BuildInputs()
+    try:
+        return inputs_from_fleet(load_fleet(fleet), alert_margin)
+    except ConfigError as exc:
+        typer.echo(f"fleet error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _client(settings: Settings) -> InfluxClient:
+    return InfluxClient(
+        settings.influx_url,
+        settings.influx_db,
+        username=settings.influx_username,
+        password=settings.influx_password,
+        timeout_s=settings.influx_timeout_s,
+    )
+
+
+@dashboards_app.command("build")
+def build(
+    out: DirOption,
+    fleet: FleetOption = None,
+    readme: Annotated[
+        Path | None, typer.Option("--readme", help="update the generated part of this README")
+    ] = None,
+    alert_margin: Annotated[
+        float, typer.Option("--alert-margin", min=0, help="alert limits this far inside, °C")
+    ] = 0.5,
+) -> None:
+    """Render every dashboard to OUT/{uid}.json (deterministic) and the panel list."""
+    inputs = _inputs(fleet, alert_margin)
+    dashboards = build_dashboards(inputs)
+    for path in write_dashboards(dashboards, out):
+        typer.echo(f"wrote {path}")
+    markdown = generated_markdown(dashboards, inputs)
+    (out / "panels.md").write_text(markdown, encoding="utf-8")
+    if readme is not None and update_readme(readme, markdown):
+        typer.echo(f"updated {readme}")
+
+
+def _load_dir(directory: Path) -> dict[str, dict[str, Any]]:
+    dashboards: dict[str, dict[str, Any]] = {}
+    for path in sorted(directory.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        dashboards[str(data["uid"])] = data
+    if not dashboards:
+        typer.echo(f"no dashboard JSON in {directory}", err=True)
+        raise typer.Exit(2)
+    return dashboards
+
+
+@dashboards_app.command("setup-influx")
+def setup_influx(
+    influx_url: InfluxUrl = None,
+    influx_db: InfluxDb = None,
+    config: ConfigFile = None,
+    backfill: Annotated[
+        str | None, typer.Option("--backfill", help="also downsample history: e.g. 7d back")
+    ] = None,
+) -> None:
+    """Create the retention policies and continuous queries (idempotent); --backfill
+    recomputes the downsampled buckets of that much history."""
+    settings = build_settings(config, influx_url=influx_url, influx_db=influx_db)
+
+    async def run() -> None:
+        async with _client(settings) as influx:
+            await ensure_downsampling(influx)
+            if backfill:
+                now_ms = time.time_ns() // 1_000_000
+                written = await downsample_range(
+                    influx, now_ms - parse_interval_ms(backfill), now_ms
+                )
+                typer.echo(f"backfilled {written} downsampled points")
+
+    try:
+        asyncio.run(run())
+    except (StoreError, ValueError) as exc:
+        typer.echo(f"setup-influx: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"downsampling ready in {settings.influx_db}")
+
+
+@dashboards_app.command("check")
+def check(
+    directory: DirOption = Path("deploy/grafana/dashboards"),
+    influx_url: InfluxUrl = None,
+    influx_db: InfluxDb = None,
+    config: ConfigFile = None,
+    time_from: Annotated[
+        str | None, typer.Option("--from", help="override each dashboard's range start")
+    ] = None,
+    setup: Annotated[
+        bool, typer.Option("--setup/--no-setup", help="create RPs/CQs and backfill the range")
+    ] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run every panel query of the built JSON against InfluxDB, expanded like Grafana.
+
+    Exits 1 naming each panel whose query errors or returns no series.
+    """
+    settings = build_settings(config, influx_url=influx_url, influx_db=influx_db)
+    dashboards = _load_dir(directory)
+
+    async def run() -> list[Any]:
+        now_ms = time.time_ns() // 1_000_000
+        async with _client(settings) as influx:
+            if setup:  # the band panels read the downsampled RPs: fill them for the range
+                await ensure_downsampling(influx)
+                await downsample_range(influx, now_ms - 8 * 86_400_000, now_ms)
+            return await check_dashboards(
+                influx, dashboards, now_ms=now_ms, min_interval=MIN_INTERVAL, time_from=time_from
+            )
+
+    try:
+        results = asyncio.run(run())
+    except StoreError as exc:
+        typer.echo(f"check: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    failed = [r for r in results if not r.ok]
+    for result in results:
+        if verbose or not result.ok:
+            typer.echo(("FAIL " if not result.ok else "ok   ") + result.describe())
+    typer.echo(f"{len(results) - len(failed)} of {len(results)} queries returned series")
+    if failed:
+        raise typer.Exit(1)
+
+
+@dashboards_app.command("provision")
+def provision_cmd(
+    grafana_url: Annotated[str, typer.Option("--grafana-url", help="http://grafana:3000")],
+    token: Annotated[str, typer.Option("--token", envvar="GRAFANA_TOKEN", help="service token")],
+    directory: DirOption = Path("deploy/grafana/dashboards"),
+    influx_url: InfluxUrl = None,
+    influx_db: InfluxDb = None,
+    config: ConfigFile = None,
+) -> None:
+    """Push the data source and the built dashboards to a running Grafana."""
+    settings = build_settings(config, influx_url=influx_url, influx_db=influx_db)
+    try:
+        for line in provision(grafana_url, token, settings, _load_dir(directory)):
+            typer.echo(line)
+    except ProvisionError as exc:
+        typer.echo(f"provision: {exc}", err=True)
+        raise typer.Exit(1) from exc

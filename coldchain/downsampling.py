@@ -1,0 +1,238 @@
+"""Downsampled temperature series (DESIGN.md §3): 1 min / 15 min / 1 h min, max and mean.
+
+Shared by the dashboards and the API, so both read the same buckets. Each resolution is a
+retention policy of its own holding measurement `reading` with the §3 tags and fields
+`temp_c_min`, `temp_c_max`, `temp_c_mean` (averages hide peaks, so the extremes are kept
+beside the mean). Raw readings stay in the database's default retention policy, which this
+module never shortens: they are the GxP record behind a batch release.
+
+InfluxDB 1.x continuous queries only compute buckets of new time ranges (`RESAMPLE ... FOR`
+looks back a bounded window), so a logger's backfill older than that window, or history
+imported before the CQs existed, is filled by `downsample_range`. Each bucket is computed
+from the raw readings, not from the finer series, so a 1 h mean is the true mean.
+
+Usage:
+    async with InfluxClient(url, db) as influx:
+        await ensure_downsampling(influx)          # idempotent, at every start
+        await downsample_range(influx, start_ms, end_ms)
+        series = pick_resolution(start_ms, end_ms)  # raw, 1m, 15m or 1h
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+
+from coldchain.influx import InfluxClient, quote_identifier
+
+__all__ = [
+    "RAW",
+    "RESOLUTIONS",
+    "Resolution",
+    "continuous_query",
+    "downsample_range",
+    "ensure_downsampling",
+    "pick_resolution",
+]
+
+log = logging.getLogger(__name__)
+
+_MINUTE_MS = 60_000
+_HOUR_MS = 60 * _MINUTE_MS
+_DAY_MS = 24 * _HOUR_MS
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """One series the readings can be read from.
+
+    Attributes:
+        name: `raw`, `1m`, `15m` or `1h`.
+        retention_policy: the RP that holds it (None: the database's default RP).
+        bucket_ms: bucket width; 0 for raw readings.
+        duration: how long InfluxDB keeps it (InfluxQL duration; `INF` = forever).
+        resample_for: how far back each CQ run recomputes, so late readings still count.
+        max_span_ms: the longest time range this series is picked for.
+    """
+
+    name: str
+    retention_policy: str | None
+    bucket_ms: int
+    duration: str
+    resample_for: str
+    max_span_ms: int
+
+    @property
+    def fields(self) -> tuple[str, str, str]:
+        """(min, max, mean) field names; raw readings have only `temp_c`."""
+        if self.retention_policy is None:
+            return ("temp_c", "temp_c", "temp_c")
+        return ("temp_c_min", "temp_c_max", "temp_c_mean")
+
+    @property
+    def interval(self) -> str:
+        """The bucket as an InfluxQL duration literal (`1m`, `15m`, `1h`)."""
+        return self.name
+
+    def source(self, database: str) -> str:
+        """The fully qualified FROM clause of this series."""
+        if self.retention_policy is None:
+            return quote_identifier("reading")
+        return ".".join(
+            quote_identifier(part) for part in (database, self.retention_policy, "reading")
+        )
+
+
+# Spans: a panel about 1,000 px wide should get at most a few thousand points per probe.
+RAW = Resolution("raw", None, 0, "INF", "", 12 * _HOUR_MS)
+RESOLUTIONS: tuple[Resolution, ...] = (
+    # RESAMPLE FOR covers a logger upload up to that late; older backfill needs
+    # downsample_range (the ingest or an operator runs it).
+    Resolution("1m", "ds_1m", _MINUTE_MS, "90d", "2h", 2 * _DAY_MS),
+    Resolution("15m", "ds_15m", 15 * _MINUTE_MS, "730d", "12h", 31 * _DAY_MS),
+    Resolution("1h", "ds_1h", _HOUR_MS, "INF", "2d", 2**62),
+)
+
+
+def pick_resolution(start_ms: int, end_ms: int) -> Resolution:
+    """The coarsest-enough series for [start, end): raw up to 12 h, then 1m, 15m, 1h.
+
+    Raises:
+        ValueError: when end is not after start.
+    """
+    if end_ms <= start_ms:
+        raise ValueError(f"time range: end {end_ms} must be after start {start_ms}")
+    span = end_ms - start_ms
+    for resolution in (RAW, *RESOLUTIONS):
+        if span <= resolution.max_span_ms:
+            return resolution
+    return RESOLUTIONS[-1]
+
+
+def _select_into(
+    database: str, resolution: Resolution, where: str, raw_policy: str | None = None
+) -> str:
+    assert resolution.retention_policy is not None
+    lo, hi, mean = resolution.fields
+    # `db..reading`: the default RP, where the ingest writes (it names none).
+    policy = quote_identifier(raw_policy) if raw_policy else ""
+    raw = f"{quote_identifier(database)}.{policy}.{quote_identifier('reading')}"
+    # GROUP BY time(...), * keeps every tag of §3 as a tag of the downsampled point.
+    return (
+        f'SELECT min("temp_c") AS "{lo}", max("temp_c") AS "{hi}", mean("temp_c") AS "{mean}"'
+        f" INTO {resolution.source(database)} FROM {raw}{where}"
+        f" GROUP BY time({resolution.interval}), *"
+    )
+
+
+def continuous_query(database: str, resolution: Resolution, raw_policy: str = "autogen") -> str:
+    """The CREATE CONTINUOUS QUERY statement of one resolution.
+
+    `raw_policy` is the default RP, named explicitly because InfluxDB stores a CQ with the
+    RP it resolved at creation; comparing with what SHOW prints needs the same text.
+    """
+    name = quote_identifier(f"cq_reading_{resolution.name}")
+    return (
+        f"CREATE CONTINUOUS QUERY {name} ON {quote_identifier(database)}"
+        f" RESAMPLE EVERY {resolution.interval} FOR {resolution.resample_for}"
+        f" BEGIN {_select_into(database, resolution, '', raw_policy)} END"
+    )
+
+
+def _duration_ms(duration: str) -> int:
+    if duration == "INF":
+        return 2**62
+    units = {"m": _MINUTE_MS, "h": _HOUR_MS, "d": _DAY_MS, "w": 7 * _DAY_MS}
+    return int(duration[:-1]) * units[duration[-1]]
+
+
+def _normalised(statement: str) -> str:
+    # SHOW CONTINUOUS QUERIES prints identifiers without quotes; ours need none.
+    return re.sub(r"\s+", " ", statement.replace('"', "")).strip()
+
+
+async def _ensure_retention_policies(influx: InfluxClient) -> str:
+    """Create or alter our RPs; returns the name of the default RP (the raw readings')."""
+    rows = [row for series in await influx.query("SHOW RETENTION POLICIES") for row in series.rows]
+    existing = {str(row["name"]): str(row["duration"]) for row in rows}
+    default = next((str(row["name"]) for row in rows if row.get("default")), "autogen")
+    db = quote_identifier(influx.database)
+    for resolution in RESOLUTIONS:
+        assert resolution.retention_policy is not None
+        rp = quote_identifier(resolution.retention_policy)
+        verb = "ALTER" if resolution.retention_policy in existing else "CREATE"
+        tail = " REPLICATION 1" if verb == "CREATE" else ""
+        # ALTER with the same duration is a no-op, so the two branches stay idempotent.
+        await influx.query(
+            f"{verb} RETENTION POLICY {rp} ON {db} DURATION {resolution.duration}{tail}"
+        )
+    return default
+
+
+async def _ensure_continuous_queries(influx: InfluxClient, raw_policy: str) -> None:
+    existing = {
+        str(row["name"]): str(row["query"])
+        for series in await influx.query("SHOW CONTINUOUS QUERIES")
+        if series.name == influx.database
+        for row in series.rows
+    }
+    db = quote_identifier(influx.database)
+    for resolution in RESOLUTIONS:
+        name = f"cq_reading_{resolution.name}"
+        wanted = continuous_query(influx.database, resolution, raw_policy)
+        current = existing.get(name)
+        if current is not None and _normalised(current) == _normalised(wanted):
+            continue
+        if current is not None:  # a changed definition: InfluxQL has no ALTER for CQs
+            log.info("downsampling: replacing continuous query %s", name)
+            await influx.query(f"DROP CONTINUOUS QUERY {quote_identifier(name)} ON {db}")
+        await influx.query(wanted)
+
+
+async def ensure_downsampling(influx: InfluxClient) -> None:
+    """Create (or bring up to date) the database, retention policies and continuous queries.
+
+    Idempotent: safe at every start of every service; existing series are kept.
+
+    Raises:
+        StoreUnavailable: InfluxDB is down (retry).
+        StoreRejected: InfluxDB refused a statement (e.g. missing admin rights).
+    """
+    await influx.create_database()
+    raw_policy = await _ensure_retention_policies(influx)
+    await _ensure_continuous_queries(influx, raw_policy)
+
+
+async def downsample_range(
+    influx: InfluxClient, start_ms: int, end_ms: int, *, chunk_ms: int = 7 * _DAY_MS
+) -> int:
+    """Recompute every resolution's buckets over [start, end) from the raw readings.
+
+    Bounds are widened to whole hours so no bucket is computed from part of its readings;
+    rewriting a bucket overwrites it (same series and time), so a rerun is harmless. The
+    range is processed in chunks so one statement never scans months of raw points.
+
+    Returns:
+        The number of points written.
+    """
+    if end_ms <= start_ms:
+        raise ValueError(f"time range: end {end_ms} must be after start {start_ms}")
+    begin = start_ms - start_ms % _HOUR_MS
+    finish = end_ms + (-end_ms % _HOUR_MS)
+    now_ms = time.time_ns() // 1_000_000
+    chunk = max(chunk_ms - chunk_ms % _HOUR_MS, _HOUR_MS)
+    written = 0
+    for resolution in RESOLUTIONS:
+        # InfluxDB refuses points older than the RP keeps ("beyond retention policy"):
+        # start that resolution at the first whole hour it still holds.
+        oldest = now_ms - _duration_ms(resolution.duration) + _HOUR_MS
+        first = max(begin, oldest - oldest % _HOUR_MS)
+        for lo in range(first, finish, chunk):
+            hi = min(lo + chunk, finish)
+            where = f" WHERE time >= {lo}ms AND time < {hi}ms"
+            for series in await influx.query(_select_into(influx.database, resolution, where)):
+                written += sum(int(row.get("written", 0)) for row in series.rows)
+    log.info("downsampling: backfilled start_ms=%d end_ms=%d points=%d", start_ms, end_ms, written)
+    return written

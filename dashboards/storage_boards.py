@@ -1,0 +1,225 @@
+"""The Fleet and Storage unit dashboards (issue 9, dashboards 1 and 2)."""
+
+from __future__ import annotations
+
+import re
+
+from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.builders import stat, timeseries
+from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models import dashboard as model
+
+from dashboards.influxql import InfluxQuery, influx_annotation
+from dashboards.inputs import BuildInputs
+from dashboards.limits import threshold_steps
+from dashboards.panels import (
+    custom_variable,
+    grid,
+    query_variable,
+    stat_panel,
+    thresholds,
+    timeseries_panel,
+)
+
+__all__ = ["FLEET_UID", "UNIT_UID", "fleet_dashboard", "unit_dashboard"]
+
+FLEET_UID = "coldchain-fleet"
+UNIT_UID = "coldchain-unit"
+
+SITES = 'SHOW TAG VALUES FROM "reading" WITH KEY = "site"'
+_UNIT_READINGS = (
+    '"site" =~ /^$site$/ AND "source" = \'unit\' AND "device" =~ /^$unit$/'
+    ' AND "sensor" =~ /^$sensor$/ AND $timeFilter'
+)
+# Colour of a probe whose unit's limits are unknown (built without a fleet file).
+_NO_LIMITS = [(None, "blue")]
+
+
+def _limit_overrides(
+    panel: stat.Panel | timeseries.Panel,
+    inputs: BuildInputs,
+    *,
+    per_probe: bool,
+    style: bool = False,
+) -> None:
+    """Per-unit thresholds matched on the series name `SITE/UNIT ...` (one dashboard for
+    every unit: only the selected unit's series exist, so only its limits apply)."""
+    for limits in inputs.limits:
+        pattern = f"^{re.escape(limits.name)}" + (" " if per_probe else "$")
+        props = [
+            model.DynamicConfigValue("thresholds", thresholds(threshold_steps(limits)).build())
+        ]
+        if style:
+            props.append(
+                model.DynamicConfigValue(
+                    "custom.thresholdsStyle", {"mode": common.GraphTresholdsStyleMode.DASHED.value}
+                )
+            )
+        panel.override_by_regexp(pattern, props)
+
+
+def fleet_dashboard(inputs: BuildInputs) -> dash.Dashboard:
+    """Every unit of the chosen sites at a glance: probes, open alerts, silent units."""
+    site_filter = '"site" =~ /^$site$/ AND "source" = \'unit\' AND $timeFilter'
+    current = stat_panel(
+        1,
+        "Current temperature (coloured by the unit's limits)",
+        "celsius",
+        [
+            InfluxQuery(
+                "A",
+                f'SELECT last("temp_c") FROM "reading" WHERE {site_filter}'
+                ' GROUP BY "site", "device", "sensor"',
+            ).alias("$tag_site/$tag_device $tag_sensor")
+        ],
+        grid(0, 0, 24, 10),
+    ).thresholds(thresholds(_NO_LIMITS))
+    _limit_overrides(current, inputs, per_probe=True)
+    open_alerts = (
+        stat_panel(
+            2,
+            "Open alerts",
+            "none",
+            [
+                InfluxQuery(
+                    "A",
+                    # No time filter: an alert opened before the range is still open.
+                    'SELECT sum("is_open") FROM (SELECT last("is_open") AS "is_open"'
+                    ' FROM "alert" WHERE "site" =~ /^$site$/ GROUP BY "alert_id")',
+                ).alias("open alerts")
+            ],
+            grid(0, 10, 6, 6),
+        )
+        .thresholds(thresholds([(None, "green"), (1, "red")]))
+        .no_value("0")
+    )
+    silent = (
+        stat_panel(
+            3,
+            "Units with no data: minutes since the last reading arrived",
+            "m",
+            [
+                InfluxQuery(
+                    "A",
+                    'SELECT (${__to} - last("received_ms")) / 60000 FROM "reading"'
+                    f' WHERE {site_filter} GROUP BY "site", "device"',
+                ).alias("$tag_site/$tag_device")
+            ],
+            grid(6, 10, 18, 6),
+        )
+        .time_from("7d")
+        .decimals(0)
+        .thresholds(thresholds([(None, "green"), (10, "orange"), (30, "red")]))
+    )
+    return (
+        dash.Dashboard("Cold chain: fleet")
+        .uid(FLEET_UID)
+        .tags(["coldchain"])
+        .time("now-6h", "now")
+        .refresh("1m")
+        .timezone("browser")
+        .tooltip(model.DashboardCursorSync.CROSSHAIR)
+        .with_variable(query_variable("site", "Site", SITES, multi=True))
+        .with_panel(current)
+        .with_panel(open_alerts)
+        .with_panel(silent)
+    )
+
+
+def _band_overrides(panel: timeseries.Panel, inputs: BuildInputs) -> None:
+    """Fill between each probe's max and min, so the band shows what a mean would hide."""
+    for unit, sensors in inputs.sensors.items():
+        for sensor in sensors:
+            panel.override_by_name(
+                f"{unit} {sensor} max",
+                [
+                    model.DynamicConfigValue("custom.fillBelowTo", f"{unit} {sensor} min"),
+                    model.DynamicConfigValue("custom.fillOpacity", 20),
+                ],
+            )
+    panel.override_by_regexp(
+        " (min|max)$",
+        [model.DynamicConfigValue("custom.lineStyle", {"fill": "dash", "dash": [4, 4]})],
+    )
+
+
+def unit_dashboard(inputs: BuildInputs) -> dash.Dashboard:
+    """One storage unit: every probe, its limits, the downsampled band, alerts."""
+    probes = timeseries_panel(
+        1,
+        "Probe temperatures (every reading)",
+        "celsius",
+        [
+            InfluxQuery(
+                "A",
+                f'SELECT "temp_c" FROM "reading" WHERE {_UNIT_READINGS}'
+                ' GROUP BY "site", "device", "sensor"',
+            ).alias("$tag_site/$tag_device $tag_sensor")
+        ],
+        grid(0, 0, 24, 10),
+    ).thresholds(thresholds(_NO_LIMITS))
+    _limit_overrides(probes, inputs, per_probe=True, style=True)
+    band = (
+        timeseries_panel(
+            2,
+            "Min / max / mean per $resolution (downsampled, for long ranges)",
+            "celsius",
+            [
+                InfluxQuery(
+                    "A",
+                    'SELECT min("temp_c_min") AS "min", max("temp_c_max") AS "max",'
+                    ' mean("temp_c_mean") AS "mean" FROM "ds_$resolution"."reading"'
+                    f" WHERE {_UNIT_READINGS}"
+                    ' GROUP BY time($__interval), "site", "device", "sensor" fill(null)',
+                ).alias("$tag_site/$tag_device $tag_sensor $col")
+            ],
+            grid(0, 10, 24, 10),
+        )
+        .interval("$resolution")
+        .thresholds(thresholds(_NO_LIMITS))
+    )
+    _limit_overrides(band, inputs, per_probe=True, style=True)
+    _band_overrides(band, inputs)
+    alerts = influx_annotation(
+        "Alerts",
+        'SELECT "summary", "kind", "state", "severity" FROM "alert"'
+        ' WHERE "site" =~ /^$site$/ AND "device" =~ /^$unit$/ AND $timeFilter',
+        color="red",
+        text="summary",
+        tags="kind,state,severity",
+    )
+    return (
+        dash.Dashboard("Cold chain: storage unit")
+        .uid(UNIT_UID)
+        .tags(["coldchain"])
+        .time("now-24h", "now")
+        .refresh("1m")
+        .timezone("browser")
+        .tooltip(model.DashboardCursorSync.CROSSHAIR)
+        .with_variable(query_variable("site", "Site", SITES))
+        .with_variable(
+            query_variable(
+                "unit",
+                "Unit",
+                'SHOW TAG VALUES FROM "reading" WITH KEY = "device"'
+                ' WHERE "site" =~ /^$site$/ AND "source" = \'unit\'',
+            )
+        )
+        .with_variable(
+            query_variable(
+                "sensor",
+                "Sensor",
+                'SHOW TAG VALUES FROM "reading" WITH KEY = "sensor"'
+                ' WHERE "site" =~ /^$site$/ AND "device" =~ /^$unit$/',
+                multi=True,
+            )
+        )
+        .with_variable(
+            custom_variable(
+                "resolution", "Downsampled", [("15m", "15m"), ("1m", "1m"), ("1h", "1h")]
+            )
+        )
+        .annotation(alerts)
+        .with_panel(probes)
+        .with_panel(band)
+    )
