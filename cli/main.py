@@ -11,6 +11,8 @@ from cli import (
     catalog_cmd,
     dashboards_cmd,
     deadletters_cmd,
+    detect_cmd,
+    export_cmd,
     ingest_cmd,
     simulate_cmd,
     up_cmd,
@@ -35,6 +37,9 @@ def coldchain(
 app.command("ingest")(ingest_cmd.ingest)
 app.command("simulate")(simulate_cmd.simulate)
 app.command("up")(up_cmd.up)
+app.command("detect")(detect_cmd.detect)
+app.command("export")(export_cmd.export)
+app.command("verify")(export_cmd.verify)
 
 app.add_typer(catalog_cmd.catalog_app, name="catalog")
 app.add_typer(catalog_cmd.audit_app, name="audit")

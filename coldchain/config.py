@@ -67,6 +67,65 @@ class Settings(BaseSettings):
     influx_timeout_s: float = Field(default=10.0, gt=0)
     metrics_interval_s: float = Field(default=5.0, gt=0)
 
+    # detector (alerting/, issue 5); see alerting/README.md
+    detect_client_id: str = "coldchain-detect-1"
+    detect_receive_maximum: int = Field(default=1000, ge=1, le=65535)
+    detect_reorder_window_s: float = Field(
+        default=300.0, ge=0, description="readings this far behind a sensor's newest are merged"
+    )
+    detect_backfill_gap_s: float = Field(
+        default=900.0, gt=0, description="a jump this far ahead starts a backfill (catch-up)"
+    )
+    detect_backfill_quiet_s: float = Field(
+        default=2.0, ge=0, description="a backfill is evaluated once no more came for this long"
+    )
+    detect_default_alarm_delay_min: float = Field(default=30.0, ge=0)
+    detect_warning_margin_c: float = Field(
+        default=0.5, ge=0, description="alert (warning) limits lie this far inside the range"
+    )
+    detect_warning_delay_min: float = Field(default=10.0, ge=0)
+    detect_hysteresis_c: float = Field(default=0.3, ge=0)
+    detect_clear_after_min: float = Field(
+        default=5.0, ge=0, description="time back in range (past the hysteresis) to clear"
+    )
+    detect_missing_after_min: float = Field(default=20.0, gt=0)
+    detect_stuck_after_min: float = Field(default=60.0, gt=0)
+    detect_stuck_min_readings: int = Field(default=10, ge=2)
+    detect_error_values_c: list[float] = Field(default_factory=lambda: [-127.0, 85.0])
+    detect_sensor_min_c: float = -100.0
+    detect_sensor_max_c: float = 70.0
+    detect_rate_c_per_min: float = Field(default=0.5, gt=0)
+    detect_rate_window_min: float = Field(default=10.0, gt=0)
+    detect_rate_sustain_min: float = Field(
+        default=5.0, ge=0, description="a fast change must last this long (not a door opening)"
+    )
+    detect_forecast_window_min: float = Field(default=20.0, gt=0)
+    detect_forecast_horizon_min: float = Field(default=45.0, gt=0)
+    detect_forecast_min_r2: float = Field(default=0.9, ge=0, le=1)
+    detect_low_battery_pct: float = Field(default=15.0, ge=0, le=100)
+    detect_catalog_refresh_s: float = Field(default=60.0, gt=0)
+    detect_tick_s: float = Field(default=1.0, gt=0)
+
+    # notifications
+    notify_min_severity: str = Field(
+        default="alarm", pattern="^(warning|alarm)$", description="webhook/e-mail from this up"
+    )
+    notify_webhook_url: str | None = None
+    notify_webhook_secret: str | None = Field(default=None, description="HMAC-SHA256 key")
+    notify_smtp_host: str | None = None
+    notify_smtp_port: int = 25
+    notify_smtp_from: str = "coldchain@localhost"
+    notify_smtp_username: str | None = None
+    notify_smtp_password: str | None = None
+    notify_smtp_starttls: bool = False
+    notify_email_to: list[str] = Field(default_factory=list, description="contact level 0")
+    notify_escalation: list[list[str]] = Field(
+        default_factory=list, description="e-mail addresses of contact levels 1, 2, ..."
+    )
+    notify_escalate_after_min: float = Field(default=15.0, gt=0)
+    notify_timeout_s: float = Field(default=10.0, gt=0)
+    notify_retry_max_s: float = Field(default=60.0, gt=0)
+
     @field_validator("mqtt_url")
     @classmethod
     def _mqtt_scheme(cls, value: str) -> str:

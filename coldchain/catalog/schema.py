@@ -297,6 +297,11 @@ class AlertRow(Base):
     retrospective: Mapped[bool] = mapped_column(Boolean, default=False)
     rule_id: Mapped[int | None] = mapped_column(ForeignKey("alert_rules.id"))
     updated_at: Mapped[datetime]
+    # Added by migration 0002 (issue 5): escalation along the contact chain, and what the
+    # detector saw (limit, direction, reason) as JSON for people and exports.
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_escalation_at: Mapped[datetime | None]
+    detail_json: Mapped[str | None] = mapped_column(Text)
 
 
 class AlertHistoryRow(Base):
@@ -331,6 +336,9 @@ class OutboxRow(Base):
     next_attempt_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Added by migration 0002: one row per (alert, state, channel, destination, level), so a
+    # replayed state change cannot notify twice.
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
 
 
 class DeadLetterRow(Base):

@@ -1,0 +1,86 @@
+"""MQTT alert-topic channel: the §9 alert event, QoS 1, to `coldchain/v1/{site}/alerts`.
+
+A delivery counts once the broker's PUBACK arrives. paho runs its network loop in its own
+thread here (`loop_start`): the publisher is small, and the only crossing back into asyncio
+is one `call_soon_threadsafe` per PUBACK.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from alerting.errors import DeliveryFailed
+from coldchain.catalog.outbox import Notification
+from coldchain.config import MqttEndpoint
+
+__all__ = ["MqttChannel"]
+
+
+class MqttChannel:
+    name = "mqtt"
+
+    def __init__(self, endpoint: MqttEndpoint, client_id: str, *, timeout_s: float = 10.0) -> None:
+        self._endpoint = endpoint
+        self._timeout_s = timeout_s
+        self._client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5
+        )
+        if endpoint.username:
+            self._client.username_pw_set(endpoint.username, endpoint.password)
+        if endpoint.tls:
+            self._client.tls_set()
+        self._client.reconnect_delay_set(1, 5)
+        self._client.on_publish = self._on_publish
+        self._lock = threading.Lock()
+        self._waiting: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = {}
+        self._started = False
+
+    def _on_publish(self, client: Any, userdata: Any, mid: int, *args: Any) -> None:
+        with self._lock:
+            waiter = self._waiting.pop(mid, None)
+        if waiter is not None:
+            loop, future = waiter
+            loop.call_soon_threadsafe(_finish, future)
+
+    def _start(self) -> None:
+        if not self._started:
+            self._client.connect_async(self._endpoint.host, self._endpoint.port, keepalive=30)
+            self._client.loop_start()
+            self._started = True
+
+    async def send(self, notification: Notification) -> None:
+        self._start()
+        for _ in range(20):  # a fresh or reconnecting client: give it a moment
+            if self._client.is_connected():
+                break
+            await asyncio.sleep(0.1)
+        if not self._client.is_connected():
+            raise DeliveryFailed(f"mqtt {self._endpoint}: not connected")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            info = self._client.publish(notification.destination, notification.payload, qos=1)
+            if info.rc != paho.MQTT_ERR_SUCCESS:
+                raise DeliveryFailed(f"mqtt {self._endpoint}: publish refused rc={info.rc}")
+            self._waiting[info.mid] = (loop, future)
+        try:
+            await asyncio.wait_for(future, self._timeout_s)
+        except TimeoutError as exc:
+            with self._lock:
+                self._waiting.pop(info.mid, None)
+            raise DeliveryFailed(f"mqtt {self._endpoint}: no PUBACK in {self._timeout_s}s") from exc
+
+    async def close(self) -> None:
+        if self._started:
+            self._client.disconnect()
+            self._client.loop_stop()
+
+
+def _finish(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -1,0 +1,238 @@
+"""The detector service: MQTT readings → evaluation → catalog + state (durable) → ack.
+
+Group commit as in ingest: every delivery that arrived since the last commit is evaluated
+together; the alert changes go into the catalog (with their outbox rows) in one transaction,
+then the detector state into its SQLite file, and only then are the messages acked. While
+the catalog is down the changes are retried and nothing is acked, so the broker keeps the
+readings (persistent session, Receive Maximum) and no alert is lost or doubled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from datetime import UTC, datetime
+
+from alerting.alert_store import NotifyConfig, escalate_due, write_changes
+from alerting.channels import EmailChannel, MqttChannel, WebhookChannel
+from alerting.channels.base import Channel
+from alerting.conditions import load_timeline
+from alerting.detector import Detector
+from alerting.dispatcher import Dispatcher
+from alerting.episodes import AlertChange
+from alerting.rules import DetectorConfig
+from alerting.state_store import StateStore
+from coldchain.catalog import CatalogUnavailable, create_catalog_engine, upgrade_catalog
+from coldchain.config import Settings
+from coldchain.errors import PayloadError
+from coldchain.models import DeviceStatus, Reading
+from coldchain.mqtt import Delivery, MqttSubscriber
+from coldchain.wire import (
+    READINGS_FILTER,
+    STATUS_FILTER,
+    decode_readings,
+    decode_status,
+    parse_topic,
+)
+
+__all__ = ["DetectorService", "run_detector"]
+
+log = logging.getLogger(__name__)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def build_channels(settings: Settings) -> dict[str, Channel]:
+    channels: dict[str, Channel] = {
+        "mqtt": MqttChannel(
+            settings.mqtt,
+            f"{settings.detect_client_id}-alerts",
+            timeout_s=settings.notify_timeout_s,
+        ),
+        "webhook": WebhookChannel(
+            settings.notify_webhook_secret, timeout_s=settings.notify_timeout_s
+        ),
+    }
+    if settings.notify_smtp_host:
+        channels["email"] = EmailChannel(
+            settings.notify_smtp_host,
+            settings.notify_smtp_port,
+            settings.notify_smtp_from,
+            username=settings.notify_smtp_username,
+            password=settings.notify_smtp_password,
+            starttls=settings.notify_smtp_starttls,
+            timeout_s=settings.notify_timeout_s,
+        )
+    return channels
+
+
+class DetectorService:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.cfg = DetectorConfig.from_settings(settings)
+        self.notify = NotifyConfig.from_settings(settings)
+        self.engine = create_catalog_engine(settings.resolved_catalog_url)
+        self.store = StateStore(
+            settings.data_dir / "detector" / f"{settings.detect_client_id}.sqlite3"
+        )
+        self.stopping = asyncio.Event()
+        self.dispatcher = Dispatcher(
+            self.engine, build_channels(settings), retry_max_s=settings.notify_retry_max_s
+        )
+        self.detector: Detector | None = None
+
+    async def _start_detector(self) -> Detector:
+        await asyncio.to_thread(upgrade_catalog, self.engine)
+        timeline = await asyncio.to_thread(
+            load_timeline, self.engine, self.cfg.default_alarm_delay_ms
+        )
+        detector = Detector(self.cfg, timeline)
+        now = _now_ms()
+        saved = await asyncio.to_thread(self.store.load)
+        detector.restore(saved, now)
+        detector.register_catalog(now)
+        log.info(
+            "detect: starting sensors=%d restored=%d client=%s broker=%s",
+            len(detector.states),
+            len(saved),
+            self.settings.detect_client_id,
+            self.settings.mqtt,
+        )
+        return detector
+
+    async def run(self) -> None:
+        detector = self.detector = await self._start_detector()
+        subscriber = MqttSubscriber(
+            self.settings.mqtt,
+            self.settings.detect_client_id,
+            [READINGS_FILTER, STATUS_FILTER],
+            receive_maximum=self.settings.detect_receive_maximum,
+        )
+        try:
+            async with subscriber, asyncio.TaskGroup() as tasks:
+                dispatch = tasks.create_task(self.dispatcher.run(), name="outbox")
+                escalate = tasks.create_task(self._escalate_forever(), name="escalation")
+                await self._evaluate_until_stopped(subscriber, detector)
+                dispatch.cancel()
+                escalate.cancel()
+        finally:
+            await self.dispatcher.close()
+            self.store.close()
+            self.engine.dispose()
+            log.info("detect: stopped client=%s", self.settings.detect_client_id)
+
+    async def _escalate_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.detect_tick_s)
+            try:
+                moved = await asyncio.to_thread(
+                    escalate_due, self.engine, self.notify, datetime.now(UTC)
+                )
+            except CatalogUnavailable as exc:
+                log.warning("detect: escalation skipped, catalog unavailable: %s", exc)
+                continue
+            for alert_id in moved:
+                log.info("detect: escalated alert=%s", alert_id)
+            if moved:
+                self.dispatcher.wake()
+
+    async def _evaluate_until_stopped(self, subscriber: MqttSubscriber, detector: Detector) -> None:
+        tick_ms = round(self.settings.detect_tick_s * 1000)
+        refresh_ms = round(self.settings.detect_catalog_refresh_s * 1000)
+        last_tick = last_refresh = _now_ms()
+        while not self.stopping.is_set():
+            deliveries: list[Delivery] = []
+            with contextlib.suppress(TimeoutError):
+                deliveries = await asyncio.wait_for(subscriber.take(), tick_ms / 1000)
+            now = _now_ms()
+            readings, statuses = self._decode(deliveries)
+            changes = detector.process(readings, now)
+            for status in statuses:
+                changes += detector.process_status(status, now)
+            if now - last_tick >= tick_ms:
+                changes += detector.tick(now)
+                last_tick = now
+            if now - last_refresh >= refresh_ms:
+                await self._refresh(detector, now)
+                last_refresh = now
+            await self._commit(changes, detector)
+            subscriber.ack(deliveries)
+
+    def _decode(self, deliveries: list[Delivery]) -> tuple[list[Reading], list[DeviceStatus]]:
+        readings: list[Reading] = []
+        statuses: list[DeviceStatus] = []
+        for d in deliveries:
+            try:
+                topic = parse_topic(d.topic)
+                if topic.source == "gateway":
+                    continue
+                if topic.kind == "readings":
+                    readings += decode_readings(topic, d.payload)
+                else:
+                    statuses.append(decode_status(topic, d.payload))
+            except PayloadError as exc:
+                # ingest keeps the dead letter; the detector only skips what it cannot read
+                log.warning("detect: skipped payload topic=%s reason=%s", d.topic, exc)
+        return readings, statuses
+
+    async def _refresh(self, detector: Detector, now: int) -> None:
+        try:
+            timeline = await asyncio.to_thread(
+                load_timeline, self.engine, self.cfg.default_alarm_delay_ms
+            )
+        except CatalogUnavailable as exc:
+            log.warning("detect: catalog refresh failed, keeping the cached one: %s", exc)
+            return
+        detector.set_timeline(timeline, now)
+
+    async def _commit(self, changes: list[AlertChange], detector: Detector) -> None:
+        """Alerts into the catalog (retried until it answers), then state, then the caller acks."""
+        delay = 0.2
+        while changes:
+            try:
+                await asyncio.to_thread(write_changes, self.engine, changes, self.notify)
+                break
+            except CatalogUnavailable as exc:
+                log.warning(
+                    "detect: catalog unavailable, holding %d alert changes: %s retry_in=%.1fs",
+                    len(changes),
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        for ch in changes:
+            site, _source, device, sensor = ch.key
+            log.info(
+                "detect: alert state=%s id=%s kind=%s severity=%s site=%s device=%s sensor=%s "
+                "start_ms=%d end_ms=%s retrospective=%s",
+                ch.state,
+                ch.alert_id,
+                ch.kind,
+                ch.severity,
+                site,
+                device,
+                sensor,
+                ch.start_ms,
+                ch.end_ms,
+                ch.retrospective,
+            )
+        snapshot = detector.snapshot()
+        if snapshot:
+            await asyncio.to_thread(self.store.save, snapshot)
+        if changes:
+            self.dispatcher.wake()
+
+
+async def run_detector(settings: Settings) -> None:
+    """Run until SIGTERM or SIGINT."""
+    service = DetectorService(settings)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, service.stopping.set)
+    await service.run()

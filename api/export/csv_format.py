@@ -1,0 +1,181 @@
+"""The CSV export: a `#` header block, one row per reading, a `#` summary trailer.
+
+    # coldchain batch record
+    # batch,LOT-0001
+    # ...
+    # placement,1,unit,BSL/FRIDGE-01,2026-11-01T08:00:00.000Z,...
+    placement,place,site,source,device,sensor,time_utc,time_local,temp_c
+    1,BSL/FRIDGE-01,BSL,unit,FRIDGE-01,p1,2026-11-01T08:00:00.000Z,2026-11-01T09:00:00.000+01:00,5.1
+    ...
+    # summary,...
+    #coldchain-signature,v1,sha256=...,ed25519=...,key=...   (added by the signer)
+
+Comment lines are themselves CSV after the `# `, so the summary can be read back by a
+program; free text (comments, root causes) has its line breaks replaced by spaces so a
+line is always one record. Readings are grouped by placement, then sensor, in time order.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from api.export.document import ExportMeta, header_dict, placement_dict, summary_dict
+from api.export.record import BatchRecord
+from api.export.timefmt import format_local, format_utc
+from api.export.walk import Event, PlacementBegin, Readings, RecordEnd, SensorBegin
+
+__all__ = ["COLUMNS", "render_csv"]
+
+COLUMNS = (
+    "placement",
+    "place",
+    "site",
+    "source",
+    "device",
+    "sensor",
+    "time_utc",
+    "time_local",
+    "temp_c",
+)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return " ".join(f"{k}={_cell(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return " ".join(_cell(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return " ".join(str(value).split()) if isinstance(value, str) else str(value)
+
+
+def _row(cells: Iterable[Any], comment: bool = False) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow([_cell(c) for c in cells])
+    return ("# " if comment else "") + out.getvalue()
+
+
+def _header(record: BatchRecord, meta: ExportMeta) -> str:
+    lines = ["# coldchain batch record\n"]
+    for key, value in header_dict(record, meta).items():
+        lines.append(_row([key, value], comment=True))
+    for placement in record.placements:
+        info = placement_dict(placement)
+        lines.append(
+            _row(
+                [
+                    "placement",
+                    info["index"],
+                    info["kind"],
+                    info["place"],
+                    info["from"],
+                    info["to"] or "open",
+                    info["timezone"],
+                    " ".join(
+                        s["sensor"] if s["source"] == "unit" else f"{s['device']}/{s['sensor']}"
+                        for s in info["sensors"]
+                    ),
+                ],
+                comment=True,
+            )
+        )
+    lines.append(_row(COLUMNS))
+    return "".join(lines)
+
+
+def _summary(record_end: RecordEnd) -> str:
+    summary = summary_dict(record_end.report)
+    lines = ["# summary\n"]
+    figure_keys: list[str] = []
+    for placement in summary["placements"]:
+        figure_keys = [k for k in placement if k not in ("index", "place", "sensors")]
+        break
+    if figure_keys:
+        lines.append(_row(["figures", "scope", *figure_keys], comment=True))
+        for placement in summary["placements"]:
+            lines.append(
+                _row(
+                    ["figures", f"placement {placement['index']} {placement['place']}"]
+                    + [placement[k] for k in figure_keys],
+                    comment=True,
+                )
+            )
+        chain = summary["chain"]
+        lines.append(_row(["figures", "chain", *[chain.get(k) for k in figure_keys]], comment=True))
+    for key, value in summary["budget"].items():
+        lines.append(_row(["budget", key, value], comment=True))
+    lines.extend(_table("excursion", summary["excursions"]))
+    lines.extend(_table("gap", summary["gaps"]))
+    recommendation = summary["recommendation"]
+    lines.append(_row(["recommendation", recommendation["verdict"]], comment=True))
+    for reason in recommendation["reasons"]:
+        lines.append(_row(["reason", reason], comment=True))
+    for note in recommendation["notes"]:
+        lines.append(_row(["note", note], comment=True))
+    lines.append(_row(["confirmation", recommendation["confirmation"]], comment=True))
+    return "".join(lines)
+
+
+def _flat(item: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in item.items():
+        if isinstance(value, dict) and key in ("detector_alert",):
+            flat.update(_flat(value, f"{key}."))
+        elif isinstance(value, dict) and set(value) == {"utc", "local"}:
+            flat[f"{prefix}{key}_utc"] = value["utc"]
+            flat[f"{prefix}{key}_local"] = value["local"]
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _table(name: str, items: list[dict[str, Any]]) -> list[str]:
+    lines = [_row([f"{name}s", len(items)], comment=True)]
+    rows = [_flat(item) for item in items]
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(k for k in row if k not in columns)
+    if rows:
+        lines.append(_row([name, *columns], comment=True))
+        lines.extend(_row([name, *[row.get(c) for c in columns]], comment=True) for row in rows)
+    return lines
+
+
+async def render_csv(
+    record: BatchRecord, meta: ExportMeta, events: AsyncIterator[Event]
+) -> AsyncIterator[bytes]:
+    """The CSV body (everything but the signature trailer), chunk by chunk."""
+    yield _header(record, meta).encode()
+    prefix = ""
+    async for event in events:
+        if isinstance(event, SensorBegin):
+            s = event.sensor
+            prefix = (
+                _row(
+                    [
+                        event.placement.index,
+                        event.placement.place,
+                        s.site,
+                        s.source,
+                        s.device,
+                        s.sensor,
+                    ]
+                )[:-1]
+                + ","
+            )
+        elif isinstance(event, Readings):
+            utc = format_utc(event.times)
+            local = format_local(event.times, event.placement.timezone)
+            temps = event.temps.tolist()
+            yield "".join(
+                f"{prefix}{u},{lt},{t!r}\n" for u, lt, t in zip(utc, local, temps, strict=True)
+            ).encode()
+        elif isinstance(event, RecordEnd):
+            yield _summary(event).encode()
+        elif isinstance(event, PlacementBegin):
+            continue

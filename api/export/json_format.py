@@ -1,0 +1,74 @@
+"""The JSON export: the CSV's content, structured, written as a stream.
+
+    {"format": "coldchain-batch-record", "header": {...},
+     "placements": [{..., "sensors": [{..., "readings": [[utc, local, temp_c], ...]}]}],
+     "summary": {...},
+     "integrity": {...}}            <- the signer's trailer closes the object
+
+Readings are arrays `[time_utc, time_local, temp_c]` rather than objects: a year of
+1-minute readings is half a million per probe, and the keys would triple the size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import orjson
+
+from api.export.document import ExportMeta, header_dict, placement_dict, sensor_dict, summary_dict
+from api.export.record import BatchRecord
+from api.export.timefmt import format_local, format_utc
+from api.export.walk import (
+    Event,
+    PlacementBegin,
+    PlacementEnd,
+    Readings,
+    RecordEnd,
+    SensorBegin,
+    SensorEnd,
+)
+
+__all__ = ["render_json"]
+
+
+def _dump(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
+async def render_json(
+    record: BatchRecord, meta: ExportMeta, events: AsyncIterator[Event]
+) -> AsyncIterator[bytes]:
+    """The JSON body without its closing `}`: the signer's trailer adds `"integrity"` and it."""
+    yield (
+        '{"format":"coldchain-batch-record","header":'
+        + _dump(header_dict(record, meta))
+        + ',"placements":['
+    ).encode()
+    first_placement = True
+    first_sensor = True
+    first_chunk = True
+    async for event in events:
+        if isinstance(event, PlacementBegin):
+            info = placement_dict(event.placement)
+            info.pop("sensors")
+            head = "" if first_placement else ","
+            first_placement, first_sensor = False, True
+            yield (head + _dump(info)[:-1] + ',"sensors":[').encode()
+        elif isinstance(event, SensorBegin):
+            head = "" if first_sensor else ","
+            first_sensor, first_chunk = False, True
+            yield (head + _dump(sensor_dict(event.sensor))[:-1] + ',"readings":[').encode()
+        elif isinstance(event, Readings):
+            rows = zip(
+                format_utc(event.times),
+                format_local(event.times, event.placement.timezone),
+                event.temps.tolist(),
+                strict=True,
+            )
+            body = ",".join(f'["{u}","{lt}",{t!r}]' for u, lt, t in rows)
+            yield (("" if first_chunk else ",") + body).encode()
+            first_chunk = False
+        elif isinstance(event, SensorEnd | PlacementEnd):
+            yield b"]}"  # closes "readings" and the sensor, or "sensors" and the placement
+        elif isinstance(event, RecordEnd):
+            yield ('],"summary":' + _dump(summary_dict(event.report))).encode()

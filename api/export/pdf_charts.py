@@ -1,0 +1,107 @@
+"""One chart per placement for the PDF: each probe's min–max band per time bucket (so a
+short peak is never averaged away), the storage range and the budget's limit, drawn with
+matplotlib's Agg canvas into a PNG that the PDF embeds."""
+
+from __future__ import annotations
+
+import io
+from zoneinfo import ZoneInfo
+
+import matplotlib.dates as mdates
+import numpy as np
+from matplotlib.figure import Figure
+
+from api.export.record import ProductInfo
+from api.export.walk import PlacementReport
+
+__all__ = ["placement_chart_png"]
+
+_COLOURS = ("#1f5fa8", "#2a9d3a", "#8e44ad", "#c0392b", "#d35400", "#16a085")
+
+
+def _days(ms: int) -> float:
+    """matplotlib's date number: days since its epoch (1970-01-01 UTC by default)."""
+    return ms / 86_400_000
+
+
+def placement_chart_png(report: PlacementReport, product: ProductInfo) -> bytes:
+    """A 7 × 2.6 inch PNG at 150 dpi of the placement's probes against the limits."""
+    info = report.info
+    zone = ZoneInfo(info.timezone)
+    # The object API, not pyplot: no global figure registry, so exports in threads are safe.
+    figure = Figure(figsize=(7.0, 2.6), dpi=150)
+    axes = figure.subplots()
+    span = max(1, info.until_ms - info.start_ms)
+    drawn = False
+    for n, (sensor, summary) in enumerate(report.sensors):
+        buckets = summary.chart_low.size
+        if buckets == 0 or np.all(np.isnan(summary.chart_low)):
+            continue
+        centres = info.start_ms + (np.arange(buckets) + 0.5) * span / buckets
+        when = centres.astype(np.int64).astype("datetime64[ms]")
+        colour = _COLOURS[n % len(_COLOURS)]
+        name = sensor.sensor if sensor.source == "unit" else f"{sensor.device}/{sensor.sensor}"
+        axes.fill_between(
+            when,
+            summary.chart_low,
+            summary.chart_high,
+            color=colour,
+            alpha=0.35,
+            linewidth=0,
+            step="mid",
+        )
+        axes.plot(
+            when,
+            (summary.chart_low + summary.chart_high) / 2,
+            color=colour,
+            linewidth=0.8,
+            marker="." if buckets <= 200 else None,  # few points: show each one
+            markersize=2.5,
+            label=f"{name} (min–max per bucket)",
+        )
+        drawn = True
+    axes.axhline(
+        product.max_c,
+        color="#c0392b",
+        linestyle="--",
+        linewidth=1,
+        label=f"range {product.min_c:g}–{product.max_c:g} °C",
+    )
+    axes.axhline(product.min_c, color="#c0392b", linestyle="--", linewidth=1)
+    if product.budget_max_c is not None:
+        axes.axhline(
+            product.budget_max_c,
+            color="#e67e22",
+            linestyle=":",
+            linewidth=1,
+            label=f"budget limit {product.budget_max_c:g} °C",
+        )
+    if not drawn:
+        axes.text(
+            0.5,
+            0.5,
+            "no readings in this placement",
+            transform=axes.transAxes,
+            ha="center",
+            va="center",
+            color="#c0392b",
+            fontsize=10,
+        )
+    axes.set_xlim(_days(info.start_ms), _days(info.until_ms))
+    locator = mdates.AutoDateLocator(tz=zone, maxticks=8)  # type: ignore[no-untyped-call]
+    formatter = mdates.DateFormatter("%d %b\n%H:%M", tz=zone)  # type: ignore[no-untyped-call]
+    axes.xaxis.set_major_locator(locator)
+    axes.xaxis.set_major_formatter(formatter)
+    axes.set_ylabel("°C", fontsize=8)
+    axes.tick_params(labelsize=7)
+    axes.grid(True, linewidth=0.3, alpha=0.6)
+    axes.set_title(
+        f"{info.index}. {info.kind} {info.place} — local time ({info.timezone})",
+        fontsize=9,
+        loc="left",
+    )
+    axes.legend(fontsize=6.5, loc="upper right", framealpha=0.8)
+    figure.tight_layout()
+    out = io.BytesIO()
+    figure.savefig(out, format="png")
+    return out.getvalue()

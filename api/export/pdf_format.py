@@ -1,0 +1,413 @@
+"""The PDF a QA person reads and signs: summary and recommendation, chain of custody with a
+chart per placement, excursion and gap tables (exact, never downsampled), MKT, and a
+confirmation block. Laid out with reportlab once the single pass is over; the readings
+themselves are not in the PDF (the CSV/JSON carry them), only their charts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    Flowable,
+    Image,
+    KeepTogether,
+    LongTable,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    TableStyle,
+)
+
+from api.export.document import ExportMeta, header_dict, summary_dict, when_dict
+from api.export.pdf_charts import placement_chart_png
+from api.export.record import BatchRecord
+from api.export.walk import Event, RecordEnd, Report
+
+__all__ = ["render_pdf"]
+
+_FONT = "DejaVuSans"
+_BOLD = "DejaVuSans-Bold"
+
+
+def _fonts() -> None:
+    """DejaVu (shipped inside matplotlib) covers °, –, ≤ and ≥, which the PDF base fonts lack."""
+    if _FONT in pdfmetrics.getRegisteredFontNames():
+        return
+    folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    pdfmetrics.registerFont(TTFont(_FONT, str(folder / "DejaVuSans.ttf")))
+    pdfmetrics.registerFont(TTFont(_BOLD, str(folder / "DejaVuSans-Bold.ttf")))
+
+
+def _styles() -> dict[str, ParagraphStyle]:
+    base = getSampleStyleSheet()
+    body = ParagraphStyle("body", parent=base["BodyText"], fontName=_FONT, fontSize=8.5, leading=11)
+    return {
+        "title": ParagraphStyle("title", parent=base["Title"], fontName=_BOLD, fontSize=15),
+        "h2": ParagraphStyle(
+            "h2",
+            parent=base["Heading2"],
+            fontName=_BOLD,
+            fontSize=11.5,
+            spaceBefore=8,
+            spaceAfter=4,
+        ),
+        "body": body,
+        "cell": ParagraphStyle("cell", parent=body, fontSize=7, leading=8.5),
+        "verdict": ParagraphStyle("verdict", parent=body, fontName=_BOLD, fontSize=12, leading=15),
+    }
+
+
+def _esc(value: Any) -> str:
+    text = "–" if value is None else str(value)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _num(value: float | None, unit: str = "", digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}{unit}"
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.2f} %"
+
+
+def _local(when: dict[str, str] | None) -> str:
+    if when is None:
+        return "–"
+    return when["local"].replace("T", " ")[:16] + " " + when["local"][-6:]
+
+
+def _table(
+    rows: Sequence[Sequence[Any]],
+    widths: Sequence[float],
+    styles: dict[str, ParagraphStyle],
+    highlight: Sequence[int] = (),
+) -> LongTable:
+    cells = [[Paragraph(_esc(c), styles["cell"]) for c in row] for row in rows]
+    table = LongTable(cells, colWidths=[w * mm for w in widths], repeatRows=1)
+    style: list[Any] = [
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8edf3")),
+        ("GRID", (0, 0), (-1, -1), 0.3, colors.HexColor("#9aa5b1")),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+    ]
+    style.extend(("BACKGROUND", (0, r), (-1, r), colors.HexColor("#fdecea")) for r in highlight)
+    table.setStyle(TableStyle(style))
+    return table
+
+
+def _summary_section(
+    report: Report, meta: ExportMeta, styles: dict[str, ParagraphStyle]
+) -> list[Flowable]:
+    header = header_dict(report.record, meta)
+    summary = summary_dict(report)
+    rec = summary["recommendation"]
+    budget = header["budget"]
+    generated = header["generated_at"]
+    facts = [
+        ("Batch", header["batch"]),
+        (
+            "Product",
+            f"{header['product']} {header['product_name'] or ''} (sponsor {header['sponsor']})",
+        ),
+        (
+            "Storage condition",
+            f"{header['storage_condition']}; alarm delay {header['alarm_delay_min']:g} min",
+        ),
+        (
+            "Stability budget",
+            "none (no time out of range allowed)"
+            if budget is None
+            else f"{budget['hours']:g} h cumulative up to {budget['max_c']:g} °C",
+        ),
+        ("Period", f"{_local(header['period_start'])} to {_local(header['period_end'])}"),
+        (
+            "Generated",
+            f"{_local(generated)} ({generated['utc']}) by {header['generated_by']}",
+        ),
+        ("Software", f"{header['software']}, record format {header['format_version']}"),
+    ]
+    out: list[Flowable] = [
+        Paragraph(f"Batch release record — {_esc(header['batch'])}", styles["title"]),
+        _table([("Field", "Value"), *facts], (38, 142), styles),
+        Spacer(1, 4 * mm),
+    ]
+    colour = "#1e7b34" if rec["release"] else "#b03a2e"
+    out.append(
+        Paragraph(
+            f'<font color="{colour}">{_esc(rec["verdict"])}</font> '
+            "— recommendation, to be confirmed by QA",
+            styles["verdict"],
+        )
+    )
+    for reason in rec["reasons"]:
+        out.append(Paragraph(f"• {_esc(reason)}", styles["body"]))
+    for note in rec["notes"]:
+        out.append(Paragraph(f"<i>note:</i> {_esc(note)}", styles["body"]))
+    if not rec["reasons"]:
+        out.append(
+            Paragraph(
+                "No unexplained excursion, stability budget kept, no unexplained gap.",
+                styles["body"],
+            )
+        )
+    out.append(Paragraph("Figures per placement and for the whole chain", styles["h2"]))
+    rows: list[Sequence[Any]] = [
+        (
+            "#",
+            "Place",
+            "From",
+            "To",
+            "Readings (present)",
+            "Min °C",
+            "Max °C",
+            "Mean °C",
+            "MKT °C",
+            "In range",
+            "Out of range h",
+        )
+    ]
+    for p, info in zip(summary["placements"], report.record.placements, strict=True):
+        rows.append(
+            _figures_row(
+                str(p["index"]),
+                f"{info.kind} {info.place}",
+                _local(when_dict(info.start, info.timezone)),
+                "open" if info.end is None else _local(when_dict(info.end, info.timezone)),
+                p,
+            )
+        )
+    rows.append(
+        _figures_row(
+            "all",
+            "whole chain",
+            _local(header["period_start"]),
+            _local(header["period_end"]),
+            summary["chain"],
+        )
+    )
+    out.append(_table(rows, (8, 27, 22, 22, 23, 12, 12, 12, 12, 15, 15), styles))
+    b = summary["budget"]
+    out.append(Spacer(1, 2 * mm))
+    out.append(
+        Paragraph(
+            f"<b>Stability budget:</b> {b['charged_h']:.2f} h charged "
+            f"of {b['allowed_h']:g} h allowed — "
+            + (
+                "<font color='#b03a2e'><b>EXCEEDED</b></font>"
+                + (f" by {b['over_by_h']:.2f} h" if b["over_by_h"] > 0 else "")
+                if b["exceeded"]
+                else f"within ({b['remaining_h']:.2f} h remaining)"
+            ),
+            styles["body"],
+        )
+    )
+    out.append(
+        Paragraph(
+            "MKT per USP &lt;1079.2&gt; with "
+            f"ΔH = {report.record.product.delta_h_kj_per_mol:g} kJ/mol, "
+            "R = 8.314462618 J/(mol·K), on the actual time base (each reading weighted by "
+            "the time to the next, at most one logging interval; gaps are not bridged).",
+            styles["body"],
+        )
+    )
+    return out
+
+
+def _figures_row(index: str, place: str, start: str, end: str, f: dict[str, Any]) -> list[str]:
+    return [
+        index,
+        place,
+        start,
+        end,
+        f"{f['readings']} ({_pct(f['present_share'])})",
+        _num(f["min_c"]),
+        _num(f["max_c"]),
+        _num(f["mean_c"]),
+        _num(f["mkt_c"]),
+        _pct(f["in_range_share"]),
+        _num(f["out_of_range_h"]),
+    ]
+
+
+def _charts(report: Report, styles: dict[str, ParagraphStyle]) -> list[Flowable]:
+    out: list[Flowable] = [Paragraph("Chain of custody: temperature per placement", styles["h2"])]
+    for placement in report.placements:
+        png = placement_chart_png(placement, report.record.product)
+        out.append(KeepTogether([Image(io.BytesIO(png), width=178 * mm, height=66 * mm)]))
+    return out
+
+
+def _alert_text(alert: dict[str, Any] | None) -> tuple[str, str]:
+    if alert is None:
+        return "none raised", "–"
+    ack = "not acknowledged"
+    if alert["acknowledged_by"]:
+        ack = f"ack {alert['acknowledged_by']} {_local(alert['acknowledged_at'])}"
+        if alert["acknowledge_comment"]:
+            ack += f": {alert['acknowledge_comment']}"
+    closed = f"{alert['state']}"
+    if alert["closed_by"]:
+        closed = (
+            f"closed {alert['closed_by']} {_local(alert['closed_at'])}; "
+            f"root cause: {alert['root_cause']}"
+        )
+    retro = " (retrospective)" if alert["retrospective"] else ""
+    return f"{alert['alert_id'][:14]}{retro}; {ack}", closed
+
+
+def _excursions(report: Report, styles: dict[str, ParagraphStyle]) -> list[Flowable]:
+    items = summary_dict(report)["excursions"]
+    out: list[Flowable] = [Paragraph(f"Excursions ({len(items)})", styles["h2"])]
+    if not items:
+        return [*out, Paragraph("No reading outside the storage range.", styles["body"])]
+    rows: list[Sequence[Any]] = [
+        (
+            "Pl.",
+            "Sensor",
+            "Start",
+            "End",
+            "Minutes",
+            "Peak °C",
+            "Readings vs detector",
+            "Detector alert, acknowledged",
+            "Closed",
+        )
+    ]
+    flagged = []
+    for n, e in enumerate(items, start=1):
+        alert, closed = _alert_text(e["detector_alert"])
+        kind = e["agreement"] + ("" if e["alarm"] else " (below alarm delay)")
+        if e["ongoing"]:
+            kind += "; ongoing at end"
+        rows.append(
+            [
+                e["placement"],
+                e["sensor"],
+                _local(e["start"]),
+                _local(e["end"]),
+                _num(e["duration_min"], "", 1),
+                _num(e["peak_c"], "", 2),
+                kind,
+                alert,
+                closed,
+            ]
+        )
+        if e["alarm"] and not e["explained"]:
+            flagged.append(n)
+    out.append(_table(rows, (9, 25, 19, 19, 14, 12, 20, 33, 29), styles, flagged))
+    return out
+
+
+def _gaps(report: Report, styles: dict[str, ParagraphStyle]) -> list[Flowable]:
+    items = summary_dict(report)["gaps"]
+    out: list[Flowable] = [Paragraph(f"Gaps in the record ({len(items)})", styles["h2"])]
+    if not items:
+        return [
+            *out,
+            Paragraph(
+                "Every sensor logged without a gap longer than 1.5 logging intervals.",
+                styles["body"],
+            ),
+        ]
+    rows: list[Sequence[Any]] = [
+        ("Pl.", "Sensor", "Where", "From", "To", "Minutes", "Missing readings", "Explained by")
+    ]
+    flagged = []
+    for n, g in enumerate(items, start=1):
+        rows.append(
+            [
+                g["placement"],
+                g["sensor"],
+                g["where"],
+                _local(g["start"]),
+                _local(g["end"]),
+                _num(g["duration_min"], "", 1),
+                g["missing_readings"],
+                g["explained_by"] or "unexplained",
+            ]
+        )
+        if g["explained_by"] is None:
+            flagged.append(n)
+    out.append(_table(rows, (9, 33, 15, 24, 24, 15, 18, 42), styles, flagged))
+    return out
+
+
+def _confirmation(styles: dict[str, ParagraphStyle]) -> list[Flowable]:
+    rows = [
+        ("QA decision", ""),
+        ("☐ release   ☐ reject   ☐ investigate", ""),
+        ("Name", ""),
+        ("Signature", ""),
+        ("Date", ""),
+    ]
+    table = _table(rows, (60, 120), styles)
+    return [Paragraph("QA confirmation", styles["h2"]), KeepTogether([table])]
+
+
+def _footer(batch: str) -> Any:
+    def draw(canvas: Canvas, doc: Any) -> None:
+        canvas.saveState()
+        canvas.setFont(_FONT, 7)
+        canvas.setFillColor(colors.HexColor("#555555"))
+        canvas.drawString(
+            15 * mm, 10 * mm, f"Batch {batch} — signed export: check with `coldchain verify FILE`"
+        )
+        canvas.drawRightString(195 * mm, 10 * mm, f"page {doc.page}")
+        canvas.restoreState()
+
+    return draw
+
+
+def build_pdf(report: Report, meta: ExportMeta) -> bytes:
+    _fonts()
+    styles = _styles()
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=A4,
+        leftMargin=15 * mm,
+        rightMargin=15 * mm,
+        topMargin=14 * mm,
+        bottomMargin=16 * mm,
+        title=f"Batch release record {report.record.batch}",
+        author=meta.software,
+        subject="QA batch-release record",
+    )
+    story = [
+        *_summary_section(report, meta, styles),
+        *_charts(report, styles),
+        *_excursions(report, styles),
+        *_gaps(report, styles),
+        *_confirmation(styles),
+    ]
+    footer = _footer(report.record.batch)
+    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    return out.getvalue()
+
+
+async def render_pdf(
+    record: BatchRecord, meta: ExportMeta, events: AsyncIterator[Event]
+) -> AsyncIterator[bytes]:
+    """The PDF body (ends with %%EOF and a newline); the signer appends a comment trailer."""
+    report: Report | None = None
+    async for event in events:
+        if isinstance(event, RecordEnd):
+            report = event.report
+    assert report is not None, "walk_record always ends with RecordEnd"
+    # Layout and charts take CPU for a second or so: off the event loop (the API serves on).
+    data = await asyncio.to_thread(build_pdf, report, meta)
+    yield data if data.endswith(b"\n") else data + b"\n"

@@ -1,0 +1,372 @@
+"""What a batch record is made of: the chain of custody from the catalog, the sensors that
+applied to each placement, the detector's alerts on them, and the readings from InfluxDB.
+
+The catalog is read once, up front (small); the readings are streamed per sensor in time
+windows, so neither side holds the record in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from coldchain.catalog import Viewer, catalog_session, chain_of_custody
+from coldchain.catalog.errors import CatalogNotFound
+from coldchain.catalog.schema import (
+    AlertHistoryRow,
+    AlertRow,
+    BatchRow,
+    LoggerRow,
+    PlacementRow,
+    ProductRow,
+    SensorRow,
+    ShipmentRow,
+    SiteRow,
+    StorageUnitRow,
+)
+from coldchain.influx import InfluxClient, quote_identifier, quote_string
+
+__all__ = [
+    "AlertInfo",
+    "BatchRecord",
+    "PlacementInfo",
+    "ProductInfo",
+    "SensorRef",
+    "load_batch_record",
+    "prefetched",
+    "stream_sensor_readings",
+]
+
+_READING = "reading"  # DESIGN.md §3: measurement `reading`, tags site/source/device/sensor
+
+
+@dataclass(frozen=True, slots=True)
+class SensorRef:
+    """One probe as InfluxDB tags it (DESIGN.md §3), and how often it logs."""
+
+    site: str
+    source: str
+    device: str
+    sensor: str
+    log_interval_s: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.site}/{self.source}/{self.device}/{self.sensor}"
+
+
+@dataclass(frozen=True, slots=True)
+class ProductInfo:
+    """The product's labelled storage condition, stability budget and MKT parameter."""
+
+    id: str
+    name: str | None
+    sponsor: str
+    min_c: float
+    max_c: float
+    alarm_delay_min: float
+    budget_max_c: float | None
+    budget_min_c: float | None
+    budget_hours: float | None
+    label: str
+    delta_h_kj_per_mol: float
+
+
+@dataclass(frozen=True, slots=True)
+class PlacementInfo:
+    """One link of the chain of custody and the sensors whose readings describe it.
+
+    Attributes:
+        kind: "unit" or "shipment".
+        place: "SITE/UNIT" or the shipment id.
+        end: the recorded end, None while the batch is still there.
+        until: where the record stops: `end`, or the generation time for an open placement.
+        timezone: the IANA zone local times are shown in (the unit's site; a shipment's
+            origin site, under which its loggers publish, DESIGN.md §10).
+    """
+
+    index: int
+    placement_id: int
+    kind: str
+    place: str
+    start: datetime
+    end: datetime | None
+    until: datetime
+    timezone: str
+    sensors: tuple[SensorRef, ...]
+
+    @property
+    def start_ms(self) -> int:
+        return _ms(self.start)
+
+    @property
+    def until_ms(self) -> int:
+        return _ms(self.until)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertInfo:
+    """A detector alert on one of the record's sensors, with how people handled it."""
+
+    id: str
+    kind: str
+    severity: str
+    state: str
+    sensor: SensorRef
+    start: datetime
+    end: datetime | None
+    peak_c: float | None
+    retrospective: bool
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    acknowledge_comment: str | None = None
+    closed_by: str | None = None
+    closed_at: datetime | None = None
+    root_cause: str | None = None
+
+    @property
+    def explained(self) -> bool:
+        """Closed by QA with a root cause: the excursion or gap is accounted for."""
+        return self.state == "closed" and bool((self.root_cause or "").strip())
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRecord:
+    batch: str
+    product: ProductInfo
+    placements: tuple[PlacementInfo, ...]
+    alerts: tuple[AlertInfo, ...]
+    generated_at: datetime
+
+
+def _ms(moment: datetime) -> int:
+    return round(moment.timestamp() * 1000)
+
+
+def load_batch_record(
+    engine: Engine, *, batch: str, viewer: Viewer | None, now: datetime
+) -> BatchRecord:
+    """Read the batch's chain of custody, product, sensors and alerts (blocking: SQLAlchemy).
+
+    Raises:
+        CatalogNotFound: unknown batch, or one the viewer may not see.
+    """
+    with catalog_session(engine) as session:
+        views = chain_of_custody(session, batch=batch, viewer=viewer)
+        batch_row = session.get(BatchRow, batch)
+        if batch_row is None:  # chain_of_custody checked it; a concurrent delete is possible
+            raise CatalogNotFound(f"batch {batch!r} not found")
+        product = _product(session, batch_row.product_id)
+        placements = tuple(
+            _placement(session, index, view.placement_id, now)
+            for index, view in enumerate(views, start=1)
+        )
+        sensors = sorted({s for p in placements for s in p.sensors}, key=lambda s: s.label)
+        alerts = _alerts(session, sensors, placements)
+    return BatchRecord(batch, product, placements, alerts, now)
+
+
+def _product(session: Session, product_id: str) -> ProductInfo:
+    row = session.get(ProductRow, product_id)
+    if row is None:
+        raise CatalogNotFound(f"product {product_id!r} not found")
+    return ProductInfo(
+        id=row.id,
+        name=row.name,
+        sponsor=row.sponsor_id,
+        min_c=row.min_c,
+        max_c=row.max_c,
+        alarm_delay_min=row.alarm_delay_min,
+        budget_max_c=row.budget_max_c,
+        budget_min_c=row.budget_min_c,
+        budget_hours=row.budget_hours,
+        label=row.label,
+        delta_h_kj_per_mol=row.mkt_delta_h_kj_per_mol,
+    )
+
+
+def _placement(session: Session, index: int, placement_id: int, now: datetime) -> PlacementInfo:
+    row = session.get(PlacementRow, placement_id)
+    if row is None:
+        raise CatalogNotFound(f"placement {placement_id} not found")
+    until = row.end_at if row.end_at is not None else max(now, row.start_at)
+    if row.unit_id is not None:
+        unit = session.get(StorageUnitRow, row.unit_id)
+        assert unit is not None  # foreign key
+        codes = session.execute(
+            select(SensorRow.code).where(SensorRow.unit_id == unit.id).order_by(SensorRow.code)
+        ).scalars()
+        sensors = tuple(
+            SensorRef(unit.site_id, "unit", unit.code, code, unit.log_interval_s) for code in codes
+        )
+        kind, place, site = "unit", f"{unit.site_id}/{unit.code}", unit.site_id
+    else:
+        shipment = session.get(ShipmentRow, row.shipment_id)
+        assert shipment is not None  # the one_place constraint and a foreign key
+        site = shipment.origin_site_id
+        pairs = session.execute(
+            select(LoggerRow.code, LoggerRow.log_interval_s, SensorRow.code)
+            .join(SensorRow, SensorRow.logger_id == LoggerRow.id)
+            .where(LoggerRow.shipment_id == shipment.id)
+            .order_by(LoggerRow.code, SensorRow.code)
+        ).all()
+        sensors = tuple(SensorRef(site, "logger", lg, code, iv) for lg, iv, code in pairs)
+        kind, place = "shipment", shipment.id
+    return PlacementInfo(
+        index=index,
+        placement_id=row.id,
+        kind=kind,
+        place=place,
+        start=row.start_at,
+        end=row.end_at,
+        until=until,
+        timezone=_timezone(session, site),
+        sensors=sensors,
+    )
+
+
+def _timezone(session: Session, site: str) -> str:
+    row = session.get(SiteRow, site)
+    name = row.timezone if row is not None and row.timezone else "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC"
+    return name
+
+
+def _alerts(
+    session: Session, sensors: Sequence[SensorRef], placements: Sequence[PlacementInfo]
+) -> tuple[AlertInfo, ...]:
+    """Excursion and missing-data alerts on the record's sensors during the record.
+
+    Only columns of the first schema are read by name, so fields the detector's engineer
+    adds later cannot break the export.
+    """
+    if not sensors or not placements:
+        return ()
+    first = min(p.start for p in placements)
+    last = max(p.until for p in placements)
+    by_key = {(s.site, s.source, s.device, s.sensor): s for s in sensors}
+    rows = session.execute(
+        select(AlertRow)
+        .where(
+            AlertRow.kind.in_(("excursion", "missing_data")),
+            AlertRow.device.in_(sorted({s.device for s in sensors})),
+            AlertRow.start_at < last,
+            AlertRow.end_at.is_(None) | (AlertRow.end_at > first),
+        )
+        .order_by(AlertRow.start_at, AlertRow.id)
+    ).scalars()
+    found: list[AlertInfo] = []
+    for row in rows:
+        ref = by_key.get((row.site_id, row.source, row.device, row.sensor))
+        if ref is not None:
+            found.append(_alert(session, row, ref))
+    return tuple(found)
+
+
+def _alert(session: Session, row: AlertRow, ref: SensorRef) -> AlertInfo:
+    history = session.execute(
+        select(AlertHistoryRow)
+        .where(AlertHistoryRow.alert_id == row.id)
+        .order_by(AlertHistoryRow.at, AlertHistoryRow.id)
+    ).scalars()
+    steps: dict[str, Any] = {}
+    for step in history:
+        steps.setdefault(step.state, step)  # the first time it reached each state
+    ack, closed = steps.get("acknowledged"), steps.get("closed")
+    return AlertInfo(
+        id=row.id,
+        kind=row.kind,
+        severity=row.severity,
+        state=row.state,
+        sensor=ref,
+        start=row.start_at,
+        end=row.end_at,
+        peak_c=row.peak_c,
+        retrospective=bool(row.retrospective),
+        acknowledged_by=None if ack is None else ack.actor,
+        acknowledged_at=None if ack is None else ack.at,
+        acknowledge_comment=None if ack is None else ack.comment,
+        closed_by=None if closed is None else closed.actor,
+        closed_at=None if closed is None else closed.at,
+        root_cause=None if closed is None else closed.root_cause,
+    )
+
+
+async def stream_sensor_readings(
+    influx: InfluxClient,
+    sensor: SensorRef,
+    *,
+    start_ms: int,
+    end_ms: int,
+    window_ms: int = 7 * 86_400_000,
+) -> AsyncIterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
+    """(times in epoch ms, temperatures in °C) of one sensor in [start_ms, end_ms), in time
+    order, chunk by chunk: one chunked query per window, so neither InfluxDB nor this
+    process ever holds more than a window's chunk."""
+    where = " AND ".join(
+        f"{quote_identifier(tag)} = {quote_string(value)}"
+        for tag, value in (
+            ("site", sensor.site),
+            ("source", sensor.source),
+            ("device", sensor.device),
+            ("sensor", sensor.sensor),
+        )
+    )
+    lower = start_ms
+    while lower < end_ms:
+        upper = min(lower + window_ms, end_ms)
+        query = (
+            f"SELECT {quote_identifier('temp_c')} FROM {quote_identifier(_READING)} "
+            f"WHERE {where} AND time >= {lower}ms AND time < {upper}ms"
+        )
+        async for series in influx.stream_query(query):
+            if not series.values:
+                continue
+            pairs = np.asarray(series.values, dtype=np.float64)
+            keep = np.isfinite(pairs[:, 1])
+            yield pairs[keep, 0].astype(np.int64), np.ascontiguousarray(pairs[keep, 1])
+        lower = upper
+
+
+Chunk = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]
+
+
+async def prefetched(chunks: AsyncIterator[Chunk], depth: int = 4) -> AsyncIterator[Chunk]:
+    """`chunks`, read ahead by a task into a queue of `depth`: InfluxDB prepares and sends
+    the next chunk while this one is being formatted (two cores, two workers). The task
+    belongs to this generator and is cancelled when it ends, however it ends."""
+    queue: asyncio.Queue[Chunk | BaseException | None] = asyncio.Queue(maxsize=depth)
+
+    async def pump() -> None:
+        try:
+            async for chunk in chunks:
+                await queue.put(chunk)
+            await queue.put(None)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # handed to the consumer, re-raised there
+            await queue.put(exc)
+
+    task = asyncio.create_task(pump())
+    try:
+        while (item := await queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

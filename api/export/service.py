@@ -1,0 +1,173 @@
+"""`export_batch`: the signed batch record as a stream of bytes, recorded in the audit trail.
+
+This is the function the CLI (`coldchain export`) and the API endpoint
+(`GET /v1/batches/{id}/export?format=csv|json|pdf`) call. The body is hashed as it is
+produced; when it is complete, the export is written to the audit trail (who, what,
+when, digest) and only then is the signature trailer yielded. An export that failed or
+was abandoned half-way therefore has no trailer (it does not verify) and no audit entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from api.export.csv_format import render_csv
+from api.export.document import ExportMeta, software_version
+from api.export.errors import ExportForbidden, ExportFormatError
+from api.export.json_format import render_json
+from api.export.record import BatchRecord, load_batch_record
+from api.export.signing import ExportSigner, trailer
+from api.export.walk import Event, RecordEnd, walk_record
+from coldchain.catalog import Viewer, append_audit, catalog_session
+from coldchain.influx import InfluxClient
+
+__all__ = ["FORMATS", "MEDIA_TYPES", "ExportDone", "export_batch"]
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("csv", "json", "pdf")
+MEDIA_TYPES = {"csv": "text/csv", "json": "application/json", "pdf": "application/pdf"}
+_EXPORTERS = ("qa", "admin", "sponsor_viewer")
+
+Renderer = Callable[[BatchRecord, ExportMeta, AsyncIterator[Event]], AsyncIterator[bytes]]
+CHART_BUCKETS = 600  # per placement and probe in the PDF's charts (min and max kept)
+
+
+def _render_pdf(
+    record: BatchRecord, meta: ExportMeta, events: AsyncIterator[Event]
+) -> AsyncIterator[bytes]:
+    # Imported on demand: matplotlib and reportlab are large, and CSV/JSON exports (and
+    # `verify`) should not carry them in memory or in start-up time.
+    from api.export.pdf_format import render_pdf
+
+    return render_pdf(record, meta, events)
+
+
+_RENDERERS: dict[str, Renderer] = {"csv": render_csv, "json": render_json, "pdf": _render_pdf}
+
+
+class ExportDone:
+    """Filled in when an export stream completes, for callers that report on it.
+
+    Attributes:
+        sha256: digest of the body (what the trailer and the audit entry carry).
+        audit_seq: the audit entry's number.
+    """
+
+    def __init__(self) -> None:
+        self.sha256: str | None = None
+        self.audit_seq: int | None = None
+        self.verdict: str | None = None
+        self.reasons: tuple[str, ...] = ()
+
+
+async def export_batch(
+    batch_id: str,
+    fmt: str,
+    *,
+    influx: InfluxClient,
+    catalog_engine: Engine,
+    signer: ExportSigner,
+    actor: str,
+    viewer: Viewer | None = None,
+    now: datetime | None = None,
+    done: ExportDone | None = None,
+) -> AsyncIterator[bytes]:
+    """The signed export of batch `batch_id` in `fmt`, chunk by chunk.
+
+    Args:
+        viewer: who asks (API); None for trusted callers such as the CLI run by QA. QA and
+            admins may export any batch, a sponsor viewer only their own sponsor's.
+        actor: the name the audit trail records.
+        now: the generation time (tests pin it); an open placement's record ends here.
+        done: receives the digest and audit entry number once the stream is complete.
+
+    Raises:
+        ExportFormatError: `fmt` is not csv, json or pdf.
+        ExportForbidden: a warehouse operator (or any other role) asked.
+        CatalogNotFound: unknown batch, or another sponsor's.
+        StoreUnavailable, StoreRejected: InfluxDB failed mid-export (no trailer was sent).
+    """
+    if fmt not in _RENDERERS:
+        raise ExportFormatError(f"format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    if viewer is not None and viewer.role not in _EXPORTERS:
+        raise ExportForbidden(
+            f"user {viewer.user_id!r} ({viewer.role}) may not export batch records: "
+            "QA and the batch's sponsor may"
+        )
+    generated = (now or datetime.now(UTC)).astimezone(UTC)
+    record = await asyncio.to_thread(
+        load_batch_record, catalog_engine, batch=batch_id, viewer=viewer, now=generated
+    )
+    meta = ExportMeta(fmt=fmt, actor=actor, generated_at=generated, software=software_version())
+    events = _noting(
+        walk_record(record, influx, chart_buckets=CHART_BUCKETS if fmt == "pdf" else 0), done
+    )
+    hasher = hashlib.sha256()
+    size = 0
+    async for chunk in _RENDERERS[fmt](record, meta, events):
+        hasher.update(chunk)
+        size += len(chunk)
+        yield chunk
+    digest = hasher.hexdigest()
+    signature = signer.sign(fmt, digest)
+    seq = await asyncio.to_thread(
+        _audit,
+        catalog_engine,
+        record=record,
+        meta=meta,
+        digest=digest,
+        size=size,
+        key_id=signer.key_id,
+    )
+    log.info(
+        "export batch=%s format=%s actor=%s sha256=%s bytes=%d audit_seq=%d",
+        batch_id,
+        fmt,
+        actor,
+        digest,
+        size,
+        seq,
+    )
+    if done is not None:
+        done.sha256, done.audit_seq = digest, seq
+    yield trailer(fmt, digest, signature, signer.key_id)
+
+
+async def _noting(events: AsyncIterator[Event], done: ExportDone | None) -> AsyncIterator[Event]:
+    """Pass the events through, keeping the recommendation for `done`."""
+    async for event in events:
+        if done is not None and isinstance(event, RecordEnd):
+            done.verdict = event.report.recommendation.verdict
+            done.reasons = event.report.recommendation.reasons
+        yield event
+
+
+def _audit(
+    engine: Engine, *, record: BatchRecord, meta: ExportMeta, digest: str, size: int, key_id: str
+) -> int:
+    """One audit entry per export: who, which batch and format, when, the digest."""
+    with catalog_session(engine) as session:
+        entry = append_audit(
+            session,
+            actor=meta.actor,
+            action="export",
+            entity="batch",
+            entity_id=record.batch,
+            new={
+                "format": meta.fmt,
+                "sha256": digest,
+                "body_bytes": size,
+                "key_id": key_id,
+                "generated_at": meta.generated_at,
+                "placements": len(record.placements),
+                "software": meta.software,
+            },
+        )
+        return entry.seq

@@ -1,0 +1,295 @@
+"""Statistics of one sensor over one placement, computed in a single pass over chunks of
+readings: min/max/mean, time in and out of range, MKT sums, gaps and excursions.
+
+The time base (the choice the issue leaves to us, written down in README.md):
+
+- A reading stands for the time until the next reading, but for at most one logging
+  interval: a longer silence is a *gap*, reported with its start (the last reading before
+  it) and end (the first after it), and is not bridged silently by the value before it.
+  Mean, MKT (USP <1079.2>) and time in range use these weights.
+- A reading *out of range* stands for the whole time until the next reading, gap or not:
+  nothing showed the product back in range, so time out of range (what the stability
+  budget is charged with) is conservative and equals the sum of the excursions' durations.
+- A gap is a silence longer than 1.5 logging intervals (at least one expected reading
+  missing; clock jitter of a few seconds is not a gap), also at the start and end of a
+  placement. Expected readings = ceil(placement duration / interval).
+- An excursion runs from the first reading out of range to the first reading back in
+  range. It is an *alarm* excursion when it was sustained for the alarm delay, measured as
+  the detector measures it (alerting/episodes.py): from the last good reading before it to
+  the last bad one. Shorter ones are listed as brief (e.g. a door opening).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from coldchain.mkt import MktAccumulator
+
+__all__ = ["Excursion", "Gap", "Limits", "SensorAccumulator", "SensorSummary"]
+
+GAP_FACTOR = 1.5
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The product's storage condition as the statistics need it."""
+
+    low_c: float
+    high_c: float
+    alarm_delay_ms: int
+    delta_h_kj_per_mol: float
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """No reading between `start_ms` and `end_ms`.
+
+    Attributes:
+        where: "between" two readings, at the "start" or "end" of the placement, or "empty"
+            (no reading at all in the placement).
+        missing: expected readings that are not there.
+    """
+
+    start_ms: int
+    end_ms: int
+    where: str
+    missing: int
+
+    @property
+    def duration_ms(self) -> int:
+        return self.end_ms - self.start_ms
+
+
+@dataclass(frozen=True, slots=True)
+class Excursion:
+    """Readings out of range from `start_ms` until the first reading back in, `end_ms`.
+
+    Attributes:
+        sustained_ms: last bad reading minus the last good one before (the detector's
+            measure against the alarm delay).
+        ongoing: still out of range when the placement (or the record) ended; `end_ms` is
+            then the placement's end.
+        direction: "above", "below" or "both".
+    """
+
+    start_ms: int
+    end_ms: int
+    sustained_ms: int
+    peak_c: float
+    direction: str
+    readings: int
+    alarm: bool
+    ongoing: bool
+
+    @property
+    def duration_ms(self) -> int:
+        return self.end_ms - self.start_ms
+
+
+@dataclass(slots=True)
+class _Open:
+    start_ms: int
+    prev_ok_ms: int | None
+    last_bad_ms: int
+    high_c: float
+    low_c: float
+    readings: int
+
+
+@dataclass(slots=True)
+class SensorSummary:
+    """Everything the record says about one sensor in one placement.
+
+    Attributes:
+        covered_ms: Σ of reading weights (observed time, see the module docstring).
+        chart_low, chart_high: per-bucket minimum and maximum for the PDF's chart (peaks
+            kept, NaN where a bucket had no reading); empty when no chart was asked for.
+    """
+
+    count: int
+    expected: int
+    min_c: float | None
+    max_c: float | None
+    mean_c: float | None
+    covered_ms: float
+    in_range_ms: float
+    above_ms: float
+    below_ms: float
+    mkt: MktAccumulator
+    gaps: list[Gap]
+    excursions: list[Excursion]
+    chart_low: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
+    chart_high: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
+
+    @property
+    def present_share(self) -> float:
+        return 1.0 if self.expected == 0 else min(1.0, self.count / self.expected)
+
+
+class SensorAccumulator:
+    """Feed chunks of (times, temperatures) in time order with `add`, then `finish` once.
+
+    Memory is constant in the number of readings (plus one entry per gap and excursion).
+    """
+
+    def __init__(
+        self,
+        *,
+        start_ms: int,
+        end_ms: int,
+        interval_ms: int,
+        limits: Limits,
+        chart_buckets: int = 0,
+    ) -> None:
+        self.start_ms, self.end_ms = start_ms, end_ms
+        self.interval_ms = max(1, interval_ms)
+        self.gap_ms = GAP_FACTOR * self.interval_ms
+        self.limits = limits
+        self._last: tuple[int, float] | None = None  # newest reading, weight not yet known
+        self._count = 0
+        self._min = math.inf
+        self._max = -math.inf
+        self._covered = self._sum_wv = self._in_range = self._above = self._below = 0.0
+        self._mkt = MktAccumulator(limits.delta_h_kj_per_mol)
+        self._gaps: list[Gap] = []
+        self._excursions: list[Excursion] = []
+        self._open: _Open | None = None
+        self._last_ok_ms: int | None = None
+        # About two expected readings per bucket at least: an empty bucket breaks the line,
+        # which must mean a gap, not clock jitter.
+        expected = math.ceil(max(0, end_ms - start_ms) / self.interval_ms)
+        self._buckets = min(chart_buckets, max(1, expected // 2)) if chart_buckets else 0
+        self._chart_low = np.full(self._buckets, np.nan)
+        self._chart_high = np.full(self._buckets, np.nan)
+
+    def add(self, times: npt.NDArray[np.int64], temps: npt.NDArray[np.float64]) -> None:
+        if times.size == 0:
+            return
+        if self._last is None:
+            self._gap(self.start_ms, int(times[0]), "start")
+            all_t, all_v = times, temps
+        else:
+            all_t = np.concatenate(([self._last[0]], times))
+            all_v = np.concatenate(([self._last[1]], temps))
+        steps = np.diff(all_t)
+        for i in np.flatnonzero(steps > self.gap_ms):
+            self._gap(int(all_t[i]), int(all_t[i + 1]), "between")
+        self._weigh(all_v[:-1], steps.astype(np.float64))
+        self._excursions_in(times, temps)
+        self._count += int(times.size)
+        self._min = min(self._min, float(temps.min()))
+        self._max = max(self._max, float(temps.max()))
+        if self._buckets:
+            self._chart(times, temps)
+        self._last = (int(times[-1]), float(temps[-1]))
+
+    def finish(self) -> SensorSummary:
+        if self._last is None:
+            self._gap(self.start_ms, self.end_ms, "empty")
+        else:
+            last_t, last_v = self._last
+            tail = max(0, self.end_ms - last_t)
+            self._weigh(np.array([last_v]), np.array([float(tail)]))
+            self._gap(last_t, self.end_ms, "end")
+        if self._open is not None:
+            self._close(self.end_ms, ongoing=True)
+        span = max(0, self.end_ms - self.start_ms)
+        has = self._count > 0
+        return SensorSummary(
+            count=self._count,
+            expected=math.ceil(span / self.interval_ms),
+            min_c=self._min if has else None,
+            max_c=self._max if has else None,
+            mean_c=self._sum_wv / self._covered if self._covered > 0 else None,
+            covered_ms=self._covered,
+            in_range_ms=self._in_range,
+            above_ms=self._above,
+            below_ms=self._below,
+            mkt=self._mkt,
+            gaps=self._gaps,
+            excursions=self._excursions,
+            chart_low=self._chart_low,
+            chart_high=self._chart_high,
+        )
+
+    def _gap(self, start_ms: int, end_ms: int, where: str) -> None:
+        if where == "empty":
+            if end_ms > start_ms:
+                missing = math.ceil((end_ms - start_ms) / self.interval_ms)
+                self._gaps.append(Gap(start_ms, end_ms, where, missing))
+            return
+        if end_ms - start_ms > self.gap_ms:
+            # Readings fall due every interval after the last one; those before `end_ms`
+            # are missing (at the edges the placement boundary stands in for a reading).
+            missing = max(1, math.ceil((end_ms - start_ms) / self.interval_ms) - 1)
+            self._gaps.append(Gap(start_ms, end_ms, where, missing))
+
+    def _weigh(self, temps: npt.NDArray[np.float64], steps: npt.NDArray[np.float64]) -> None:
+        """Charge each reading with its weight (see the module docstring)."""
+        weights = np.minimum(steps, float(self.interval_ms))
+        above = temps > self.limits.high_c
+        below = temps < self.limits.low_c
+        inside = ~(above | below)
+        self._covered += float(weights.sum())
+        self._sum_wv += float(np.dot(weights, temps))
+        self._in_range += float(weights[inside].sum())
+        self._above += float(steps[above].sum())
+        self._below += float(steps[below].sum())
+        self._mkt.add(temps, weights)
+
+    def _excursions_in(self, times: npt.NDArray[np.int64], temps: npt.NDArray[np.float64]) -> None:
+        out = (temps > self.limits.high_c) | (temps < self.limits.low_c)
+        edges = np.flatnonzero(out[1:] != out[:-1]) + 1
+        bounds = [0, *edges.tolist(), int(out.size)]
+        for a, b in itertools.pairwise(bounds):
+            if out[a]:
+                segment = temps[a:b]
+                if self._open is None:
+                    self._open = _Open(int(times[a]), self._last_ok_ms, 0, -math.inf, math.inf, 0)
+                self._open.last_bad_ms = int(times[b - 1])
+                self._open.high_c = max(self._open.high_c, float(segment.max()))
+                self._open.low_c = min(self._open.low_c, float(segment.min()))
+                self._open.readings += b - a
+            else:
+                if self._open is not None:
+                    self._close(int(times[a]), ongoing=False)
+                self._last_ok_ms = int(times[b - 1])
+
+    def _close(self, end_ms: int, *, ongoing: bool) -> None:
+        run = self._open
+        assert run is not None
+        self._open = None
+        over = run.high_c - self.limits.high_c
+        under = self.limits.low_c - run.low_c
+        direction = "both" if over > 0 and under > 0 else ("above" if over > 0 else "below")
+        peak = run.high_c if over >= under else run.low_c
+        since = run.start_ms if run.prev_ok_ms is None else run.prev_ok_ms
+        # An excursion still running at the end has lasted at least until then.
+        sustained = (end_ms if ongoing else run.last_bad_ms) - since
+        self._excursions.append(
+            Excursion(
+                start_ms=run.start_ms,
+                end_ms=end_ms,
+                sustained_ms=sustained,
+                peak_c=peak,
+                direction=direction,
+                readings=run.readings,
+                alarm=sustained >= self.limits.alarm_delay_ms,
+                ongoing=ongoing,
+            )
+        )
+
+    def _chart(self, times: npt.NDArray[np.int64], temps: npt.NDArray[np.float64]) -> None:
+        span = max(1, self.end_ms - self.start_ms)
+        index = ((times - self.start_ms) * self._buckets // span).clip(0, self._buckets - 1)
+        low = np.where(np.isnan(self._chart_low), np.inf, self._chart_low)
+        high = np.where(np.isnan(self._chart_high), -np.inf, self._chart_high)
+        np.minimum.at(low, index, temps)
+        np.maximum.at(high, index, temps)
+        self._chart_low = np.where(np.isinf(low), np.nan, low)
+        self._chart_high = np.where(np.isinf(high), np.nan, high)

@@ -1,0 +1,155 @@
+"""`coldchain export BATCH` and `coldchain verify FILE`: the signed QA batch-release record
+(DESIGN.md §7, §9) and the check that a file is still what was exported."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import getpass
+import os
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from api.export import (
+    FORMATS,
+    PUBLIC_KEY_NAME,
+    ExportDone,
+    ExportError,
+    ExportSigner,
+    KeyMissing,
+    VerifyError,
+    export_batch,
+    load_public_key,
+    verify_file,
+)
+from cli.options import CatalogUrl, ConfigFile, DataDir, InfluxDb, InfluxUrl, build_settings
+from coldchain.catalog import CatalogError, create_catalog_engine, upgrade_catalog
+from coldchain.catalog.errors import CatalogNotFound
+from coldchain.config import Settings
+from coldchain.errors import ConfigError, StoreError
+from coldchain.influx import InfluxClient
+
+__all__ = ["export", "verify"]
+
+Format = Annotated[str, typer.Option("--format", "-f", help=" | ".join(FORMATS))]
+Output = Annotated[Path, typer.Option("--output", "-o", help="the file to write")]
+Actor = Annotated[
+    str | None, typer.Option("--actor", help="who the audit trail names (default: cli:$USER)")
+]
+PublicKey = Annotated[
+    Path | None,
+    typer.Option("--public-key", help=f"trusted key (default: DATA_DIR/keys/{PUBLIC_KEY_NAME})"),
+]
+
+
+def export(
+    batch: Annotated[str, typer.Argument(metavar="BATCH", help="the batch (lot) id")],
+    output: Output,
+    fmt: Format = "csv",
+    influx_url: InfluxUrl = None,
+    influx_db: InfluxDb = None,
+    catalog_url: CatalogUrl = None,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+    actor: Actor = None,
+) -> None:
+    """Write the signed release record of BATCH (every placement, reading, gap, excursion,
+    MKT, budget and recommendation) to OUTPUT, and record the export in the audit trail."""
+    settings = build_settings(
+        config,
+        influx_url=influx_url,
+        influx_db=influx_db,
+        catalog_url=catalog_url,
+        data_dir=data_dir,
+    )
+    who = actor or f"cli:{getpass.getuser()}"
+    # Written beside the target and renamed when complete: a failed export leaves no file
+    # that looks like a record.
+    partial = output.with_name(f".{output.name}.partial")
+    # Everything imported so far lives as long as the process: out of the collector's
+    # sight, full collections triggered by parsing millions of readings stay cheap.
+    gc.freeze()
+    try:
+        done = asyncio.run(_export(settings, batch, fmt, partial, who))
+        partial.replace(output)
+    except (ConfigError, ExportError) as exc:
+        _fail(partial, f"refused: {exc}", 2)
+    except CatalogNotFound as exc:
+        _fail(partial, f"not found: {exc}", 1)
+    except (CatalogError, StoreError) as exc:
+        _fail(partial, f"export failed, no file written: {exc}", 1)
+    except OSError as exc:
+        _fail(partial, f"cannot write {output}: {exc}", 1)
+    typer.echo(
+        f"exported batch {batch} as {fmt} to {output}: sha256 {done.sha256}, "
+        f"audit entry {done.audit_seq}"
+    )
+    typer.echo(f"{done.verdict} (to be confirmed by QA)")
+    for reason in done.reasons:
+        typer.echo(f"  - {reason}")
+
+
+def _fail(partial: Path, message: str, code: int) -> NoReturn:
+    partial.unlink(missing_ok=True)
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+async def _export(settings: Settings, batch: str, fmt: str, path: Path, actor: str) -> ExportDone:
+    engine = create_catalog_engine(settings.resolved_catalog_url)
+    done = ExportDone()
+    try:
+        await asyncio.to_thread(upgrade_catalog, engine)
+        signer = await asyncio.to_thread(ExportSigner.load_or_create, settings.data_dir)
+        async with InfluxClient(
+            settings.influx_url,
+            settings.influx_db,
+            username=settings.influx_username,
+            password=settings.influx_password,
+            timeout_s=settings.influx_timeout_s,
+        ) as influx:
+            with path.open("wb") as handle:
+                stream = export_batch(
+                    batch,
+                    fmt,
+                    influx=influx,
+                    catalog_engine=engine,
+                    signer=signer,
+                    actor=actor,
+                    done=done,
+                )
+                async for chunk in stream:
+                    handle.write(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+    finally:
+        engine.dispose()
+    return done
+
+
+def verify(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="an exported CSV, JSON or PDF")],
+    public_key: PublicKey = None,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+) -> None:
+    """Check that FILE is intact: its SHA-256 digest and the server's signature. Exit 0 if
+    intact, 1 if changed or not a signed export, 2 if there is no trusted key to check with."""
+    settings = build_settings(config, data_dir=data_dir)
+    key_path = public_key or settings.data_dir / "keys" / PUBLIC_KEY_NAME
+    try:
+        key = load_public_key(key_path)
+    except KeyMissing as exc:
+        typer.echo(f"cannot verify {file}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        result = verify_file(file, key)
+    except VerifyError as exc:
+        typer.echo(f"NOT INTACT: {file}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(
+        f"intact: {file} ({result.fmt}, {result.body_bytes} bytes signed), "
+        f"sha256 {result.sha256}, signed by key {result.key_id}"
+    )

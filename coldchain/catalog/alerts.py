@@ -1,0 +1,328 @@
+"""Alerts and their lifecycle: open → acknowledged → resolved → closed (by QA, with a root
+cause), each change recorded in `alert_history`, the audit trail and, as the §9 alert event,
+in the notification outbox for the site's MQTT alert topic, all in the caller's transaction.
+
+Alert ids are chosen by the detector from what the alert is about (site, device, sensor,
+kind, severity, start), so writing the same alert twice, e.g. after a crash and a replay of
+the readings, finds the existing row and changes nothing.
+
+    open ──► acknowledged ──► resolved ──► closed
+      └──────────────────────►┘ (the condition cleared before anyone acknowledged)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from coldchain.catalog.audit import append_audit
+from coldchain.catalog.errors import CatalogConflict, CatalogNotFound
+from coldchain.catalog.outbox import enqueue_notification
+from coldchain.catalog.schema import AlertHistoryRow, AlertRow
+from coldchain.wire import alerts_topic
+
+__all__ = [
+    "NewAlert",
+    "acknowledge_alert",
+    "alert_event",
+    "close_alert",
+    "due_escalations",
+    "escalate_alert",
+    "get_alert",
+    "list_alerts",
+    "open_alert",
+    "resolve_alert",
+    "rfc3339",
+]
+
+_NEXT: dict[str, tuple[str, ...]] = {
+    "open": ("acknowledged", "resolved"),
+    "acknowledged": ("resolved",),
+    "resolved": ("closed",),
+    "closed": (),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NewAlert:
+    """An alert as the detector raises it (DESIGN.md §9 event fields, times aware UTC)."""
+
+    alert_id: str
+    kind: str
+    severity: str
+    site: str
+    source: str
+    device: str
+    sensor: str
+    start: datetime
+    end: datetime | None = None
+    peak_c: float | None = None
+    retrospective: bool = False
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def rfc3339(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def alert_event(row: AlertRow) -> dict[str, Any]:
+    """The §9 alert event of a row: these keys exactly, plus `source`, `escalation_level`
+    and `detail` (keys may be added, never renamed)."""
+    return {
+        "alert_id": row.id,
+        "kind": row.kind,
+        "severity": row.severity,
+        "state": row.state,
+        "site": row.site_id,
+        "device": row.device,
+        "sensor": row.sensor,
+        "start": rfc3339(row.start_at),
+        "end": rfc3339(row.end_at),
+        "peak_c": row.peak_c,
+        "retrospective": bool(row.retrospective),
+        "source": row.source,
+        "escalation_level": row.escalation_level,
+        "detail": json.loads(row.detail_json) if row.detail_json else {},
+    }
+
+
+def _snapshot(row: AlertRow) -> dict[str, Any]:
+    event = alert_event(row)
+    event.pop("detail")
+    return event
+
+
+def _record(
+    session: Session,
+    row: AlertRow,
+    *,
+    actor: str,
+    action: str,
+    at: datetime,
+    old: dict[str, Any] | None,
+    comment: str | None = None,
+    root_cause: str | None = None,
+) -> None:
+    """History, audit entry and the MQTT alert event of one state change."""
+    session.add(
+        AlertHistoryRow(
+            alert_id=row.id,
+            at=at,
+            state=row.state,
+            actor=actor,
+            comment=comment,
+            root_cause=root_cause,
+        )
+    )
+    new = _snapshot(row)
+    if comment is not None:
+        new["comment"] = comment
+    if root_cause is not None:
+        new["root_cause"] = root_cause
+    append_audit(
+        session,
+        actor=actor,
+        action=action,
+        entity="alert",
+        entity_id=row.id,
+        old=old,
+        new=new,
+        at=at,
+    )
+    enqueue_notification(
+        session,
+        alert_id=row.id,
+        channel="mqtt",
+        destination=alerts_topic(row.site_id),
+        payload=json.dumps(alert_event(row), separators=(",", ":")),
+        dedupe_key=f"{row.id}:{row.state}:mqtt:{row.escalation_level}",
+        at=at,
+    )
+
+
+def open_alert(
+    session: Session,
+    alert: NewAlert,
+    *,
+    at: datetime,
+    actor: str = "detector",
+    escalate_at: datetime | None = None,
+) -> AlertRow | None:
+    """Insert the alert unless its id exists; returns the new row, or None if it existed."""
+    if session.get(AlertRow, alert.alert_id) is not None:
+        return None
+    row = AlertRow(
+        id=alert.alert_id,
+        kind=alert.kind,
+        severity=alert.severity,
+        state="open",
+        site_id=alert.site,
+        source=alert.source,
+        device=alert.device,
+        sensor=alert.sensor,
+        start_at=alert.start,
+        end_at=alert.end,
+        peak_c=alert.peak_c,
+        retrospective=alert.retrospective,
+        rule_id=None,
+        updated_at=at,
+        escalation_level=0,
+        next_escalation_at=escalate_at,
+        detail_json=json.dumps(alert.detail, sort_keys=True) if alert.detail else None,
+    )
+    session.add(row)
+    session.flush()
+    _record(session, row, actor=actor, action="open", at=at, old=None)
+    return row
+
+
+def get_alert(session: Session, alert_id: str) -> AlertRow:
+    row = session.get(AlertRow, alert_id)
+    if row is None:
+        raise CatalogNotFound(f"alert {alert_id!r} not found")
+    return row
+
+
+def _move(row: AlertRow, state: str) -> None:
+    if state not in _NEXT[row.state]:
+        raise CatalogConflict(
+            f"alert {row.id}: cannot go from {row.state} to {state} "
+            f"(allowed: {', '.join(_NEXT[row.state]) or 'none'})"
+        )
+    row.state = state
+
+
+def acknowledge_alert(
+    session: Session, alert_id: str, *, actor: str, at: datetime, comment: str | None = None
+) -> AlertRow:
+    """A person has seen the alert: escalation stops. Raises `CatalogConflict` unless open."""
+    row = get_alert(session, alert_id)
+    old = _snapshot(row)
+    _move(row, "acknowledged")
+    row.updated_at = at
+    row.next_escalation_at = None
+    _record(session, row, actor=actor, action="acknowledge", at=at, old=old, comment=comment)
+    return row
+
+
+def resolve_alert(
+    session: Session,
+    alert_id: str,
+    *,
+    actor: str,
+    at: datetime,
+    end: datetime | None = None,
+    peak_c: float | None = None,
+    comment: str | None = None,
+) -> AlertRow | None:
+    """The condition is over (the detector saw it clear, or a person says so).
+
+    Idempotent for the detector: an alert already resolved or closed is left alone (None).
+    """
+    row = get_alert(session, alert_id)
+    if row.state in ("resolved", "closed"):
+        return None
+    old = _snapshot(row)
+    _move(row, "resolved")
+    if end is not None:
+        row.end_at = end
+    if peak_c is not None:
+        row.peak_c = peak_c
+    row.updated_at = at
+    row.next_escalation_at = None
+    _record(session, row, actor=actor, action="resolve", at=at, old=old, comment=comment)
+    return row
+
+
+def close_alert(
+    session: Session,
+    alert_id: str,
+    *,
+    actor: str,
+    at: datetime,
+    root_cause: str,
+    comment: str | None = None,
+) -> AlertRow:
+    """QA closes a resolved alert, naming its root cause (required, not blank)."""
+    if not root_cause.strip():
+        raise CatalogConflict(f"alert {alert_id}: closing needs a root cause")
+    row = get_alert(session, alert_id)
+    old = _snapshot(row)
+    _move(row, "closed")
+    row.updated_at = at
+    _record(
+        session,
+        row,
+        actor=actor,
+        action="close",
+        at=at,
+        old=old,
+        comment=comment,
+        root_cause=root_cause,
+    )
+    return row
+
+
+def escalate_alert(
+    session: Session, alert_id: str, *, at: datetime, next_at: datetime | None
+) -> AlertRow | None:
+    """Move an unacknowledged open alert one contact level up; None if it is no longer open."""
+    row = get_alert(session, alert_id)
+    if row.state != "open":
+        return None
+    old = _snapshot(row)
+    row.escalation_level += 1
+    row.next_escalation_at = next_at
+    row.updated_at = at
+    append_audit(
+        session,
+        actor="detector",
+        action="escalate",
+        entity="alert",
+        entity_id=row.id,
+        old=old,
+        new=_snapshot(row),
+        at=at,
+    )
+    return row
+
+
+def list_alerts(
+    session: Session,
+    *,
+    state: str | None = None,
+    site: str | None = None,
+    kind: str | None = None,
+    limit: int = 1000,
+) -> list[AlertRow]:
+    """Alerts newest first, optionally of one state, site or kind (trusted callers only)."""
+    query = select(AlertRow).order_by(AlertRow.start_at.desc()).limit(limit)
+    if state is not None:
+        query = query.where(AlertRow.state == state)
+    if site is not None:
+        query = query.where(AlertRow.site_id == site)
+    if kind is not None:
+        query = query.where(AlertRow.kind == kind)
+    return list(session.execute(query).scalars())
+
+
+def due_escalations(session: Session, *, now: datetime, limit: int = 100) -> list[AlertRow]:
+    """Open alerts whose acknowledgement is overdue."""
+    query = (
+        select(AlertRow)
+        .where(
+            AlertRow.state == "open",
+            AlertRow.next_escalation_at.is_not(None),
+            AlertRow.next_escalation_at <= now,
+        )
+        .order_by(AlertRow.next_escalation_at)
+        .limit(limit)
+    )
+    return list(session.execute(query).scalars())
