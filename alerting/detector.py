@@ -346,6 +346,9 @@ class Detector:
             step_reading(scratch, t, v, lim, self.cfg, now_ms, lambda _s: _EMPTY, found)
         opened = {ch.alert_id: ch for ch in found if ch.state == "open"}
         ended = {ch.alert_id: ch.end_ms for ch in found if ch.state == "resolved"}
+        # The peak of the whole episode, not the one it had when its delay ran out.
+        peaks = {ch.alert_id: ch.peak_c for ch in found if ch.state == "resolved"}
+        peaks |= {ep.alert_id: ep.peak_c for ep in scratch.episodes.values() if ep.alert_id}
         for change in opened.values():
             if change.kind not in ("excursion", "sensor_fault"):
                 continue
@@ -353,7 +356,7 @@ class Detector:
             end = ended.get(change.alert_id) or burst[-1][0]  # still out when the chunk ends
             if state.overlaps(slot, change.start_ms, end):
                 continue
-            retro = _retro(change, now_ms)
+            retro = _retro(change, now_ms, peaks.get(change.alert_id, change.peak_c))
             out.append(retro)
             out.append(_resolved(retro, end, now_ms))
             state.remember(slot, change.start_ms, end)
@@ -404,7 +407,7 @@ def _slot_of(change: AlertChange) -> str:
     return "fault:stuck" if change.detail.get("reason") == "stuck" else "fault:value"
 
 
-def _retro(change: AlertChange, now_ms: int) -> AlertChange:
+def _retro(change: AlertChange, now_ms: int, peak_c: float | None) -> AlertChange:
     return AlertChange(
         "open",
         change.alert_id,
@@ -413,7 +416,7 @@ def _retro(change: AlertChange, now_ms: int) -> AlertChange:
         change.key,
         change.start_ms,
         None,
-        change.peak_c,
+        peak_c,
         True,
         now_ms,
         change.detail,

@@ -134,3 +134,32 @@ def test_low_battery_is_a_device_warning() -> None:
     status = DeviceStatus("S", SourceKind.UNIT, "U1", T0, battery_pct=8.0)
     (change,) = detector.process_status(status, T0)
     assert (change.kind, change.severity, change.key[3]) == ("low_battery", "warning", "*")
+
+
+def test_a_backfilled_excursion_reports_its_peak_after_the_delay_ran_out() -> None:
+    """A logger's late page (older than the reorder window) with an excursion inside: the
+    retrospective alarm carries the hottest reading of the whole episode, even one that came
+    long after the alarm delay had run out; that is what QA compares with the logger."""
+    detector = _detector()
+    _feed(detector, {m: math.nan for m in range(100, 200)}, 300)  # offline 100..199
+    rising = {m: 9.0 + (m - 100) * 0.05 for m in range(110, 190)}  # peak 13.45 at minute 189
+    page = [
+        Reading(
+            "S",
+            SourceKind.UNIT,
+            "U1",
+            "p1",
+            T0 + m * MIN,
+            rising.get(m, 5.0 + 0.2 * math.sin(m / 2.0)),
+            m,
+        )
+        for m in range(100, 200)
+    ]
+    now = T0 + 300 * MIN
+    changes = detector.process(page, now) + detector.tick(now + 5_000)
+    alarms = _alarms(changes)
+    assert [c.state for c in alarms] == ["open", "resolved"]
+    assert all(c.retrospective for c in alarms)
+    assert [c.peak_c for c in alarms] == [pytest.approx(13.45), pytest.approx(13.45)]
+    assert alarms[0].start_ms == T0 + 110 * MIN
+    assert alarms[1].end_ms == T0 + 190 * MIN
