@@ -92,10 +92,23 @@ class LocalMosquitto:
     directory: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    # `listeners.conf` from `coldchain broker config` (passwords, ACL, TLS): replaces the
+    # anonymous loopback listener and must open `port` itself.
+    auth_conf: Path | None = None
 
     @property
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
+
+    def _listener_lines(self) -> str:
+        if self.auth_conf is not None:
+            return "\n# authenticated listeners (coldchain broker config)\n" + (
+                self.auth_conf.read_text()
+            )
+        return (
+            "\n# local listener: loopback only, no authentication (demo and tests)\n"
+            + f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+        )
 
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -103,8 +116,7 @@ class LocalMosquitto:
         conf = self.directory / "mosquitto.conf"
         conf.write_text(
             (_DEPLOY / "mosquitto" / "mosquitto.conf").read_text()
-            + "\n# local listener: loopback only, no authentication (demo and tests)\n"
-            + f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            + self._listener_lines()
             + f"user {getpass.getuser()}\n"
             + f"persistence_location {self.directory}/\nlog_dest file {log}\n"
         )
@@ -132,6 +144,8 @@ class LocalInflux:
     port: int = field(default_factory=free_port)
     rpc_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    # True: deploy/influxdb/influxdb-auth.conf (users required; `coldchain influx setup-users`)
+    auth_enabled: bool = False
 
     @property
     def url(self) -> str:
@@ -140,7 +154,8 @@ class LocalInflux:
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         conf = self.directory / "influxdb.conf"
-        template = (_DEPLOY / "influxdb" / "influxdb.conf").read_text()
+        name = "influxdb-auth.conf" if self.auth_enabled else "influxdb.conf"
+        template = (_DEPLOY / "influxdb" / name).read_text()
         conf.write_text(
             template.replace("{directory}", str(self.directory))
             .replace("{port}", str(self.port))

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from cli import (
+    broker_cmd,
     catalog_cmd,
     dashboards_cmd,
     deadletters_cmd,
@@ -47,6 +48,9 @@ app.add_typer(catalog_cmd.user_app, name="user")
 app.add_typer(catalog_cmd.token_app, name="token")
 app.add_typer(deadletters_cmd.deadletters_app, name="deadletters")
 app.add_typer(dashboards_cmd.dashboards_app, name="dashboards")
+app.add_typer(broker_cmd.broker_app, name="broker")
+app.add_typer(broker_cmd.gateway_app, name="gateway")
+app.add_typer(broker_cmd.influx_app, name="influx")
 
 if __name__ == "__main__":
     app()

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from coldchain.errors import ConfigError
@@ -18,13 +18,18 @@ __all__ = ["MqttEndpoint", "Settings"]
 class MqttEndpoint:
     """Host, port and credentials parsed out of `COLDCHAIN_MQTT_URL`."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, *, password: str | None = None, ca_file: Path | None = None
+    ) -> None:
         parts = urlsplit(url)
         self.tls = parts.scheme == "mqtts"
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or (8883 if self.tls else 1883)
         self.username = parts.username
-        self.password = parts.password
+        # A password from a secret file keeps it off command lines and out of `ps`.
+        self.password = password if password is not None else parts.password
+        # mqtts:// verifies the broker against this CA (a private one), else system CAs.
+        self.ca_file = ca_file
 
     def __repr__(self) -> str:  # never print the password
         return f"MqttEndpoint({self.host}:{self.port}, user={self.username!r}, tls={self.tls})"
@@ -45,6 +50,17 @@ class Settings(BaseSettings):
     influx_password: str | None = None
     catalog_url: str | None = None
     data_dir: Path = Path("./var")
+
+    # secrets and TLS (issue 10); see docs/security.md
+    mqtt_ca_file: Path | None = Field(
+        default=None, description="CA certificate that signed the broker's (mqtts://)"
+    )
+    mqtt_password_file: Path | None = Field(
+        default=None, description="file (mode 0600) holding the MQTT password of the URL's user"
+    )
+    influx_password_file: Path | None = Field(
+        default=None, description="file (mode 0600) holding influx_password"
+    )
 
     # ingest
     ingest_client_id: str = "coldchain-ingest-1"
@@ -140,9 +156,20 @@ class Settings(BaseSettings):
             raise ValueError(f"expected http://host:port, got {value!r}")
         return value.rstrip("/")
 
+    @model_validator(mode="after")
+    def _influx_password_from_file(self) -> Settings:
+        if self.influx_password_file is not None and self.influx_password is None:
+            self.influx_password = _secret_from_file(
+                "influx_password_file", self.influx_password_file
+            )
+        return self
+
     @property
     def mqtt(self) -> MqttEndpoint:
-        return MqttEndpoint(self.mqtt_url)
+        password = None
+        if self.mqtt_password_file is not None:
+            password = _secret_from_file("mqtt_password_file", self.mqtt_password_file)
+        return MqttEndpoint(self.mqtt_url, password=password, ca_file=self.mqtt_ca_file)
 
     @property
     def resolved_catalog_url(self) -> str:
@@ -163,3 +190,14 @@ class Settings(BaseSettings):
             return cls(**(from_file | from_env))
         except ValidationError as exc:
             raise ConfigError(str(exc)) from exc
+
+
+def _secret_from_file(field: str, path: Path) -> str:
+    """The first line of a secret file; the error names the field and path, not the content."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{field}: cannot read {path}: {exc.strerror}") from None
+    if not text:
+        raise ConfigError(f"{field}: {path} is empty")
+    return text.splitlines()[0].strip()

@@ -31,12 +31,24 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from coldchain.config import MqttEndpoint
 
-__all__ = ["Delivery", "MqttSubscriber"]
+__all__ = ["Delivery", "MqttSubscriber", "authenticate"]
 
 log = logging.getLogger(__name__)
 
 # A reader callback drains at most this many packets before yielding to other tasks.
 _PACKETS_PER_WAKEUP = 256
+
+
+def authenticate(client: paho.Client, endpoint: MqttEndpoint) -> None:
+    """Credentials and TLS of `endpoint` on a paho client, the same for every service.
+
+    With mqtts:// the broker's certificate and host name are verified, against a private CA
+    when `endpoint.ca_file` names one, else against the system's CAs.
+    """
+    if endpoint.username:
+        client.username_pw_set(endpoint.username, endpoint.password)
+    if endpoint.tls:
+        client.tls_set(ca_certs=str(endpoint.ca_file) if endpoint.ca_file else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +96,7 @@ class MqttSubscriber:
             manual_ack=True,
             reconnect_on_failure=False,
         )
-        if endpoint.username:
-            self._client.username_pw_set(endpoint.username, endpoint.password)
-        if endpoint.tls:
-            self._client.tls_set()
+        authenticate(self._client, endpoint)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
         self._queue: list[Delivery] = []

@@ -22,6 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersi
 from paho.mqtt.reasoncodes import ReasonCode
 
 from coldchain.config import MqttEndpoint
+from coldchain.mqtt import authenticate
 from coldchain.wire import gateway_status_topic
 from simulators.errors import PublishError
 
@@ -74,10 +75,7 @@ class MqttGateway:
             client_id=client_id or f"coldchain-sim-{site}-{gateway}",
             protocol=MQTTProtocolVersion.MQTTv5,
         )
-        if endpoint.username is not None:
-            client.username_pw_set(endpoint.username, endpoint.password)
-        if endpoint.tls:
-            client.tls_set()
+        authenticate(client, endpoint)
         client.will_set(self.status_topic, b"offline", qos=1, retain=True)
         client.max_inflight_messages_set(max_inflight)
         client.on_connect = self._on_connect

@@ -44,3 +44,51 @@ def data_dir(tmp_path: Path) -> Path:
     path = tmp_path / "var"
     path.mkdir()
     return path
+
+
+class _RecordKeeper(logging.Handler):
+    """Keeps the text of every log record, for the secret scan at the end of the run."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.texts: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.texts.append(self.format(record))
+        except Exception:  # a record that cannot be formatted cannot leak either
+            self.texts.append(repr(record.msg))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_secret_in_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Issue 10: no log line written during the suite holds a secret. Scans every record
+    of the project's loggers (at INFO, the deployed level, even where tests do not show
+    them) and every `*.log` file the servers and service processes wrote under the run's
+    temporary folder; fails at the end of the session naming the place, not the secret."""
+    from tests.secrets_registry import find_secrets, registered
+
+    keeper = _RecordKeeper()
+    keeper.setFormatter(logging.Formatter("%(name)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(keeper)
+    packages = ["coldchain", "ingest", "alerting", "api", "simulators", "cli", "dashboards"]
+    raised = [logging.getLogger(p) for p in packages if logging.getLogger(p).level == 0]
+    for logger in raised:
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(keeper)
+        for logger in raised:
+            logger.setLevel(logging.NOTSET)
+    values = registered()
+    leaks = [f"log record {text[:60]!r}: {find_secrets(text, values)}" for text in keeper.texts]
+    leaks = [leak for leak in leaks if not leak.endswith(": []")]
+    for path in sorted(tmp_path_factory.getbasetemp().rglob("*.log")):
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            found = find_secrets(line, values)
+            if found:
+                leaks.append(f"{path}:{number}: {found}")
+    if leaks:
+        pytest.fail("secrets in logs written during the tests:\n" + "\n".join(leaks[:20]))

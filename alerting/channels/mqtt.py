@@ -17,6 +17,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from alerting.errors import DeliveryFailed
 from coldchain.catalog.outbox import Notification
 from coldchain.config import MqttEndpoint
+from coldchain.mqtt import authenticate
 
 __all__ = ["MqttChannel"]
 
@@ -30,10 +31,7 @@ class MqttChannel:
         self._client = paho.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5
         )
-        if endpoint.username:
-            self._client.username_pw_set(endpoint.username, endpoint.password)
-        if endpoint.tls:
-            self._client.tls_set()
+        authenticate(self._client, endpoint)
         self._client.reconnect_delay_set(1, 5)
         self._client.on_publish = self._on_publish
         self._lock = threading.Lock()

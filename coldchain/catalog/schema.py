@@ -45,6 +45,7 @@ __all__ = [
     "Base",
     "BatchRow",
     "DeadLetterRow",
+    "GatewayRow",
     "LoggerRow",
     "OutboxRow",
     "PlacementRow",
@@ -382,3 +383,20 @@ class AuditHeadRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class GatewayRow(Base):
+    """A gateway's MQTT account (migration 0003, issue 10): one per (site, gateway), never
+    deleted; `revoked_at` set when it may no longer connect. `password_hash` is mosquitto's
+    `$7$` PBKDF2 hash of a random password shown once; the broker's password file is
+    regenerated from these rows."""
+
+    __tablename__ = "gateways"
+    __table_args__ = (UniqueConstraint("site_id", "gateway"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
+    gateway: Mapped[str] = mapped_column(String(64))
+    username: Mapped[str] = mapped_column(String(200), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
