@@ -31,7 +31,10 @@ DEMO_FLEET = _REPO / "deploy" / "demo" / "fleet.yaml"
 # Long-running services `up` supervises, in start order, with the log line that says a
 # service is ready. The simulators start only then: a message published before ingest has
 # its persistent session would have no session to wait in.
-SERVICES: tuple[tuple[str, str], ...] = (("ingest", "mqtt: connected"),)
+SERVICES: tuple[tuple[str, str], ...] = (
+    ("ingest", "mqtt: connected"),
+    ("detect", "mqtt: connected"),
+)
 _READY_TIMEOUT_S = 60.0
 
 
