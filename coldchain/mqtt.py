@@ -108,6 +108,8 @@ class MqttSubscriber:
         self._tasks: list[asyncio.Task[None]] = []
         self._sock: Any = None
         self._watching_writes = False
+        self._paused = False
+        self._queue_limit = max(4 * receive_maximum, 100)
         self.connects = 0
         self._wire_callbacks()
 
@@ -145,6 +147,9 @@ class MqttSubscriber:
 
     def _read_ready(self) -> None:
         for _ in range(_PACKETS_PER_WAKEUP):
+            if len(self._queue) >= self._queue_limit:
+                self._pause_reading()
+                return
             before = self._received
             if self._client.loop_read() != paho.MQTT_ERR_SUCCESS or self._received == before:
                 return
@@ -158,6 +163,7 @@ class MqttSubscriber:
             self._loop.remove_reader(fd)
             self._loop.remove_writer(fd)
         self._watching_writes = False
+        self._paused = False
         if self._sock is sock:
             self._sock = None
 
@@ -304,7 +310,25 @@ class MqttSubscriber:
             await self._arrived.wait()
         count = len(self._queue) if max_count is None else max_count
         taken, self._queue = self._queue[:count], self._queue[count:]
+        if self._paused and len(self._queue) < self._queue_limit // 2:
+            self._resume_reading()
         return taken
+
+    def _pause_reading(self) -> None:
+        """A broker that ignores our Receive Maximum (or QoS 0 floods) must not grow memory
+        without bound: stop reading the socket until the application catches up; TCP then
+        pushes back on the broker."""
+        if self._sock is not None and not self._paused:
+            assert self._loop is not None
+            self._loop.remove_reader(self._sock.fileno())
+            self._paused = True
+            log.warning("mqtt: %d deliveries waiting; pausing reads", len(self._queue))
+
+    def _resume_reading(self) -> None:
+        self._paused = False
+        if self._sock is not None and self._sock.fileno() >= 0:
+            assert self._loop is not None
+            self._loop.add_reader(self._sock.fileno(), self._read_ready)
 
     def ack(self, deliveries: Sequence[Delivery]) -> int:
         """PUBACK each delivery of the current connection, in the order received

@@ -3,8 +3,10 @@
 Group commit: the committer takes every message that arrived since its last fsync, turns
 each into lines or a dead letter, appends them, fsyncs once, and only then acks them all.
 A full spool stops the acks, and with them the broker (MQTT 5 Receive Maximum): it never
-drops. SIGTERM stops taking messages, acks what is durable, disconnects, then gives the
-writer a few seconds to drain; what is left stays in the spool for the next start.
+drops. The bound is checked before each group, so the spool exceeds it by at most one group
+(Receive Maximum messages). SIGTERM stops taking messages, acks what is durable,
+disconnects, then gives the writer a few seconds to drain; what is left stays in the spool
+for the next start.
 """
 
 from __future__ import annotations
@@ -133,7 +135,9 @@ class IngestService:
         try:
             while not self.stopping.is_set():
                 await self._wait_for_spool_room()
-                take = asyncio.create_task(subscriber.take())
+                # At most one Receive Maximum per group, whatever the broker sends: the spool
+                # bound then holds to within one group even if a broker over-delivers.
+                take = asyncio.create_task(subscriber.take(self.settings.ingest_receive_maximum))
                 await asyncio.wait({take, stop}, return_when=asyncio.FIRST_COMPLETED)
                 if not take.done():
                     take.cancel()
