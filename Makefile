@@ -5,7 +5,6 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := mosquitto mosquitto-clients influxdb postgresql
 
 .PHONY: demo test check deps venv bench clean
 
@@ -22,10 +21,15 @@ check: venv
 bench: deps
 	$(PY) -m benchmarks.bench_ingest
 	$(PY) -m benchmarks.bench_simulator
+	$(PY) -m benchmarks.bench_detector throughput
+	$(PY) -m benchmarks.bench_detector latency
+	$(PY) -m benchmarks.bench_export
+	$(PY) -m benchmarks.bench_api
 
 deps: venv
 	@missing=""; \
-	for bin in mosquitto:mosquitto mosquitto_pub:mosquitto-clients influxd:influxdb; do \
+	for bin in mosquitto:mosquitto mosquitto_pub:mosquitto-clients influxd:influxdb \
+	           chromium:chromium chromedriver:chromium-driver; do \
 	  command -v $${bin%%:*} >/dev/null || [ -x /usr/sbin/$${bin%%:*} ] || missing="$$missing $${bin##*:}"; \
 	done; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \

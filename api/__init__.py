@@ -1,1 +1,4 @@
-"""api service of the cold-chain pipeline."""
+"""The HTTP API and web page (DESIGN.md §6): FastAPI under /v1, built by `api.app.create_app`.
+
+Kept free of imports so `coldchain export` and `verify` (api.export) do not load the web app.
+"""

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from cli import (
+    api_cmd,
     broker_cmd,
     catalog_cmd,
     dashboards_cmd,
@@ -41,6 +42,7 @@ app.command("up")(up_cmd.up)
 app.command("detect")(detect_cmd.detect)
 app.command("export")(export_cmd.export)
 app.command("verify")(export_cmd.verify)
+app.command("api")(api_cmd.api)
 
 app.add_typer(catalog_cmd.catalog_app, name="catalog")
 app.add_typer(catalog_cmd.audit_app, name="audit")

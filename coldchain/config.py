@@ -142,6 +142,34 @@ class Settings(BaseSettings):
     notify_timeout_s: float = Field(default=10.0, gt=0)
     notify_retry_max_s: float = Field(default=60.0, gt=0)
 
+    # API and web page (api/, issue 6); see api/README.md
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    api_login_token_ttl_s: float = Field(
+        default=3600.0, gt=0, le=86_400, description="lifetime of a token issued at login"
+    )
+    api_session_key_file: Path | None = Field(
+        default=None,
+        description="HMAC key of login tokens; default {data_dir}/keys/api-session.key",
+    )
+    api_login_window_s: float = Field(default=300.0, gt=0, description="rate-limit window")
+    api_login_max_failures_per_user: int = Field(default=5, ge=1)
+    api_login_max_attempts_per_client: int = Field(default=30, ge=1)
+    api_cors_origins: list[str] = Field(
+        default_factory=list, description="origins allowed by CORS; empty: CORS closed"
+    )
+    api_live_lookback_s: float = Field(
+        default=6 * 3600.0, gt=0, description="how far back the live view looks for a reading"
+    )
+    api_no_data_intervals: float = Field(
+        default=3.0, gt=0, description="no reading for this many log intervals: status no data"
+    )
+    api_stream_interval_s: float = Field(default=2.0, gt=0, description="SSE poll period")
+    api_live_cache_s: float = Field(
+        default=1.0, ge=0, description="live answers shared per tenant scope this long; 0: off"
+    )
+    api_max_buckets: int = Field(default=2000, ge=10, le=10_000)
+
     @field_validator("mqtt_url")
     @classmethod
     def _mqtt_scheme(cls, value: str) -> str:

@@ -1,0 +1,248 @@
+"""The API's one data-access layer: every route reads and changes tenant data through
+`Access`, which is bound to one viewer and scopes every answer (DESIGN.md §6).
+
+A route never queries the catalog or InfluxDB with an id it got from a request: it asks
+`Access`, which answers with places, windows and alerts the viewer may see, or raises
+`CatalogNotFound` (404) for anything else, exactly as for an id that does not exist. The
+InfluxDB readers (`api.readings`) take those answers, never raw ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from sqlalchemy import ColumnElement, Engine
+from sqlalchemy.orm import Session
+
+from api.access.alerts import alert_item, find_alert, visible_alerts
+from api.access.model import (
+    AlertItem,
+    Device,
+    HistorySegment,
+    Limits,
+    LivePlace,
+    Location,
+    Span,
+)
+from api.access.places import (
+    Stay,
+    find_shipment,
+    find_unit,
+    location_of,
+    sponsor_windows,
+    stays,
+)
+from api.access.views import (
+    find_batch,
+    find_product,
+    history_segments,
+    live_places,
+    visible_batches,
+    visible_products,
+)
+from api.errors import Forbidden
+from coldchain.catalog.alerts import acknowledge_alert, close_alert
+from coldchain.catalog.queries import BatchView, PlacementView, ProductView
+from coldchain.catalog.schema import AlertRow, PlacementRow
+from coldchain.catalog.store import catalog_session
+from coldchain.catalog.users import Viewer
+
+__all__ = [
+    "Access",
+    "AlertFilter",
+    "AlertItem",
+    "Device",
+    "HistorySegment",
+    "Limits",
+    "LivePlace",
+    "Location",
+    "PlaceDetail",
+    "Span",
+    "Stay",
+]
+
+T = TypeVar("T")
+
+ACKNOWLEDGE_ROLES = frozenset({"warehouse_operator", "admin"})
+CLOSE_ROLES = frozenset({"qa", "admin"})
+
+
+class AlertFilter:
+    """Filters of the alert list (all optional), turned into SQL conditions."""
+
+    def __init__(
+        self,
+        *,
+        state: str | None = None,
+        severity: str | None = None,
+        kind: str | None = None,
+        site: str | None = None,
+        device: str | None = None,
+        since: datetime | None = None,
+    ) -> None:
+        self.conditions: list[ColumnElement[bool]] = []
+        for column, value in (
+            (AlertRow.state, state),
+            (AlertRow.severity, severity),
+            (AlertRow.kind, kind),
+            (AlertRow.site_id, site),
+            (AlertRow.device, device),
+        ):
+            if value is not None:
+                self.conditions.append(column == value)
+        if since is not None:
+            self.conditions.append(AlertRow.end_at.is_(None) | (AlertRow.end_at >= since))
+
+
+class PlaceDetail:
+    """A unit or shipment with the placements the viewer may see in it."""
+
+    def __init__(
+        self, location: Location, stays: list[Stay], windows: tuple[Span, ...] | None
+    ) -> None:
+        self.location = location
+        self.stays = stays
+        self.windows = windows
+
+
+class Access:
+    """Scoped reads and changes for one viewer; each call is one catalog transaction,
+    run in a worker thread (the catalog is sync SQLAlchemy).
+
+    Usage:
+        access = Access(engine, viewer)
+        product = await access.product("VAX-1")        # CatalogNotFound unless visible
+        places = await access.live(product="VAX-1")
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        viewer: Viewer,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.engine = engine
+        self.viewer = viewer
+        self._clock = clock
+
+    def _in_session(
+        self, fn: Callable[..., T], args: tuple[object, ...], kwargs: dict[str, object]
+    ) -> T:
+        with catalog_session(self.engine) as session:
+            return fn(session, self.viewer, *args, **kwargs)
+
+    async def _run(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        return await asyncio.to_thread(self._in_session, fn, args, kwargs)
+
+    async def products(self) -> list[ProductView]:
+        return await self._run(visible_products)
+
+    async def product(self, product: str) -> ProductView:
+        return await self._run(find_product, product)
+
+    async def batches(self, *, product: str | None = None) -> list[BatchView]:
+        if product is not None:
+            await self.product(product)
+        return await self._run(visible_batches, product=product)
+
+    async def batch(self, batch: str) -> tuple[BatchView, list[PlacementView]]:
+        return await self._run(find_batch, batch)
+
+    async def unit(self, site: str, unit: str) -> PlaceDetail:
+        return await self._run(_unit_detail, site, unit)
+
+    async def shipment(self, shipment: str) -> PlaceDetail:
+        return await self._run(_shipment_detail, shipment)
+
+    async def live(
+        self,
+        *,
+        product: str | None = None,
+        batch: str | None = None,
+        unit: tuple[str, str] | None = None,
+        shipment: str | None = None,
+    ) -> list[LivePlace]:
+        return await self._run(
+            live_places,
+            self._clock(),
+            product=product,
+            batch=batch,
+            unit=unit,
+            shipment=shipment,
+        )
+
+    async def history(
+        self,
+        *,
+        start: datetime,
+        end: datetime,
+        batch: str | None = None,
+        unit: tuple[str, str] | None = None,
+        shipment: str | None = None,
+    ) -> list[HistorySegment]:
+        return await self._run(
+            history_segments, start=start, end=end, batch=batch, unit=unit, shipment=shipment
+        )
+
+    async def alerts(self, filters: AlertFilter, *, limit: int) -> list[AlertItem]:
+        return await self._run(visible_alerts, conditions=filters.conditions, limit=limit)
+
+    async def alert(self, alert_id: str) -> AlertItem:
+        return await self._run(_alert_with_history, alert_id)
+
+    async def acknowledge(self, alert_id: str, *, comment: str) -> AlertItem:
+        """Acknowledge (warehouse operator, admin); audited by the catalog."""
+        return await self._run(_acknowledge, alert_id, comment, self._clock())
+
+    async def close(self, alert_id: str, *, root_cause: str, comment: str | None) -> AlertItem:
+        """Close a resolved alert with its root cause (QA, admin); audited by the catalog."""
+        return await self._run(_close, alert_id, root_cause, comment, self._clock())
+
+
+def _unit_detail(session: Session, viewer: Viewer, site: str, unit: str) -> PlaceDetail:
+    row = find_unit(session, viewer, site, unit)
+    placements = stays(session, viewer, PlacementRow.unit_id == row.id)
+    windows = sponsor_windows(session, viewer, unit_id=row.id)
+    return PlaceDetail(location_of(session, unit=row), placements, windows)
+
+
+def _shipment_detail(session: Session, viewer: Viewer, shipment: str) -> PlaceDetail:
+    row = find_shipment(session, viewer, shipment)
+    placements = stays(session, viewer, PlacementRow.shipment_id == row.id)
+    windows = sponsor_windows(session, viewer, shipment_id=row.id)
+    return PlaceDetail(location_of(session, shipment=row), placements, windows)
+
+
+def _alert_with_history(session: Session, viewer: Viewer, alert_id: str) -> AlertItem:
+    return alert_item(find_alert(session, viewer, alert_id), viewer, session=session)
+
+
+def _acknowledge(
+    session: Session, viewer: Viewer, alert_id: str, comment: str, now: datetime
+) -> AlertItem:
+    find_alert(session, viewer, alert_id)  # 404 before 403: roles do not reveal ids
+    if viewer.role not in ACKNOWLEDGE_ROLES:
+        raise Forbidden("acknowledging alerts needs the warehouse_operator or admin role")
+    acknowledge_alert(session, alert_id, actor=viewer.user_id, at=now, comment=comment)
+    return _alert_with_history(session, viewer, alert_id)
+
+
+def _close(
+    session: Session,
+    viewer: Viewer,
+    alert_id: str,
+    root_cause: str,
+    comment: str | None,
+    now: datetime,
+) -> AlertItem:
+    find_alert(session, viewer, alert_id)
+    if viewer.role not in CLOSE_ROLES:
+        raise Forbidden("closing alerts needs the qa or admin role")
+    close_alert(
+        session, alert_id, actor=viewer.user_id, at=now, root_cause=root_cause, comment=comment
+    )
+    return _alert_with_history(session, viewer, alert_id)

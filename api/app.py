@@ -1,0 +1,165 @@
+"""`create_app(settings)`: the FastAPI app under /v1, its lifespan, error mapping and page.
+
+Nothing is built at import time (no module-level settings, engine or app); the lifespan
+opens the InfluxDB client and the catalog engine and closes them at shutdown. Errors are
+mapped to answers here, in one place: an id the viewer may not see is a 404 with the same
+body as an unknown one; store and catalog outages are 503 without internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+
+from api.errors import ApiError, NotAuthenticated, RateLimited
+from api.headers import SecurityHeaders
+from api.livecache import LiveCache
+from api.ratelimit import LoginLimiter
+from api.routes import ROUTERS, page
+from api.state import ApiState
+from api.tokens import LoginTokens, load_or_create_key
+from coldchain.catalog.errors import (
+    CatalogConflict,
+    CatalogError,
+    CatalogNotFound,
+)
+from coldchain.catalog.store import create_catalog_engine
+from coldchain.config import Settings
+from coldchain.downsampling import ensure_downsampling
+from coldchain.errors import StoreError, StoreRejected
+from coldchain.influx import InfluxClient
+
+__all__ = ["STATIC_DIR", "create_app"]
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    clock: Callable[[], datetime] = _utc_now,
+) -> FastAPI:
+    """The API and the web page; `engine` (a catalog engine) may be passed by tests."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_engine = engine is None
+        catalog = engine or create_catalog_engine(settings.resolved_catalog_url)
+        key_file = settings.api_session_key_file or settings.data_dir / "keys" / "api-session.key"
+        influx = InfluxClient(
+            settings.influx_url,
+            settings.influx_db,
+            username=settings.influx_username,
+            password=settings.influx_password,
+            timeout_s=settings.influx_timeout_s,
+        )
+        state = ApiState(
+            settings=settings,
+            engine=catalog,
+            influx=influx,
+            tokens=LoginTokens(load_or_create_key(key_file), settings.api_login_token_ttl_s),
+            limiter=LoginLimiter(
+                max_failures_per_user=settings.api_login_max_failures_per_user,
+                max_attempts_per_client=settings.api_login_max_attempts_per_client,
+                window_s=settings.api_login_window_s,
+            ),
+            clock=clock,
+            live_cache=LiveCache(settings.api_live_cache_s),
+        )
+        try:
+            await ensure_downsampling(influx)
+            state.downsampling_ready = True
+        except StoreError as exc:
+            log.warning("api: downsampling not ready, history reads raw until it is: %s", exc)
+        app.state.api = state
+        try:
+            yield
+        finally:
+            await influx.aclose()
+            if own_engine:
+                catalog.dispose()
+
+    app = FastAPI(
+        title="coldchain",
+        version="1",
+        summary="Cold-chain telemetry: live temperatures, history and alerts, per tenant.",
+        openapi_url="/v1/openapi.json",
+        # Swagger UI needs inline script and a CDN: neither passes the page's CSP.
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    _add_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router, prefix="/v1")
+    app.include_router(page.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    if settings.api_cors_origins:  # closed unless origins are named
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api_cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+            allow_credentials=False,
+        )
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    async def api_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiError)
+        headers: dict[str, str] = {}
+        if isinstance(exc, RateLimited):
+            headers["Retry-After"] = str(exc.retry_after_s)
+        if isinstance(exc, NotAuthenticated):
+            headers["WWW-Authenticate"] = "Bearer"
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+    async def not_found(request: Request, exc: Exception) -> JSONResponse:
+        # One body for "does not exist" and "not yours": nothing to tell them apart.
+        return JSONResponse({"detail": "not found"}, status_code=404)
+
+    async def conflict(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    async def catalog_down(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("api: catalog error path=%s: %s", request.url.path, exc)
+        return JSONResponse({"detail": "catalog unavailable"}, status_code=503)
+
+    async def store_down(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, StoreRejected):
+            log.warning("api: InfluxDB refused a query path=%s: %s", request.url.path, exc)
+            return JSONResponse({"detail": "InfluxDB refused the query"}, status_code=502)
+        log.warning("api: InfluxDB unavailable path=%s: %s", request.url.path, exc)
+        return JSONResponse({"detail": "InfluxDB unavailable"}, status_code=503)
+
+    async def invalid(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        # Field locations and messages only: never echo the input (it may be a password).
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(CatalogNotFound, not_found)
+    app.add_exception_handler(CatalogConflict, conflict)
+    app.add_exception_handler(CatalogError, catalog_down)
+    app.add_exception_handler(StoreError, store_down)
+    app.add_exception_handler(RequestValidationError, invalid)

@@ -1,0 +1,203 @@
+"""History in buckets that keep min, max and mean (DESIGN.md §3, §6): never thinned by
+dropping points, so a peak always shows as its bucket's max.
+
+The source series is chosen by the range (raw, ds_1m, ds_15m, ds_1h: `pick_resolution`),
+made finer if the asked number of buckets needs it, and the output bucket is a whole
+number of source buckets aligned to them, so each downsampled point (which stands for its
+whole source bucket) falls into exactly one output bucket.
+
+Tenant safety at window edges: a downsampled point stands for readings up to one source
+bucket after its timestamp. Where a window (a sponsor's placement) starts or ends inside
+a source bucket, that bucket would carry readings from outside the window (another
+sponsor's period in a shared fridge), so the edges are read from the raw readings and only
+the whole source buckets inside the window from the downsampled series.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from api.access.model import Device, HistorySegment
+from api.readings.influxql import devices_clause
+from coldchain.downsampling import RAW, RESOLUTIONS, Resolution, pick_resolution
+from coldchain.influx import InfluxClient
+
+__all__ = ["HistoryResult", "SeriesPoints", "choose_resolution", "read_history"]
+
+_RETENTION_MS = {"INF": 2**62, "90d": 90 * 86_400_000, "730d": 730 * 86_400_000}
+
+
+@dataclass(slots=True)
+class SeriesPoints:
+    """Buckets of one sensor at one place: `points` are [t_ms, min, max, mean]."""
+
+    location: str
+    site: str
+    source: str
+    device: str
+    sensor: str
+    points: list[tuple[int, float, float, float]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryResult:
+    resolution: str
+    bucket_ms: int
+    series: list[SeriesPoints]
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _kept_since(resolution: Resolution, now_ms: int) -> int:
+    return now_ms - _RETENTION_MS.get(resolution.duration, 2**62) + 3_600_000
+
+
+def choose_resolution(
+    start_ms: int, end_ms: int, buckets: int, now_ms: int
+) -> tuple[Resolution, int]:
+    """(source series, output bucket width in ms) for about `buckets` buckets."""
+    target = math.ceil((end_ms - start_ms) / buckets)
+    picked = pick_resolution(start_ms, end_ms)
+    chosen = RAW
+    if picked is not RAW:
+        eligible = [
+            r
+            for r in RESOLUTIONS
+            if r.bucket_ms <= min(target, picked.bucket_ms) and start_ms >= _kept_since(r, now_ms)
+        ]
+        if eligible:
+            chosen = max(eligible, key=lambda r: r.bucket_ms)
+    unit = chosen.bucket_ms or 1000
+    return chosen, max(unit, math.ceil(target / unit) * unit)
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    resolution: Resolution
+    start_ms: int
+    end_ms: int
+
+
+def _parts(resolution: Resolution, start_ms: int, end_ms: int) -> list[_Part]:
+    """Raw edges + whole downsampled buckets inside [start, end)."""
+    if resolution is RAW:
+        return [_Part(RAW, start_ms, end_ms)]
+    step = resolution.bucket_ms
+    inner_start = -(-start_ms // step) * step
+    inner_end = end_ms // step * step
+    if inner_start >= inner_end:
+        return [_Part(RAW, start_ms, end_ms)]
+    parts = [_Part(resolution, inner_start, inner_end)]
+    if start_ms < inner_start:
+        parts.append(_Part(RAW, start_ms, inner_start))
+    if inner_end < end_ms:
+        parts.append(_Part(RAW, inner_end, end_ms))
+    return parts
+
+
+def _statement(
+    part: _Part, database: str, devices: Sequence[Device], bucket_ms: int, offset_ms: int
+) -> str:
+    lo, hi, mean = part.resolution.fields
+    # The count's name tells raw rows (readings) from downsampled ones (source buckets)
+    # apart in the merged answer of one multi-statement request.
+    count = "n" if part.resolution is RAW else "sub"
+    return (
+        f'SELECT min("{lo}") AS "lo", max("{hi}") AS "hi", mean("{mean}") AS "mean",'
+        f' count("{mean}") AS "{count}" FROM {part.resolution.source(database)}'
+        f" WHERE time >= {part.start_ms}ms AND time < {part.end_ms}ms"
+        f" AND {devices_clause(devices)}"
+        f' GROUP BY time({bucket_ms}ms, {offset_ms}ms), "site", "source", "device", "sensor"'
+        " fill(none)"
+    )
+
+
+async def read_history(
+    influx: InfluxClient,
+    segments: Sequence[HistorySegment],
+    *,
+    start: datetime,
+    end: datetime,
+    buckets: int,
+    now_ms: int,
+    downsampled: bool = True,
+) -> HistoryResult:
+    """Buckets of every sensor of every segment, read only inside the segments' windows;
+    `downsampled` False reads raw readings only (the retention policies are missing)."""
+    start_ms, end_ms = _ms(start), _ms(end)
+    resolution, bucket_ms = choose_resolution(start_ms, end_ms, buckets, now_ms)
+    if not downsampled:
+        resolution = RAW
+    aligned_start = start_ms - start_ms % (resolution.bucket_ms or 1)
+    offset_ms = aligned_start % bucket_ms
+    statements: list[str] = []
+    owners: dict[tuple[str, str, str], tuple[str, int]] = {}
+    for segment in segments:
+        devices = segment.location.devices
+        if not devices:
+            continue
+        interval = min(d.log_interval_s for d in devices) * 1000
+        for d in devices:
+            owners[(d.site, d.source, d.device)] = (segment.location.id, interval)
+        for window in segment.windows:
+            w_end = end_ms if window.end is None else _ms(window.end)
+            for part in _parts(resolution, _ms(window.start), w_end):
+                statements.append(_statement(part, influx.database, devices, bucket_ms, offset_ms))
+    merged: dict[tuple[str, str, str, str], dict[int, list[float]]] = {}
+    if statements:
+        # One request; statements' series share tags and bucket times, merged below.
+        for series in await influx.query(";".join(statements)):
+            tags = series.tags
+            key = (
+                tags.get("site", ""),
+                tags.get("source", ""),
+                tags.get("device", ""),
+                tags.get("sensor", ""),
+            )
+            weight_each = 1.0
+            if "sub" in series.columns:
+                interval = owners.get(key[:3], ("", 60_000))[1]
+                weight_each = max(resolution.bucket_ms / max(interval, 1), 1.0)
+            buckets_of = merged.setdefault(key, {})
+            for row in series.rows:
+                _merge(buckets_of, row, weight_each)
+    return HistoryResult(resolution.name, bucket_ms, _collect(merged, owners))
+
+
+def _merge(buckets: dict[int, list[float]], row: dict[str, object], weight_each: float) -> None:
+    lo, hi, mean = row.get("lo"), row.get("hi"), row.get("mean")
+    n = row.get("n", row.get("sub"))
+    if not isinstance(lo, int | float) or not isinstance(hi, int | float):
+        return
+    if not isinstance(mean, int | float) or not isinstance(n, int | float):
+        return
+    t = int(str(row["time"]))
+    weight = float(n) * weight_each
+    if t not in buckets:
+        buckets[t] = [float(lo), float(hi), float(mean) * weight, weight]
+        return
+    bucket = buckets[t]
+    bucket[0] = min(bucket[0], float(lo))
+    bucket[1] = max(bucket[1], float(hi))
+    bucket[2] += float(mean) * weight
+    bucket[3] += weight
+
+
+def _collect(
+    merged: dict[tuple[str, str, str, str], dict[int, list[float]]],
+    owners: dict[tuple[str, str, str], tuple[str, int]],
+) -> list[SeriesPoints]:
+    result = []
+    for (site, source, device, sensor), buckets in sorted(merged.items()):
+        location = owners.get((site, source, device), ("", 0))[0]
+        points = [
+            (t, lo, hi, total / weight if weight else lo)
+            for t, (lo, hi, total, weight) in sorted(buckets.items())
+        ]
+        result.append(SeriesPoints(location, site, source, device, sensor, points))
+    return result

@@ -1,0 +1,41 @@
+"""Small InfluxQL builders shared by the live and history readers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from api.access.model import Device
+from coldchain.influx import quote_identifier, quote_string
+
+__all__ = ["devices_clause", "tag_key"]
+
+TagKey = tuple[str, str, str, str]  # site, source, device, sensor
+
+
+def devices_clause(devices: Iterable[Device]) -> str:
+    """`(site = 'S' AND source = 'unit' AND device = 'D') OR ...` for a WHERE clause."""
+    seen: set[tuple[str, str, str]] = set()
+    parts = []
+    for d in devices:
+        key = (d.site, d.source, d.device)
+        if key in seen:
+            continue
+        seen.add(key)
+        parts.append(
+            f"({quote_identifier('site')} = {quote_string(d.site)}"
+            f" AND {quote_identifier('source')} = {quote_string(d.source)}"
+            f" AND {quote_identifier('device')} = {quote_string(d.device)})"
+        )
+    return "(" + " OR ".join(parts) + ")"
+
+
+def tag_key(tags: dict[str, str]) -> TagKey:
+    return (
+        tags.get("site", ""),
+        tags.get("source", ""),
+        tags.get("device", ""),
+        tags.get("sensor", ""),
+    )
+
+
+GROUP_TAGS = ", ".join(quote_identifier(t) for t in ("site", "source", "device", "sensor"))

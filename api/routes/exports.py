@@ -1,0 +1,63 @@
+"""QA batch export (DESIGN.md §7) over HTTP: the signed record of one batch, streamed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from api.deps import AccessDep, StateDep
+from api.errors import Forbidden
+from api.export import MEDIA_TYPES, ExportSigner, export_batch
+from api.routes.params import BatchPath
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/batches", tags=["exports"])
+
+_EXPORTERS = frozenset({"qa", "admin", "sponsor_viewer"})
+
+
+@router.get(
+    "/{batch}/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}},
+)
+async def export(
+    state: StateDep,
+    access: AccessDep,
+    batch: BatchPath,
+    fmt: Annotated[Literal["csv", "json", "pdf"], Query(alias="format")] = "json",
+) -> StreamingResponse:
+    """The batch's whole chain of custody, readings, excursions and MKT, signed; the
+    export is recorded in the audit trail. QA, admin, and the batch's own sponsor."""
+    await access.batch(batch)  # 404 through the scoped layer first: roles reveal no ids
+    if access.viewer.role not in _EXPORTERS:
+        raise Forbidden("exports need the qa, admin or sponsor_viewer role")
+    signer = await asyncio.to_thread(ExportSigner.load_or_create, state.settings.data_dir)
+    chunks = export_batch(
+        batch,
+        fmt,
+        influx=state.influx,
+        catalog_engine=state.engine,
+        signer=signer,
+        actor=access.viewer.user_id,
+        viewer=access.viewer,
+    )
+    # Start the export before answering, so a refusal is still an error status.
+    first = await anext(chunks, b"")
+
+    async def body() -> AsyncIterator[bytes]:
+        yield first
+        async for chunk in chunks:
+            yield chunk
+
+    filename = f"{batch}.{fmt}"
+    return StreamingResponse(
+        body(),
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

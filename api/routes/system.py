@@ -1,0 +1,78 @@
+"""Health (no login: for load balancers and `coldchain up`) and pipeline metrics (staff)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine, text
+
+from api.deps import StateDep, require_role
+from api.metrics import read_service_metrics, reading_lag_s
+from api.schemas import HealthPublic, MetricsPublic
+from coldchain.catalog.errors import CatalogError
+from coldchain.catalog.store import catalog_session
+from coldchain.catalog.users import Viewer
+from coldchain.errors import StoreError
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["system"])
+
+
+def _catalog_ok(engine: Engine) -> bool:
+    try:
+        with catalog_session(engine) as session:
+            session.execute(text("SELECT 1"))
+    except CatalogError:
+        return False
+    return True
+
+
+@router.get("/health", response_model=HealthPublic, responses={503: {"model": HealthPublic}})
+async def health(state: StateDep) -> JSONResponse:
+    """200 when InfluxDB and the catalog answer, else 503 naming which does not."""
+    influx_ok = await state.influx.ping()
+    catalog_ok = await asyncio.to_thread(_catalog_ok, state.engine)
+    body = HealthPublic(
+        status="ok" if influx_ok and catalog_ok else "degraded",
+        influx=influx_ok,
+        catalog=catalog_ok,
+    )
+    return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)
+
+
+@router.get("/metrics", response_model=MetricsPublic)
+async def metrics(
+    state: StateDep,
+    viewer: Annotated[Viewer, Depends(require_role("warehouse_operator", "qa", "admin"))],
+) -> MetricsPublic:
+    """Ingest and detector counters, spool depth and reading lag (pipeline-wide, so not
+    for sponsor viewers)."""
+    services = await read_service_metrics(state.settings.data_dir)
+    now_ms = state.now_ms()
+    try:
+        lag = await reading_lag_s(state.influx, now_ms)
+    except StoreError:
+        lag = None
+    spool = [
+        int(v["spool_depth_bytes"])
+        for name, v in services.items()
+        if name.startswith("ingest") and isinstance(v.get("spool_depth_bytes"), int)
+    ]
+    stale_after_ms = 3 * state.settings.metrics_interval_s * 1000
+    wall_ms = time.time_ns() // 1_000_000
+    stale = [
+        name
+        for name, v in services.items()
+        if not isinstance(v.get("time_ms"), int) or wall_ms - int(v["time_ms"]) > stale_after_ms
+    ]
+    return MetricsPublic(
+        services=services,
+        spool_depth_bytes=sum(spool) if spool else None,
+        lag_s=lag,
+        stale=stale,
+    )

@@ -1,0 +1,45 @@
+"""Storage units, named `/sites/{site}/units/{unit}` as in the fleet file."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.convert import place_detail_public
+from api.deps import AccessDep, StateDep
+from api.routes.params import SitePath, UnitPath
+from api.schemas import HistoryPublic, LivePublic, PlaceDetailPublic
+from api.views import BucketsQuery, FromQuery, SparkQuery, ToQuery, history_answer, scoped_live
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/sites/{site}/units", tags=["units"])
+
+
+@router.get("/{unit}", response_model=PlaceDetailPublic)
+async def get_unit(access: AccessDep, site: SitePath, unit: UnitPath) -> PlaceDetailPublic:
+    """The unit, its sensors and the placements in it the viewer may see."""
+    return place_detail_public(await access.unit(site, unit))
+
+
+@router.get("/{unit}/live", response_model=LivePublic)
+async def unit_live(
+    state: StateDep, access: AccessDep, site: SitePath, unit: UnitPath, spark: SparkQuery = False
+) -> LivePublic:
+    return await scoped_live(state, access, unit=(site, unit), spark=spark)
+
+
+@router.get("/{unit}/history", response_model=HistoryPublic)
+async def unit_history(
+    state: StateDep,
+    access: AccessDep,
+    site: SitePath,
+    unit: UnitPath,
+    start: FromQuery = None,
+    end: ToQuery = None,
+    buckets: BucketsQuery = 500,
+) -> HistoryPublic:
+    """The unit's readings in [from, to) in buckets of min, max and mean; a sponsor gets
+    only the periods their batches were in it."""
+    return await history_answer(
+        state, access, start=start, end=end, buckets=buckets, unit=(site, unit)
+    )

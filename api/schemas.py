@@ -1,0 +1,246 @@
+"""Request and response bodies, split by direction (`…Public` out, the rest in), as in
+the FastAPI full-stack template's models.py. Times are RFC 3339 in UTC."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AlertAcknowledge",
+    "AlertClose",
+    "AlertDetailPublic",
+    "AlertHistoryPublic",
+    "AlertPublic",
+    "BatchDetailPublic",
+    "BatchPublic",
+    "BudgetPublic",
+    "DevicePublic",
+    "HealthPublic",
+    "HistoryPublic",
+    "HistorySegmentPublic",
+    "HistorySeriesPublic",
+    "LimitSpanPublic",
+    "LimitsPublic",
+    "LivePlacePublic",
+    "LivePublic",
+    "LocationPublic",
+    "MePublic",
+    "MetricsPublic",
+    "PlaceDetailPublic",
+    "PlacementPublic",
+    "ProductPublic",
+    "SensorLivePublic",
+    "SpanPublic",
+    "TokenPublic",
+]
+
+Status = Literal["ok", "warning", "alarm", "no_data"]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class TokenPublic(_Out):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="seconds until the token stops working")
+
+
+class MePublic(_Out):
+    user_id: str
+    role: str
+    sponsor: str | None
+    sites: list[str]
+
+
+class BudgetPublic(_Out):
+    max_c: float
+    hours: float
+    min_c: float | None
+
+
+class ProductPublic(_Out):
+    id: str
+    sponsor: str
+    name: str | None
+    min_c: float
+    max_c: float
+    alarm_delay_min: float
+    label: str
+    budget: BudgetPublic | None
+
+
+class BatchPublic(_Out):
+    id: str
+    product: str
+    sponsor: str
+
+
+class PlacementPublic(_Out):
+    batch: str
+    product: str
+    unit: str | None = Field(description='"SITE/UNIT" when in a storage unit')
+    shipment: str | None
+    start: datetime
+    end: datetime | None
+
+
+class BatchDetailPublic(BatchPublic):
+    placements: list[PlacementPublic]
+
+
+class DevicePublic(_Out):
+    site: str
+    source: str
+    device: str
+    sensors: list[str]
+    log_interval_s: int
+
+
+class LocationPublic(_Out):
+    kind: Literal["unit", "shipment"]
+    id: str
+    site: str
+    name: str | None
+    devices: list[DevicePublic]
+
+
+class SpanPublic(_Out):
+    start: datetime
+    end: datetime | None
+
+
+class PlaceDetailPublic(_Out):
+    location: LocationPublic
+    placements: list[PlacementPublic]
+    visible_windows: list[SpanPublic] | None = Field(
+        description="when the viewer may see this place's readings; null: always"
+    )
+
+
+class LimitsPublic(_Out):
+    min_c: float
+    max_c: float
+    label: str
+    products: list[str]
+
+
+class AlertPublic(_Out):
+    """The alert event of DESIGN.md §9, plus `source`, `updated_at` and `detail`."""
+
+    alert_id: str
+    kind: str
+    severity: str
+    state: str
+    site: str
+    device: str
+    sensor: str
+    start: datetime
+    end: datetime | None
+    peak_c: float | None
+    retrospective: bool
+    source: str
+    updated_at: datetime
+    detail: dict[str, Any]
+
+
+class AlertHistoryPublic(_Out):
+    state: str
+    at: datetime
+    actor: str | None = None
+    comment: str | None = None
+    root_cause: str | None = None
+
+
+class AlertDetailPublic(AlertPublic):
+    history: list[AlertHistoryPublic]
+
+
+class AlertAcknowledge(BaseModel):
+    comment: str = Field(min_length=1, max_length=2000, description="what was seen or done")
+
+
+class AlertClose(BaseModel):
+    root_cause: str = Field(min_length=1, max_length=2000, pattern=r"\S")
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class SensorLivePublic(_Out):
+    device: str
+    sensor: str
+    ts: datetime | None = Field(description="event time of the latest reading")
+    temp_c: float | None
+    status: Status
+
+
+class LivePlacePublic(_Out):
+    location: LocationPublic
+    batches: list[str]
+    products: list[str]
+    limits: LimitsPublic | None
+    since: datetime | None = Field(description="readings before this are not shown to you")
+    status: Status
+    sensors: list[SensorLivePublic]
+    alerts: list[AlertPublic]
+    spark: list[tuple[int, float]] | None = Field(
+        default=None, description="[t_ms, mean °C] of the last hours, when asked for"
+    )
+
+
+class LivePublic(_Out):
+    generated_at: datetime
+    places: list[LivePlacePublic]
+
+
+class HistorySeriesPublic(_Out):
+    location: str
+    site: str
+    source: str
+    device: str
+    sensor: str
+    points: list[tuple[int, float, float, float]] = Field(
+        description="[bucket start t_ms, min °C, max °C, mean °C]"
+    )
+
+
+class LimitSpanPublic(_Out):
+    start: datetime
+    end: datetime | None
+    min_c: float
+    max_c: float
+    label: str
+
+
+class HistorySegmentPublic(_Out):
+    location: str
+    batch: str | None
+    windows: list[SpanPublic]
+    limits: list[LimitSpanPublic]
+
+
+class HistoryPublic(_Out):
+    start: datetime
+    end: datetime
+    resolution: str = Field(description="raw, 1m, 15m or 1h: the series the buckets come from")
+    bucket_ms: int
+    segments: list[HistorySegmentPublic]
+    series: list[HistorySeriesPublic]
+
+
+class HealthPublic(_Out):
+    status: Literal["ok", "degraded"]
+    influx: bool
+    catalog: bool
+
+
+class MetricsPublic(_Out):
+    services: dict[str, dict[str, Any]] = Field(
+        description="the latest counters each service published, by file name"
+    )
+    spool_depth_bytes: int | None
+    lag_s: float | None = Field(description="now minus the newest reading's event time")
+    stale: list[str] = Field(description="services whose counters are older than expected")

@@ -1,0 +1,34 @@
+"""What the app holds while it runs (opened by the lifespan in `api.app`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from api.livecache import LiveCache
+from api.ratelimit import LoginLimiter
+from api.tokens import LoginTokens
+from coldchain.config import Settings
+from coldchain.influx import InfluxClient
+
+__all__ = ["ApiState"]
+
+
+@dataclass(slots=True)
+class ApiState:
+    """Settings and open clients; one per app, reached by routes through `api.deps`."""
+
+    settings: Settings
+    engine: Engine
+    influx: InfluxClient
+    tokens: LoginTokens
+    limiter: LoginLimiter
+    clock: Callable[[], datetime]
+    live_cache: LiveCache
+    downsampling_ready: bool = False
+
+    def now_ms(self) -> int:
+        return int(self.clock().timestamp() * 1000)

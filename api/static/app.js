@@ -1,0 +1,285 @@
+// coldchain web page: log in, tiles per place (live by SSE over fetch), history chart,
+// alert console. No framework, no inline script (the CSP forbids it); the token lives in
+// sessionStorage and travels only in the Authorization header, never in a URL.
+"use strict";
+
+const SVG = "http://www.w3.org/2000/svg";
+const state = { token: null, me: null, places: new Map(), selected: null, stream: null };
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs = {}, text = "") {
+  const node = tag.startsWith("svg:") ? document.createElementNS(SVG, tag.slice(4)) : document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
+  if (text) node.textContent = text;
+  return node;
+}
+
+async function api(path, options = {}) {
+  const headers = Object.assign({}, options.headers || {}, { Authorization: `Bearer ${state.token}` });
+  const response = await fetch(path, Object.assign({}, options, { headers }));
+  if (response.status === 401) { logout("Your session has ended; please log in again."); throw new Error("401"); }
+  if (!response.ok) throw new Error(`${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+async function login(event) {
+  event.preventDefault();
+  $("login-error").textContent = "";
+  const body = new URLSearchParams({ username: $("username").value, password: $("password").value });
+  const response = await fetch("/v1/auth/token", { method: "POST", body });
+  if (!response.ok) {
+    const retry = response.headers.get("Retry-After");
+    $("login-error").textContent = response.status === 429
+      ? `Too many attempts; try again in ${retry} s.` : "Incorrect user or password.";
+    return;
+  }
+  const answer = await response.json();
+  sessionStorage.setItem("token", answer.access_token);
+  $("password").value = "";
+  await start(answer.access_token);
+}
+
+function logout(message = "") {
+  sessionStorage.removeItem("token");
+  state.token = null;
+  if (state.stream) state.stream.abort();
+  $("app-view").classList.add("hidden");
+  $("logout").classList.add("hidden");
+  $("login-view").classList.remove("hidden");
+  $("who").textContent = "";
+  $("login-error").textContent = message;
+}
+
+async function start(token) {
+  state.token = token;
+  try { state.me = await api("/v1/auth/me"); } catch { return; }
+  $("who").textContent = `${state.me.user_id} · ${state.me.role.replace("_", " ")}` +
+    (state.me.sponsor ? ` · ${state.me.sponsor}` : "");
+  $("login-view").classList.add("hidden");
+  $("app-view").classList.remove("hidden");
+  $("logout").classList.remove("hidden");
+  await refreshLive(true);
+  streamLive();
+  refreshAlerts();
+  setInterval(() => refreshLive(true), 60000);   // sparklines
+  setInterval(() => refreshAlerts(false), 5000);
+}
+
+// ---- live tiles -------------------------------------------------------------------
+async function refreshLive(withSpark) {
+  const live = await api(`/v1/live?spark=${withSpark ? "true" : "false"}`);
+  applyLive(live, withSpark);
+}
+
+function applyLive(live, withSpark) {
+  const seen = new Set();
+  for (const place of live.places) {
+    const old = state.places.get(place.location.id);
+    if (!withSpark && old) place.spark = old.spark;
+    state.places.set(place.location.id, place);
+    seen.add(place.location.id);
+  }
+  for (const id of [...state.places.keys()]) if (!seen.has(id)) state.places.delete(id);
+  renderTiles();
+  if (!state.selected && live.places.length) selectPlace(live.places[0].location.id);
+}
+
+function placeTemp(place) {
+  const values = place.sensors.filter((s) => s.temp_c !== null).map((s) => s.temp_c);
+  if (!values.length) return null;
+  return Math.max(...values);
+}
+
+function renderTiles() {
+  const box = $("tiles");
+  box.replaceChildren();
+  if (!state.places.size) box.append(el("p", { class: "note" }, "Nothing of yours is stored anywhere right now."));
+  for (const place of state.places.values()) {
+    const tile = el("article", { class: `tile ${place.status}`, "data-place": place.location.id, tabindex: 0 });
+    if (place.location.id === state.selected) tile.classList.add("selected");
+    const temp = placeTemp(place);
+    tile.append(el("div", { class: "name" }, place.location.id));
+    tile.append(el("div", { class: "temp", "data-temp": temp === null ? "" : temp.toFixed(1) },
+      temp === null ? "—" : `${temp.toFixed(1)} °C`));
+    tile.append(el("div", { class: "status" }, place.status.replace("_", " ")));
+    const limits = place.limits ? `limits ${place.limits.min_c}–${place.limits.max_c} °C` : "no limits (empty)";
+    tile.append(el("div", { class: "meta" }, `${limits} · ${place.batches.join(", ") || "—"}`));
+    const newest = place.sensors.map((s) => s.ts).filter(Boolean).sort().pop();
+    tile.append(el("div", { class: "meta" }, newest ? `read ${new Date(newest).toLocaleTimeString()}` : "no reading"));
+    if (place.alerts.length) tile.append(el("div", { class: "meta" }, `${place.alerts.length} open alert(s)`));
+    tile.append(sparkline(place));
+    tile.addEventListener("click", () => selectPlace(place.location.id));
+    box.append(tile);
+  }
+}
+
+function sparkline(place) {
+  const svg = el("svg:svg", { class: "spark", viewBox: "0 0 200 36", preserveAspectRatio: "none" });
+  const points = place.spark || [];
+  if (points.length < 2) return svg;
+  const values = points.map((p) => p[1]);
+  let lo = Math.min(...values), hi = Math.max(...values);
+  if (place.limits) { lo = Math.min(lo, place.limits.min_c); hi = Math.max(hi, place.limits.max_c); }
+  const t0 = points[0][0], t1 = points[points.length - 1][0];
+  const x = (t) => ((t - t0) / Math.max(t1 - t0, 1)) * 200;
+  const y = (v) => 34 - ((v - lo) / Math.max(hi - lo, 0.1)) * 32;
+  svg.append(el("svg:polyline", { points: points.map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(" ") }));
+  if (place.limits) {
+    for (const limit of [place.limits.min_c, place.limits.max_c]) {
+      svg.append(el("svg:line", { x1: 0, x2: 200, y1: y(limit), y2: y(limit) }));
+    }
+  }
+  return svg;
+}
+
+// Server-Sent Events read through fetch, so the token goes in a header.
+async function streamLive() {
+  const controller = new AbortController();
+  state.stream = controller;
+  try {
+    const response = await fetch("/v1/live/stream", {
+      headers: { Authorization: `Bearer ${state.token}` }, signal: controller.signal,
+    });
+    if (!response.ok || !response.body) throw new Error(`stream ${response.status}`);
+    $("conn").classList.add("on");
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        handleEvent(buffer.slice(0, cut));
+        buffer = buffer.slice(cut + 2);
+      }
+    }
+  } catch (error) {
+    if (controller.signal.aborted) return;
+  } finally {
+    $("conn").classList.remove("on");
+  }
+  if (state.token && !controller.signal.aborted) setTimeout(streamLive, 3000);
+}
+
+function handleEvent(block) {
+  let name = "message", data = "";
+  for (const line of block.split("\n")) {
+    if (line.startsWith("event: ")) name = line.slice(7);
+    else if (line.startsWith("data: ")) data += line.slice(6);
+  }
+  if (name === "live") applyLive(JSON.parse(data), false);
+  else if (name === "expired") logout("Your session has ended; please log in again.");
+}
+
+// ---- history chart ----------------------------------------------------------------
+function historyPath(id) {
+  const place = state.places.get(id);
+  if (place && place.location.kind === "shipment") return `/v1/shipments/${encodeURIComponent(id)}/history`;
+  const [site, unit] = id.split("/");
+  return `/v1/sites/${encodeURIComponent(site)}/units/${encodeURIComponent(unit)}/history`;
+}
+
+async function selectPlace(id) {
+  state.selected = id;
+  renderTiles();
+  $("chart-title").textContent = `History of ${id}`;
+  const hours = Number($("range").value);
+  const to = new Date();
+  const from = new Date(to.getTime() - hours * 3600000);
+  const query = new URLSearchParams({ from: from.toISOString(), to: to.toISOString(), buckets: "300" });
+  const history = await api(`${historyPath(id)}?${query}`);
+  drawChart(history, from.getTime(), to.getTime());
+}
+
+function drawChart(history, t0, t1) {
+  const svg = $("chart");
+  svg.replaceChildren();
+  const W = 900, H = 300, L = 48, R = 10, T = 10, B = 26;
+  const series = history.series;
+  const limits = history.segments.flatMap((s) => s.limits);
+  const values = series.flatMap((s) => s.points.flatMap((p) => [p[1], p[2]]))
+    .concat(limits.flatMap((l) => [l.min_c, l.max_c]));
+  $("chart-note").textContent = `${history.resolution} series, buckets of ${Math.round(history.bucket_ms / 60000)} min`;
+  if (!values.length) {
+    svg.append(el("svg:text", { x: W / 2 - 60, y: H / 2 }, "No readings you may see in this range"));
+    return;
+  }
+  let lo = Math.min(...values), hi = Math.max(...values);
+  const pad = Math.max((hi - lo) * 0.1, 0.5); lo -= pad; hi += pad;
+  const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - R);
+  const y = (v) => T + (1 - (v - lo) / (hi - lo)) * (H - T - B);
+  svg.append(el("svg:line", { class: "axis", x1: L, x2: L, y1: T, y2: H - B }));
+  svg.append(el("svg:line", { class: "axis", x1: L, x2: W - R, y1: H - B, y2: H - B }));
+  for (let i = 0; i <= 4; i++) {
+    const v = lo + ((hi - lo) * i) / 4;
+    svg.append(el("svg:text", { x: 4, y: y(v) + 4 }, `${v.toFixed(1)}°`));
+    const t = t0 + ((t1 - t0) * i) / 4;
+    svg.append(el("svg:text", { x: x(t) - 30, y: H - 8 }, new Date(t).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" })));
+  }
+  for (const s of series) {
+    if (!s.points.length) continue;
+    const width = history.bucket_ms;
+    const top = s.points.map((p) => `${x(p[0]).toFixed(1)},${y(p[2]).toFixed(1)} ${x(p[0] + width).toFixed(1)},${y(p[2]).toFixed(1)}`);
+    const bottom = s.points.slice().reverse().map((p) => `${x(p[0] + width).toFixed(1)},${y(p[1]).toFixed(1)} ${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`);
+    svg.append(el("svg:polygon", { class: "band", points: top.concat(bottom).join(" ") }));
+    svg.append(el("svg:polyline", { class: "mean", points: s.points.map((p) => `${x(p[0] + width / 2).toFixed(1)},${y(p[3]).toFixed(1)}`).join(" ") }));
+  }
+  for (const limit of limits) {
+    const a = x(Math.max(Date.parse(limit.start), t0));
+    const b = x(Math.min(limit.end ? Date.parse(limit.end) : t1, t1));
+    for (const v of [limit.min_c, limit.max_c]) svg.append(el("svg:line", { class: "limit", x1: a, x2: b, y1: y(v), y2: y(v) }));
+  }
+}
+
+// ---- alert console ----------------------------------------------------------------
+async function refreshAlerts(force = false) {
+  if (!state.token) return;
+  const wanted = $("alert-state").value;
+  const alerts = await api(`/v1/alerts?limit=100${wanted ? `&state=${wanted}` : ""}`);
+  const rows = $("alert-rows");
+  const active = document.activeElement;
+  const typing = rows.contains(active) && active.tagName === "INPUT" && active.value;
+  if (typing && force !== true) return;  // do not wipe a comment being written
+  rows.replaceChildren();
+  const canAck = ["warehouse_operator", "admin"].includes(state.me.role);
+  for (const alert of alerts) {
+    const row = el("tr", { class: alert.severity, "data-alert": alert.alert_id });
+    row.append(el("td", {}, new Date(alert.start).toLocaleString()));
+    row.append(el("td", {}, `${alert.site}/${alert.device}/${alert.sensor}`));
+    row.append(el("td", {}, alert.kind.replace("_", " ")));
+    row.append(el("td", {}, alert.severity));
+    row.append(el("td", { class: "state" }, alert.state));
+    row.append(el("td", {}, alert.peak_c === null ? "" : `${alert.peak_c.toFixed(1)} °C`));
+    const action = el("td");
+    if (canAck && alert.state === "open") {
+      const comment = el("input", { placeholder: "comment (required)", "aria-label": "comment", class: "ack-comment" });
+      const button = el("button", { type: "button", class: "ack" }, "Acknowledge");
+      button.addEventListener("click", () => acknowledge(alert.alert_id, comment));
+      action.append(comment, button);
+    }
+    row.append(action);
+    rows.append(row);
+  }
+}
+
+async function acknowledge(alertId, input) {
+  const comment = input.value.trim();
+  if (!comment) { input.focus(); input.placeholder = "a comment is required"; return; }
+  await api(`/v1/alerts/${encodeURIComponent(alertId)}/acknowledge`, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ comment }),
+  });
+  input.blur();
+  await refreshAlerts(true);
+  await refreshLive(false);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("login-form").addEventListener("submit", login);
+  $("logout").addEventListener("click", () => logout());
+  $("range").addEventListener("change", () => state.selected && selectPlace(state.selected));
+  $("alert-state").addEventListener("change", () => refreshAlerts(true));
+  const saved = sessionStorage.getItem("token");
+  if (saved) start(saved);
+});

@@ -1,0 +1,172 @@
+"""Live and history answers assembled from the scoped places (`api.access`) and the
+InfluxDB readers (`api.readings`); shared by the routes and the SSE stream."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import Query
+from pydantic import AwareDatetime
+
+from api.access import Access, HistorySegment, LivePlace
+from api.convert import alert_public, history_public, limits_public, location_public
+from api.errors import BadRequest
+from api.readings import read_history, read_live, read_sparklines
+from api.readings.live import place_status
+from api.schemas import HistoryPublic, LivePlacePublic, LivePublic, SensorLivePublic
+from api.state import ApiState
+
+__all__ = [
+    "BucketsQuery",
+    "FromQuery",
+    "SparkQuery",
+    "ToQuery",
+    "history_answer",
+    "history_range",
+    "live_answer",
+    "scoped_live",
+]
+
+_EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
+_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+_SPARK_SPAN = timedelta(hours=6)
+_SPARK_POINTS = 48
+
+FromQuery = Annotated[
+    AwareDatetime | None,
+    Query(alias="from", description="RFC 3339 with offset; default: 24 h before `to`"),
+]
+ToQuery = Annotated[AwareDatetime | None, Query(alias="to", description="default: now")]
+BucketsQuery = Annotated[
+    int, Query(ge=1, le=2000, description="about this many buckets of min, max and mean")
+]
+SparkQuery = Annotated[bool, Query(description="add a 6 h sparkline (48 means) to each place")]
+
+
+def history_range(
+    state: ApiState, start: datetime | None, end: datetime | None
+) -> tuple[datetime, datetime]:
+    """[from, to) with defaults, checked: inside 1970..2200 and not empty."""
+    end = (end or state.clock()).astimezone(UTC)
+    start = (start or end - timedelta(hours=24)).astimezone(UTC)
+    for name, value in (("from", start), ("to", end)):
+        if not _EARLIEST <= value <= _LATEST:
+            raise BadRequest(f"{name}: {value.isoformat()} is outside 1970-01-02..2200-01-01")
+    if end <= start:
+        raise BadRequest(f"to ({end.isoformat()}) must be after from ({start.isoformat()})")
+    return start, end
+
+
+async def live_answer(state: ApiState, places: list[LivePlace], *, spark: bool) -> LivePublic:
+    settings = state.settings
+    now = state.clock()
+    now_ms = int(now.timestamp() * 1000)
+    readings = await read_live(
+        state.influx,
+        places,
+        now_ms=now_ms,
+        lookback_ms=int(settings.api_live_lookback_s * 1000),
+    )
+    sparks = (
+        await read_sparklines(
+            state.influx,
+            places,
+            now_ms=now_ms,
+            span_ms=int(_SPARK_SPAN.total_seconds() * 1000),
+            points=_SPARK_POINTS,
+        )
+        if spark
+        else {}
+    )
+    answers = []
+    for place in places:
+        status, sensors = place_status(
+            place,
+            readings,
+            now_ms=now_ms,
+            no_data_intervals=settings.api_no_data_intervals,
+            warning_margin_c=settings.detect_warning_margin_c,
+        )
+        answers.append(
+            LivePlacePublic(
+                location=location_public(place.location),
+                batches=list(place.batches),
+                products=list(place.products),
+                limits=limits_public(place.limits),
+                since=place.since,
+                status=status,  # type: ignore[arg-type]
+                sensors=[
+                    SensorLivePublic(
+                        device=s.device,
+                        sensor=s.sensor,
+                        ts=None
+                        if s.reading is None
+                        else datetime.fromtimestamp(s.reading.ts_ms / 1000, UTC),
+                        temp_c=None if s.reading is None else s.reading.temp_c,
+                        status=s.status,  # type: ignore[arg-type]
+                    )
+                    for s in sensors
+                ],
+                alerts=[alert_public(a) for a in place.alerts],
+                spark=sparks.get(place.location.id) if spark else None,
+            )
+        )
+    return LivePublic(generated_at=now, places=answers)
+
+
+async def scoped_live(
+    state: ApiState,
+    access: Access,
+    *,
+    product: str | None = None,
+    batch: str | None = None,
+    unit: tuple[str, str] | None = None,
+    shipment: str | None = None,
+    spark: bool = False,
+) -> LivePublic:
+    """The live answer for what the viewer asked, shared for a second between viewers of
+    exactly the same scope (`api.livecache`)."""
+
+    async def compute() -> LivePublic:
+        places = await access.live(product=product, batch=batch, unit=unit, shipment=shipment)
+        return await live_answer(state, places, spark=spark)
+
+    return await state.live_cache.get(
+        access.viewer,
+        compute,
+        product=product,
+        batch=batch,
+        unit=unit,
+        shipment=shipment,
+        spark=spark,
+    )
+
+
+async def history_answer(
+    state: ApiState,
+    access: Access,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    buckets: int,
+    batch: str | None = None,
+    unit: tuple[str, str] | None = None,
+    shipment: str | None = None,
+) -> HistoryPublic:
+    if buckets > state.settings.api_max_buckets:
+        raise BadRequest(f"buckets: at most {state.settings.api_max_buckets}, got {buckets}")
+    lo, hi = history_range(state, start, end)
+    segments: list[HistorySegment] = await access.history(
+        start=lo, end=hi, batch=batch, unit=unit, shipment=shipment
+    )
+    result = await read_history(
+        state.influx,
+        segments,
+        start=lo,
+        end=hi,
+        buckets=buckets,
+        now_ms=state.now_ms(),
+        downsampled=state.downsampling_ready,
+    )
+    return history_public(lo, hi, segments, result)

@@ -1,0 +1,47 @@
+"""`coldchain api --port P`: the HTTP API and the web page (uvicorn, one process)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from api.app import create_app
+from cli.options import CatalogUrl, ConfigFile, DataDir, InfluxDb, InfluxUrl, build_settings
+from coldchain.catalog import CatalogError, create_catalog_engine, upgrade_catalog
+
+__all__ = ["api"]
+
+
+def api(
+    port: Annotated[int | None, typer.Option("--port", help="TCP port (default 8000)")] = None,
+    host: Annotated[str | None, typer.Option("--host", help="address to bind")] = None,
+    influx_url: InfluxUrl = None,
+    influx_db: InfluxDb = None,
+    catalog_url: CatalogUrl = None,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+) -> None:
+    """Serve the API under /v1 and the web page at /."""
+    settings = build_settings(
+        config,
+        api_port=port,
+        api_host=host,
+        influx_url=influx_url,
+        influx_db=influx_db,
+        catalog_url=catalog_url,
+        data_dir=data_dir,
+    )
+    engine = create_catalog_engine(settings.resolved_catalog_url)
+    try:
+        upgrade_catalog(engine)
+    except CatalogError as exc:
+        typer.echo(f"catalog error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    app = create_app(settings, engine=engine)
+    try:
+        # Access log lines hold paths and queries only; tokens travel in headers, never URLs.
+        uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None)
+    finally:
+        engine.dispose()

@@ -1,0 +1,150 @@
+"""Live view, status, Server-Sent Events, alert lifecycle and metrics through the API."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from coldchain.catalog import catalog_session
+from coldchain.catalog.audit import read_audit
+from tests.integration.test_api_support import World, api_world, write_reading
+from tests.servers import InfluxServer
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def world(influxd: InfluxServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with api_world(
+        tmp_path_factory.mktemp("live"),
+        influxd.url,
+        f"test_{uuid.uuid4().hex[:12]}",
+        api_stream_interval_s=0.2,
+    ) as built:
+        yield built
+
+
+def test_product_live_lists_every_place_holding_it(world: World) -> None:
+    live = world.client.get("/v1/products/VAX-1/live", headers=world.headers("alice")).json()
+    places = {p["location"]["id"]: p for p in live["places"]}
+    assert set(places) == {"BSL/FRIDGE-02", "SHP-A"}
+    fridge = places["BSL/FRIDGE-02"]
+    assert fridge["limits"]["min_c"] == 2.0
+    assert fridge["limits"]["max_c"] == 8.0
+    assert fridge["status"] == "alarm"  # an open alarm alert on its sensor
+    assert [a["alert_id"] for a in fridge["alerts"]] == ["A-F02-1"]
+    assert fridge["sensors"][0]["temp_c"] == 5.0
+
+
+def test_latest_is_by_event_time_not_arrival(world: World) -> None:
+    now = datetime.now(UTC)
+    write_reading(world.settings, "FRIDGE-03", "p1", 6.5, at=now)
+    write_reading(world.settings, "FRIDGE-03", "p1", 1.0, at=now.replace(year=now.year - 1))
+    live = world.client.get(
+        "/v1/sites/BSL/units/FRIDGE-03/live", headers=world.headers("quinn")
+    ).json()
+    assert live["places"][0]["sensors"][0]["temp_c"] == 6.5
+
+
+def test_out_of_range_reading_is_alarm_and_stale_is_no_data(world: World) -> None:
+    write_reading(world.settings, "ROOM-01", "p1", 12.0, site="LYS")
+    live = world.client.get("/v1/sites/LYS/units/ROOM-01/live", headers=world.headers("ada")).json()
+    # ROOM-01 holds nothing: no limits, so a warm empty room is ok, not alarm.
+    assert live["places"][0]["limits"] is None
+    assert live["places"][0]["status"] == "ok"
+
+
+def test_sse_stream_sends_a_new_value(world: World) -> None:
+    headers = world.headers("bob")
+    events = []
+    with world.client.stream(
+        "GET", "/v1/live/stream", headers=headers, params={"max_events": 2}
+    ) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                events.append(json.loads(line[6:]))
+                if len(events) == 1:
+                    write_reading(world.settings, "FRIDGE-01", "p2", 6.9)
+    temps = [s["temp_c"] for s in events[-1]["places"][0]["sensors"] if s["sensor"] == "p2"]
+    assert temps == [6.9]
+
+
+def test_acknowledge_then_close_is_audited(world: World) -> None:
+    ack = world.client.post(
+        "/v1/alerts/B-F01-NOW/acknowledge",
+        json={"comment": "door was open"},
+        headers=world.headers("omar"),
+    )
+    assert ack.status_code == 200, ack.text
+    assert ack.json()["state"] == "acknowledged"
+    again = world.client.post(
+        "/v1/alerts/B-F01-NOW/acknowledge", json={"comment": "x"}, headers=world.headers("omar")
+    )
+    assert again.status_code == 409
+    closed = world.client.post(
+        "/v1/alerts/B-F03-1/close",
+        json={"root_cause": "compressor"},
+        headers=world.headers("quinn"),
+    )
+    assert closed.status_code == 200, closed.text
+    with catalog_session(world.engine) as session:
+        actions = [(e.actor, e.action, e.entity_id) for e in read_audit(session)]
+    assert ("omar", "acknowledge", "B-F01-NOW") in actions
+    assert ("quinn", "close", "B-F03-1") in actions
+
+
+def test_operator_may_not_close(world: World) -> None:
+    answer = world.client.post(
+        "/v1/alerts/A-F01-PAST/close", json={"root_cause": "x"}, headers=world.headers("omar")
+    )
+    assert answer.status_code == 403
+
+
+def test_alert_list_filters(world: World) -> None:
+    alerts = world.client.get(
+        "/v1/alerts", params={"state": "resolved"}, headers=world.headers("quinn")
+    ).json()
+    assert {a["state"] for a in alerts} == {"resolved"}
+    keys = {
+        "alert_id",
+        "kind",
+        "severity",
+        "state",
+        "site",
+        "device",
+        "sensor",
+        "start",
+        "end",
+        "peak_c",
+        "retrospective",
+    }
+    assert keys <= set(alerts[0])
+
+
+def test_metrics_report_ingest_counters_and_lag(world: World) -> None:
+    directory = world.settings.data_dir / "metrics"
+    directory.mkdir(parents=True, exist_ok=True)
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    (directory / "ingest-w1.json").write_text(
+        json.dumps(
+            {"worker": "w1", "spool_depth_bytes": 4096, "lines_written": 10, "time_ms": now_ms}
+        )
+    )
+    metrics = world.client.get("/v1/metrics", headers=world.headers("omar")).json()
+    assert metrics["spool_depth_bytes"] == 4096
+    assert metrics["services"]["ingest-w1"]["lines_written"] == 10
+    assert metrics["lag_s"] is not None
+    assert metrics["lag_s"] < 600
+
+
+def test_health(world: World) -> None:
+    assert world.client.get("/v1/health").json() == {
+        "status": "ok",
+        "influx": True,
+        "catalog": True,
+    }

@@ -1,0 +1,199 @@
+"""No sponsor sees another sponsor's data: every route, called by GLOBEX's viewer with
+ACME's ids, answers 404 (or, without ids, nothing of ACME's). Routes are enumerated from
+the app, so a new route is covered the day it is added; a path parameter this test cannot
+fill fails the test rather than skipping the route."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute, Mount
+
+from tests.integration.test_api_support import World, api_world
+from tests.servers import InfluxServer
+
+pytestmark = pytest.mark.integration
+
+# ACME's ids, used in GLOBEX's requests; none may come back in any answer to GLOBEX.
+ACME_PARAMS = {
+    "product": "VAX-1",
+    "batch": "LOT-A2",
+    "site": "BSL",
+    "unit": "FRIDGE-02",
+    "shipment": "SHP-A",
+    "alert_id": "A-F02-1",
+}
+ACME_ONLY_IDS = (
+    "VAX-1",
+    "LOT-A1",
+    "LOT-A2",
+    "FRIDGE-02",
+    "SHP-A",
+    "LOG-A",
+    "A-F02-1",
+    "A-F01-PAST",
+    "A-LOG-1",
+    "ACME",
+    "alice",
+)
+
+
+@pytest.fixture(scope="module")
+def world(influxd: InfluxServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with api_world(
+        tmp_path_factory.mktemp("tenancy"), influxd.url, f"test_{uuid.uuid4().hex[:12]}"
+    ) as built:
+        yield built
+
+
+def api_routes(routes: list[BaseRoute], prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
+    """Every APIRoute with its full path, through included routers (any FastAPI layout)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield prefix + route.path, route
+        elif isinstance(route, Mount):
+            continue  # static files
+        elif hasattr(route, "original_router"):
+            context = route.include_context  # type: ignore[attr-defined]
+            yield from api_routes(route.original_router.routes, prefix + context.prefix)
+        elif hasattr(route, "routes"):
+            yield from api_routes(route.routes, prefix)
+
+
+def _example_body(route: APIRoute) -> dict[str, Any] | None:
+    """A minimal valid JSON body from the route's model: required strings filled in."""
+    if route.body_field is None:
+        return None
+    schema = route.body_field.field_info.annotation.model_json_schema()  # type: ignore[union-attr]
+    return {name: "checked by test" for name in schema.get("required", [])}
+
+
+def test_route_walk_finds_every_published_path(world: World) -> None:
+    walked = {path for path, _ in api_routes(world.app.routes)}
+    published = set(world.client.get("/v1/openapi.json").json()["paths"])
+    assert published <= walked
+
+
+def test_every_route_hides_acme_from_globex(world: World) -> None:
+    headers = world.headers("bob")
+    checked = 0
+    for path, route in api_routes(world.app.routes):
+        names = [p.name for p in route.dependant.path_params]
+        missing = [n for n in names if n not in ACME_PARAMS]
+        assert not missing, f"{path}: the tenancy test cannot fill {missing}; add ACME ids"
+        url = path.format(**{n: ACME_PARAMS[n] for n in names})
+        for method in sorted(route.methods or ()):
+            if method == "HEAD":
+                continue
+            if route.path.endswith("/auth/token"):
+                answer = world.client.post(url, data={"username": "alice", "password": "x"})
+            else:
+                answer = world.client.request(
+                    method,
+                    url,
+                    headers=headers,
+                    params={"max_events": 1},
+                    json=_example_body(route),
+                )
+            checked += 1
+            if names:
+                assert answer.status_code == 404, (
+                    f"{method} {url}: {answer.status_code} {answer.text[:200]}"
+                )
+                assert answer.json() == {"detail": "not found"}
+                continue
+            assert answer.status_code in (200, 401, 403), f"{method} {url}: {answer.status_code}"
+            leaked = [i for i in ACME_ONLY_IDS if i in answer.text]
+            assert not leaked, f"{method} {url} leaks {leaked}: {answer.text[:300]}"
+    assert checked >= 20
+
+
+def test_unknown_ids_answer_like_foreign_ones(world: World) -> None:
+    foreign = world.client.get("/v1/products/VAX-1", headers=world.headers("bob"))
+    unknown = world.client.get("/v1/products/NOPE-9", headers=world.headers("bob"))
+    assert (foreign.status_code, foreign.text) == (unknown.status_code, unknown.text)
+
+
+def test_shared_fridge_history_shows_globex_only_its_own_period(world: World) -> None:
+    params = {
+        "from": (world.now.replace(microsecond=0) - _days(12)).isoformat(),
+        "to": world.now.isoformat(),
+        "buckets": 200,
+    }
+    bob = world.client.get(
+        "/v1/sites/BSL/units/FRIDGE-01/history", params=params, headers=world.headers("bob")
+    ).json()
+    arrived_ms = int((world.now - _days(1)).timestamp() * 1000)
+    points = [p for s in bob["series"] for p in s["points"]]
+    assert points
+    assert min(p[0] for p in points) >= arrived_ms - bob["bucket_ms"]
+    assert max(p[2] for p in points) < 10  # ACME's 30 °C spike stays ACME's
+    assert [seg["windows"][0]["start"][:16] for seg in bob["segments"]] == [
+        (world.now - _days(1)).isoformat()[:16]
+    ]
+    assert {lim["min_c"] for seg in bob["segments"] for lim in seg["limits"]} == {3.0}
+
+
+def test_acme_sees_its_spike_in_the_shared_fridge(world: World) -> None:
+    params = {
+        "from": (world.now - _days(12)).isoformat(),
+        "to": world.now.isoformat(),
+        "buckets": 200,
+    }
+    alice = world.client.get(
+        "/v1/batches/LOT-A2/history", params=params, headers=world.headers("alice")
+    ).json()
+    peaks = [p[2] for s in alice["series"] if s["location"] == "BSL/FRIDGE-01" for p in s["points"]]
+    assert max(peaks) == 30.0  # min/max buckets keep the peak at any zoom
+    assert all(
+        p[0] < int((world.now - _days(2)).timestamp() * 1000)
+        for s in alice["series"]
+        if s["location"] == "BSL/FRIDGE-01"
+        for p in s["points"]
+    )
+
+
+def test_globex_live_view_of_shared_fridge_judges_by_its_own_limits(world: World) -> None:
+    live = world.client.get("/v1/live", headers=world.headers("bob")).json()
+    assert [p["location"]["id"] for p in live["places"]] == ["BSL/FRIDGE-01"]
+    assert live["places"][0]["limits"]["products"] == ["BIO-7"]
+
+
+def test_sponsor_alert_detail_drops_limits_and_comments(world: World) -> None:
+    alert = world.client.get("/v1/alerts/B-F01-NOW", headers=world.headers("bob")).json()
+    assert alert["detail"] == {"value_c": 9.1}
+    assert all(
+        set(h) <= {"state", "at", "actor", "comment", "root_cause"} for h in alert["history"]
+    )
+    assert all(h["comment"] is None and h["actor"] is None for h in alert["history"])
+    staff = world.client.get("/v1/alerts/B-F01-NOW", headers=world.headers("quinn")).json()
+    assert staff["detail"]["condition"] == "secret label"
+
+
+def test_acme_does_not_see_globex_alert_in_the_fridge_it_left(world: World) -> None:
+    ids = {
+        a["alert_id"] for a in world.client.get("/v1/alerts", headers=world.headers("alice")).json()
+    }
+    assert ids == {"A-F02-1", "A-F01-PAST", "A-LOG-1"}
+
+
+def test_operator_sees_only_their_sites(world: World) -> None:
+    answer = world.client.get("/v1/sites/LYS/units/ROOM-01", headers=world.headers("omar"))
+    assert answer.status_code == 404
+
+
+def test_sponsor_may_not_acknowledge_even_its_own_alert(world: World) -> None:
+    answer = world.client.post(
+        "/v1/alerts/A-F02-1/acknowledge", json={"comment": "seen"}, headers=world.headers("alice")
+    )
+    assert answer.status_code == 403
+
+
+def _days(n: float) -> Any:
+    from datetime import timedelta
+
+    return timedelta(days=n)
