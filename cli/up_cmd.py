@@ -9,6 +9,7 @@ that die are restarted, as systemd would; Ctrl-C stops everything in reverse ord
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -22,6 +23,9 @@ import typer
 
 from cli.local_servers import LocalInflux, LocalMosquitto, free_port, port_is_free
 from cli.options import DataDir
+from coldchain.catalog.credentials import set_password
+from coldchain.catalog.store import catalog_session, create_catalog_engine
+from coldchain.fleet import load_fleet
 
 __all__ = ["up"]
 
@@ -34,6 +38,7 @@ DEMO_FLEET = _REPO / "deploy" / "demo" / "fleet.yaml"
 SERVICES: tuple[tuple[str, str], ...] = (
     ("ingest", "mqtt: connected"),
     ("detect", "mqtt: connected"),
+    ("api", "Uvicorn running"),
 )
 _READY_TIMEOUT_S = 60.0
 
@@ -90,6 +95,27 @@ def _port(wanted: int, what: str) -> int:
     return port
 
 
+def _demo_logins(var: Path, fleet: Path) -> str:
+    """A random password per fleet user that has none, kept in the data dir (mode 0600), so
+    a newcomer can log in to the page; never a fixed default password."""
+    path = var / "secrets" / "demo-logins.txt"
+    if path.exists():
+        return f"the users in {path}"
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine = create_catalog_engine(f"sqlite:///{var / 'catalog.sqlite3'}")
+    lines = []
+    with catalog_session(engine) as session:
+        for user in load_fleet(fleet).users:
+            password = secrets.token_urlsafe(12)
+            set_password(session, user_id=user.id, password=password, actor="cli:up")
+            lines.append(f"{user.id} ({user.role.value}) {password}")
+    engine.dispose()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as sink:
+        sink.write("\n".join(lines) + "\n")
+    return f"the users in {path}"
+
+
 def _verb(*args: str) -> list[str]:
     return [sys.executable, "-m", "cli.main", *args]
 
@@ -109,6 +135,7 @@ def up(
     fleet: Annotated[Path, typer.Option(help="fleet file to load and simulate")] = DEMO_FLEET,
     mqtt_port: Annotated[int, typer.Option(help="broker port (another if taken)")] = 1883,
     influx_port: Annotated[int, typer.Option(help="InfluxDB port (another if taken)")] = 8086,
+    api_port: Annotated[int, typer.Option(help="API and web page port (another if taken)")] = 8000,
     history: Annotated[str, typer.Option(help="simulated past to fill first, e.g. 1d")] = "1d",
     speed: Annotated[float, typer.Option(help="live simulation speed")] = 1.0,
     run_for: Annotated[
@@ -123,8 +150,10 @@ def up(
     influx = LocalInflux(var / "influxdb", _port(influx_port, "InfluxDB"))
     mosquitto.start()
     influx.start()
+    api_port = _port(api_port, "the API")
     env = {
         **os.environ,
+        "COLDCHAIN_API_PORT": str(api_port),
         "COLDCHAIN_MQTT_URL": mosquitto.url,
         "COLDCHAIN_INFLUX_URL": influx.url,
         "COLDCHAIN_DATA_DIR": str(var),
@@ -138,6 +167,7 @@ def up(
         influx.stop()
         mosquitto.stop()
         raise typer.Exit(imported.returncode)
+    logins = _demo_logins(var, fleet)
     children = [
         _Child(name, _verb(name), logs / f"{name}.log", env, restart=True) for name, _ in SERVICES
     ]
@@ -169,6 +199,8 @@ def up(
     )
     typer.echo(
         "coldchain is up\n"
+        f"  web page     http://127.0.0.1:{api_port}/  (API under /v1)\n"
+        f"  log in as    {logins}\n"
         f"  MQTT broker  {mosquitto.url}\n"
         f"  InfluxDB     {influx.url}  (database coldchain)\n"
         f"  catalog      {var / 'catalog.sqlite3'}  (fleet {fleet})\n"
