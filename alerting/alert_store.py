@@ -24,12 +24,12 @@ from coldchain.catalog.alerts import (
     open_alert,
     resolve_alert,
 )
-from coldchain.catalog.outbox import enqueue_notification
+from coldchain.catalog.outbox import enqueue_notification, pending_count
 from coldchain.catalog.schema import AlertRow
 from coldchain.catalog.store import catalog_session
 from coldchain.config import Settings
 
-__all__ = ["NotifyConfig", "escalate_due", "utc", "write_changes"]
+__all__ = ["NotifyConfig", "count_pending", "escalate_due", "utc", "write_changes"]
 
 _SEVERITY = {"warning": 0, "alarm": 1}
 
@@ -160,3 +160,9 @@ def escalate_due(engine: Engine, cfg: NotifyConfig, now: datetime) -> list[str]:
             _notify(session, updated, cfg, now, contacts)
             moved.append(row.id)
     return moved
+
+
+def count_pending(engine: Engine) -> int:
+    """Notifications not yet delivered: the outbox depth the dashboards show."""
+    with catalog_session(engine) as session:
+        return pending_count(session)

@@ -16,20 +16,23 @@ import signal
 import time
 from datetime import UTC, datetime
 
-from alerting.alert_store import NotifyConfig, escalate_due, write_changes
+from alerting.alert_store import NotifyConfig, count_pending, escalate_due, write_changes
 from alerting.channels import EmailChannel, MqttChannel, WebhookChannel
 from alerting.channels.base import Channel
 from alerting.conditions import load_timeline
 from alerting.detector import Detector
 from alerting.dispatcher import Dispatcher
 from alerting.episodes import AlertChange
+from alerting.metrics import DetectorMetrics
 from alerting.rules import DetectorConfig
 from alerting.state_store import StateStore
 from coldchain.catalog import CatalogUnavailable, create_catalog_engine, upgrade_catalog
 from coldchain.config import Settings
 from coldchain.errors import PayloadError
+from coldchain.influx import InfluxClient
 from coldchain.models import DeviceStatus, Reading
 from coldchain.mqtt import Delivery, MqttSubscriber
+from coldchain.pipeline_metrics import publish_metrics
 from coldchain.wire import (
     READINGS_FILTER,
     STATUS_FILTER,
@@ -85,6 +88,14 @@ class DetectorService:
             self.engine, build_channels(settings), retry_max_s=settings.notify_retry_max_s
         )
         self.detector: Detector | None = None
+        self.metrics = DetectorMetrics(worker=settings.detect_client_id)
+        self.influx = InfluxClient(
+            settings.influx_url,
+            settings.influx_db,
+            username=settings.influx_username,
+            password=settings.influx_password,
+            timeout_s=settings.influx_timeout_s,
+        )
 
     async def _start_detector(self) -> Detector:
         await asyncio.to_thread(upgrade_catalog, self.engine)
@@ -117,11 +128,14 @@ class DetectorService:
             async with subscriber, asyncio.TaskGroup() as tasks:
                 dispatch = tasks.create_task(self.dispatcher.run(), name="outbox")
                 escalate = tasks.create_task(self._escalate_forever(), name="escalation")
+                report = tasks.create_task(self._report_forever(), name="metrics")
                 await self._evaluate_until_stopped(subscriber, detector)
                 dispatch.cancel()
                 escalate.cancel()
+                report.cancel()
         finally:
             await self.dispatcher.close()
+            await self.influx.aclose()
             self.store.close()
             self.engine.dispose()
             log.info("detect: stopped client=%s", self.settings.detect_client_id)
@@ -141,6 +155,30 @@ class DetectorService:
             if moved:
                 self.dispatcher.wake()
 
+    async def _report_forever(self) -> None:
+        """Counters and alert display points; InfluxDB being down never holds up alerts."""
+        outbox = asyncio.create_task(self._count_outbox_forever())
+        try:
+            await publish_metrics(
+                service="detector",
+                worker=self.metrics.worker,
+                snapshot=self.metrics.snapshot,
+                data_dir=self.settings.data_dir,
+                influx=self.influx,
+                interval_s=self.settings.metrics_interval_s,
+                display_lines=self.metrics.take_display_lines,
+            )
+        finally:
+            outbox.cancel()
+
+    async def _count_outbox_forever(self) -> None:
+        while True:
+            try:
+                self.metrics.outbox_depth = await asyncio.to_thread(count_pending, self.engine)
+            except CatalogUnavailable as exc:
+                log.warning("detect: outbox not counted, catalog unavailable: %s", exc)
+            await asyncio.sleep(self.settings.metrics_interval_s)
+
     async def _evaluate_until_stopped(self, subscriber: MqttSubscriber, detector: Detector) -> None:
         tick_ms = round(self.settings.detect_tick_s * 1000)
         refresh_ms = round(self.settings.detect_catalog_refresh_s * 1000)
@@ -151,6 +189,8 @@ class DetectorService:
                 deliveries = await asyncio.wait_for(subscriber.take(), tick_ms / 1000)
             now = _now_ms()
             readings, statuses = self._decode(deliveries)
+            newest = max((r.ts_ms for r in readings), default=None)
+            self.metrics.record_batch(newest, now, len(readings))
             changes = detector.process(readings, now)
             for status in statuses:
                 changes += detector.process_status(status, now)
@@ -222,6 +262,7 @@ class DetectorService:
                 ch.end_ms,
                 ch.retrospective,
             )
+        self.metrics.record_changes(changes)
         snapshot = detector.snapshot()
         if snapshot:
             await asyncio.to_thread(self.store.save, snapshot)

@@ -1,29 +1,17 @@
-"""Ingest counters, published for the API and the pipeline-health dashboard.
-
-Every few seconds a snapshot is written atomically to `{data_dir}/metrics/{client}.json`
-(the API reads it), logged as one key=value line, and written as a `pipeline` point to
-InfluxDB when it is up (best effort: these are gauges of the pipeline, not readings).
-"""
+"""Ingest counters, published for the API and the pipeline-health dashboard through
+`coldchain.pipeline_metrics` (`{data_dir}/metrics/ingest-{client}.json`, the log, and a
+`pipeline` point in InfluxDB)."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import os
-import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import orjson
-
-from coldchain.errors import StoreError
 from coldchain.influx import InfluxClient
-from coldchain.lineprotocol import encode_point
+from coldchain.pipeline_metrics import publish_metrics
 
 __all__ = ["IngestMetrics", "report_metrics"]
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -53,33 +41,14 @@ class IngestMetrics:
         return data
 
 
-def _write_file(path: Path, snapshot: dict[str, object]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(orjson.dumps(snapshot))
-    os.replace(tmp, path)
-
-
 async def report_metrics(
     metrics: IngestMetrics, data_dir: Path, influx: InfluxClient, interval_s: float
 ) -> None:
-    directory = data_dir / "metrics"
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"ingest-{metrics.worker}.json"
-    while True:
-        await asyncio.sleep(interval_s)
-        now_ms = time.time_ns() // 1_000_000
-        snapshot = metrics.snapshot() | {"time_ms": now_ms}
-        await asyncio.to_thread(_write_file, path, snapshot)
-        log.info("ingest metrics %s", " ".join(f"{k}={v}" for k, v in snapshot.items()))
-        fields: dict[str, float | int | bool | str] = {
-            k: v
-            for k, v in snapshot.items()
-            if isinstance(v, int | float | bool) and k != "time_ms"
-        }
-        point = encode_point(
-            "pipeline", {"service": "ingest", "worker": metrics.worker}, fields, now_ms
-        )
-        try:
-            await influx.write_lines([point])
-        except StoreError as exc:
-            log.debug("ingest metrics not written to InfluxDB: %s", exc)
+    await publish_metrics(
+        service="ingest",
+        worker=metrics.worker,
+        snapshot=metrics.snapshot,
+        data_dir=data_dir,
+        influx=influx,
+        interval_s=interval_s,
+    )

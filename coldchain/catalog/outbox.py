@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from coldchain.catalog.schema import OutboxRow
@@ -130,5 +130,5 @@ def mark_failed(
 
 
 def pending_count(session: Session) -> int:
-    rows = session.execute(select(OutboxRow.id).where(OutboxRow.delivered_at.is_(None)))
-    return len(rows.all())
+    query = select(func.count()).select_from(OutboxRow).where(OutboxRow.delivered_at.is_(None))
+    return int(session.execute(query).scalar_one())

@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 
@@ -16,7 +17,7 @@ from tests.integration.test_detector_support import (
     make_catalog,
 )
 from tests.pipeline import Publisher, wait_until
-from tests.servers import MosquittoServer, running_mosquitto
+from tests.servers import InfluxServer, MosquittoServer, running_mosquitto
 
 pytestmark = pytest.mark.integration
 
@@ -31,13 +32,23 @@ def broker(tmp_path: Path) -> Iterator[MosquittoServer]:
 
 
 @pytest.fixture
-def detect(broker: MosquittoServer, tmp_path: Path) -> Iterator[DetectProcess]:
+def detect(
+    broker: MosquittoServer, influxd: InfluxServer, influx_db: str, tmp_path: Path
+) -> Iterator[DetectProcess]:
     process = DetectProcess(
         broker.url,
         make_catalog(tmp_path),
         tmp_path / "var",
-        env={"COLDCHAIN_DETECT_CLEAR_AFTER_MIN": "0.1", "COLDCHAIN_DETECT_WARNING_DELAY_MIN": "5"},
+        env={
+            "COLDCHAIN_DETECT_CLEAR_AFTER_MIN": "0.1",
+            "COLDCHAIN_DETECT_WARNING_DELAY_MIN": "5",
+            "COLDCHAIN_INFLUX_URL": influxd.url,
+            "COLDCHAIN_INFLUX_DB": influx_db,
+            "COLDCHAIN_METRICS_INTERVAL_S": "0.5",
+        },
     )
+    # Ingest creates the database in a deployment; the detector only adds display points.
+    httpx.post(f"{influxd.url}/query", data={"q": f'CREATE DATABASE "{influx_db}"'}, timeout=10)
     process.start()
     yield process
     if process.process is not None and process.process.poll() is None:
@@ -117,7 +128,7 @@ def test_kill9_mid_excursion_gives_exactly_one_alert_with_its_true_start(
 
 
 def test_backfill_with_an_excursion_inside_raises_one_retrospective_alert(
-    broker: MosquittoServer, detect: DetectProcess
+    broker: MosquittoServer, detect: DetectProcess, influxd: InfluxServer, influx_db: str
 ) -> None:
     now = time.time_ns() // 1_000_000 // 60_000 * 60_000
     start = now - 4 * 3_600_000
@@ -149,5 +160,35 @@ def test_backfill_with_an_excursion_inside_raises_one_retrospective_alert(
         assert alarm.end_at is not None
         assert int(alarm.end_at.timestamp() * 1000) == start + 21 * 300_000
         assert alarm.peak_c == pytest.approx(12.2)
+        # The dashboards' copies: the alert's state changes and the detector's counters.
+        wait_until(
+            lambda: (
+                _influx_rows(influxd, influx_db, "SELECT * FROM alert")
+                and _influx_rows(
+                    influxd, influx_db, "SELECT * FROM pipeline WHERE service='detector'"
+                )
+            ),
+            15,
+            "alert and pipeline points in InfluxDB",
+        )
+        states = {row["state"] for row in _influx_rows(influxd, influx_db, "SELECT * FROM alert")}
+        assert {"open", "resolved"} <= states
+        [counters] = _influx_rows(
+            influxd,
+            influx_db,
+            "SELECT last(readings_evaluated) FROM pipeline WHERE service='detector'",
+        )
+        assert int(str(counters["last"])) >= 36
     finally:
         gateway.close()
+
+
+def _influx_rows(influxd: InfluxServer, db: str, query: str) -> list[dict[str, object]]:
+    answer = httpx.post(f"{influxd.url}/query", data={"q": query, "db": db}, timeout=10).json()
+    rows: list[dict[str, object]] = []
+    for result in answer.get("results", []):
+        for series in result.get("series", []):
+            rows += [
+                dict(zip(series["columns"], values, strict=True)) for values in series["values"]
+            ]
+    return rows
