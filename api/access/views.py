@@ -28,10 +28,10 @@ from api.access.places import (
 from coldchain.catalog.errors import CatalogNotFound
 from coldchain.catalog.queries import (
     BatchView,
-    Budget,
     PlacementView,
     ProductView,
     chain_of_custody,
+    product_view,
 )
 from coldchain.catalog.schema import (
     BatchRow,
@@ -52,23 +52,6 @@ __all__ = [
 ]
 
 
-def _product_view(row: ProductRow) -> ProductView:
-    budget = None
-    if row.budget_max_c is not None and row.budget_hours is not None:
-        budget = Budget(max_c=row.budget_max_c, hours=row.budget_hours, min_c=row.budget_min_c)
-    return ProductView(
-        id=row.id,
-        sponsor=row.sponsor_id,
-        name=row.name,
-        min_c=row.min_c,
-        max_c=row.max_c,
-        alarm_delay_min=row.alarm_delay_min,
-        budget=budget,
-        label=row.label,
-        mkt_delta_h_kj_per_mol=row.mkt_delta_h_kj_per_mol,
-    )
-
-
 def _product_scope(viewer: Viewer) -> ColumnElement[bool]:
     """Products the viewer may see: a sponsor's own; an operator's those placed at their
     sites at some time; everything for QA and admin."""
@@ -84,7 +67,7 @@ def _product_scope(viewer: Viewer) -> ColumnElement[bool]:
 
 def visible_products(session: Session, viewer: Viewer) -> list[ProductView]:
     query = select(ProductRow).where(_product_scope(viewer)).order_by(ProductRow.id)
-    return [_product_view(row) for row in session.execute(query).scalars()]
+    return [product_view(row) for row in session.execute(query).scalars()]
 
 
 def find_product(session: Session, viewer: Viewer, product: str) -> ProductView:
@@ -92,7 +75,7 @@ def find_product(session: Session, viewer: Viewer, product: str) -> ProductView:
     row = session.execute(query).scalar_one_or_none()
     if row is None:
         raise CatalogNotFound(f"product {product} not found")
-    return _product_view(row)
+    return product_view(row)
 
 
 def _batch_scope(viewer: Viewer) -> ColumnElement[bool]:

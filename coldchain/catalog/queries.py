@@ -35,6 +35,7 @@ __all__ = [
     "ProductView",
     "batches_for_sponsor",
     "chain_of_custody",
+    "product_view",
     "products_for_sponsor",
     "storage_condition_for_sensor",
     "stored_in_unit",
@@ -271,7 +272,7 @@ def storage_condition_for_sensor(
         .distinct()
     )
     products = sorted(session.execute(query).scalars(), key=lambda p: p.id)
-    return _strictest([_product_view(p) for p in products]) if products else None
+    return _strictest([product_view(p) for p in products]) if products else None
 
 
 def _places_of_sensor(
@@ -329,7 +330,8 @@ def _strictest(products: list[ProductView]) -> AppliedCondition:
     )
 
 
-def _product_view(row: ProductRow) -> ProductView:
+def product_view(row: ProductRow) -> ProductView:
+    """A product row as the value the rest of the system reads."""
     budget = None
     if row.budget_max_c is not None and row.budget_hours is not None:
         budget = Budget(max_c=row.budget_max_c, hours=row.budget_hours, min_c=row.budget_min_c)
@@ -372,7 +374,7 @@ def products_for_sponsor(
     else:
         _sponsor_batches(session, sponsor, viewer)
     rows = session.execute(query.distinct().order_by(ProductRow.id)).scalars()
-    return [_product_view(row) for row in rows]
+    return [product_view(row) for row in rows]
 
 
 def batches_for_sponsor(
