@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from api.app import create_app
 from cli.options import CatalogUrl, ConfigFile, DataDir, InfluxDb, InfluxUrl, build_settings
 from coldchain.catalog import CatalogError, create_catalog_engine, upgrade_catalog
 
@@ -24,6 +22,11 @@ def api(
     config: ConfigFile = None,
 ) -> None:
     """Serve the API under /v1 and the web page at /."""
+    # Imported here: every other verb (ingest, detect, ...) would otherwise load FastAPI.
+    import uvicorn
+
+    from api.app import create_app
+
     settings = build_settings(
         config,
         api_port=port,

@@ -4,16 +4,39 @@ from __future__ import annotations
 
 import asyncio
 
-from alerting.service import run_detector
-from cli.options import CatalogUrl, ConfigFile, DataDir, MqttUrl, build_settings
+from cli.options import (
+    CatalogUrl,
+    ConfigFile,
+    DataDir,
+    InfluxDb,
+    InfluxUrl,
+    MqttUrl,
+    build_settings,
+)
 
 
 def detect(
     mqtt_url: MqttUrl = None,
     catalog_url: CatalogUrl = None,
+    influx_url: InfluxUrl = None,
+    influx_db: InfluxDb = None,
     data_dir: DataDir = None,
     config: ConfigFile = None,
 ) -> None:
-    """Watch every sensor's readings, raise and resolve alerts, and notify people."""
-    settings = build_settings(config, mqtt_url=mqtt_url, catalog_url=catalog_url, data_dir=data_dir)
+    """Watch every sensor's readings, raise and resolve alerts, and notify people.
+
+    InfluxDB only receives the detector's counters and alert display points; alerts never
+    wait for it.
+    """
+    # Imported here so other verbs do not load the detector (numpy, SQLAlchemy).
+    from alerting.service import run_detector
+
+    settings = build_settings(
+        config,
+        mqtt_url=mqtt_url,
+        catalog_url=catalog_url,
+        influx_url=influx_url,
+        influx_db=influx_db,
+        data_dir=data_dir,
+    )
     asyncio.run(run_detector(settings))
