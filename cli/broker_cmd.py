@@ -62,12 +62,15 @@ def _address(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def regenerate_broker_files(engine: Engine, data_dir: Path, out: Path) -> int:
+def regenerate_broker_files(
+    engine: Engine, data_dir: Path, out: Path, *, ingest_workers: int = 1
+) -> int:
     """Write `passwd` and `acl` for the services and every gateway not revoked; returns
     how many gateway accounts they hold."""
     with catalog_session(engine) as session:
         gateways = gateway_accounts(session)
-    write_broker_credentials(out, [*service_accounts(data_dir), *gateways])
+    accounts = service_accounts(data_dir, ingest_workers=ingest_workers)
+    write_broker_credentials(out, [*accounts, *gateways])
     return len(gateways)
 
 
@@ -107,6 +110,14 @@ def broker_config(
     tls_host: Annotated[
         list[str] | None, typer.Option("--tls-host", help="--demo-tls: names in the certificate")
     ] = None,
+    ingest_workers: Annotated[
+        int,
+        typer.Option(
+            "--ingest-workers",
+            min=1,
+            help="ingest accounts to create: coldchain-ingest, coldchain-ingest-2, ...",
+        ),
+    ] = 1,
     broker_pid: BrokerPid = None,
     broker_pid_file: BrokerPidFile = None,
     catalog_url: CatalogUrl = None,
@@ -128,7 +139,9 @@ def broker_config(
     listeners += [Listener(port, host, tls) for host, port in map(_address, tls_listen or [])]
     with _catalog(catalog_url, data_dir, config) as engine:
         try:
-            count = regenerate_broker_files(engine, settings.data_dir, target)
+            count = regenerate_broker_files(
+                engine, settings.data_dir, target, ingest_workers=ingest_workers
+            )
         except (CatalogError, ConfigError) as exc:
             raise _fail(f"broker config: {exc}", 1) from exc
     conf = write_listeners(target, listeners)

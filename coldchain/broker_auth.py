@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coldchain.errors import ConfigError
-from coldchain.security.secrets import read_or_create_secret, write_private_file
+from coldchain.security.secrets import read_or_create_secret, secret_path, write_private_file
 from coldchain.security.tls import TlsFiles
 from coldchain.wire import TOPIC_ROOT
 
@@ -140,11 +140,18 @@ class BrokerAccount:
         raise ConfigError(f"broker account {self.username!r}: neither a gateway nor a service")
 
 
-def service_accounts(data_dir: Path) -> list[BrokerAccount]:
-    """The services' accounts; each password is `{data_dir}/secrets/mqtt-{service}.secret`,
+def service_accounts(data_dir: Path, *, ingest_workers: int = 1) -> list[BrokerAccount]:
+    """The services' accounts; each password is `{data_dir}/secrets/mqtt-{name}.secret`,
     created on first use, which is also where the service reads it from
-    (`COLDCHAIN_MQTT_PASSWORD_FILE`)."""
-    return [
+    (`COLDCHAIN_MQTT_PASSWORD_FILE`).
+
+    The broker uses the user name as client id, so each ingest worker needs an account of
+    its own: worker 1 is `coldchain-ingest`, worker n `coldchain-ingest-n`. Workers once
+    created keep their accounts (their secret files say so) until the files are removed.
+    """
+    for worker in range(2, ingest_workers + 1):
+        read_or_create_secret(data_dir, f"mqtt-ingest-{worker}")
+    accounts = [
         BrokerAccount(
             username,
             mosquitto_password_hash(read_or_create_secret(data_dir, f"mqtt-{service}")),
@@ -152,6 +159,20 @@ def service_accounts(data_dir: Path) -> list[BrokerAccount]:
         )
         for service, username in SERVICE_ACCOUNTS.items()
     ]
+    extra_workers = sorted(
+        int(match.group(1))
+        for path in secret_path(data_dir, "mqtt-ingest").parent.glob("mqtt-ingest-*.secret")
+        if (match := re.fullmatch(r"mqtt-ingest-([0-9]+)\.secret", path.name))
+    )
+    accounts += [
+        BrokerAccount(
+            f"{SERVICE_ACCOUNTS['ingest']}-{worker}",
+            mosquitto_password_hash(read_or_create_secret(data_dir, f"mqtt-ingest-{worker}")),
+            service="ingest",
+        )
+        for worker in extra_workers
+    ]
+    return accounts
 
 
 def render_password_file(accounts: Iterable[BrokerAccount]) -> str:
@@ -199,6 +220,10 @@ def render_listeners(directory: Path, listeners: Iterable[Listener]) -> str:
     ]
     for listener in listeners:
         lines.append(f"listener {listener.port} {listener.address}")
+        # A listener option in mosquitto 2.0: the client id becomes the user name, so no
+        # account can claim another's id and take over its persistent session and the
+        # readings queued in it [MQTT-3.1.4-3]. Hence one account per ingest worker.
+        lines.append("use_username_as_clientid true")
         if listener.tls is not None:
             lines += [
                 f"cafile {listener.tls.ca_cert.resolve()}",

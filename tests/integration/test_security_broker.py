@@ -16,6 +16,8 @@ import paho.mqtt.client as paho
 import pytest
 import typer
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from typer.testing import CliRunner
 
@@ -121,6 +123,7 @@ class Client:
         ca_file: Path | None = None,
         client_id: str = "",
         will: str | None = None,
+        session_expiry_s: int | None = None,
     ) -> None:
         self.connack: ReasonCode | None = None
         self.pubacks: dict[int, ReasonCode] = {}
@@ -139,8 +142,18 @@ class Client:
         self._client.on_publish = lambda c, u, mid, rc, p: self.pubacks.__setitem__(mid, rc)
         self._client.on_message = lambda c, u, m: self.messages.append((m.topic, bytes(m.payload)))
         self._client.on_disconnect = lambda *args: self.disconnected.set()
+        properties = None
+        if session_expiry_s is not None:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = session_expiry_s
         try:
-            self._client.connect("127.0.0.1", port, keepalive=5)
+            self._client.connect(
+                "127.0.0.1",
+                port,
+                keepalive=5,
+                clean_start=session_expiry_s is None,
+                properties=properties,
+            )
         except OSError:
             self.disconnected.set()
             return
@@ -164,6 +177,12 @@ class Client:
         info = self._client.publish(topic, payload, qos=1)
         wait_until(lambda: info.mid in self.pubacks, 5, f"PUBACK for {topic}", 0.02)
         return self.pubacks[info.mid]
+
+    def subscribe(self, topic: str) -> None:
+        granted = threading.Event()
+        self._client.on_subscribe = lambda *args: granted.set()
+        self._client.subscribe(topic, qos=1)
+        assert granted.wait(5), f"no SUBACK for {topic}"
 
     def close(self) -> None:
         self._client.disconnect()
@@ -344,17 +363,24 @@ def test_a_forged_reading_for_another_site_never_reaches_ingest(
         assert ingest.stop() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mosquitto 2.0 file auth does not bind client ids to users: a gateway that reuses "
-    "ingest's client id takes over its persistent session (docs/security.md, residual risks)",
-)
 def test_a_gateway_cannot_take_over_a_services_session(broker: SecuredBroker) -> None:
+    """A gateway that connects with ingest's client id gets its own user name as id
+    (`use_username_as_clientid`), so the readings queued in ingest's session survive."""
     port = broker.server.port
-    ingest = Client(
-        port, "coldchain-ingest", broker.passwords["coldchain-ingest"], client_id="svc-1"
-    )
+    password = broker.passwords["coldchain-ingest"]
+    ingest = Client(port, "coldchain-ingest", password, client_id="svc-1", session_expiry_s=600)
+    assert ingest.accepted
+    ingest.subscribe("coldchain/v1/+/+/+/readings")
     ingest.close()
+    gateway = Client(port, "gw~BSL~gw1", broker.passwords["gw~BSL~gw1"])
+    queued = b'{"sensor": "p1", "ts": 1763800000000, "temp_c": 4.0, "seq": 7}'
+    assert gateway.publish("coldchain/v1/BSL/unit/U9/readings", queued).getName() == "Success"
+    gateway.close()
     impostor = Client(port, "gw~BSL~gw1", broker.passwords["gw~BSL~gw1"], client_id="svc-1")
     impostor.close()
-    assert not impostor.accepted
+    back = Client(port, "coldchain-ingest", password, client_id="svc-1", session_expiry_s=600)
+    try:
+        wait_until(lambda: back.messages, 5, "the reading queued in ingest's session")
+        assert back.messages == [("coldchain/v1/BSL/unit/U9/readings", queued)]
+    finally:
+        back.close()

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 
 from coldchain.broker_auth import (
     BrokerAccount,
+    Listener,
     check_mosquitto_password,
     gateway_username,
     mosquitto_password_hash,
     render_acl,
+    render_listeners,
     render_password_file,
+    service_accounts,
 )
 from coldchain.errors import ConfigError
 
@@ -75,3 +79,19 @@ def test_acl_has_one_block_per_account_and_password_file_one_line() -> None:
 def test_an_account_that_is_neither_gateway_nor_service_is_refused() -> None:
     with pytest.raises(ConfigError, match="neither a gateway nor a service"):
         BrokerAccount("who", "$7$x").topic_rules()
+
+
+def test_each_ingest_worker_gets_an_account_of_its_own_and_keeps_it(tmp_path: Path) -> None:
+    """The broker uses user names as client ids, so two workers may not share one."""
+    names = [a.username for a in service_accounts(tmp_path, ingest_workers=3)]
+    assert {"coldchain-ingest", "coldchain-ingest-2", "coldchain-ingest-3"} <= set(names)
+    again = [a.username for a in service_accounts(tmp_path)]  # e.g. after `gateway add`
+    assert sorted(again) == sorted(names)
+    assert all(a.topic_rules() for a in service_accounts(tmp_path) if a.service == "ingest")
+
+
+def test_every_listener_binds_client_ids_to_user_names(tmp_path: Path) -> None:
+    conf = render_listeners(tmp_path, [Listener(1883), Listener(8883)]).splitlines()
+    for port in (1883, 8883):
+        at = conf.index(f"listener {port} 127.0.0.1")
+        assert conf[at + 1] == "use_username_as_clientid true"
