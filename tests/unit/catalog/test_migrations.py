@@ -41,3 +41,12 @@ def test_an_unmigrated_database_says_so(tmp_path: Path) -> None:
             session.get(SponsorRow, "ACME")
     finally:
         engine.dispose()
+
+
+def test_a_new_sqlite_catalog_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """It holds argon2 and gateway password hashes."""
+    path = tmp_path / "var" / "catalog.sqlite3"
+    engine = create_catalog_engine(f"sqlite:///{path}")
+    upgrade_catalog(engine)
+    engine.dispose()
+    assert path.stat().st_mode & 0o777 == 0o600
