@@ -8,11 +8,13 @@ nothing here logs one. Every command that changes credentials regenerates the br
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from cli.catalog_cmd import Actor, _actor, _catalog
 from cli.options import CatalogUrl, ConfigFile, DataDir, InfluxDb, InfluxUrl, build_settings
@@ -151,6 +153,32 @@ def broker_config(
     _reload(target, broker_pid, broker_pid_file)
 
 
+_T = TypeVar("_T")
+
+
+def _change_gateway(
+    verb: str,
+    change: Callable[[Session], _T],
+    *,
+    out: Path | None,
+    catalog_url: str | None,
+    data_dir: Path | None,
+    config: Path | None,
+) -> tuple[_T, Path]:
+    """Apply `change` to the catalog and regenerate the broker's files in one go; returns
+    its result and the folder written, for the caller to report and reload."""
+    settings = build_settings(config, catalog_url=catalog_url, data_dir=data_dir)
+    target = out or settings.data_dir / "broker"
+    with _catalog(catalog_url, data_dir, config) as engine:
+        try:
+            with catalog_session(engine) as session:
+                result = change(session)
+            regenerate_broker_files(engine, settings.data_dir, target)
+        except (CatalogError, ConfigError) as exc:
+            raise _fail(f"gateway {verb}: {exc}", 1) from exc
+    return result, target
+
+
 @gateway_app.command("add")
 def gateway_add(
     site: Annotated[str, typer.Argument()],
@@ -164,15 +192,14 @@ def gateway_add(
     actor: Actor = None,
 ) -> None:
     """Create GATEWAY's account at SITE and print its password, this once only."""
-    settings = build_settings(config, catalog_url=catalog_url, data_dir=data_dir)
-    target = out or settings.data_dir / "broker"
-    with _catalog(catalog_url, data_dir, config) as engine:
-        try:
-            with catalog_session(engine) as session:
-                issued = add_gateway(session, site=site, gateway=gateway, actor=_actor(actor))
-            regenerate_broker_files(engine, settings.data_dir, target)
-        except (CatalogError, ConfigError) as exc:
-            raise _fail(f"gateway add: {exc}", 1) from exc
+    issued, target = _change_gateway(
+        "add",
+        lambda session: add_gateway(session, site=site, gateway=gateway, actor=_actor(actor)),
+        out=out,
+        catalog_url=catalog_url,
+        data_dir=data_dir,
+        config=config,
+    )
     typer.echo(f"gateway {site}/{gateway}: user {issued.username}")
     typer.echo(f"password (shown once, stored hashed): {issued.password}")
     _reload(target, broker_pid, broker_pid_file)
@@ -191,15 +218,14 @@ def gateway_revoke(
     actor: Actor = None,
 ) -> None:
     """Revoke GATEWAY at SITE: the broker refuses it from its next reload on."""
-    settings = build_settings(config, catalog_url=catalog_url, data_dir=data_dir)
-    target = out or settings.data_dir / "broker"
-    with _catalog(catalog_url, data_dir, config) as engine:
-        try:
-            with catalog_session(engine) as session:
-                changed = revoke_gateway(session, site=site, gateway=gateway, actor=_actor(actor))
-            regenerate_broker_files(engine, settings.data_dir, target)
-        except (CatalogError, ConfigError) as exc:
-            raise _fail(f"gateway revoke: {exc}", 1) from exc
+    changed, target = _change_gateway(
+        "revoke",
+        lambda session: revoke_gateway(session, site=site, gateway=gateway, actor=_actor(actor)),
+        out=out,
+        catalog_url=catalog_url,
+        data_dir=data_dir,
+        config=config,
+    )
     typer.echo(f"gateway {site}/{gateway} {'revoked' if changed else 'was already revoked'}")
     _reload(target, broker_pid, broker_pid_file)
 
