@@ -15,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from coldchain.config import MqttEndpoint
+from coldchain.mqtt_socket import SocketDriver
 
 __all__ = ["Delivery", "MqttSubscriber", "authenticate"]
 
@@ -97,8 +96,6 @@ class MqttSubscriber:
             reconnect_on_failure=False,
         )
         authenticate(self._client, endpoint)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread = 0
         self._queue: list[Delivery] = []
         self._arrived = asyncio.Event()
         self._connected = asyncio.Event()
@@ -106,44 +103,14 @@ class MqttSubscriber:
         self._received = 0
         self._closing = False
         self._tasks: list[asyncio.Task[None]] = []
-        self._sock: Any = None
-        self._watching_writes = False
-        self._paused = False
         self._queue_limit = max(4 * receive_maximum, 100)
         self.connects = 0
-        self._wire_callbacks()
+        self._driver = SocketDriver(self._client, on_readable=self._read_ready)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
 
     # -- paho callbacks (all run on the event loop) ----------------------------------------
-
-    def _wire_callbacks(self) -> None:
-        client = self._client
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.on_socket_open = self._on_socket_open
-        client.on_socket_close = self._on_socket_close
-        client.on_socket_register_write = self._on_socket_register_write
-        client.on_socket_unregister_write = self._on_socket_unregister_write
-
-    def _on_socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
-        # connect() runs in a worker thread; hand the socket to the loop's thread.
-        self._call_in_loop(self._watch_socket, sock)
-
-    def _call_in_loop(self, callback: Any, *args: Any) -> None:
-        assert self._loop is not None
-        if self._loop_thread == threading.get_ident():
-            callback(*args)
-        else:
-            self._loop.call_soon_threadsafe(callback, *args)
-
-    def _watch_socket(self, sock: Any) -> None:
-        assert self._loop is not None
-        if sock.fileno() < 0:
-            return
-        self._sock = sock
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-        self._loop.add_reader(sock.fileno(), self._read_ready)
 
     def _read_ready(self) -> None:
         for _ in range(_PACKETS_PER_WAKEUP):
@@ -153,37 +120,6 @@ class MqttSubscriber:
             before = self._received
             if self._client.loop_read() != paho.MQTT_ERR_SUCCESS or self._received == before:
                 return
-
-    def _on_socket_close(self, client: paho.Client, userdata: Any, sock: Any) -> None:
-        self._call_in_loop(self._forget_socket, sock, sock.fileno())
-
-    def _forget_socket(self, sock: Any, fd: int) -> None:
-        assert self._loop is not None
-        if fd >= 0:
-            self._loop.remove_reader(fd)
-            self._loop.remove_writer(fd)
-        self._watching_writes = False
-        self._paused = False
-        if self._sock is sock:
-            self._sock = None
-
-    def _on_socket_register_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
-        self._call_in_loop(self._watch_writes, sock, True)
-
-    def _on_socket_unregister_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
-        self._call_in_loop(self._watch_writes, sock, False)
-
-    def _watch_writes(self, sock: Any, wanted: bool) -> None:
-        # paho asks for this once per queued packet (every ack); the selector needs it once.
-        assert self._loop is not None
-        fd = sock.fileno()
-        if fd < 0 or wanted == self._watching_writes:
-            return
-        self._watching_writes = wanted
-        if wanted:
-            self._loop.add_writer(fd, self._client.loop_write)
-        else:
-            self._loop.remove_writer(fd)
 
     def _on_connect(
         self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
@@ -230,8 +166,7 @@ class MqttSubscriber:
     # -- lifecycle ------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
+        self._driver.attach(asyncio.get_running_loop())
         self._tasks = [
             asyncio.create_task(self._keep_connected(), name="mqtt-connect"),
             asyncio.create_task(self._housekeeping(), name="mqtt-misc"),
@@ -250,7 +185,7 @@ class MqttSubscriber:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self._sock is not None:
+        if self._driver.sock is not None:
             self._client.disconnect()
             # Let the DISCONNECT packet go out before the socket closes.
             with contextlib.suppress(OSError):
@@ -276,7 +211,7 @@ class MqttSubscriber:
     async def _keep_connected(self) -> None:
         delay = 0.1
         while True:
-            if self._sock is None:
+            if self._driver.sock is None:
                 try:
                     await self._connect_once()
                     await asyncio.wait_for(self._connected.wait(), 10)
@@ -288,7 +223,7 @@ class MqttSubscriber:
                         exc,
                         delay,
                     )
-                    if self._sock is not None:
+                    if self._driver.sock is not None:
                         self._client.disconnect()
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 5.0)
@@ -298,7 +233,7 @@ class MqttSubscriber:
     async def _housekeeping(self) -> None:
         while True:
             await asyncio.sleep(1)
-            if self._sock is not None:
+            if self._driver.sock is not None:
                 self._client.loop_misc()
 
     # -- consuming ------------------------------------------------------------------------
@@ -310,32 +245,24 @@ class MqttSubscriber:
             await self._arrived.wait()
         count = len(self._queue) if max_count is None else max_count
         taken, self._queue = self._queue[:count], self._queue[count:]
-        if self._paused and len(self._queue) < self._queue_limit // 2:
-            self._resume_reading()
+        if self._driver.paused and len(self._queue) < self._queue_limit // 2:
+            self._driver.resume_reading()
         return taken
 
     def _pause_reading(self) -> None:
         """A broker that ignores our Receive Maximum (or QoS 0 floods) must not grow memory
         without bound: stop reading the socket until the application catches up; TCP then
         pushes back on the broker."""
-        if self._sock is not None and not self._paused:
-            assert self._loop is not None
-            self._loop.remove_reader(self._sock.fileno())
-            self._paused = True
+        if not self._driver.paused:
+            self._driver.pause_reading()
             log.warning("mqtt: %d deliveries waiting; pausing reads", len(self._queue))
-
-    def _resume_reading(self) -> None:
-        self._paused = False
-        if self._sock is not None and self._sock.fileno() >= 0:
-            assert self._loop is not None
-            self._loop.add_reader(self._sock.fileno(), self._read_ready)
 
     def ack(self, deliveries: Sequence[Delivery]) -> int:
         """PUBACK each delivery of the current connection, in the order received
         [MQTT-4.6.0-2]; returns how many were acked (the rest the broker will resend)."""
         acked = 0
         for delivery in deliveries:
-            if delivery.qos and delivery.connection == self._connection and self._sock:
+            if delivery.qos and delivery.connection == self._connection and self._driver.sock:
                 self._client.ack(delivery.mid, delivery.qos)
                 acked += 1
         return acked

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -23,6 +22,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from coldchain.config import MqttEndpoint
 from coldchain.mqtt import authenticate
+from coldchain.mqtt_socket import SocketDriver
 from coldchain.wire import gateway_status_topic
 from simulators.errors import PublishError
 
@@ -81,15 +81,13 @@ class MqttGateway:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
-        client.on_socket_open = self._on_socket_open
-        client.on_socket_close = self._on_socket_close
-        client.on_socket_register_write = self._on_register_write
-        client.on_socket_unregister_write = self._on_unregister_write
+        self._driver = SocketDriver(client)
         self._client = client
 
     async def connect(self, timeout_s: float = 10.0) -> None:
         """Connect, wait for CONNACK, announce `online` (retained)."""
         self._loop = asyncio.get_running_loop()
+        self._driver.attach(self._loop)
         self._connack = self._loop.create_future()
         try:
             self._client.connect(self._endpoint.host, self._endpoint.port, self._keepalive_s)
@@ -173,25 +171,6 @@ class MqttGateway:
         self._room.release()
         if self.acked >= self.published:
             self._all_acked.set()
-
-    def _on_socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
-        assert self._loop is not None
-        self._loop.add_reader(sock, client.loop_read)
-        if isinstance(sock, socket.socket):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
-
-    def _on_socket_close(self, client: paho.Client, userdata: Any, sock: Any) -> None:
-        if self._loop is not None:
-            self._loop.remove_reader(sock)
-            self._loop.remove_writer(sock)
-
-    def _on_register_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
-        if self._loop is not None:
-            self._loop.add_writer(sock, client.loop_write)
-
-    def _on_unregister_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
-        if self._loop is not None:
-            self._loop.remove_writer(sock)
 
     def _spawn(self, coroutine: Any) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine)
