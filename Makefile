@@ -29,7 +29,8 @@ bench: deps
 deps: venv
 	@missing=""; \
 	for bin in mosquitto:mosquitto mosquitto_pub:mosquitto-clients influxd:influxdb \
-	           chromium:chromium chromedriver:chromium-driver; do \
+	           chromium:chromium chromedriver:chromium-driver \
+	           docker-compose:docker-compose; do \
 	  command -v $${bin%%:*} >/dev/null || [ -x /usr/sbin/$${bin%%:*} ] || missing="$$missing $${bin##*:}"; \
 	done; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \

@@ -8,7 +8,7 @@ and outbox rows carry a dedupe key, so replaying a batch after a crash changes n
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -144,11 +144,14 @@ def write_changes(engine: Engine, changes: Sequence[AlertChange], cfg: NotifyCon
     return applied
 
 
-def escalate_due(engine: Engine, cfg: NotifyConfig, now: datetime) -> list[str]:
-    """Move every overdue unacknowledged alarm to its next contact level; returns their ids."""
+def escalate_due(
+    engine: Engine, cfg: NotifyConfig, now: datetime, sites: Collection[str] = ()
+) -> list[str]:
+    """Move every overdue unacknowledged alarm (of `sites`, when given) to its next contact
+    level; returns their ids."""
     moved: list[str] = []
     with catalog_session(engine) as session:
-        for row in due_escalations(session, now=now):
+        for row in due_escalations(session, now=now, sites=sites):
             level = row.escalation_level + 1
             more = level < len(cfg.escalation)
             updated = escalate_alert(
@@ -162,7 +165,7 @@ def escalate_due(engine: Engine, cfg: NotifyConfig, now: datetime) -> list[str]:
     return moved
 
 
-def count_pending(engine: Engine) -> int:
+def count_pending(engine: Engine, sites: Collection[str] = ()) -> int:
     """Notifications not yet delivered: the outbox depth the dashboards show."""
     with catalog_session(engine) as session:
-        return pending_count(session)
+        return pending_count(session, sites=sites)

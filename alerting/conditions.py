@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -59,6 +60,13 @@ class ConditionTimeline:
     def __init__(self, segments: dict[SensorKey, list[Segment]]) -> None:
         self._segments = segments
         self._starts = {k: [s.start_ms for s in v] for k, v in segments.items()}
+
+    def for_sites(self, sites: Collection[str]) -> ConditionTimeline:
+        """Only the sensors of these sites (a detector partition); all when empty, so a
+        partition never reports another partition's sensors as missing."""
+        if not sites:
+            return self
+        return ConditionTimeline({k: v for k, v in self._segments.items() if k[0] in sites})
 
     def known(self, key: SensorKey) -> bool:
         return key in self._segments

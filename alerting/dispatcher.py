@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
@@ -47,8 +47,10 @@ class Dispatcher:
         *,
         retry_max_s: float = 60.0,
         poll_s: float = 1.0,
+        sites: Collection[str] = (),
     ) -> None:
         self._engine = engine
+        self._sites = tuple(sites)
         self._channels = channels
         self._retry_max_s = retry_max_s
         self._poll_s = poll_s
@@ -84,7 +86,7 @@ class Dispatcher:
 
     def _due(self, now: datetime) -> list[Notification]:
         with catalog_session(self._engine) as session:
-            return due_notifications(session, now=now, limit=500)
+            return due_notifications(session, now=now, limit=500, sites=self._sites)
 
     async def _deliver_group(
         self, group: list[Notification]

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from alerting.alert_store import NotifyConfig, count_pending, escalate_due, write_changes
 from alerting.channels import EmailChannel, MqttChannel, WebhookChannel
 from alerting.channels.base import Channel
-from alerting.conditions import load_timeline
+from alerting.conditions import ConditionTimeline, load_timeline
 from alerting.detector import Detector
 from alerting.dispatcher import Dispatcher
 from alerting.episodes import AlertChange
@@ -34,11 +34,10 @@ from coldchain.models import DeviceStatus, Reading
 from coldchain.mqtt import Delivery, MqttSubscriber
 from coldchain.pipeline_metrics import publish_metrics
 from coldchain.wire import (
-    READINGS_FILTER,
-    STATUS_FILTER,
     decode_readings,
     decode_status,
     parse_topic,
+    site_filters,
 )
 
 __all__ = ["DetectorService", "run_detector"]
@@ -84,8 +83,12 @@ class DetectorService:
             settings.data_dir / "detector" / f"{settings.detect_client_id}.sqlite3"
         )
         self.stopping = asyncio.Event()
+        self.sites = tuple(settings.detect_sites)
         self.dispatcher = Dispatcher(
-            self.engine, build_channels(settings), retry_max_s=settings.notify_retry_max_s
+            self.engine,
+            build_channels(settings),
+            retry_max_s=settings.notify_retry_max_s,
+            sites=self.sites,
         )
         self.detector: Detector | None = None
         self.metrics = DetectorMetrics(worker=settings.detect_client_id)
@@ -97,21 +100,24 @@ class DetectorService:
             timeout_s=settings.influx_timeout_s,
         )
 
+    def _load_timeline(self) -> ConditionTimeline:
+        timeline = load_timeline(self.engine, self.cfg.default_alarm_delay_ms)
+        return timeline.for_sites(self.sites)
+
     async def _start_detector(self) -> Detector:
         await asyncio.to_thread(upgrade_catalog, self.engine)
-        timeline = await asyncio.to_thread(
-            load_timeline, self.engine, self.cfg.default_alarm_delay_ms
-        )
+        timeline = await asyncio.to_thread(self._load_timeline)
         detector = Detector(self.cfg, timeline)
         now = _now_ms()
         saved = await asyncio.to_thread(self.store.load)
         detector.restore(saved, now)
         detector.register_catalog(now)
         log.info(
-            "detect: starting sensors=%d restored=%d client=%s broker=%s",
+            "detect: starting sensors=%d restored=%d client=%s sites=%s broker=%s",
             len(detector.states),
             len(saved),
             self.settings.detect_client_id,
+            ",".join(self.sites) or "all",
             self.settings.mqtt,
         )
         return detector
@@ -121,7 +127,7 @@ class DetectorService:
         subscriber = MqttSubscriber(
             self.settings.mqtt,
             self.settings.detect_client_id,
-            [READINGS_FILTER, STATUS_FILTER],
+            site_filters(self.sites),
             receive_maximum=self.settings.detect_receive_maximum,
         )
         try:
@@ -145,7 +151,7 @@ class DetectorService:
             await asyncio.sleep(self.settings.detect_tick_s)
             try:
                 moved = await asyncio.to_thread(
-                    escalate_due, self.engine, self.notify, datetime.now(UTC)
+                    escalate_due, self.engine, self.notify, datetime.now(UTC), self.sites
                 )
             except CatalogUnavailable as exc:
                 log.warning("detect: escalation skipped, catalog unavailable: %s", exc)
@@ -174,7 +180,9 @@ class DetectorService:
     async def _count_outbox_forever(self) -> None:
         while True:
             try:
-                self.metrics.outbox_depth = await asyncio.to_thread(count_pending, self.engine)
+                self.metrics.outbox_depth = await asyncio.to_thread(
+                    count_pending, self.engine, self.sites
+                )
             except CatalogUnavailable as exc:
                 log.warning("detect: outbox not counted, catalog unavailable: %s", exc)
             await asyncio.sleep(self.settings.metrics_interval_s)
@@ -222,9 +230,7 @@ class DetectorService:
 
     async def _refresh(self, detector: Detector, now: int) -> None:
         try:
-            timeline = await asyncio.to_thread(
-                load_timeline, self.engine, self.cfg.default_alarm_delay_ms
-            )
+            timeline = await asyncio.to_thread(self._load_timeline)
         except CatalogUnavailable as exc:
             log.warning("detect: catalog refresh failed, keeping the cached one: %s", exc)
             return

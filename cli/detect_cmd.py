@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
+
+import typer
 
 from cli.options import (
     CatalogUrl,
@@ -22,6 +25,17 @@ def detect(
     influx_db: InfluxDb = None,
     data_dir: DataDir = None,
     config: ConfigFile = None,
+    site: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--site",
+            help="watch only this site (repeat for several): one partition of the detector",
+        ),
+    ] = None,
+    client_id: Annotated[
+        str | None,
+        typer.Option("--client-id", help="MQTT client id; one per partition"),
+    ] = None,
 ) -> None:
     """Watch every sensor's readings, raise and resolve alerts, and notify people.
 
@@ -38,5 +52,7 @@ def detect(
         influx_url=influx_url,
         influx_db=influx_db,
         data_dir=data_dir,
+        detect_sites=site or None,
+        detect_client_id=client_id,
     )
     asyncio.run(run_detector(settings))

@@ -85,6 +85,10 @@ class Settings(BaseSettings):
 
     # detector (alerting/, issue 5); see alerting/README.md
     detect_client_id: str = "coldchain-detect-1"
+    detect_sites: list[str] = Field(
+        default_factory=list,
+        description="sites this detector partition watches (JSON list); empty: every site",
+    )
     detect_receive_maximum: int = Field(default=1000, ge=1, le=65535)
     detect_reorder_window_s: float = Field(
         default=300.0, ge=0, description="readings this far behind a sensor's newest are merged"
@@ -167,6 +171,17 @@ class Settings(BaseSettings):
     api_stream_interval_s: float = Field(default=2.0, gt=0, description="SSE poll period")
     api_live_cache_s: float = Field(
         default=1.0, ge=0, description="live answers shared per tenant scope this long; 0: off"
+    )
+    api_auth_cache_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="a token's viewer reused this long: revocation takes effect within it",
+    )
+    api_history_cache_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="history query answers shared this long (late backfill shows then); 0: off",
     )
     api_max_buckets: int = Field(default=2000, ge=10, le=10_000)
 

@@ -37,6 +37,7 @@ __all__ = [
     "gateway_status_topic",
     "parse_topic",
     "readings_topic",
+    "site_filters",
     "status_topic",
     "ts_ms_from_wire",
 ]
@@ -44,6 +45,19 @@ __all__ = [
 TOPIC_ROOT: Final = "coldchain/v1"
 READINGS_FILTER: Final = f"{TOPIC_ROOT}/+/+/+/readings"
 STATUS_FILTER: Final = f"{TOPIC_ROOT}/+/+/+/status"
+
+
+def site_filters(sites: Sequence[str]) -> list[str]:
+    """The readings and status filters of some sites (a detector partition); every site's
+    when `sites` is empty. Every message of a sensor carries its site in the topic, so a
+    partition by site sees all of that sensor's readings on any broker."""
+    if not sites:
+        return [READINGS_FILTER, STATUS_FILTER]
+    for site in sites:
+        if not _ID_MATCH(site):  # `+` or `#` would widen the partition to other sites
+            raise ValueError(f"site id {site!r} does not match {ID_PATTERN.pattern}")
+    return [f"{TOPIC_ROOT}/{site}/+/+/{kind}" for site in sites for kind in ("readings", "status")]
+
 
 #: Ids of sites, devices, sensors and gateways: safe in a topic level, a tag and a URL path.
 ID_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")

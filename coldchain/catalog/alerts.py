@@ -13,6 +13,7 @@ the readings, finds the existing row and changes nothing.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -64,6 +65,7 @@ class NewAlert:
     peak_c: float | None = None
     retrospective: bool = False
     detail: dict[str, Any] = field(default_factory=dict)
+    rule_id: int | None = None  # the `alert_rules` row that raised it (a device's own rule)
 
 
 def rfc3339(moment: datetime | None) -> str | None:
@@ -171,7 +173,7 @@ def open_alert(
         end_at=alert.end,
         peak_c=alert.peak_c,
         retrospective=alert.retrospective,
-        rule_id=None,
+        rule_id=alert.rule_id,
         updated_at=at,
         escalation_level=0,
         next_escalation_at=escalate_at,
@@ -313,16 +315,17 @@ def list_alerts(
     return list(session.execute(query).scalars())
 
 
-def due_escalations(session: Session, *, now: datetime, limit: int = 100) -> list[AlertRow]:
-    """Open alerts whose acknowledgement is overdue."""
-    query = (
-        select(AlertRow)
-        .where(
-            AlertRow.state == "open",
-            AlertRow.next_escalation_at.is_not(None),
-            AlertRow.next_escalation_at <= now,
-        )
-        .order_by(AlertRow.next_escalation_at)
-        .limit(limit)
+def due_escalations(
+    session: Session, *, now: datetime, limit: int = 100, sites: Collection[str] = ()
+) -> list[AlertRow]:
+    """Open alerts whose acknowledgement is overdue; of `sites` only, when given (one
+    detector partition escalates its own alerts)."""
+    query = select(AlertRow).where(
+        AlertRow.state == "open",
+        AlertRow.next_escalation_at.is_not(None),
+        AlertRow.next_escalation_at <= now,
     )
+    if sites:
+        query = query.where(AlertRow.site_id.in_(sorted(sites)))
+    query = query.order_by(AlertRow.next_escalation_at).limit(limit)
     return list(session.execute(query).scalars())

@@ -8,13 +8,14 @@ notification once it is back. `dedupe_key` is unique, so writing the same state 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from coldchain.catalog.schema import OutboxRow
+from coldchain.catalog.schema import AlertRow, OutboxRow
 
 __all__ = [
     "CHANNELS",
@@ -83,18 +84,22 @@ def enqueue_notification(
     return True
 
 
-def due_notifications(session: Session, *, now: datetime, limit: int = 100) -> list[Notification]:
+def due_notifications(
+    session: Session, *, now: datetime, limit: int = 100, sites: Collection[str] = ()
+) -> list[Notification]:
     """Undelivered rows, oldest first, each marked `due` when its next attempt has come.
 
     Rows not yet due are returned too, so a sender keeps each destination's order: a later
-    row must not overtake an earlier one that is waiting out its backoff.
+    row must not overtake an earlier one that is waiting out its backoff. `sites`: only the
+    rows of these sites' alerts (a detector partition delivers its own, so two partitions
+    never send the same row); every row when empty.
     """
-    rows = session.execute(
-        select(OutboxRow)
-        .where(OutboxRow.delivered_at.is_(None))
-        .order_by(OutboxRow.id)
-        .limit(limit)
-    ).scalars()
+    query = select(OutboxRow).where(OutboxRow.delivered_at.is_(None))
+    if sites:
+        query = query.join(AlertRow, AlertRow.id == OutboxRow.alert_id).where(
+            AlertRow.site_id.in_(sorted(sites))
+        )
+    rows = session.execute(query.order_by(OutboxRow.id).limit(limit)).scalars()
     return [
         Notification(
             r.id,
@@ -129,6 +134,11 @@ def mark_failed(
         row.next_attempt_at = at + retry_in
 
 
-def pending_count(session: Session) -> int:
+def pending_count(session: Session, *, sites: Collection[str] = ()) -> int:
+    """Undelivered rows (of these sites' alerts when given)."""
     query = select(func.count()).select_from(OutboxRow).where(OutboxRow.delivered_at.is_(None))
+    if sites:
+        query = query.join(AlertRow, AlertRow.id == OutboxRow.alert_id).where(
+            AlertRow.site_id.in_(sorted(sites))
+        )
     return int(session.execute(query).scalar_one())
