@@ -24,10 +24,12 @@ from sqlalchemy import Engine
 from api.errors import ApiError, NotAuthenticated, RateLimited
 from api.headers import SecurityHeaders
 from api.livecache import LiveCache
+from api.querycache import StatementCache
 from api.ratelimit import LoginLimiter
 from api.routes import ROUTERS, page
 from api.state import ApiState
 from api.tokens import LoginTokens, load_or_create_key
+from api.ttlcache import TtlCache
 from coldchain.catalog.errors import (
     CatalogConflict,
     CatalogError,
@@ -82,6 +84,8 @@ def create_app(
             ),
             clock=clock,
             live_cache=LiveCache(settings.api_live_cache_s),
+            history_cache=StatementCache(settings.api_history_cache_s),
+            viewers=TtlCache(settings.api_auth_cache_s),
         )
         try:
             await ensure_downsampling(influx)

@@ -9,7 +9,12 @@ from sqlalchemy import Engine
 
 from api.state import ApiState
 from api.tokens import LOGIN_TOKEN_PREFIX
-from coldchain.catalog.credentials import TOKEN_PREFIX, authenticate_password, authenticate_token
+from coldchain.catalog.credentials import (
+    TOKEN_PREFIX,
+    authenticate_password,
+    authenticate_token,
+    token_digest,
+)
 from coldchain.catalog.errors import CatalogNotFound
 from coldchain.catalog.schema import UserRow
 from coldchain.catalog.store import catalog_session
@@ -31,14 +36,25 @@ def _viewer(engine: Engine, user_id: str | None, api_token: str | None) -> Viewe
 
 
 async def viewer_for_token(state: ApiState, token: str) -> Viewer | None:
-    """The viewer a live token belongs to (role and scope read fresh), else None."""
+    """The viewer a live token belongs to, else None.
+
+    Role and scope are read from the catalog, and the answer is reused for
+    `api_auth_cache_s` (a second): a revoked token, a removed user or a changed scope takes
+    effect within that, while a page polling every second costs one catalog read, not one
+    per request. A login token's own expiry is checked on every request.
+    """
     if token.startswith(LOGIN_TOKEN_PREFIX):
         user_id = state.tokens.user_of(token)
         if user_id is None:
             return None
-        return await asyncio.to_thread(_viewer, state.engine, user_id, None)
+        return await state.viewers.get(
+            "user:" + user_id, lambda: asyncio.to_thread(_viewer, state.engine, user_id, None)
+        )
     if token.startswith(TOKEN_PREFIX) and len(token) <= 200:
-        return await asyncio.to_thread(_viewer, state.engine, None, token)
+        return await state.viewers.get(
+            "token:" + token_digest(token),
+            lambda: asyncio.to_thread(_viewer, state.engine, None, token),
+        )
     return None
 
 

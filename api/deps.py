@@ -23,7 +23,9 @@ __all__ = ["AccessDep", "StateDep", "TokenDep", "ViewerDep", "get_state", "requi
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
 
 
-def get_state(request: Request) -> ApiState:
+# Async although they do no I/O: FastAPI runs a plain `def` dependency in a worker thread,
+# a hop that costs more than the function itself on every request.
+async def get_state(request: Request) -> ApiState:
     state: ApiState = request.app.state.api
     return state
 
@@ -44,7 +46,7 @@ async def current_viewer(state: StateDep, token: TokenDep) -> Viewer:
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]
 
 
-def get_access(state: StateDep, viewer: ViewerDep) -> Access:
+async def get_access(state: StateDep, viewer: ViewerDep) -> Access:
     return Access(state.engine, viewer, clock=state.clock)
 
 

@@ -9,8 +9,11 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from api.livecache import LiveCache
+from api.querycache import StatementCache
 from api.ratelimit import LoginLimiter
 from api.tokens import LoginTokens
+from api.ttlcache import TtlCache
+from coldchain.catalog.users import Viewer
 from coldchain.config import Settings
 from coldchain.influx import InfluxClient
 
@@ -28,6 +31,8 @@ class ApiState:
     limiter: LoginLimiter
     clock: Callable[[], datetime]
     live_cache: LiveCache
+    history_cache: StatementCache
+    viewers: TtlCache[str, Viewer | None]
     downsampling_ready: bool = False
 
     def now_ms(self) -> int:

@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Query, Response
 from pydantic import AwareDatetime
 
 from api.access import Access, HistorySegment, LivePlace
 from api.convert import alert_public, history_public, limits_public, location_public
 from api.errors import BadRequest
+from api.livecache import CachedLive
 from api.readings import read_history, read_live, read_sparklines
 from api.readings.live import place_status
 from api.schemas import HistoryPublic, LivePlacePublic, LivePublic, SensorLivePublic
@@ -25,6 +26,7 @@ __all__ = [
     "history_answer",
     "history_range",
     "live_answer",
+    "live_response",
     "scoped_live",
 ]
 
@@ -127,6 +129,39 @@ async def scoped_live(
 ) -> LivePublic:
     """The live answer for what the viewer asked, shared for a second between viewers of
     exactly the same scope (`api.livecache`)."""
+    cached = await _scoped_live(
+        state, access, product=product, batch=batch, unit=unit, shipment=shipment, spark=spark
+    )
+    return cached.model
+
+
+async def live_response(
+    state: ApiState,
+    access: Access,
+    *,
+    product: str | None = None,
+    batch: str | None = None,
+    unit: tuple[str, str] | None = None,
+    shipment: str | None = None,
+    spark: bool = False,
+) -> Response:
+    """`scoped_live` as its JSON, serialised once per cached answer."""
+    cached = await _scoped_live(
+        state, access, product=product, batch=batch, unit=unit, shipment=shipment, spark=spark
+    )
+    return Response(cached.body, media_type="application/json")
+
+
+async def _scoped_live(
+    state: ApiState,
+    access: Access,
+    *,
+    product: str | None,
+    batch: str | None,
+    unit: tuple[str, str] | None,
+    shipment: str | None,
+    spark: bool,
+) -> CachedLive:
 
     async def compute() -> LivePublic:
         places = await access.live(product=product, batch=batch, unit=unit, shipment=shipment)
@@ -162,6 +197,7 @@ async def history_answer(
     )
     result = await read_history(
         state.influx,
+        state.history_cache,
         segments,
         start=lo,
         end=hi,

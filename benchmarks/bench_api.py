@@ -317,20 +317,24 @@ def main() -> None:
                     asyncio.run(
                         _load(base, token, path, params, clients=5, requests=50, pace_s=None)
                     )
-                    for mode, pace in (("closed loop", None), ("paced 1/s", 1.0)):
-                        count = args.requests if pace is None else args.clients * 10
+                    for mode, clients, pace in (
+                        ("one client, back to back (service time)", 1, None),
+                        (f"{args.clients} clients closed loop", args.clients, None),
+                        (f"{args.clients} clients paced 1/s", args.clients, 1.0),
+                    ):
+                        count = args.requests if pace is None else clients * 10
                         samples = asyncio.run(
                             _load(
                                 base,
                                 token,
                                 path,
                                 params,
-                                clients=args.clients,
-                                requests=count,
+                                clients=clients,
+                                requests=count if clients > 1 else 100,
                                 pace_s=pace,
                             )
                         )
-                        print(f"{label} | {args.clients} clients {mode}: {_percentiles(samples)}")
+                        print(f"{label} | {mode}: {_percentiles(samples)}")
             finally:
                 server.terminate()
                 server.wait(timeout=30)

@@ -70,6 +70,18 @@ def _translated(action: str) -> Iterator[None]:
         raise StoreUnavailable(f"InfluxDB {action}: {type(exc).__name__}: {exc}") from exc
 
 
+def _series(result: dict[str, Any]) -> list[Series]:
+    return [
+        Series(
+            name=item.get("name", ""),
+            columns=item.get("columns", []),
+            values=item.get("values", []),
+            tags=item.get("tags", {}),
+        )
+        for item in result.get("series", [])
+    ]
+
+
 class InfluxClient:
     """A connection pool to one InfluxDB database.
 
@@ -135,13 +147,21 @@ class InfluxClient:
         if lines:
             await self.write_body("\n".join(lines).encode("utf-8"), precision=precision)
 
-    async def write_body(self, body: bytes, *, precision: str = "ms") -> None:
-        """Write a line-protocol body as it is (lines joined by newlines), gzip-compressed."""
+    async def write_body(
+        self, body: bytes, *, precision: str = "ms", retention_policy: str | None = None
+    ) -> None:
+        """Write a line-protocol body as it is (lines joined by newlines), gzip-compressed.
+
+        `retention_policy` None writes to the database's default RP, as the ingest does.
+        """
         body = gzip.compress(body, compresslevel=1)
+        params = {"db": self.database, "precision": precision}
+        if retention_policy is not None:
+            params["rp"] = retention_policy
         with _translated("write"):
             response = await self._http.post(
                 "/write",
-                params={"db": self.database, "precision": precision},
+                params=params,
                 content=body,
                 headers={"Content-Encoding": "gzip", "Content-Type": "text/plain"},
             )
@@ -166,22 +186,26 @@ class InfluxClient:
 
     async def query(self, query: str) -> list[Series]:
         """Run InfluxQL against this database; times come back as epoch milliseconds."""
-        series: list[Series] = []
-        for result in await self._post_query(query, database=True):
-            series.extend(
-                Series(
-                    name=item.get("name", ""),
-                    columns=item.get("columns", []),
-                    values=item.get("values", []),
-                    tags=item.get("tags", {}),
-                )
-                for item in result.get("series", [])
-            )
-        return series
+        return [
+            s for result in await self._post_query(query, database=True) for s in _series(result)
+        ]
 
-    async def stream_query(self, query: str) -> AsyncIterator[Series]:
-        """Series of a large result as they arrive (chunked), so memory stays flat."""
-        params = {"q": query, "db": self.database, "epoch": "ms", "chunked": "true"}
+    async def query_each(self, statements: Sequence[str]) -> list[list[Series]]:
+        """Several statements in one request, each statement's series apart (so a caller
+        can cache them one by one)."""
+        if not statements:
+            return []
+        answers: list[list[Series]] = [[] for _ in statements]
+        for result in await self._post_query(";".join(statements), database=True):
+            answers[int(result.get("statement_id", 0))] = _series(result)
+        return answers
+
+    async def stream_query(self, query: str, *, epoch: str = "ms") -> AsyncIterator[Series]:
+        """Series of a large result as they arrive (chunked), so memory stays flat.
+
+        `epoch="ns"` gives times exactly as stored (a backup must not round them).
+        """
+        params = {"q": query, "db": self.database, "epoch": epoch, "chunked": "true"}
         with _translated("query"):
             async with self._http.stream("POST", "/query", data=params) as response:
                 if response.status_code >= 300:
@@ -198,13 +222,8 @@ class InfluxClient:
                                 status_code=response.status_code,
                                 server_message=str(result["error"]),
                             )
-                        for item in result.get("series", []):
-                            yield Series(
-                                item.get("name", ""),
-                                item.get("columns", []),
-                                item.get("values", []),
-                                item.get("tags", {}),
-                            )
+                        for series in _series(result):
+                            yield series
 
     async def create_database(self) -> None:
         """CREATE DATABASE is idempotent in InfluxQL, so this is safe at every start."""

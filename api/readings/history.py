@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from api.access.model import Device, HistorySegment
+from api.querycache import StatementCache
 from api.readings.influxql import devices_clause
 from coldchain.downsampling import RAW, RESOLUTIONS, Resolution, pick_resolution
 from coldchain.influx import InfluxClient
@@ -119,6 +120,7 @@ def _statement(
 
 async def read_history(
     influx: InfluxClient,
+    cache: StatementCache,
     segments: Sequence[HistorySegment],
     *,
     start: datetime,
@@ -149,9 +151,9 @@ async def read_history(
             for part in _parts(resolution, _ms(window.start), w_end):
                 statements.append(_statement(part, influx.database, devices, bucket_ms, offset_ms))
     merged: dict[tuple[str, str, str, str], dict[int, list[float]]] = {}
-    if statements:
-        # One request; statements' series share tags and bucket times, merged below.
-        for series in await influx.query(";".join(statements)):
+    # Statements' series share tags and bucket times, merged below.
+    for answer in await cache.query_each(influx, statements):
+        for series in answer:
             tags = series.tags
             key = (
                 tags.get("site", ""),

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from api.convert import batch_detail_public, batch_public
 from api.deps import AccessDep, StateDep
 from api.routes.params import BatchPath
 from api.schemas import BatchDetailPublic, BatchPublic, HistoryPublic, LivePublic
-from api.views import BucketsQuery, FromQuery, SparkQuery, ToQuery, history_answer, scoped_live
+from api.views import BucketsQuery, FromQuery, SparkQuery, ToQuery, history_answer, live_response
 
 __all__ = ["router"]
 
@@ -30,8 +30,8 @@ async def get_batch(access: AccessDep, batch: BatchPath) -> BatchDetailPublic:
 @router.get("/{batch}/live", response_model=LivePublic)
 async def batch_live(
     state: StateDep, access: AccessDep, batch: BatchPath, spark: SparkQuery = False
-) -> LivePublic:
-    return await scoped_live(state, access, batch=batch, spark=spark)
+) -> Response:
+    return await live_response(state, access, batch=batch, spark=spark)
 
 
 @router.get("/{batch}/history", response_model=HistoryPublic)

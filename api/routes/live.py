@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
 from api.access import Access
@@ -23,7 +23,7 @@ from api.auth import viewer_for_token
 from api.deps import AccessDep, StateDep, TokenDep
 from api.schemas import LivePublic
 from api.state import ApiState
-from api.views import SparkQuery, scoped_live
+from api.views import SparkQuery, live_response, scoped_live
 from coldchain.catalog.errors import CatalogNotFound, CatalogUnavailable
 from coldchain.errors import StoreError
 
@@ -44,10 +44,10 @@ async def live(
     product: _Id = None,
     batch: _Id = None,
     spark: SparkQuery = False,
-) -> LivePublic:
+) -> Response:
     """Every place holding what the viewer may see now (an operator: also the empty units
     at their sites), with latest readings, limits, status and open alerts."""
-    return await scoped_live(state, access, product=product, batch=batch, spark=spark)
+    return await live_response(state, access, product=product, batch=batch, spark=spark)
 
 
 @router.get(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from api.convert import batch_public, product_public
 from api.deps import AccessDep, StateDep
 from api.routes.params import ProductPath
 from api.schemas import BatchPublic, LivePublic, ProductPublic
-from api.views import SparkQuery, scoped_live
+from api.views import SparkQuery, live_response
 
 __all__ = ["router"]
 
@@ -33,7 +33,7 @@ async def list_product_batches(access: AccessDep, product: ProductPath) -> list[
 @router.get("/{product}/live", response_model=LivePublic)
 async def product_live(
     state: StateDep, access: AccessDep, product: ProductPath, spark: SparkQuery = False
-) -> LivePublic:
+) -> Response:
     """Every place holding the product's batches now: latest reading per sensor by event
     time, the limits, status (ok / warning / alarm / no_data) and open alerts."""
-    return await scoped_live(state, access, product=product, spark=spark)
+    return await live_response(state, access, product=product, spark=spark)

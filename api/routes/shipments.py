@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from api.convert import place_detail_public
 from api.deps import AccessDep, StateDep
 from api.routes.params import ShipmentPath
 from api.schemas import HistoryPublic, LivePublic, PlaceDetailPublic
-from api.views import BucketsQuery, FromQuery, SparkQuery, ToQuery, history_answer, scoped_live
+from api.views import BucketsQuery, FromQuery, SparkQuery, ToQuery, history_answer, live_response
 
 __all__ = ["router"]
 
@@ -23,8 +23,8 @@ async def get_shipment(access: AccessDep, shipment: ShipmentPath) -> PlaceDetail
 @router.get("/{shipment}/live", response_model=LivePublic)
 async def shipment_live(
     state: StateDep, access: AccessDep, shipment: ShipmentPath, spark: SparkQuery = False
-) -> LivePublic:
-    return await scoped_live(state, access, shipment=shipment, spark=spark)
+) -> Response:
+    return await live_response(state, access, shipment=shipment, spark=spark)
 
 
 @router.get("/{shipment}/history", response_model=HistoryPublic)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from api.convert import place_detail_public
 from api.deps import AccessDep, StateDep
 from api.routes.params import SitePath, UnitPath
 from api.schemas import HistoryPublic, LivePublic, PlaceDetailPublic
-from api.views import BucketsQuery, FromQuery, SparkQuery, ToQuery, history_answer, scoped_live
+from api.views import BucketsQuery, FromQuery, SparkQuery, ToQuery, history_answer, live_response
 
 __all__ = ["router"]
 
@@ -24,8 +24,8 @@ async def get_unit(access: AccessDep, site: SitePath, unit: UnitPath) -> PlaceDe
 @router.get("/{unit}/live", response_model=LivePublic)
 async def unit_live(
     state: StateDep, access: AccessDep, site: SitePath, unit: UnitPath, spark: SparkQuery = False
-) -> LivePublic:
-    return await scoped_live(state, access, unit=(site, unit), spark=spark)
+) -> Response:
+    return await live_response(state, access, unit=(site, unit), spark=spark)
 
 
 @router.get("/{unit}/history", response_model=HistoryPublic)
