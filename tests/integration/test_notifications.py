@@ -3,6 +3,7 @@ alert topic, each a real peer on loopback, started only after the alert was rais
 
 from __future__ import annotations
 
+import asyncio
 import email
 import json
 import time
@@ -13,6 +14,9 @@ import orjson
 import pytest
 
 from alerting.channels import sign
+from alerting.channels.mqtt import MqttChannel
+from coldchain.catalog.outbox import Notification
+from coldchain.config import MqttEndpoint
 from tests.integration.test_detector_support import (
     AlertListener,
     DetectProcess,
@@ -178,3 +182,31 @@ def test_mqtt_alert_events_wait_for_the_broker(broker: MosquittoServer, tmp_path
         gateway.close()
         listener.close()
         detect.stop()
+
+
+async def test_many_concurrent_mqtt_alert_events_all_complete(broker: MosquittoServer) -> None:
+    """Thousands of PUBACKs racing their waiters: every send completes, none deadlocks the
+    event loop against paho's network thread (it did, with our lock held over publish)."""
+    listener = AlertListener(broker.port)
+    channel = MqttChannel(MqttEndpoint(broker.url), "alerts-load", timeout_s=30)
+    try:
+        sends = [
+            channel.send(
+                Notification(
+                    n,
+                    f"al-{n}",
+                    "mqtt",
+                    "coldchain/v1/TST/alerts",
+                    f'{{"alert_id": "al-{n}"}}',
+                    0,
+                    None,
+                )
+            )
+            for n in range(3000)
+        ]
+        await asyncio.wait_for(asyncio.gather(*sends), 60)
+        wait_until(lambda: len(listener.events) >= 3000, 30, "every event at the subscriber")
+        assert {e["alert_id"] for e in listener.events} == {f"al-{n}" for n in range(3000)}
+    finally:
+        await channel.close()
+        listener.close()
