@@ -116,7 +116,8 @@ def simulate(
 
 def _report(stats: RunStats, what: str) -> None:
     typer.echo(
-        f"{what}: {stats.readings} readings in {stats.messages} messages, "
+        f"{what}: {stats.readings} readings ({stats.distinct_readings} distinct) in "
+        f"{stats.messages} messages, "
         f"{stats.truth_events} ground-truth events, {stats.elapsed_s:.1f} s, "
         f"{stats.readings_per_s:,.0f} readings/s"
     )

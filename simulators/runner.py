@@ -23,12 +23,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class RunStats:
-    """What a run sent; `readings` counts duplicate uploads, as the broker saw them."""
+    """What a run sent; `readings` counts duplicate uploads, as the broker saw them, and
+    `distinct_readings` does not (what the store must end up holding)."""
 
     readings: int
     messages: int
     truth_events: int
     elapsed_s: float
+    distinct_readings: int
 
     @property
     def readings_per_s(self) -> float:
@@ -47,7 +49,8 @@ def run_to_file(
             truth.write(chunk.truth)
             messages += len(chunk.messages)
         truth.write(sim.finish())
-    return RunStats(sink.readings, messages, truth.count, time.perf_counter() - began)
+    elapsed = time.perf_counter() - began
+    return RunStats(sink.readings, messages, truth.count, elapsed, sink.readings)
 
 
 async def run_to_mqtt(
@@ -76,7 +79,7 @@ async def run_to_mqtt(
         )
         for s in sim.plan.sites
     }
-    readings = messages = 0
+    readings = distinct = messages = 0
     began_wall, began = loop.time(), time.perf_counter()
     opened: list[MqttGateway] = []
     try:
@@ -96,6 +99,7 @@ async def run_to_mqtt(
                     messages += 1
                     if isinstance(m, ReadingsMessage):
                         readings += len(m.readings)
+                        distinct += 0 if m.duplicate else len(m.readings)
                 truth.write(chunk.truth)
             truth.write(sim.finish())
             for gateway in gateways.values():
@@ -104,7 +108,7 @@ async def run_to_mqtt(
             log.info(
                 "simulate: done readings=%d messages=%d seconds=%.1f", readings, messages, elapsed
             )
-            return RunStats(readings, messages, truth.count, elapsed)
+            return RunStats(readings, messages, truth.count, elapsed, distinct)
     finally:
         for gateway in opened:
             await gateway.close()
