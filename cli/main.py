@@ -16,6 +16,7 @@ from cli import (
     detect_cmd,
     export_cmd,
     ingest_cmd,
+    logger_cmd,
     simulate_cmd,
     up_cmd,
 )
@@ -53,6 +54,7 @@ app.add_typer(dashboards_cmd.dashboards_app, name="dashboards")
 app.add_typer(broker_cmd.broker_app, name="broker")
 app.add_typer(broker_cmd.gateway_app, name="gateway")
 app.add_typer(broker_cmd.influx_app, name="influx")
+app.add_typer(logger_cmd.logger_app, name="logger")
 
 if __name__ == "__main__":
     app()

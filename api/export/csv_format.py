@@ -111,6 +111,7 @@ def _summary(record_end: RecordEnd) -> str:
         lines.append(_row(["budget", key, value], comment=True))
     lines.extend(_table("excursion", summary["excursions"]))
     lines.extend(_table("gap", summary["gaps"]))
+    lines.extend(_device_reports(summary["device_reports"]))
     recommendation = summary["recommendation"]
     lines.append(_row(["recommendation", recommendation["verdict"]], comment=True))
     for reason in recommendation["reasons"]:
@@ -143,6 +144,19 @@ def _table(name: str, items: list[dict[str, Any]]) -> list[str]:
     if rows:
         lines.append(_row([name, *columns], comment=True))
         lines.extend(_row([name, *[row.get(c) for c in columns]], comment=True) for row in rows)
+    return lines
+
+
+def _device_reports(reports: list[dict[str, Any]]) -> list[str]:
+    """Imported USB logger reports: one table of reports, then the device's figures next to
+    ours (run, per day) and the device's alarm events, each row naming its report."""
+    parts = ("run", "days", "events")
+    lines = _table(
+        "device_report", [{k: v for k, v in r.items() if k not in parts} for r in reports]
+    )
+    for part, name in zip(parts, ("device_run", "device_day", "device_event"), strict=True):
+        rows = [{"report_id": r["report_id"], **row} for r in reports for row in r[part]]
+        lines.extend(_table(name, rows))
     return lines
 
 

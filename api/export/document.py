@@ -8,6 +8,7 @@ from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from api.export.devicereports import device_report_dict
 from api.export.reconcile import ExcursionFinding, GapFinding
 from api.export.record import AlertInfo, BatchRecord, PlacementInfo, SensorRef
 from api.export.stats import SensorSummary
@@ -231,6 +232,9 @@ def summary_dict(report: Report) -> dict[str, Any]:
         },
         "excursions": [excursion_dict(f, zones.get(f.placement, "UTC")) for f in report.excursions],
         "gaps": [gap_dict(g, zones.get(g.placement, "UTC")) for g in report.gaps],
+        "device_reports": [
+            device_report_dict(c) for p in report.placements for c in p.logger_reports
+        ],
         "recommendation": {
             "verdict": report.recommendation.verdict,
             "release": report.recommendation.release,

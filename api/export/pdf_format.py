@@ -33,6 +33,7 @@ from reportlab.platypus import (
 
 from api.export.document import ExportMeta, header_dict, summary_dict, when_dict
 from api.export.pdf_charts import placement_chart_png
+from api.export.pdf_devicereports import device_report_blocks
 from api.export.record import BatchRecord
 from api.export.walk import Event, RecordEnd, Report
 
@@ -346,6 +347,20 @@ def _gaps(report: Report, styles: dict[str, ParagraphStyle]) -> list[Flowable]:
     return out
 
 
+def _device_reports(report: Report, styles: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """Each imported USB logger report: the device's own figures next to ours (issue 12)."""
+    items = summary_dict(report)["device_reports"]
+    if not items:
+        return []
+    out: list[Flowable] = [Paragraph(f"Loggers' own reports ({len(items)})", styles["h2"])]
+    for block in device_report_blocks(items):
+        if isinstance(block, str):
+            out.append(Paragraph(_esc(block), styles["body"]))
+        else:
+            out.append(_table(block.rows, block.widths, styles))
+    return out
+
+
 def _confirmation(styles: dict[str, ParagraphStyle]) -> list[Flowable]:
     rows = [
         ("QA decision", ""),
@@ -392,6 +407,7 @@ def build_pdf(report: Report, meta: ExportMeta) -> bytes:
         *_charts(report, styles),
         *_excursions(report, styles),
         *_gaps(report, styles),
+        *_device_reports(report, styles),
         *_confirmation(styles),
     ]
     footer = _footer(report.record.batch)

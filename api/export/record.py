@@ -35,6 +35,7 @@ from coldchain.catalog.schema import (
     StorageUnitRow,
 )
 from coldchain.influx import InfluxClient, quote_identifier, quote_string
+from coldchain.loggers.reports import StoredReport, reports_for
 
 __all__ = [
     "AlertInfo",
@@ -93,6 +94,8 @@ class PlacementInfo:
         until: where the record stops: `end`, or the generation time for an open placement.
         timezone: the IANA zone local times are shown in (the unit's site; a shipment's
             origin site, under which its loggers publish, DESIGN.md §10).
+        logger_reports: USB logger exports imported for this unit or shipment (issue 12):
+            the device's own summary, shown next to ours.
     """
 
     index: int
@@ -104,6 +107,7 @@ class PlacementInfo:
     until: datetime
     timezone: str
     sensors: tuple[SensorRef, ...]
+    logger_reports: tuple[StoredReport, ...] = ()
 
     @property
     def start_ms(self) -> int:
@@ -210,6 +214,7 @@ def _placement(session: Session, index: int, placement_id: int, now: datetime) -
             SensorRef(unit.site_id, "unit", unit.code, code, unit.log_interval_s) for code in codes
         )
         kind, place, site = "unit", f"{unit.site_id}/{unit.code}", unit.site_id
+        reports = reports_for(session, unit_id=unit.id)
     else:
         shipment = session.get(ShipmentRow, row.shipment_id)
         assert shipment is not None  # the one_place constraint and a foreign key
@@ -222,6 +227,7 @@ def _placement(session: Session, index: int, placement_id: int, now: datetime) -
         ).all()
         sensors = tuple(SensorRef(site, "logger", lg, code, iv) for lg, iv, code in pairs)
         kind, place = "shipment", shipment.id
+        reports = reports_for(session, shipment=shipment.id)
     return PlacementInfo(
         index=index,
         placement_id=row.id,
@@ -232,6 +238,7 @@ def _placement(session: Session, index: int, placement_id: int, now: datetime) -
         until=until,
         timezone=_timezone(session, site),
         sensors=sensors,
+        logger_reports=tuple(reports),
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from api.export.devicereports import LoggerComparison, compare_report
 from api.export.recommend import Recommendation, recommend
 from api.export.reconcile import (
     ExcursionFinding,
@@ -75,9 +76,12 @@ class SensorEnd:
 
 @dataclass(frozen=True, slots=True)
 class PlacementReport:
+    """A placement's figures; `logger_reports`: imported USB logger reports beside ours."""
+
     info: PlacementInfo
     figures: Figures
     sensors: tuple[tuple[SensorRef, SensorSummary], ...]
+    logger_reports: tuple[LoggerComparison, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +167,11 @@ async def walk_record(
             gaps.extend(reconcile_gaps(placement.index, sensor, summary.gaps, alerts))
             yield SensorEnd(placement, sensor, summary)
         figures = combine([[s for _, s in sensors]], limits.delta_h_kj_per_mol, chain=False)
-        report = PlacementReport(placement, figures, tuple(sensors))
+        comparisons = [
+            await compare_report(influx, placement, r, delta_h=limits.delta_h_kj_per_mol)
+            for r in placement.logger_reports
+        ]
+        report = PlacementReport(placement, figures, tuple(sensors), tuple(comparisons))
         placements.append(report)
         yield PlacementEnd(report)
     yield RecordEnd(build_report(record, placements, excursions, gaps))

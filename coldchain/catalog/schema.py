@@ -46,6 +46,7 @@ __all__ = [
     "BatchRow",
     "DeadLetterRow",
     "GatewayRow",
+    "LoggerReportRow",
     "LoggerRow",
     "OutboxRow",
     "PlacementRow",
@@ -272,6 +273,9 @@ class AlertRuleRow(Base):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("storage_units.id"))
     params_json: Mapped[str] = mapped_column(Text, default="{}")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Added by migration 0004 (issue 12): a shipment's own rules, e.g. the alarm settings
+    # of the USB logger that travelled with it, imported with its report.
+    shipment_id: Mapped[str | None] = mapped_column(ForeignKey("shipments.id"))
 
 
 class AlertRow(Base):
@@ -400,3 +404,40 @@ class GatewayRow(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class LoggerReportRow(Base):
+    """A USB logger's own export, imported (migration 0004, issue 12): which shipment or
+    unit and sensor its readings were published for, and what the device itself said
+    (daily or run summary, alarm record, alarm rules) as JSON, for the QA export to show
+    beside our figures. `file_sha256` is unique per target, so a re-import is a no-op."""
+
+    __tablename__ = "logger_reports"
+    __table_args__ = (
+        # NULLs are distinct in unique constraints, so each pair only binds its own kind.
+        UniqueConstraint("shipment_id", "file_sha256"),
+        UniqueConstraint("unit_id", "file_sha256"),
+        CheckConstraint("(shipment_id IS NULL) != (unit_id IS NULL)", name="one_target"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    shipment_id: Mapped[str | None] = mapped_column(ForeignKey("shipments.id"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("storage_units.id"))
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
+    source: Mapped[str] = mapped_column(String(16))
+    device: Mapped[str] = mapped_column(String(64))
+    sensor: Mapped[str] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(32))
+    device_model: Mapped[str] = mapped_column(String(200))
+    serial: Mapped[str] = mapped_column(String(64))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    file_name: Mapped[str] = mapped_column(String(400))
+    timezone: Mapped[str] = mapped_column(String(64))
+    log_interval_s: Mapped[int | None] = mapped_column(Integer)
+    readings: Mapped[int] = mapped_column(Integer)
+    first_reading_at: Mapped[datetime | None]
+    last_reading_at: Mapped[datetime | None]
+    imported_at: Mapped[datetime]
+    imported_by: Mapped[str] = mapped_column(String(64))
+    summary_json: Mapped[str] = mapped_column(Text)
+    events_json: Mapped[str] = mapped_column(Text)
+    rules_json: Mapped[str] = mapped_column(Text)

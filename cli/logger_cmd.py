@@ -1,0 +1,190 @@
+"""`coldchain logger import FILE`: a USB logger's own export into the pipeline (issue 12).
+
+The receiving warehouse plugs the logger in; its file is the only record of that leg. The
+readings go over MQTT as a logger backfill (ingest and the detector treat them like any
+late upload), the device's own summary and alarm record go into the catalog beside the
+shipment or unit. The order that keeps it all-or-nothing is coldchain/loggers/importer.py's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from sqlalchemy import Engine
+
+from cli.options import CatalogUrl, ConfigFile, DataDir, MqttUrl, build_settings
+from coldchain.catalog import CatalogError, create_catalog_engine, upgrade_catalog
+from coldchain.catalog.errors import CatalogNotFound
+from coldchain.config import MqttEndpoint
+from coldchain.errors import ConfigError
+from coldchain.loggers import LoggerFileError
+from coldchain.loggers.importer import (
+    ImportOutcome,
+    PreparedImport,
+    import_rules_only,
+    prepare_import,
+    publish_backfill,
+    record_import,
+)
+from simulators.errors import PublishError
+from simulators.publisher import MqttGateway
+
+__all__ = ["logger_app"]
+
+logger_app = typer.Typer(no_args_is_help=True, help="USB data loggers' own exports.")
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+@logger_app.command("import")
+def logger_import(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="the logger's text export")],
+    shipment: Annotated[
+        str | None, typer.Option("--shipment", help="the shipment the logger travelled with")
+    ] = None,
+    unit: Annotated[
+        str | None, typer.Option("--unit", help="SITE/UNIT, for a logger kept in a unit")
+    ] = None,
+    logger: Annotated[
+        str | None,
+        typer.Option(
+            "--logger",
+            help="the shipment's logger id (default: its only one, or "
+            "the one whose id is the device's serial)",
+        ),
+    ] = None,
+    sensor: Annotated[str | None, typer.Option("--sensor", help="default: the only one")] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option("--timezone", help="IANA zone of the device clock (default: the site's)"),
+    ] = None,
+    import_rules: Annotated[
+        bool,
+        typer.Option("--import-rules", help="store the device's alarm rules as the target's"),
+    ] = False,
+    gateway: Annotated[
+        str, typer.Option("--gateway", help="the id this station publishes as")
+    ] = "usb-import",
+    timeout_s: Annotated[float, typer.Option("--timeout", help="seconds to wait for acks")] = 60.0,
+    mqtt_url: MqttUrl = None,
+    catalog_url: CatalogUrl = None,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+    actor: Annotated[
+        str | None, typer.Option("--actor", help="who the audit trail names (default: cli:$USER)")
+    ] = None,
+) -> None:
+    """Import FILE (Berlinger Fridge-tag / Q-tag text export): refuse it whole if it is not
+    intact, else publish its readings as a logger backfill and record the device's own
+    summary, alarm record (and with --import-rules its alarm rules) in the catalog.
+    Importing the same file again changes nothing."""
+    settings = build_settings(config, mqtt_url=mqtt_url, catalog_url=catalog_url, data_dir=data_dir)
+    who = actor or f"cli:{getpass.getuser()}"
+    engine: Engine | None = None
+    try:
+        engine = create_catalog_engine(settings.resolved_catalog_url)
+        upgrade_catalog(engine)
+        prepared = prepare_import(
+            engine,
+            file,
+            shipment=shipment,
+            unit=unit,
+            logger=logger,
+            sensor=sensor,
+            timezone=timezone,
+        )
+        _describe(prepared)
+        if prepared.existing is not None:
+            _already(engine, prepared, who, import_rules)
+            return
+        try:
+            sent = asyncio.run(_publish(prepared, settings.mqtt, gateway, timeout_s))
+        except (PublishError, TimeoutError, OSError) as exc:
+            _fail(
+                f"publishing failed, nothing recorded: {exc or 'timed out waiting for acks'}; "
+                "run the same import again to complete it",
+                1,
+            )
+        outcome = record_import(engine, prepared, actor=who, import_rules=import_rules)
+        _report(prepared, outcome, sent)
+    except LoggerFileError as exc:
+        _fail(f"refused, nothing published or recorded: {exc}", 2)
+    except ConfigError as exc:
+        _fail(f"refused: {exc}", 2)
+    except CatalogNotFound as exc:
+        _fail(f"not found: {exc}", 1)
+    except CatalogError as exc:
+        _fail(f"catalog error: {exc}", 1)
+    finally:
+        if engine is not None:
+            engine.dispose()
+
+
+def _describe(prepared: PreparedImport) -> None:
+    f = prepared.file
+    typer.echo(
+        f"{prepared.path.name}: {f.device_model} {f.serial}, {len(f.readings)} readings"
+        + (f" every {f.log_interval_min} min" if f.log_interval_min else "")
+        + f", {len(f.rules)} alarm rules; {f.signature}"
+    )
+    typer.echo(f"target: {prepared.target.label}, device clock read in {prepared.target.timezone}")
+    for note in f.notes:
+        typer.echo(f"note: {note}")
+    for other in prepared.elsewhere:
+        typer.echo(f"warning: this file was also imported for {other}", err=True)
+
+
+def _already(engine: Engine, prepared: PreparedImport, actor: str, import_rules: bool) -> None:
+    existing = prepared.existing
+    assert existing is not None
+    typer.echo(
+        f"already imported (report {existing.id}, sha256 {prepared.file.sha256[:12]}…, "
+        f"{existing.imported_at:%Y-%m-%d %H:%M}Z by {existing.imported_by}): nothing to do"
+    )
+    if import_rules:
+        created = import_rules_only(engine, prepared, actor=actor)
+        typer.echo(
+            f"alert rules added: {list(created)}" if created else "alert rules: already there"
+        )
+
+
+async def _publish(
+    prepared: PreparedImport, endpoint: MqttEndpoint, gateway: str, timeout_s: float
+) -> int:
+    """Publish over one gateway connection and wait for every PUBACK."""
+    if not prepared.file.readings:
+        return 0
+    site = prepared.target.site
+    connection = MqttGateway(
+        endpoint, site=site, gateway=gateway, client_id=f"coldchain-import-{site}-{os.getpid()}"
+    )
+    await connection.connect()
+    try:
+        return await publish_backfill(prepared, connection, timeout_s=timeout_s)
+    finally:
+        await connection.close(timeout_s)
+
+
+def _report(prepared: PreparedImport, outcome: ImportOutcome, sent: int) -> None:
+    if outcome.status == "already imported":
+        typer.echo(f"already imported meanwhile (report {outcome.report_id}): nothing recorded")
+        return
+    first, last = prepared.first_reading_at, prepared.last_reading_at
+    if first is None or last is None:
+        typer.echo("imported: no log rows, the device's daily summaries only")
+    else:
+        typer.echo(
+            f"imported: {outcome.readings} readings in {sent} messages acknowledged by the "
+            f"broker ({first:%Y-%m-%d %H:%M}Z .. {last:%Y-%m-%d %H:%M}Z)"
+        )
+    typer.echo(f"catalog: logger report {outcome.report_id}, audited")
+    if outcome.rule_ids:
+        typer.echo(f"alert rules created: {list(outcome.rule_ids)}")
