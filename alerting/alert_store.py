@@ -121,6 +121,7 @@ def write_changes(engine: Engine, changes: Sequence[AlertChange], cfg: NotifyCon
                         ch.peak_c,
                         ch.retrospective,
                         ch.detail,
+                        ch.rule_id,
                     ),
                     at=at,
                     escalate_at=at + cfg.escalate_after if escalate else None,

@@ -7,21 +7,35 @@ lowest maximum, shortest alarm delay), as `coldchain.catalog.queries.
 storage_condition_for_sensor` answers for a single moment. Where nothing is stored:
 a unit falls back to its kind's default range (`KIND_DEFAULT_RANGES`), a shipment's logger
 has no limits and is not expected to report (it may be on a shelf).
+
+On top of the limits, every segment of a sensor carries the enabled `alert_rules` of kind
+"excursion" set on its shipment (the sensors of the shipment's loggers) or its unit: the
+alarm rules a USB logger applied itself, imported with its file (device_rules.py). A rule
+whose parameters cannot be read is left out with a warning, never a failed refresh. A
+reading stands for at most the sensor's logging interval there: the catalog's, or the
+longer one of a logger export imported for that sensor (`logger_reports`), since a
+Fridge-tag logging every 5 min may report as the probe of a unit that logs every minute.
 """
 
 from __future__ import annotations
 
 import bisect
+import json
+import logging
 from collections import defaultdict
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
+from alerting.device_rules import DeviceRule, device_rule
 from alerting.rules import KIND_DEFAULT_RANGES, NO_LIMITS, Limits, SensorKey
 from coldchain.catalog.schema import (
+    AlertRuleRow,
     BatchRow,
+    LoggerReportRow,
     LoggerRow,
     PlacementRow,
     ProductRow,
@@ -33,6 +47,8 @@ from coldchain.catalog.store import catalog_session
 
 __all__ = ["FAR_FUTURE", "FAR_PAST", "ConditionTimeline", "Segment", "load_timeline"]
 
+log = logging.getLogger(__name__)
+
 FAR_PAST = -(2**62)
 FAR_FUTURE = 2**62
 
@@ -40,12 +56,14 @@ FAR_FUTURE = 2**62
 @dataclass(frozen=True, slots=True)
 class Segment:
     """Limits valid for event times in [start_ms, end_ms); `expected`: the sensor should be
-    reporting then (units always; loggers while they carry something)."""
+    reporting then (units always; loggers while they carry something); `rules`: the
+    catalog's device rules of the sensor, applied on top of the limits."""
 
     start_ms: int
     end_ms: int
     limits: Limits
     expected: bool
+    rules: tuple[DeviceRule, ...] = ()
 
 
 _UNKNOWN = Segment(FAR_PAST, FAR_FUTURE, NO_LIMITS, False)
@@ -147,8 +165,11 @@ def load_timeline(engine: Engine, default_alarm_delay_ms: int = 1_800_000) -> Co
             s: o for s, o in session.execute(select(ShipmentRow.id, ShipmentRow.origin_site_id))
         }
         sensors = list(session.execute(select(SensorRow)).scalars())
+        unit_rules, shipment_rules = _load_rules(session)
+        imported = _imported_intervals_ms(session)
     segments: dict[SensorKey, list[Segment]] = {}
     carried: dict[SensorKey, list[tuple[int, int, ProductRow]]] = {}
+    rules: dict[SensorKey, list[DeviceRule]] = defaultdict(list)
     for sensor in sensors:
         if sensor.unit_id is not None:
             unit = units[sensor.unit_id]
@@ -156,11 +177,64 @@ def load_timeline(engine: Engine, default_alarm_delay_ms: int = 1_800_000) -> Co
             idle = Limits(low, high, default_alarm_delay_ms, f"default of a {unit.kind}")
             key: SensorKey = (unit.site_id, "unit", unit.code, sensor.code)
             segments[key] = _cut(by_unit.get(unit.id, []), idle, True)
+            cap_ms, found = unit.log_interval_s * 1000, unit_rules.get(unit.id, [])
         elif sensor.logger_id is not None:
             logger = loggers[sensor.logger_id]
             key = (origins[logger.shipment_id], "logger", logger.code, sensor.code)
             # A logger reused on several shipments: every shipment's placements count.
             carried.setdefault(key, []).extend(by_shipment.get(logger.shipment_id, []))
+            cap_ms, found = logger.log_interval_s * 1000, shipment_rules.get(logger.shipment_id, [])
+        else:
+            continue
+        cap_ms = max(cap_ms, imported.get(key, 0), 1)
+        rules[key] += [replace(rule, cap_ms=cap_ms) for rule in found]
     for key, placements in carried.items():
         segments[key] = _cut(placements, NO_LIMITS, False)
+    for key, found in rules.items():
+        if found:
+            segments[key] = [replace(s, rules=tuple(found)) for s in segments[key]]
     return ConditionTimeline(segments)
+
+
+def _imported_intervals_ms(session: Session) -> dict[SensorKey, int]:
+    """The longest logging interval of the exports imported for each sensor."""
+    out: dict[SensorKey, int] = {}
+    query = select(
+        LoggerReportRow.site_id,
+        LoggerReportRow.source,
+        LoggerReportRow.device,
+        LoggerReportRow.sensor,
+        LoggerReportRow.log_interval_s,
+    ).where(LoggerReportRow.log_interval_s.is_not(None))
+    for site, source, device, sensor, interval_s in session.execute(query):
+        key: SensorKey = (site, source, device, sensor)
+        out[key] = max(out.get(key, 0), (interval_s or 0) * 1000)
+    return out
+
+
+def _load_rules(
+    session: Session,
+) -> tuple[dict[int, list[DeviceRule]], dict[str, list[DeviceRule]]]:
+    """The enabled excursion rules by unit and by shipment (the logging interval, which
+    depends on the sensor, is filled in by the caller)."""
+    by_unit: dict[int, list[DeviceRule]] = defaultdict(list)
+    by_shipment: dict[str, list[DeviceRule]] = defaultdict(list)
+    query = select(AlertRuleRow).where(
+        AlertRuleRow.kind == "excursion", AlertRuleRow.enabled.is_(True)
+    )
+    for row in session.execute(query.order_by(AlertRuleRow.id)).scalars():
+        if row.unit_id is None and row.shipment_id is None:
+            continue  # a product-wide rule: not a device's, nothing here applies it
+        try:
+            params = json.loads(row.params_json or "{}")
+            if not isinstance(params, dict):
+                raise ValueError("params_json: expected a JSON object")
+            rule = device_rule(row.id, params, cap_ms=1)
+        except ValueError as exc:
+            log.warning("detect: alert rule %d left out: %s", row.id, exc)
+            continue
+        if row.unit_id is not None:
+            by_unit[row.unit_id].append(rule)
+        if row.shipment_id is not None:
+            by_shipment[row.shipment_id].append(rule)
+    return by_unit, by_shipment

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from alerting.conditions import ConditionTimeline, Segment
+from alerting.device_rules import rule_slot
 from alerting.episodes import AlertChange, Episode
 from alerting.history import Rings
-from alerting.rules import DetectorConfig, Limits, SensorKey
+from alerting.rules import DetectorConfig, SensorKey
 from alerting.sensor import SensorState, merge_late, step_reading
 from coldchain.models import DeviceStatus, Reading
 
@@ -111,16 +113,21 @@ class Detector:
         self.lo[idx], self.hi[idx] = lim.low_c + guard, lim.high_c - guard
         if not math.isfinite(lim.span_c):  # no limits: the probe's own range still guards
             self.lo[idx], self.hi[idx] = self.cfg.sensor_min_c, self.cfg.sensor_max_c
+        for rule in segment.rules:  # a value at or beyond a device rule's limit needs thought
+            if rule.direction > 0:
+                self.hi[idx] = min(self.hi[idx], rule.limit_c)
+            else:
+                self.lo[idx] = max(self.lo[idx], rule.limit_c)
         self.vfrom[idx], self.vto[idx] = segment.start_ms, segment.end_ms
 
-    def _limits(self, idx: int, ts: int) -> Limits:
+    def _segment(self, idx: int, ts: int) -> Segment:
         segment = self.segments[idx]
         if segment.start_ms <= ts < segment.end_ms:
-            return segment.limits
+            return segment
         segment = self.timeline.lookup(self.states[idx].key, ts)
         if ts >= self.frontier[idx]:
             self._set_segment(idx, segment)
-        return segment.limits
+        return segment
 
     # -- readings ----------------------------------------------------------------------
 
@@ -215,7 +222,9 @@ class Detector:
     def _step(
         self, idx: int, state: SensorState, t: int, v: float, now_ms: int, out: list[AlertChange]
     ) -> None:
-        step_reading(state, t, v, self._limits(idx, t), self.cfg, now_ms, self._history(idx), out)
+        segment = self._segment(idx, t)
+        history = self._history(idx)
+        step_reading(state, t, v, segment.limits, self.cfg, now_ms, history, out, segment.rules)
         self.rings.append(idx, t, v)
 
     def _sensor(
@@ -246,7 +255,7 @@ class Detector:
 
     def _late(self, state: SensorState, idx: int, t: int, v: float, now_ms: int) -> None:
         if t >= state.frontier_ms - self.cfg.reorder_window_ms:
-            merge_late(state, t, v, self._limits(idx, t))
+            merge_late(state, t, v, self._segment(idx, t).limits)
         else:
             state.late.append((t, v))
             state.late_arrival_ms = now_ms
@@ -334,21 +343,24 @@ class Detector:
 
     def _flush_late(self, idx: int, now_ms: int, out: list[AlertChange]) -> None:
         """Readings older than the reorder window: evaluated on their own, as history.
-        Only excursions and faults can be judged without their neighbours; an episode that
-        overlaps one already reported is the same event and is dropped."""
+        Only excursions and faults can be judged without their neighbours (device rules
+        too; a cumulative one counts this page's minutes only); an episode that overlaps
+        one already reported is the same event and is dropped."""
         state = self._sync_in(idx)
         burst = sorted(dict(state.late).items())
         state.late = []
         scratch = SensorState(state.key)
         found: list[AlertChange] = []
         for t, v in burst:
-            lim = self.timeline.lookup(state.key, t).limits
-            step_reading(scratch, t, v, lim, self.cfg, now_ms, lambda _s: _EMPTY, found)
+            seg = self.timeline.lookup(state.key, t)
+            step_reading(scratch, t, v, seg.limits, self.cfg, now_ms, _no_history, found, seg.rules)
         opened = {ch.alert_id: ch for ch in found if ch.state == "open"}
         ended = {ch.alert_id: ch.end_ms for ch in found if ch.state == "resolved"}
         # The peak of the whole episode, not the one it had when its delay ran out.
         peaks = {ch.alert_id: ch.peak_c for ch in found if ch.state == "resolved"}
         peaks |= {ep.alert_id: ep.peak_c for ep in scratch.episodes.values() if ep.alert_id}
+        alarms = [p.alarm for p in scratch.rules.values() if p.alarm is not None]
+        peaks |= {ep.alert_id: ep.peak_c for ep in alarms if ep.alert_id}
         for change in opened.values():
             if change.kind not in ("excursion", "sensor_fault"):
                 continue
@@ -356,9 +368,14 @@ class Detector:
             end = ended.get(change.alert_id) or burst[-1][0]  # still out when the chunk ends
             if state.overlaps(slot, change.start_ms, end):
                 continue
-            retro = _retro(change, now_ms, peaks.get(change.alert_id, change.peak_c))
+            peak = peaks.get(change.alert_id, change.peak_c)
+            retro = replace(change, end_ms=None, peak_c=peak, retrospective=True, at_ms=now_ms)
             out.append(retro)
-            out.append(_resolved(retro, end, now_ms))
+            if change.rule_id is not None and change.detail.get("mode") == "cumulative":
+                # a device's running total never clears: the alarm stays open
+                state.remember(slot, change.start_ms, None)
+                continue
+            out.append(replace(retro, state="resolved", end_ms=end))
             state.remember(slot, change.start_ms, end)
         self._sync_out(idx, state)
 
@@ -401,39 +418,13 @@ class Detector:
         self.dirty.clear()
 
 
+def _no_history(_since_ms: int) -> tuple[np.ndarray, np.ndarray]:
+    return _EMPTY
+
+
 def _slot_of(change: AlertChange) -> str:
+    if change.rule_id is not None:
+        return rule_slot(change.rule_id)
     if change.kind == "excursion":
         return "excursion:" + change.severity
     return "fault:stuck" if change.detail.get("reason") == "stuck" else "fault:value"
-
-
-def _retro(change: AlertChange, now_ms: int, peak_c: float | None) -> AlertChange:
-    return AlertChange(
-        "open",
-        change.alert_id,
-        change.kind,
-        change.severity,
-        change.key,
-        change.start_ms,
-        None,
-        peak_c,
-        True,
-        now_ms,
-        change.detail,
-    )
-
-
-def _resolved(change: AlertChange, end_ms: int, now_ms: int) -> AlertChange:
-    return AlertChange(
-        "resolved",
-        change.alert_id,
-        change.kind,
-        change.severity,
-        change.key,
-        change.start_ms,
-        end_ms,
-        change.peak_c,
-        True,
-        now_ms,
-        change.detail,
-    )

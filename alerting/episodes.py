@@ -24,6 +24,7 @@ class AlertChange:
     Attributes:
         retrospective: the reading that completed the condition was already older than
             the reorder window when it arrived (a logger's backfill).
+        rule_id: the catalog `alert_rules` row that raised it (device rules), else None.
     """
 
     state: Literal["open", "resolved"]
@@ -37,6 +38,7 @@ class AlertChange:
     retrospective: bool
     at_ms: int
     detail: dict[str, Any] = field(default_factory=dict)
+    rule_id: int | None = None
 
 
 @dataclass(slots=True)
@@ -50,6 +52,8 @@ class Episode:
             excursion by up to one logging interval).
         back_ms: the first reading back within the limit, None while still out; the
             episode's end once it clears.
+        rule_id: the catalog rule it belongs to (device_rules.py), None for the built-in
+            rules; part of the alert id.
     """
 
     kind: str
@@ -63,6 +67,7 @@ class Episode:
     alert_id: str | None = None
     retrospective: bool = False
     detail: dict[str, Any] = field(default_factory=dict)
+    rule_id: int | None = None
 
     def note_bad(self, ts: int, value: float | None) -> None:
         self.last_bad_ms = max(self.last_bad_ms, ts)
@@ -76,9 +81,19 @@ class Episode:
         since = self.start_ms if self.prev_ok_ms is None else self.prev_ok_ms
         return self.last_bad_ms - since
 
-    def open(self, key: SensorKey, now_ms: int, reorder_window_ms: int) -> AlertChange:
-        self.alert_id = alert_id_for(key, self.kind, self.severity, self.start_ms)
-        self.retrospective = now_ms - self.last_bad_ms > reorder_window_ms
+    def open(
+        self,
+        key: SensorKey,
+        now_ms: int,
+        reorder_window_ms: int,
+        *,
+        completed_ms: int | None = None,
+    ) -> AlertChange:
+        """The alert: retrospective when the reading that completed it (`completed_ms`, by
+        default the last bad one) was older than the reorder window on arrival."""
+        self.alert_id = alert_id_for(key, self.kind, self.severity, self.start_ms, self.rule_id)
+        completed = self.last_bad_ms if completed_ms is None else completed_ms
+        self.retrospective = now_ms - completed > reorder_window_ms
         return self.change("open", key, now_ms, None)
 
     def change(
@@ -97,6 +112,7 @@ class Episode:
             self.retrospective,
             now_ms,
             dict(self.detail),
+            self.rule_id,
         )
 
     def to_json(self) -> dict[str, Any]:

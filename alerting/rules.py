@@ -109,7 +109,12 @@ class DetectorConfig:
         return max(self.warning_margin_c, limits.span_c / 4)
 
 
-def alert_id_for(key: SensorKey, kind: str, severity: str, start_ms: int) -> str:
-    """A deterministic id: the same alert found twice (replay, restart) has the same id."""
-    text = "/".join((*key, kind, severity, str(start_ms)))
+def alert_id_for(
+    key: SensorKey, kind: str, severity: str, start_ms: int, rule_id: int | None = None
+) -> str:
+    """A deterministic id: the same alert found twice (replay, restart) has the same id.
+    An alarm of a catalog rule (`rule_id`) has its own: the product-limit alarm of the same
+    excursion, or another rule's, is another alert."""
+    parts = (*key, kind, severity, str(start_ms))
+    text = "/".join(parts if rule_id is None else (*parts, f"rule{rule_id}"))
     return "al-" + hashlib.sha256(text.encode()).hexdigest()[:24]

@@ -5,17 +5,19 @@ Rules, in the order applied to a reading: sensor fault (error code, outside the 
 range, one value for too long), excursion beyond the action limits (alarm, after the alarm
 delay), beyond the alert limits (warning, after the warning delay), rate of change, and the
 time-to-breach forecast. Each is an `Episode`; see episodes.py for delay and clearing.
+Then the catalog's device rules of the sensor, if any (device_rules.py).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from alerting.device_rules import DeviceRule, RuleProgress, evaluate_device_rules
 from alerting.episodes import AlertChange, Episode
 from alerting.rules import DetectorConfig, Limits, SensorKey
 
@@ -43,11 +45,19 @@ class SensorState:
     backlog_arrival_ms: int = 0
     late: list[tuple[int, float]] = field(default_factory=list)
     late_arrival_ms: int = 0
+    rules: dict[str, RuleProgress] = field(default_factory=dict)  # by rule id
 
     @property
     def quiet(self) -> bool:
-        """Nothing in progress: the numpy pass may handle its plain readings."""
-        return not self.episodes and not self.backlog and not self.late
+        """Nothing in progress: the numpy pass may handle its plain readings. A device rule
+        whose latest reading was beyond its limit is in progress: the next reading fixes
+        that one's weight."""
+        return (
+            not self.episodes
+            and not self.backlog
+            and not self.late
+            and all(p.last_bad_ms is None for p in self.rules.values())
+        )
 
     def remember(self, slot: str, start_ms: int, end_ms: int | None) -> None:
         self.recent = [r for r in self.recent if not (r[0] == slot and r[1] == start_ms)]
@@ -73,6 +83,7 @@ class SensorState:
             "backlog_arrival_ms": self.backlog_arrival_ms,
             "late": self.late,
             "late_arrival_ms": self.late_arrival_ms,
+            "rules": {k: p.to_json() for k, p in self.rules.items()},
         }
 
     @classmethod
@@ -91,6 +102,7 @@ class SensorState:
             backlog_arrival_ms=raw["backlog_arrival_ms"],
             late=[(t, c) for t, c in raw["late"]],
             late_arrival_ms=raw["late_arrival_ms"],
+            rules={k: RuleProgress.from_json(v) for k, v in raw.get("rules", {}).items()},
         )
 
 
@@ -312,8 +324,10 @@ def step_reading(
     now_ms: int,
     history: History,
     out: list[AlertChange],
+    rules: Sequence[DeviceRule] = (),
 ) -> None:
-    """Apply one in-order reading (ts > frontier) to the sensor's state."""
+    """Apply one in-order reading (ts > frontier) to the sensor's state; `rules`: the
+    catalog's device rules of the sensor, on top of `limits`."""
     step = _Step(state, cfg, now_ms, out)
     if "missing" in state.episodes:
         ep = state.episodes.pop("missing")
@@ -327,6 +341,12 @@ def step_reading(
     step.excursions(ts, c, limits)
     step.rate(ts, c, history)
     step.forecast(ts, c, limits, history)
+    if rules or state.rules:
+        seen = evaluate_device_rules(
+            state.key, state.rules, ts, c, rules, now_ms, cfg.reorder_window_ms, out
+        )
+        for slot, start, end in seen:
+            state.remember(slot, start, end)
     state.last_c = c
     if limits.low_c <= c <= limits.high_c:
         state.last_ok_ms = ts
