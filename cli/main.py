@@ -9,6 +9,7 @@ import typer
 
 from cli import (
     api_cmd,
+    backup_cmd,
     broker_cmd,
     catalog_cmd,
     dashboards_cmd,
@@ -44,6 +45,8 @@ app.command("detect")(detect_cmd.detect)
 app.command("export")(export_cmd.export)
 app.command("verify")(export_cmd.verify)
 app.command("api")(api_cmd.api)
+app.command("backup")(backup_cmd.backup)
+app.command("restore")(backup_cmd.restore)
 
 app.add_typer(catalog_cmd.catalog_app, name="catalog")
 app.add_typer(catalog_cmd.audit_app, name="audit")

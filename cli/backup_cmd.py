@@ -1,0 +1,193 @@
+"""`coldchain backup DIR` and `coldchain restore DIR` (DESIGN.md §9): the catalog, the
+InfluxDB database and the data dir's state, with a manifest of digests (coldchain/backup/).
+
+Exit codes: 0 done; 1 failed (a store down, a damaged backup, a restore stopped part-way);
+2 refused before writing anything (a target not empty, an incompatible backup, bad settings).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from cli.options import CatalogUrl, ConfigFile, DataDir, InfluxDb, InfluxUrl, build_settings
+from coldchain.backup import (
+    BackupDamaged,
+    BackupError,
+    BackupIncompatible,
+    Manifest,
+    RestoreReport,
+    TargetNotEmpty,
+    VerifiedBackup,
+    create_backup,
+    open_backup,
+    restore_backup,
+)
+from coldchain.catalog import CatalogError, create_catalog_engine
+from coldchain.config import Settings
+from coldchain.errors import ConfigError, StoreError
+from coldchain.influx import InfluxClient
+
+__all__ = ["backup", "restore"]
+
+Directory = Annotated[Path, typer.Argument(metavar="DIR", help="the backup directory")]
+SliceHours = Annotated[
+    int,
+    typer.Option(
+        "--slice-hours", min=1, help="InfluxDB is read this many hours at a time (bounds memory)"
+    ),
+]
+Force = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="replace what the targets hold: catalog rows, the InfluxDB database, data-dir state",
+    ),
+]
+
+
+def _influx(settings: Settings) -> InfluxClient:
+    return InfluxClient(
+        settings.influx_url,
+        settings.influx_db,
+        username=settings.influx_username,
+        password=settings.influx_password,
+        timeout_s=settings.influx_timeout_s,
+    )
+
+
+def _exit(message: str, code: int) -> NoReturn:
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+def backup(
+    directory: Directory,
+    influx_url: InfluxUrl = None,
+    influx_db: InfluxDb = None,
+    catalog_url: CatalogUrl = None,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+    slice_hours: SliceHours = 24,
+) -> None:
+    """Back up the catalog, the InfluxDB database (every retention policy) and the data
+    dir's keys, spool, detector state and dead letters into DIR (new or empty)."""
+    settings = build_settings(
+        config,
+        influx_url=influx_url,
+        influx_db=influx_db,
+        catalog_url=catalog_url,
+        data_dir=data_dir,
+    )
+    try:
+        manifest = asyncio.run(_backup(settings, directory, slice_hours * 3_600_000))
+    except (ConfigError, TargetNotEmpty, BackupIncompatible) as exc:
+        _exit(f"backup refused: {exc}", 2)
+    except (StoreError, CatalogError, BackupError, OSError) as exc:
+        _exit(f"backup failed, nothing kept in {directory}: {exc}", 1)
+    _print_backup(directory, manifest)
+
+
+async def _backup(settings: Settings, directory: Path, slice_ms: int) -> Manifest:
+    engine = create_catalog_engine(settings.resolved_catalog_url)
+    try:
+        async with _influx(settings) as influx:
+            return await create_backup(
+                directory,
+                catalog_engine=engine,
+                influx=influx,
+                data_dir=settings.data_dir,
+                slice_ms=slice_ms,
+            )
+    finally:
+        engine.dispose()
+
+
+def _print_backup(directory: Path, manifest: Manifest) -> None:
+    rows = sum(table.rows for table in manifest.catalog.tables)
+    audit = manifest.catalog.audit
+    typer.echo(f"backup complete: {directory}")
+    typer.echo(
+        f"  catalog: {rows} rows in {len(manifest.catalog.tables)} tables, audit trail "
+        f"{audit.entries} entries, head {audit.head_hash}"
+    )
+    for policy, points in _points_by_policy(
+        (s.retention_policy, s.points) for s in manifest.influx.series
+    ).items():
+        typer.echo(f"  influx {manifest.influx.database}.{policy}: {points} points")
+    typer.echo(f"  data dir: {len(manifest.data.files)} files")
+    typer.echo(f"  {len(manifest.files)} files, digests in manifest.json")
+
+
+def _points_by_policy(pairs: Iterable[tuple[str, int]]) -> dict[str, int]:
+    totals: dict[str, int] = defaultdict(int)
+    for policy, points in pairs:
+        totals[policy] += points
+    return dict(totals)
+
+
+def restore(
+    directory: Directory,
+    influx_url: InfluxUrl = None,
+    influx_db: InfluxDb = None,
+    catalog_url: CatalogUrl = None,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+    force: Force = False,
+) -> None:
+    """Restore the backup in DIR into an empty catalog, InfluxDB database and data dir.
+    Every file is checked against the manifest's digests before anything is written."""
+    settings = build_settings(
+        config,
+        influx_url=influx_url,
+        influx_db=influx_db,
+        catalog_url=catalog_url,
+        data_dir=data_dir,
+    )
+    try:
+        verified = open_backup(directory)
+    except BackupDamaged as exc:
+        _exit(f"restore refused, nothing written: damaged backup: {exc}", 1)
+    except BackupIncompatible as exc:
+        _exit(f"restore refused, nothing written: {exc}", 2)
+    try:
+        report = asyncio.run(_restore(settings, verified, force))
+    except (ConfigError, TargetNotEmpty, BackupIncompatible) as exc:
+        hint = "" if force else "; --force replaces it"
+        _exit(f"restore refused, nothing written: {exc}{hint}", 2)
+    except (StoreError, CatalogError, BackupError, OSError) as exc:
+        _exit(f"restore failed: {exc}", 1)
+    _print_restore(directory, report)
+
+
+async def _restore(settings: Settings, verified: VerifiedBackup, force: bool) -> RestoreReport:
+    engine = create_catalog_engine(settings.resolved_catalog_url)
+    try:
+        async with _influx(settings) as influx:
+            return await restore_backup(
+                verified,
+                catalog_engine=engine,
+                influx=influx,
+                data_dir=settings.data_dir,
+                force=force,
+            )
+    finally:
+        engine.dispose()
+
+
+def _print_restore(directory: Path, report: RestoreReport) -> None:
+    typer.echo(f"restore complete from {directory}")
+    typer.echo(f"  catalog: {sum(report.tables.values())} rows in {len(report.tables)} tables")
+    written = _points_by_policy((s.retention_policy, s.written) for s in report.series)
+    expired = _points_by_policy((s.retention_policy, s.expired) for s in report.series)
+    for policy, points in written.items():
+        skipped = (
+            f" ({expired[policy]} past the retention policy, skipped)" if expired[policy] else ""
+        )
+        typer.echo(f"  influx {policy}: {points} points{skipped}")
+    typer.echo(f"  data dir: {report.files} files")
