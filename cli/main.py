@@ -16,6 +16,7 @@ from cli import (
     deadletters_cmd,
     detect_cmd,
     export_cmd,
+    health_cmd,
     ingest_cmd,
     logger_cmd,
     simulate_cmd,
@@ -47,6 +48,7 @@ app.command("verify")(export_cmd.verify)
 app.command("api")(api_cmd.api)
 app.command("backup")(backup_cmd.backup)
 app.command("restore")(backup_cmd.restore)
+app.command("health")(health_cmd.health)
 
 app.add_typer(catalog_cmd.catalog_app, name="catalog")
 app.add_typer(catalog_cmd.audit_app, name="audit")
