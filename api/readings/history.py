@@ -74,6 +74,10 @@ def choose_resolution(
         if eligible:
             chosen = max(eligible, key=lambda r: r.bucket_ms)
     unit = chosen.bucket_ms or 1000
+    # Buckets start at `start` rounded down to the source's bucket (read_history), so size
+    # them over that longer range: never one bucket more than asked.
+    aligned_start = start_ms - start_ms % (chosen.bucket_ms or 1)
+    target = math.ceil((end_ms - aligned_start) / buckets)
     return chosen, max(unit, math.ceil(target / unit) * unit)
 
 

@@ -1,10 +1,11 @@
 // coldchain web page: log in, tiles per place (live by SSE over fetch), history chart,
-// alert console. No framework, no inline script (the CSP forbids it); the token lives in
-// sessionStorage and travels only in the Authorization header, never in a URL.
+// alert console, QA batch export. No framework, no inline script (the CSP forbids it); the
+// token lives in sessionStorage and travels only in the Authorization header, never in a
+// URL (which is why exports are fetched and saved from a blob, not linked).
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
-const state = { token: null, me: null, places: new Map(), selected: null, stream: null };
+const state = { token: null, me: null, places: new Map(), selected: null, stream: null, timers: [] };
 
 const $ = (id) => document.getElementById(id);
 
@@ -43,8 +44,14 @@ async function login(event) {
 function logout(message = "") {
   sessionStorage.removeItem("token");
   state.token = null;
+  state.me = null;
   if (state.stream) state.stream.abort();
+  // Timers of this session stop with it, or a later login would run them twice.
+  for (const timer of state.timers.splice(0)) clearInterval(timer);
   $("app-view").classList.add("hidden");
+  $("export-view").classList.add("hidden");
+  $("nav").classList.add("hidden");
+  exportMessage("", "");
   $("logout").classList.add("hidden");
   $("login-view").classList.remove("hidden");
   $("who").textContent = "";
@@ -57,17 +64,34 @@ async function start(token) {
   $("who").textContent = `${state.me.user_id} · ${state.me.role.replace("_", " ")}` +
     (state.me.sponsor ? ` · ${state.me.sponsor}` : "");
   $("login-view").classList.add("hidden");
-  $("app-view").classList.remove("hidden");
   $("logout").classList.remove("hidden");
-  await refreshLive(true);
+  $("nav").classList.remove("hidden");
+  $("nav-export").classList.toggle("hidden", !canExport());
+  showView();
+  // A failed first live answer (InfluxDB down) must not stop the rest of the page: the
+  // stream below retries, and alerts and exports do not need it.
+  try { await refreshLive(true); } catch { /* the stream reports and retries */ }
   streamLive();
   refreshAlerts();
-  setInterval(() => refreshLive(true), 60000);   // sparklines
-  setInterval(() => refreshAlerts(false), 5000);
+  state.timers.push(setInterval(() => refreshLive(true).catch(() => {}), 60000));  // sparklines
+  state.timers.push(setInterval(() => refreshAlerts(false), 5000));
+}
+
+// ---- pages: live (tiles, chart, alerts) and QA export --------------------------------
+function showView() {
+  const exporting = location.hash === "#export" && canExport();
+  $("app-view").classList.toggle("hidden", exporting);
+  $("export-view").classList.toggle("hidden", !exporting);
+  for (const [id, current] of [["nav-live", !exporting], ["nav-export", exporting]]) {
+    if (current) $(id).setAttribute("aria-current", "page");
+    else $(id).removeAttribute("aria-current");
+  }
+  if (exporting) loadExportBatches();
 }
 
 // ---- live tiles -------------------------------------------------------------------
 async function refreshLive(withSpark) {
+  if (!state.token) return;
   const live = await api(`/v1/live?spark=${withSpark ? "true" : "false"}`);
   applyLive(live, withSpark);
 }
@@ -275,8 +299,178 @@ async function acknowledge(alertId, input) {
   await refreshLive(false);
 }
 
+// ---- QA export ----------------------------------------------------------------------
+// The page offers the export to QA and admins: it is the batch-release step (DESIGN.md
+// §6, §7). The API also lets a sponsor export their own batches (api/routes/exports.py);
+// showing it to them is a decision for the product, made here in one place.
+const EXPORT_ROLES = ["qa", "admin"];
+const BATCH_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;  // coldchain.wire.ID_PATTERN
+// How each format's signature trailer begins (api/export/signing.py): a file without it
+// at its end was cut short, and is not saved.
+const SIGNATURE_MARK = { csv: "#coldchain-signature,", json: ',"integrity":{', pdf: "%coldchain-signature " };
+
+function canExport() {
+  return Boolean(state.me) && EXPORT_ROLES.includes(state.me.role);
+}
+
+function exportMessage(status, error, busy = false) {
+  $("export-status").textContent = status;
+  $("export-status").classList.toggle("busy", busy);
+  $("export-error").textContent = error;
+}
+
+async function loadExportBatches() {
+  let batches;
+  try {
+    batches = await api("/v1/batches");
+  } catch (error) {
+    if (state.token) exportMessage("", `The list of batches could not be loaded (${error.message}); you can still type a batch id.`);
+    return;
+  }
+  const options = $("export-batches");
+  const rows = $("export-rows");
+  options.replaceChildren();
+  rows.replaceChildren();
+  if (!batches.length) {
+    const row = el("tr");
+    row.append(el("td", { colspan: 4, class: "note" }, "No batch you may see."));
+    rows.append(row);
+  }
+  for (const batch of batches) {
+    options.append(el("option", { value: batch.id, label: `${batch.product} · ${batch.sponsor}` }));
+    const row = el("tr", { "data-batch": batch.id });
+    row.append(el("td", {}, batch.id), el("td", {}, batch.product), el("td", {}, batch.sponsor));
+    const choose = el("button", { type: "button", class: "choose" }, "Choose");
+    choose.addEventListener("click", () => chooseBatch(batch.id));
+    const cell = el("td");
+    cell.append(choose);
+    row.append(cell);
+    rows.append(row);
+  }
+  markChosen();
+}
+
+function chooseBatch(id) {
+  $("export-batch").value = id;
+  markChosen();
+  $("export-button").focus();
+}
+
+function markChosen() {
+  const chosen = $("export-batch").value.trim();
+  for (const row of $("export-rows").querySelectorAll("tr[data-batch]")) {
+    row.classList.toggle("chosen", row.getAttribute("data-batch") === chosen);
+  }
+}
+
+async function downloadExport(event) {
+  event.preventDefault();
+  const batch = $("export-batch").value.trim();
+  const format = document.querySelector('input[name="export-format"]:checked').value;
+  if (!BATCH_ID.test(batch)) {
+    exportMessage("", batch ? `"${batch}" is not a batch id: letters, digits and . _ : - only.` : "Choose a batch first.");
+    $("export-batch").focus();
+    return;
+  }
+  const button = $("export-button");
+  button.disabled = true;
+  exportMessage(`Building the signed ${format.toUpperCase()} record of ${batch}…`, "", true);
+  try {
+    const saved = await fetchExport(batch, format);
+    if (saved) {
+      exportMessage(`Saved ${saved.name} (${formatSize(saved.size)}). Its digest and signature are inside: ` +
+        `check it with "coldchain verify ${saved.name}".`, "");
+    }
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// The file is fetched (the token stays in a header) and saved from memory; it is saved
+// only when it arrived whole, so nobody files an incomplete record by mistake.
+async function fetchExport(batch, format) {
+  const path = `/v1/batches/${encodeURIComponent(batch)}/export?format=${format}`;
+  let response;
+  try {
+    response = await fetch(path, { headers: { Authorization: `Bearer ${state.token}` } });
+  } catch {
+    exportMessage("", "The server could not be reached. Nothing was saved; check the connection and try again.");
+    return null;
+  }
+  if (response.status === 401) {
+    logout("Your session has ended; please log in again.");
+    return null;
+  }
+  if (!response.ok) {
+    exportMessage("", await exportRefusal(response, batch));
+    return null;
+  }
+  let blob;
+  try {
+    blob = await response.blob();
+  } catch {
+    exportMessage("", `The export of ${batch} broke off before it was complete (the server stopped sending it). ` +
+      "Nothing was saved; try again later, and tell the administrator if it happens again.");
+    return null;
+  }
+  if (!(await endsSigned(blob, format))) {
+    exportMessage("", `The export of ${batch} arrived without its signature at the end, so it is incomplete. ` +
+      "Nothing was saved; try again.");
+    return null;
+  }
+  const name = attachmentName(response) || `${batch}.${format}`;
+  saveBlob(blob, name);
+  return { name, size: blob.size };
+}
+
+async function exportRefusal(response, batch) {
+  let detail = "";
+  try {
+    const body = await response.json();
+    if (typeof body.detail === "string") detail = body.detail;
+  } catch { /* not JSON: the status says enough */ }
+  const status = response.status;
+  if (status === 404) return `Batch ${batch} was not found, or it is not one you may see. Check the id against the list below.`;
+  if (status === 403) return `Your role may not export batch records (${detail || "forbidden"}). Ask QA or an administrator.`;
+  if (status === 422 || status === 400) return `The server refused the request for ${batch}: ${detail || "invalid batch id or format"}.`;
+  if (status >= 500) {
+    return `The server could not build the export (${status}${detail ? `: ${detail}` : ""}). ` +
+      "Nothing was saved; try again later, and tell the administrator if it persists.";
+  }
+  return `The export was refused (${status}${detail ? `: ${detail}` : ""}).`;
+}
+
+async function endsSigned(blob, format) {
+  const tail = await blob.slice(Math.max(0, blob.size - 4096)).text();
+  return tail.includes(SIGNATURE_MARK[format]) && tail.endsWith("\n");
+}
+
+function attachmentName(response) {
+  const header = response.headers.get("Content-Disposition") || "";
+  const found = /filename="([^"\/]+)"/.exec(header);
+  return found ? found[1] : null;
+}
+
+function saveBlob(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const link = el("a", { href: url, download: name, class: "hidden" });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);  // the download has its copy by then
+}
+
+function formatSize(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} kB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   $("login-form").addEventListener("submit", login);
+  $("export-form").addEventListener("submit", downloadExport);
+  $("export-batch").addEventListener("input", markChosen);
+  window.addEventListener("hashchange", () => state.me && showView());
   $("logout").addEventListener("click", () => logout());
   $("range").addEventListener("change", () => state.selected && selectPlace(state.selected));
   $("alert-state").addEventListener("change", () => refreshAlerts(true));
