@@ -20,6 +20,7 @@ check: venv
 
 bench: deps
 	$(PY) -m benchmarks.bench_ingest
+	$(PY) -m benchmarks.bench_ingest --workers 2
 	$(PY) -m benchmarks.bench_simulator
 	$(PY) -m benchmarks.bench_detector throughput
 	$(PY) -m benchmarks.bench_detector latency

@@ -9,7 +9,10 @@ The gateways are `mosquitto_pub -l` processes (one per device, QoS 1), as in the
 the gateways are other machines: a Python publisher here would take CPU from what is
 being measured.
 
-    python -m benchmarks.bench_ingest [--readings 500000] [--single 100000]
+`--workers 2` runs that many ingest processes on one MQTT shared subscription (issue #11's
+one worker vs two); RSS is then the largest worker's.
+
+    python -m benchmarks.bench_ingest [--readings 500000] [--single 100000] [--workers 1]
 """
 
 from __future__ import annotations
@@ -35,17 +38,26 @@ def _rss_kib(pid: int) -> tuple[int, int]:
     return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
 
 
-def _run(label: str, per_message: int, readings: int, workdir: Path) -> None:
+def _run(label: str, per_message: int, readings: int, workdir: Path, workers: int) -> None:
     sensors, steps_per_device = 5, 1000
     devices = max(1, readings // (sensors * steps_per_device))
     with (
         running_mosquitto(workdir / f"{label}-mqtt") as broker,
         running_influxd(workdir / f"{label}-influx") as influx,
     ):
-        ingest = IngestProcess(
-            broker.url, influx.url, "bench", workdir / f"{label}-var", client_id=f"bench-{label}"
-        )
-        ingest.start()
+        ingests = [
+            IngestProcess(
+                broker.url,
+                influx.url,
+                "bench",
+                workdir / f"{label}-var-{n}",
+                client_id=f"bench-{label}-{n}",
+                shared_group="bench" if workers > 1 else None,
+            )
+            for n in range(workers)
+        ]
+        for ingest in ingests:
+            ingest.start()
         by_topic: dict[str, list[bytes]] = defaultdict(list)
         for topic, payload, _ in make_batches(
             "BENCH", devices, sensors, steps_per_device, per_message=per_message
@@ -63,24 +75,27 @@ def _run(label: str, per_message: int, readings: int, workdir: Path) -> None:
         publish_s = time.perf_counter() - started
         peak_rss = 0
 
+        def rss_of_largest() -> tuple[int, int]:
+            sizes = [_rss_kib(i.process.pid) for i in ingests if i.process is not None]
+            return max(s[0] for s in sizes), max(s[1] for s in sizes)
+
         def landed() -> bool:
             nonlocal peak_rss
-            assert ingest.process is not None
-            peak_rss = max(peak_rss, _rss_kib(ingest.process.pid)[1])
+            peak_rss = max(peak_rss, rss_of_largest()[1])
             return count_readings(influx.url, "bench") >= total
 
         wait_until(landed, 900, "all readings in InfluxDB", interval_s=0.25)
         elapsed = time.perf_counter() - started
-        assert ingest.process is not None
-        rss, peak = _rss_kib(ingest.process.pid)
+        rss, peak = rss_of_largest()
         print(
-            f"{label:>8}: {total:,} readings in {messages:,} messages "
+            f"{label:>8}, {workers} worker(s): {total:,} readings in {messages:,} messages "
             f"({per_message}/message): {elapsed:.2f} s end to end -> "
             f"{total / elapsed:,.0f} readings/s, {messages / elapsed:,.0f} messages/s "
             f"(publishing alone took {publish_s:.2f} s); ingest RSS {rss / 1024:.0f} MiB, "
             f"peak {max(peak, peak_rss) / 1024:.0f} MiB"
         )
-        ingest.stop()
+        for ingest in ingests:
+            ingest.stop()
 
 
 def _gateway(
@@ -118,10 +133,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readings", type=int, default=500_000)
     parser.add_argument("--single", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=1, help="ingest processes, shared sub")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
-        _run("batched", 50, args.readings, Path(tmp))
-        _run("single", 1, args.single, Path(tmp))
+        _run("batched", 50, args.readings, Path(tmp), args.workers)
+        _run("single", 1, args.single, Path(tmp), args.workers)
 
 
 if __name__ == "__main__":
