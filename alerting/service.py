@@ -49,13 +49,9 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def build_channels(settings: Settings) -> dict[str, Channel]:
+def build_channels(settings: Settings, subscriber: MqttSubscriber) -> dict[str, Channel]:
     channels: dict[str, Channel] = {
-        "mqtt": MqttChannel(
-            settings.mqtt,
-            f"{settings.detect_client_id}-alerts",
-            timeout_s=settings.notify_timeout_s,
-        ),
+        "mqtt": MqttChannel(subscriber, timeout_s=settings.notify_timeout_s),
         "webhook": WebhookChannel(
             settings.notify_webhook_secret, timeout_s=settings.notify_timeout_s
         ),
@@ -84,9 +80,15 @@ class DetectorService:
         )
         self.stopping = asyncio.Event()
         self.sites = tuple(settings.detect_sites)
+        self.subscriber = MqttSubscriber(
+            settings.mqtt,
+            settings.detect_client_id,
+            site_filters(self.sites),
+            receive_maximum=settings.detect_receive_maximum,
+        )
         self.dispatcher = Dispatcher(
             self.engine,
-            build_channels(settings),
+            build_channels(settings, self.subscriber),
             retry_max_s=settings.notify_retry_max_s,
             sites=self.sites,
         )
@@ -124,12 +126,7 @@ class DetectorService:
 
     async def run(self) -> None:
         detector = self.detector = await self._start_detector()
-        subscriber = MqttSubscriber(
-            self.settings.mqtt,
-            self.settings.detect_client_id,
-            site_filters(self.sites),
-            receive_maximum=self.settings.detect_receive_maximum,
-        )
+        subscriber = self.subscriber
         try:
             async with subscriber, asyncio.TaskGroup() as tasks:
                 dispatch = tasks.create_task(self.dispatcher.run(), name="outbox")

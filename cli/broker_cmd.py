@@ -65,13 +65,20 @@ def _address(value: str) -> tuple[str, int]:
 
 
 def regenerate_broker_files(
-    engine: Engine, data_dir: Path, out: Path, *, ingest_workers: int = 1
+    engine: Engine,
+    data_dir: Path,
+    out: Path,
+    *,
+    ingest_workers: int = 1,
+    detector_partitions: int = 1,
 ) -> int:
     """Write `passwd` and `acl` for the services and every gateway not revoked; returns
     how many gateway accounts they hold."""
     with catalog_session(engine) as session:
         gateways = gateway_accounts(session)
-    accounts = service_accounts(data_dir, ingest_workers=ingest_workers)
+    accounts = service_accounts(
+        data_dir, ingest_workers=ingest_workers, detector_partitions=detector_partitions
+    )
     write_broker_credentials(out, [*accounts, *gateways])
     return len(gateways)
 
@@ -120,6 +127,15 @@ def broker_config(
             help="ingest accounts to create: coldchain-ingest, coldchain-ingest-2, ...",
         ),
     ] = 1,
+    detector_partitions: Annotated[
+        int,
+        typer.Option(
+            "--detector-partitions",
+            min=1,
+            help="detector accounts: coldchain-detector, coldchain-detector-2, ... (one per "
+            "partition, `coldchain detect --site`)",
+        ),
+    ] = 1,
     broker_pid: BrokerPid = None,
     broker_pid_file: BrokerPidFile = None,
     catalog_url: CatalogUrl = None,
@@ -142,7 +158,11 @@ def broker_config(
     with _catalog(catalog_url, data_dir, config) as engine:
         try:
             count = regenerate_broker_files(
-                engine, settings.data_dir, target, ingest_workers=ingest_workers
+                engine,
+                settings.data_dir,
+                target,
+                ingest_workers=ingest_workers,
+                detector_partitions=detector_partitions,
             )
         except (CatalogError, ConfigError) as exc:
             raise _fail(f"broker config: {exc}", 1) from exc

@@ -140,17 +140,22 @@ class BrokerAccount:
         raise ConfigError(f"broker account {self.username!r}: neither a gateway nor a service")
 
 
-def service_accounts(data_dir: Path, *, ingest_workers: int = 1) -> list[BrokerAccount]:
+def service_accounts(
+    data_dir: Path, *, ingest_workers: int = 1, detector_partitions: int = 1
+) -> list[BrokerAccount]:
     """The services' accounts; each password is `{data_dir}/secrets/mqtt-{name}.secret`,
     created on first use, which is also where the service reads it from
     (`COLDCHAIN_MQTT_PASSWORD_FILE`).
 
-    The broker uses the user name as client id, so each ingest worker needs an account of
-    its own: worker 1 is `coldchain-ingest`, worker n `coldchain-ingest-n`. Workers once
-    created keep their accounts (their secret files say so) until the files are removed.
+    The broker uses the user name as client id, so each ingest worker and each detector
+    partition needs an account of its own: the first is `coldchain-ingest` (or
+    `-detector`), the n-th `coldchain-ingest-n`. Once created they keep their accounts
+    (their secret files say so) until the files are removed.
     """
-    for worker in range(2, ingest_workers + 1):
-        read_or_create_secret(data_dir, f"mqtt-ingest-{worker}")
+    instances = {"ingest": ingest_workers, "detector": detector_partitions}
+    for service, count in instances.items():
+        for n in range(2, count + 1):
+            read_or_create_secret(data_dir, f"mqtt-{service}-{n}")
     accounts = [
         BrokerAccount(
             username,
@@ -159,19 +164,21 @@ def service_accounts(data_dir: Path, *, ingest_workers: int = 1) -> list[BrokerA
         )
         for service, username in SERVICE_ACCOUNTS.items()
     ]
-    extra_workers = sorted(
-        int(match.group(1))
-        for path in secret_path(data_dir, "mqtt-ingest").parent.glob("mqtt-ingest-*.secret")
-        if (match := re.fullmatch(r"mqtt-ingest-([0-9]+)\.secret", path.name))
-    )
-    accounts += [
-        BrokerAccount(
-            f"{SERVICE_ACCOUNTS['ingest']}-{worker}",
-            mosquitto_password_hash(read_or_create_secret(data_dir, f"mqtt-ingest-{worker}")),
-            service="ingest",
+    secrets = secret_path(data_dir, "mqtt-ingest").parent
+    for service in instances:
+        extra = sorted(
+            int(match.group(1))
+            for path in secrets.glob(f"mqtt-{service}-*.secret")
+            if (match := re.fullmatch(rf"mqtt-{service}-([0-9]+)\.secret", path.name))
         )
-        for worker in extra_workers
-    ]
+        accounts += [
+            BrokerAccount(
+                f"{SERVICE_ACCOUNTS[service]}-{n}",
+                mosquitto_password_hash(read_or_create_secret(data_dir, f"mqtt-{service}-{n}")),
+                service=service,
+            )
+            for n in extra
+        ]
     return accounts
 
 

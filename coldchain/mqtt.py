@@ -30,7 +30,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from coldchain.config import MqttEndpoint
 from coldchain.mqtt_socket import SocketDriver
 
-__all__ = ["Delivery", "MqttSubscriber", "authenticate"]
+__all__ = ["Delivery", "MqttPublishFailed", "MqttSubscriber", "authenticate"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,10 @@ def authenticate(client: paho.Client, endpoint: MqttEndpoint) -> None:
         client.username_pw_set(endpoint.username, endpoint.password)
     if endpoint.tls:
         client.tls_set(ca_certs=str(endpoint.ca_file) if endpoint.ca_file else None)
+
+
+class MqttPublishFailed(Exception):
+    """A publish that the broker did not acknowledge (retry it later)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +108,13 @@ class MqttSubscriber:
         self._closing = False
         self._tasks: list[asyncio.Task[None]] = []
         self._queue_limit = max(4 * receive_maximum, 100)
+        self._pubacks: dict[int, asyncio.Future[None]] = {}
         self.connects = 0
         self._driver = SocketDriver(self._client, on_readable=self._read_ready)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_publish = self._on_publish
 
     # -- paho callbacks (all run on the event loop) ----------------------------------------
 
@@ -162,6 +168,11 @@ class MqttSubscriber:
             )
         )
         self._arrived.set()
+
+    def _on_publish(self, client: paho.Client, userdata: Any, mid: int, *args: Any) -> None:
+        waiter = self._pubacks.pop(mid, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -235,6 +246,34 @@ class MqttSubscriber:
             await asyncio.sleep(1)
             if self._driver.sock is not None:
                 self._client.loop_misc()
+
+    # -- publishing -----------------------------------------------------------------------
+
+    async def publish(self, topic: str, payload: bytes, *, timeout_s: float) -> None:
+        """Publish QoS 1 on this connection and wait for the broker's PUBACK.
+
+        A service publishes on the connection it subscribes with: the broker binds client
+        id to user name (docs/security.md), so a second connection of the same account
+        would take this one's session over.
+
+        Raises:
+            MqttPublishFailed: not connected, refused, or no PUBACK within `timeout_s`.
+        """
+        if self._driver.sock is None or not self._connected.is_set():
+            raise MqttPublishFailed(f"not connected to {self._endpoint}")
+        info = self._client.publish(topic, payload, qos=1)
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            raise MqttPublishFailed(f"publish to {topic} refused rc={info.rc}")
+        # paho reads the PUBACK only in `_read_ready`, on this loop, after we yield: the
+        # waiter is in place before it can arrive.
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pubacks[info.mid] = waiter
+        try:
+            await asyncio.wait_for(waiter, timeout_s)
+        except TimeoutError as exc:
+            raise MqttPublishFailed(f"no PUBACK from {self._endpoint} in {timeout_s}s") from exc
+        finally:
+            self._pubacks.pop(info.mid, None)
 
     # -- consuming ------------------------------------------------------------------------
 

@@ -15,8 +15,10 @@ import pytest
 
 from alerting.channels import sign
 from alerting.channels.mqtt import MqttChannel
+from alerting.errors import DeliveryFailed
 from coldchain.catalog.outbox import Notification
 from coldchain.config import MqttEndpoint
+from coldchain.mqtt import MqttSubscriber
 from tests.integration.test_detector_support import (
     AlertListener,
     DetectProcess,
@@ -185,28 +187,40 @@ def test_mqtt_alert_events_wait_for_the_broker(broker: MosquittoServer, tmp_path
 
 
 async def test_many_concurrent_mqtt_alert_events_all_complete(broker: MosquittoServer) -> None:
-    """Thousands of PUBACKs racing their waiters: every send completes, none deadlocks the
-    event loop against paho's network thread (it did, with our lock held over publish)."""
+    """Thousands of alert events in flight on the detector's own connection at once: every
+    send completes with its PUBACK, and every event reaches a subscriber."""
     listener = AlertListener(broker.port)
-    channel = MqttChannel(MqttEndpoint(broker.url), "alerts-load", timeout_s=30)
+    subscriber = MqttSubscriber(MqttEndpoint(broker.url), "detect-load", ["coldchain/v1/+/x"])
+    channel = MqttChannel(subscriber, timeout_s=30)
     try:
-        sends = [
-            channel.send(
-                Notification(
-                    n,
-                    f"al-{n}",
-                    "mqtt",
-                    "coldchain/v1/TST/alerts",
-                    f'{{"alert_id": "al-{n}"}}',
-                    0,
-                    None,
+        async with subscriber:
+            await subscriber.wait_connected(10)
+            sends = [
+                channel.send(
+                    Notification(
+                        n,
+                        f"al-{n}",
+                        "mqtt",
+                        "coldchain/v1/TST/alerts",
+                        f'{{"alert_id": "al-{n}"}}',
+                        0,
+                        None,
+                    )
                 )
-            )
-            for n in range(3000)
-        ]
-        await asyncio.wait_for(asyncio.gather(*sends), 60)
+                for n in range(3000)
+            ]
+            await asyncio.wait_for(asyncio.gather(*sends), 60)
         wait_until(lambda: len(listener.events) >= 3000, 30, "every event at the subscriber")
         assert {e["alert_id"] for e in listener.events} == {f"al-{n}" for n in range(3000)}
     finally:
-        await channel.close()
         listener.close()
+
+
+async def test_an_alert_event_without_a_broker_is_a_failed_delivery(tmp_path: Path) -> None:
+    """Not connected: the channel says so at once (the outbox retries), it does not hang."""
+    subscriber = MqttSubscriber(MqttEndpoint(f"mqtt://127.0.0.1:{free_port()}"), "d", ["a/b"])
+    channel = MqttChannel(subscriber, timeout_s=1)
+    with pytest.raises(DeliveryFailed, match="not connected"):
+        await channel.send(
+            Notification(1, "al-1", "mqtt", "coldchain/v1/TST/alerts", "{}", 0, None)
+        )

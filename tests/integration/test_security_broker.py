@@ -25,6 +25,7 @@ from cli import broker_cmd
 from cli.local_servers import LocalInflux, LocalMosquitto, free_port
 from coldchain.catalog import catalog_session, create_catalog_engine, upgrade_catalog
 from coldchain.catalog.schema import SiteRow
+from tests.integration.test_detector_support import DetectProcess, make_catalog
 from tests.pipeline import IngestProcess, wait_until
 from tests.secrets_registry import register
 
@@ -95,6 +96,8 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredBroker]:
         "--tls-listen",
         f"127.0.0.1:{tls_port}",
         "--demo-tls",
+        "--detector-partitions",
+        "2",
     )
     server = LocalMosquitto(
         data_dir / "mosquitto", port, auth_conf=data_dir / "broker" / "listeners.conf"
@@ -102,6 +105,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredBroker]:
     secured = SecuredBroker(data_dir, server, tls_port, data_dir / "tls" / "ca.crt")
     for service in ("ingest", "detector", "api"):
         secured.passwords[f"coldchain-{service}"] = _secret(data_dir, f"mqtt-{service}")
+    secured.passwords["coldchain-detector-2"] = _secret(data_dir, "mqtt-detector-2")
     try:
         server.start()
         secured.add_gateway("BSL", "gw1")
@@ -384,3 +388,64 @@ def test_a_gateway_cannot_take_over_a_services_session(broker: SecuredBroker) ->
         assert back.messages == [("coldchain/v1/BSL/unit/U9/readings", queued)]
     finally:
         back.close()
+
+
+def test_two_detector_partitions_each_on_one_connection_of_their_own_account(
+    broker: SecuredBroker, tmp_path: Path
+) -> None:
+    """The broker makes the client id the user name, so a detector must subscribe and send
+    its alert events on one connection (a second one would take its session over), and
+    each partition needs an account (`broker config --detector-partitions`)."""
+    engine = create_catalog_engine(f"sqlite:///{broker.data_dir / 'catalog.sqlite3'}")
+    with catalog_session(engine) as session:
+        session.add(SiteRow(id="TST", timezone="UTC"))
+    engine.dispose()
+    gateway_user = broker.add_gateway("TST", "gw1")
+    catalog = make_catalog(tmp_path)  # site TST: FR-1 (2-8 °C, 12 s alarm delay)
+    partitions = [
+        DetectProcess(
+            f"mqtt://{user}@127.0.0.1:{broker.server.port}",
+            catalog,
+            tmp_path / user,
+            env={
+                "COLDCHAIN_MQTT_PASSWORD_FILE": str(
+                    broker.data_dir / "secrets" / f"{secret}.secret"
+                ),
+                "COLDCHAIN_DETECT_CLIENT_ID": user,
+                "COLDCHAIN_DETECT_SITES": sites,
+            },
+        )
+        for user, secret, sites in (
+            ("coldchain-detector", "mqtt-detector", '["TST"]'),
+            ("coldchain-detector-2", "mqtt-detector-2", '["BSL", "ZRH"]'),
+        )
+    ]
+    watcher = Client(broker.server.port, "coldchain-api", broker.passwords["coldchain-api"])
+    watcher.subscribe("coldchain/v1/+/alerts")
+    gateway = Client(broker.server.port, gateway_user, broker.passwords[gateway_user])
+    try:
+        for partition in partitions:
+            partition.start()
+        seq = 0
+        deadline = time.monotonic() + 60
+        while not watcher.messages:
+            assert time.monotonic() < deadline, partitions[0].log_text()[-3000:]
+            reading = {"sensor": "p1", "ts": time.time_ns() // 1_000_000, "temp_c": 9.5}
+            answer = gateway.publish(
+                "coldchain/v1/TST/unit/FR-1/readings", orjson.dumps({**reading, "seq": seq})
+            )
+            assert not answer.is_failure, answer
+            seq += 1
+            time.sleep(0.5)
+        topic, payload = watcher.messages[0]
+        assert topic == "coldchain/v1/TST/alerts"
+        assert orjson.loads(payload)["site"] == "TST"
+        for partition in partitions:
+            log = partition.log_text()
+            assert log.count("mqtt: connected") == 1, log[-3000:]
+            assert "mqtt: disconnected" not in log, log[-3000:]
+    finally:
+        gateway.close()
+        watcher.close()
+        for partition in partitions:
+            partition.stop()
