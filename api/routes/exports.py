@@ -13,6 +13,7 @@ from api.deps import AccessDep, StateDep
 from api.errors import Forbidden
 from api.export import MEDIA_TYPES, ExportSigner, export_batch
 from api.routes.params import BatchPath
+from coldchain.errors import StoreUnavailable
 
 __all__ = ["router"]
 
@@ -37,6 +38,11 @@ async def export(
     await access.batch(batch)  # 404 through the scoped layer first: roles reveal no ids
     if access.viewer.role not in _EXPORTERS:
         raise Forbidden("exports need the qa, admin or sponsor_viewer role")
+    # CSV and JSON send their header before the first query: without this, a store that is
+    # down would answer 200 and then break the download off (no trailer, so `coldchain
+    # verify` refuses it, but a 503 says it plainly). A failure later still cuts it off.
+    if not await state.influx.ping():
+        raise StoreUnavailable("InfluxDB is not reachable; the export was not started")
     signer = await asyncio.to_thread(ExportSigner.load_or_create, state.settings.data_dir)
     chunks = export_batch(
         batch,
