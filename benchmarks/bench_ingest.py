@@ -87,12 +87,19 @@ def _run(label: str, per_message: int, readings: int, workdir: Path, workers: in
         wait_until(landed, 900, "all readings in InfluxDB", interval_s=0.25)
         elapsed = time.perf_counter() - started
         rss, peak = rss_of_largest()
+        on_disk = sum(
+            f.stat().st_size
+            for part in ("data", "wal")
+            for f in (influx.directory / part).rglob("*")
+            if f.is_file()
+        )
         print(
             f"{label:>8}, {workers} worker(s): {total:,} readings in {messages:,} messages "
             f"({per_message}/message): {elapsed:.2f} s end to end -> "
             f"{total / elapsed:,.0f} readings/s, {messages / elapsed:,.0f} messages/s "
             f"(publishing alone took {publish_s:.2f} s); ingest RSS {rss / 1024:.0f} MiB, "
-            f"peak {max(peak, peak_rss) / 1024:.0f} MiB"
+            f"peak {max(peak, peak_rss) / 1024:.0f} MiB; InfluxDB data+wal "
+            f"{on_disk / total:.1f} bytes/reading (before compaction)"
         )
         for ingest in ingests:
             ingest.stop()
