@@ -10,8 +10,11 @@ has no limits and is not expected to report (it may be on a shelf).
 
 On top of the limits, every segment of a sensor carries the enabled `alert_rules` of kind
 "excursion" set on its shipment (the sensors of the shipment's loggers) or its unit: the
-alarm rules a USB logger applied itself, imported with its file (device_rules.py). A rule
-whose parameters cannot be read is left out with a warning, never a failed refresh. A
+alarm rules a USB logger applied itself, imported with its file (device_rules.py). A logger
+reused on several shipments gets every one of their rules; each imported rule carries the
+window of its own run ("from"/"until"), which the rule itself honours, so the segments need
+no cut there. A rule whose parameters cannot be read (a window included) is left out with a
+warning, never a failed refresh. A
 reading stands for at most the sensor's logging interval there: the catalog's, or the
 longer one of a logger export imported for that sensor (`logger_reports`), since a
 Fridge-tag logging every 5 min may report as the probe of a unit that logs every minute.

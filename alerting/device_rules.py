@@ -4,8 +4,9 @@ A USB logger (Berlinger Fridge-tag, Q-tag) carries alarm rules of its own ("abov
 30 min in one go", "below 2 °C for 60 min in total"); `coldchain logger import` stores
 them as `alert_rules` rows of kind "excursion" for the logger's shipment (or a unit), with
 `params_json` = {"direction": "high"|"low", "limit_c", "delay_min", "mode":
-"consecutive"|"cumulative", "origin"}. QA compares our alarms with the device's own record,
-so these rules follow the device, not the product-limit rules of sensor.py:
+"consecutive"|"cumulative", "origin"} and, optionally, "from" and "until" (RFC 3339: the
+window of the logger run the rule came from). QA compares our alarms with the device's own
+record, so these rules follow the device, not the product-limit rules of sensor.py:
 
 - Time beyond the limit: each reading beyond it stands for the time to the next reading,
   at most one logging interval (a gap is not bridged by the value before it; the time base
@@ -19,6 +20,17 @@ so these rules follow the device, not the product-limit rules of sensor.py:
   delay, starts at the record's first excursion and stays open (nothing clears it: the
   device reports no end either).
 - No hysteresis and no clear delay: a device ends an event on its first reading back.
+- A window ("from"/"until"): one physical logger is reused on several shipments, and each
+  run's rules are that run's only; the device itself started each run from zero. So a
+  windowed rule sees only readings with from <= event time <= until: its cumulative total
+  starts at zero at `from`, and two runs with the same rules are independent. The window
+  *closes* at the first reading after `until` (event time; the next run's readings, or any
+  later one): the last reading beyond stands until `until` at most (a Q-tag's `until` is its
+  stop, after its last log row), which may still fire the alarm (trigger <= until), and a
+  run still beyond the limit then is *not* ended: its alarm stays open, as the device lists
+  an event still open at stop (`TS E` empty), and nothing clears it (like a cumulative one;
+  people close it). Its `beyond_min` as of the window's end is `RuleProgress.beyond_ms(rule,
+  until)`. Without a window the rule applies always, as before.
 
 A reading's weight is known only when the next one arrives, so an alarm is decided on that
 next reading; its trigger time is exact all the same. The alert has kind "excursion",
@@ -57,6 +69,8 @@ class DeviceRule:
         cumulative: the time beyond adds up over the record (else one run must last).
         cap_ms: the sensor's logging interval: the most one reading stands for.
         origin: where the rule came from, e.g. "Q-tag CLm doc LR RCPJ00010 alarm 1".
+        from_ms, until_ms: the run the rule belongs to (event time, both inclusive); None:
+            unbounded on that side.
     """
 
     rule_id: int
@@ -66,9 +80,25 @@ class DeviceRule:
     cumulative: bool
     cap_ms: int
     origin: str = ""
+    from_ms: int | None = None
+    until_ms: int | None = None
 
     def beyond(self, c: float) -> bool:
         return c > self.limit_c if self.direction > 0 else c < self.limit_c
+
+    def before(self, ts: int) -> bool:
+        """The reading precedes the rule's run: the rule does not see it."""
+        return self.from_ms is not None and ts < self.from_ms
+
+    def after(self, ts: int) -> bool:
+        """The reading follows the rule's run: it closes the window."""
+        return self.until_ms is not None and ts > self.until_ms
+
+    def window(self) -> dict[str, str]:
+        """The window as RFC 3339 `from`/`until` (the keys that are set), for an alarm's
+        detail, so the alert says which run it judged."""
+        bounds = {"from": self.from_ms, "until": self.until_ms}
+        return {k: _rfc3339(ms) for k, ms in bounds.items() if ms is not None}
 
     def describe(self) -> str:
         side = "above" if self.direction > 0 else "below"
@@ -95,6 +125,9 @@ def device_rule(rule_id: int, params: Mapping[str, Any], cap_ms: int) -> DeviceR
         raise ValueError(f"delay_min: expected a number >= 0, got {delay_min!r}")
     if cap_ms <= 0:
         raise ValueError(f"log interval: expected > 0 ms, got {cap_ms}")
+    from_ms, until_ms = _moment(params, "from"), _moment(params, "until")
+    if from_ms is not None and until_ms is not None and until_ms < from_ms:
+        raise ValueError(f"until: expected at or after from, got {params['until']!r}")
     return DeviceRule(
         rule_id,
         direction,
@@ -103,6 +136,8 @@ def device_rule(rule_id: int, params: Mapping[str, Any], cap_ms: int) -> DeviceR
         mode == "cumulative",
         cap_ms,
         str(params.get("origin") or ""),
+        from_ms,
+        until_ms,
     )
 
 
@@ -111,6 +146,28 @@ def _number(params: Mapping[str, Any], name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ValueError(f"{name}: expected a number, got {value!r}")
     return float(value)
+
+
+def _moment(params: Mapping[str, Any], name: str) -> int | None:
+    """An optional RFC 3339 instant with an offset, as epoch ms (absent or null: None)."""
+    value = params.get(name)
+    if value is None:
+        return None
+    try:
+        if not isinstance(value, str):
+            raise TypeError
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected an RFC 3339 time, got {value!r}") from None
+    if moment.utcoffset() is None:
+        raise ValueError(f"{name}: expected a time with an offset (e.g. Z), got {value!r}")
+    return round(moment.timestamp() * 1000)
+
+
+def _rfc3339(ms: int) -> str:
+    text = rfc3339(datetime.fromtimestamp(ms / 1000, UTC))
+    assert text is not None
+    return text
 
 
 def rule_slot(rule_id: int) -> str:
@@ -143,11 +200,12 @@ class RuleProgress:
 
     def beyond_ms(self, rule: DeviceRule, until_ms: int | None = None) -> int:
         """Time beyond the limit counted by the rule (run or record), with the latest
-        reading standing until `until_ms` (at most one interval) when it is beyond."""
+        reading standing until `until_ms` (at most one interval, never past the rule's
+        window) when it is beyond."""
         known = self.total_ms if rule.cumulative else self.run_ms
         if until_ms is None or self.last_bad_ms is None:
             return known
-        return known + max(0, min(until_ms - self.last_bad_ms, rule.cap_ms))
+        return known + _weight(rule, self.last_bad_ms, until_ms)
 
     def to_json(self) -> dict[str, Any]:
         raw = asdict(self)
@@ -158,6 +216,13 @@ class RuleProgress:
     def from_json(cls, raw: dict[str, Any]) -> RuleProgress:
         alarm = raw.get("alarm")
         return cls(**{**raw, "alarm": None if alarm is None else Episode.from_json(alarm)})
+
+
+def _weight(rule: DeviceRule, bad_ms: int, next_ms: int) -> int:
+    """How long the reading beyond at `bad_ms` stands, the next one coming at `next_ms`:
+    until then, at most one logging interval, and not past the end of the rule's run."""
+    end = next_ms if rule.until_ms is None else min(next_ms, rule.until_ms)
+    return max(0, min(end - bad_ms, rule.cap_ms))
 
 
 class _RuleStep:
@@ -178,14 +243,12 @@ class _RuleStep:
     def apply(self, ts: int, c: float) -> list[tuple[int, int | None]]:
         """Returns the (start, end) of alarms opened or ended, for the sensor's memory."""
         p, rule = self.p, self.rule
-        seen: list[tuple[int, int | None]] = []
-        if p.last_bad_ms is not None:  # the previous reading's weight is known now
-            weight = max(0, min(ts - p.last_bad_ms, rule.cap_ms))
-            counted = p.total_ms if rule.cumulative else p.run_ms
-            p.run_ms += weight
-            p.total_ms += weight
-            if p.alarm is None and counted + weight >= rule.delay_ms:
-                seen.append(self._open(p.last_bad_ms + max(0, rule.delay_ms - counted), ts))
+        if rule.before(ts):
+            return []
+        seen = self._settle(ts)
+        if rule.after(ts):  # the run is over: an alarm still open stays open (module doc)
+            p.last_bad_ms, p.run_start_ms = None, None
+            return seen
         if rule.beyond(c):
             if p.run_start_ms is None:
                 p.run_start_ms, p.run_ms = ts, 0
@@ -206,6 +269,19 @@ class _RuleStep:
         p.last_bad_ms, p.run_start_ms = None, None
         return seen
 
+    def _settle(self, ts: int) -> list[tuple[int, int | None]]:
+        """The previous reading's weight is known at `ts`: count it, maybe fire."""
+        p, rule = self.p, self.rule
+        if p.last_bad_ms is None:
+            return []
+        weight = _weight(rule, p.last_bad_ms, ts)
+        counted = p.total_ms if rule.cumulative else p.run_ms
+        p.run_ms += weight
+        p.total_ms += weight
+        if p.alarm is None and counted + weight >= rule.delay_ms:
+            return [self._open(p.last_bad_ms + max(0, rule.delay_ms - counted), ts)]
+        return []
+
     def _open(self, trigger_ms: int, completed_ms: int) -> tuple[int, int | None]:
         p, rule = self.p, self.rule
         start = p.first_start_ms if rule.cumulative else p.run_start_ms
@@ -219,9 +295,9 @@ class _RuleStep:
             "rule_id": rule.rule_id,
             "mode": "cumulative" if rule.cumulative else "consecutive",
             "delay_min": rule.delay_ms / _MINUTE,
-            "triggered_at": rfc3339(datetime.fromtimestamp(trigger_ms / 1000, UTC)),
+            "triggered_at": _rfc3339(trigger_ms),
             "beyond_min": round(p.beyond_ms(rule) / _MINUTE, 1),
-        }
+        } | rule.window()
         p.alarm = ep
         self.out.append(ep.open(self.key, self.now, self.reorder, completed_ms=completed_ms))
         return start, None

@@ -9,7 +9,9 @@ The order is what keeps it from ever being half-written:
    and waits for every PUBACK: the broker then holds them for ingest, which makes them
    durable like any late upload; the detector judges them retrospectively by their times.
 3. `record_import` writes the device's own record (and its rules, if asked) with audit
-   entries in one transaction, only after step 2.
+   entries in one transaction, only after step 2. Each imported rule carries the window
+   of the run it came from (`PreparedImport.run_window`), so a logger reused on several
+   shipments has each run judged by that run's rules only (alerting/device_rules.py).
 
 If step 2 or 3 fails, the catalog has no record, and running the import again publishes
 the same readings again, which lands on the same InfluxDB points (same tags and time;
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, Literal, Protocol
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -43,7 +46,7 @@ from coldchain.loggers.reports import (
     resolve_target,
 )
 from coldchain.loggers.serialize import device_record
-from coldchain.loggers.timebase import epoch_ms
+from coldchain.loggers.timebase import epoch_ms, local_instant
 from coldchain.models import Reading
 from coldchain.wire import encode_readings, readings_topic
 
@@ -93,6 +96,30 @@ class PreparedImport:
     @property
     def last_reading_at(self) -> datetime | None:
         return _utc(self.times_ms[-1]) if self.times_ms.size else None
+
+    @property
+    def run_window(self) -> tuple[datetime | None, datetime | None]:
+        """The run this file records, (from, until) in UTC: what its rules judge.
+
+        The first and last reading; a Q-tag's `TS Start`/`TS Stop` widen it when the file
+        states them (the device kept counting until its stop, after its last log row). A
+        file without a log (Fridge-tag 2: daily summaries only) spans activation to report
+        creation. None where the file says nothing (that side stays unbounded).
+        """
+        zone = ZoneInfo(self.target.timezone)
+        run = self.file.run
+        first, last = self.first_reading_at, self.last_reading_at
+        started = run.started_at if run is not None else None
+        stopped = run.stopped_at if run is not None else None
+        if first is None:
+            started = started or self.file.activated_at
+            stopped = stopped or self.file.created_at
+        start = None if started is None else local_instant(started, zone)
+        stop = None if stopped is None else local_instant(stopped, zone, after=last or start)
+        return (
+            min((t for t in (first, start) if t is not None), default=None),
+            max((t for t in (last, stop) if t is not None), default=None),
+        )
 
     def messages(self) -> Iterator[tuple[str, bytes]]:
         """(topic, payload) of the backfill, `READINGS_PER_MESSAGE` readings each."""
@@ -212,6 +239,7 @@ def record_import(
                 actor=actor,
                 now=moment,
                 import_rules=import_rules,
+                window=prepared.run_window,
             )
     except CatalogConflict:
         with catalog_session(engine) as session:
@@ -233,5 +261,6 @@ def import_rules_only(
             rules=prepared.file.rules,
             actor=actor,
             now=now or datetime.now(UTC),
+            window=prepared.run_window,
         )
     return tuple(created)

@@ -5,7 +5,9 @@ sensor) and in which time zone a file's readings are published: a shipment's log
 publishes under the shipment's origin site (DESIGN.md §10), a unit's probe under its site.
 `record_report` writes the device's own record (and, if asked, its alarm rules as the
 target's `alert_rules`) with audit entries, in the caller's transaction, once the readings
-are safely with the broker.
+are safely with the broker. An imported rule's `params_json` is `AlarmRule.params()` plus
+the run's window ("from"/"until", RFC 3339 UTC) when known: the detector then applies it to
+that run's readings only.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
+from coldchain.catalog.alerts import rfc3339
 from coldchain.catalog.audit import append_audit
 from coldchain.catalog.errors import CatalogNotFound
 from coldchain.catalog.schema import (
@@ -241,6 +244,7 @@ def record_report(
     actor: str,
     now: datetime,
     import_rules: bool = False,
+    window: tuple[datetime | None, datetime | None] = (None, None),
 ) -> tuple[int, list[int]]:
     """Write the report (and the device's rules, if asked), each change audited.
 
@@ -297,7 +301,9 @@ def record_report(
         },
     )
     rule_ids = (
-        import_device_rules(session, target=target, rules=record.rules, actor=actor, now=now)
+        import_device_rules(
+            session, target=target, rules=record.rules, actor=actor, now=now, window=window
+        )
         if import_rules
         else []
     )
@@ -311,10 +317,14 @@ def import_device_rules(
     rules: Sequence[AlarmRule],
     actor: str,
     now: datetime,
+    window: tuple[datetime | None, datetime | None] = (None, None),
 ) -> list[int]:
     """Store the device's alarm rules as the target's `alert_rules` (kind "excursion",
-    params per `AlarmRule.params`), each audited; identical ones already there are kept
-    and not added again. Returns the ids created."""
+    params per `AlarmRule.params` plus the run's `window` as "from"/"until"), each audited;
+    identical ones already there are kept and not added again (the same run imported
+    twice), while another run of the same device gets its own, since its window differs.
+    Returns the ids created."""
+    bounds = {k: rfc3339(t) for k, t in zip(("from", "until"), window, strict=True) if t}
     where = (
         AlertRuleRow.shipment_id == target.shipment
         if target.shipment is not None
@@ -328,7 +338,8 @@ def import_device_rules(
     }
     created = []
     for rule in rules:
-        params = json.dumps(rule.params(), sort_keys=True)
+        values = rule.params() | bounds
+        params = json.dumps(values, sort_keys=True)
         if params in existing:
             continue
         row = AlertRuleRow(
@@ -347,8 +358,7 @@ def import_device_rules(
             entity="alert_rule",
             entity_id=str(row.id),
             at=now,
-            new={"kind": "excursion", "shipment": target.shipment, "unit": target.unit}
-            | rule.params(),
+            new={"kind": "excursion", "shipment": target.shipment, "unit": target.unit} | values,
         )
         created.append(row.id)
     return created

@@ -11,6 +11,9 @@ one backfill, and our alarms are compared with what the device itself recorded
 - Q-tag CLm doc LR: each device event's start, trigger, end (or still open at the end of
   data) within one logging interval, its minutes within the SOURCE.md recipe's 20 min.
 - Fridge-tag 2 (daily summaries only): no alarm.
+- One Q-tag reused on two shipments (its runs 2 and 3): both imported with their rules into
+  a SQLite catalog, both runs through one detector on one sensor; each run's alarms agree
+  with its own device record as above (the rules' windows keep the runs apart).
 
 The devices sample every minute and log every 5 or 10, so a run the device measured at
 28 min may show as 3 logged readings (30 min by our time base): alarms the device did not
@@ -21,19 +24,21 @@ record are allowed only for such borderline runs, and are printed with every dif
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from alerting.conditions import FAR_FUTURE, FAR_PAST, ConditionTimeline, Segment
+from alerting.conditions import FAR_FUTURE, FAR_PAST, ConditionTimeline, Segment, load_timeline
 from alerting.detector import Detector
 from alerting.device_rules import DeviceRule, RuleProgress, device_rule
 from alerting.episodes import AlertChange
-from alerting.rules import NO_LIMITS, DetectorConfig
+from alerting.rules import NO_LIMITS, DetectorConfig, SensorKey
+from coldchain.catalog import create_catalog_engine, import_fleet, upgrade_catalog
 from coldchain.loggers import LoggerFile, parse_logger_file
+from coldchain.loggers.importer import prepare_import, record_import
 from coldchain.models import Reading, SourceKind
 
 DATA = (
@@ -90,17 +95,25 @@ def _detect(
     rules = tuple(device_rule(r.number, r.params(), cap_ms) for r in logger.rules)
     timeline = ConditionTimeline({key: [Segment(FAR_PAST, FAR_FUTURE, NO_LIMITS, False, rules)]})
     detector = Detector(DetectorConfig(), timeline)
-    now = _ms(end) + 86_400_000  # imported a day after the device stopped
+    changes = _backfill(detector, key, [(_ms(t), c) for t, c in points], _ms(end))
+    progress = detector.states[detector.index[key]].rules
+    return _alarms(changes, {r.rule_id: r for r in rules}, progress, _ms(end))
+
+
+def _backfill(
+    detector: Detector, key: SensorKey, points: list[tuple[int, float]], end_ms: int
+) -> list[AlertChange]:
+    """Feed `points` (epoch ms, °C) as one import, a day after the device stopped at
+    `end_ms`, in pages as the importer publishes them; the alert changes."""
+    now = end_ms + 86_400_000
     readings = [
-        Reading(key[0], SourceKind.LOGGER, key[2], key[3], _ms(t), c, seq)
-        for seq, (t, c) in enumerate(points)
+        Reading(key[0], SourceKind.LOGGER, key[2], key[3], ts, c, seq)
+        for seq, (ts, c) in enumerate(points)
     ]
     changes: list[AlertChange] = []
     for i in range(0, len(readings), 500):  # the importer publishes pages of readings
         changes += detector.process(readings[i : i + 500], now)
-    changes += detector.tick(now + 60_000)
-    progress = detector.states[detector.index[key]].rules
-    return _alarms(changes, {r.rule_id: r for r in rules}, progress, _ms(end))
+    return changes + detector.tick(now + 60_000)
 
 
 def _alarms(
@@ -204,16 +217,26 @@ def test_fridge_tag_2l_alarms_on_the_devices_days_at_its_trigger_times() -> None
 # -- Q-tag CLm doc LR ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["RCPJ00010_02_202211090128.txt", "RCPJ00010_03_202304201359.txt"])
+Q_TAG_RUNS = ("RCPJ00010_02_202211090128.txt", "RCPJ00010_03_202304201359.txt")
+
+
+@pytest.mark.parametrize("name", Q_TAG_RUNS)
 def test_q_tag_events_agree_with_the_device(name: str) -> None:
     logger = _load(f"QTag CLm doc LR/{name}")
     assert logger.run is not None
     assert logger.run.stopped_at is not None
     assert logger.log_interval_min == 10
-    interval = timedelta(minutes=10)
-    tolerance = interval / MINUTE
     points = [(r.local_time, r.temp_c) for r in logger.readings]
-    alarms = _detect(logger, points, interval, logger.run.stopped_at)
+    alarms = _detect(logger, points, timedelta(minutes=10), logger.run.stopped_at)
+    _assert_q_tag_agrees(name, logger, alarms)
+
+
+def _assert_q_tag_agrees(name: str, logger: LoggerFile, alarms: list[Alarm]) -> None:
+    """Each device event matched by one of our alarms (start, trigger, end within one
+    logging interval, minutes within 20); ours beyond them only for borderline runs."""
+    assert logger.run is not None
+    assert logger.log_interval_min is not None
+    tolerance = float(logger.log_interval_min)
     assert all(a.retrospective for a in alarms)
     report, problems = [], []
     unmatched = list(alarms)
@@ -256,6 +279,67 @@ def test_q_tag_events_agree_with_the_device(name: str) -> None:
     print(f"\nQ-tag {name} (start/trigger/end, minutes; differences in min):")
     print("\n".join(report))
     assert not problems, "\n".join([*problems, "--", *report])
+
+
+# -- one Q-tag, two shipments -----------------------------------------------------------------
+
+TWO_SHIPMENTS = """\
+sponsors: [{id: ACME, name: Acme Pharma}]
+sites: [{id: BSL, timezone: Europe/Zurich}]
+shipments:
+  - {id: SHP-RUN2, origin: BSL, destination: BSL,
+     loggers: [{id: RCPJ00010, sensors: [{id: t1}], log_interval_s: 600}]}
+  - {id: SHP-RUN3, origin: BSL, destination: BSL,
+     loggers: [{id: RCPJ00010, sensors: [{id: t1}], log_interval_s: 600}]}
+"""
+
+
+def test_one_q_tag_on_two_shipments_each_run_agrees_with_its_own_record(tmp_path: Path) -> None:
+    """Runs 2 and 3 of the same Q-tag imported with `--import-rules` onto two shipments that
+    share its logger id: one sensor, both shipments' rules (the same four, twice). Fed as
+    two imports through one detector with the rules loaded from the catalog, each run's
+    alarms must agree with its own device record exactly as a run on its own does; without
+    the rules' windows run 2's rules would alarm on run 3 and its cumulative totals carry
+    over into it."""
+    runs = dict(zip(("SHP-RUN2", "SHP-RUN3"), Q_TAG_RUNS, strict=True))
+    files = {shipment: _load(f"QTag CLm doc LR/{name}") for shipment, name in runs.items()}
+    engine = create_catalog_engine(f"sqlite:///{tmp_path / 'catalog.sqlite3'}")
+    try:
+        upgrade_catalog(engine)
+        fleet = tmp_path / "fleet.yaml"
+        fleet.write_text(TWO_SHIPMENTS, encoding="utf-8")
+        import_fleet(engine, fleet, actor="test")
+        numbers: dict[int, tuple[str, int]] = {}  # catalog rule id -> (shipment, alarm no.)
+        points: dict[str, list[tuple[int, float]]] = {}
+        for shipment, logger in files.items():
+            path = DATA / "QTag CLm doc LR" / runs[shipment]
+            prepared = prepare_import(engine, path, shipment=shipment)
+            outcome = record_import(engine, prepared, actor="quinn", import_rules=True)
+            assert len(outcome.rule_ids) == len(logger.rules) == 4
+            numbers |= {
+                i: (shipment, r.number) for i, r in zip(outcome.rule_ids, logger.rules, strict=True)
+            }
+            temps = [r.temp_c for r in logger.readings]
+            points[shipment] = list(zip(prepared.times_ms.tolist(), temps, strict=True))
+        timeline = load_timeline(engine)
+    finally:
+        engine.dispose()
+    key: SensorKey = ("BSL", "logger", "RCPJ00010", "t1")
+    rules = {r.rule_id: r for r in timeline.lookup(key, points["SHP-RUN2"][0][0]).rules}
+    assert set(rules) == set(numbers)  # both shipments' rules on the one sensor
+    assert all(r.cap_ms == 600_000 and r.from_ms is not None for r in rules.values())
+    detector = Detector(DetectorConfig(), timeline)
+    changes: list[AlertChange] = []
+    for shipment, logger in files.items():  # each run imported a day after it stopped
+        assert logger.run is not None
+        assert logger.run.stopped_at is not None
+        changes += _backfill(detector, key, points[shipment], _ms(logger.run.stopped_at))
+    progress = detector.states[detector.index[key]].rules
+    # A still-open alarm's minutes run to its own run's stop: the rule's window ends there.
+    ours = _alarms(changes, rules, progress, FAR_FUTURE)
+    for shipment, logger in files.items():
+        mine = [replace(a, rule=numbers[a.rule][1]) for a in ours if numbers[a.rule][0] == shipment]
+        _assert_q_tag_agrees(f"{runs[shipment]} on {shipment}", logger, mine)
 
 
 # -- Fridge-tag 2 (daily summaries only) ---------------------------------------------------

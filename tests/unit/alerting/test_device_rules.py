@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ MIN = 60_000
 STEP = 10  # minutes between readings: the logging interval
 
 
-def _rule(rule_id: int = 1, **params: object) -> DeviceRule:
+def _rule(rule_id: int = 1, /, **params: object) -> DeviceRule:
     base: dict[str, object] = {"direction": "high", "limit_c": 8.0, "delay_min": 30.0}
     return device_rule(rule_id, {**base, "mode": "consecutive", **params}, STEP * MIN)
 
@@ -153,6 +154,100 @@ def test_restored_state_keeps_a_run_in_progress() -> None:
     assert [c.start_ms for c in opened] == [T0 + 100 * MIN]
 
 
+# -- windows: one logger, several runs ------------------------------------------------------
+
+
+def _window(first: int, last: int) -> dict[str, object]:
+    """params_json's window keys as the importer writes them (minutes after T0)."""
+    return {"from": _at(first), "until": _at(last)}
+
+
+def test_a_windowed_consecutive_rule_sees_only_its_runs_readings() -> None:
+    rule = _rule(**_window(100, 300))
+    hot = {m: 9.0 for m in [*range(40, 90, STEP), *range(150, 190, STEP), *range(320, 380, STEP)]}
+    changes = _ruled(_feed(_detector(rule), hot, 500))
+    assert [(c.state, c.start_ms) for c in changes] == [
+        ("open", T0 + 150 * MIN),
+        ("resolved", T0 + 150 * MIN),
+    ]
+    assert changes[0].detail["triggered_at"] == _at(180)
+    assert (changes[0].detail["from"], changes[0].detail["until"]) == (_at(100), _at(300))
+
+
+def test_a_windowed_cumulative_total_starts_at_zero_at_from() -> None:
+    rule = _rule(mode="cumulative", delay_min=60.0, direction="low", limit_c=2.0)
+    windowed = replace(rule, from_ms=T0 + 200 * MIN)
+    cold = {m: 1.5 for m in (50, 60, 150, 160, 250, 260, 350, 360, 450, 460)}  # 20-min dips
+    (unbounded,) = _ruled(_feed(_detector(rule), cold, 600))
+    (opened,) = _ruled(_feed(_detector(windowed), cold, 600))
+    assert unbounded.detail["triggered_at"] == _at(270)  # the dips at 50 and 150 counted
+    assert (opened.start_ms, opened.detail["triggered_at"]) == (T0 + 250 * MIN, _at(470))
+
+
+def test_two_runs_of_one_logger_with_the_same_rules_are_independent() -> None:
+    """The same cumulative rule imported from two runs (two rows, two windows): each run
+    counts its own minutes and raises its own alarm, as each run of the device did."""
+    params: dict[str, object] = {"mode": "cumulative", "delay_min": 30.0}
+    first, second = _rule(1, **params, **_window(0, 290)), _rule(2, **params, **_window(300, 590))
+    hot = {m: 9.0 for m in (100, 110, 240, 250, 400, 410, 540, 550)}  # 20 + 20 min per run
+    detector = _detector(first, second)
+    changes = _ruled(_feed(detector, hot, 600))
+    assert [(c.rule_id, c.state, c.start_ms, c.detail["triggered_at"]) for c in changes] == [
+        (1, "open", T0 + 100 * MIN, _at(250)),
+        (2, "open", T0 + 400 * MIN, _at(550)),
+    ]
+    progress = detector.states[detector.index[KEY]].rules
+    assert (progress["1"].total_ms, progress["2"].total_ms) == (40 * MIN, 40 * MIN)
+
+
+def test_a_run_beyond_the_limit_at_until_is_counted_up_to_until_and_stays_open() -> None:
+    """`until` is the device's stop, after its last log row: the last reading stands until
+    then; the window closes at the first reading after it, which fires the alarm but does
+    not end it (the device lists such an event as still open at stop)."""
+    rule = _rule(delay_min=25.0, **_window(0, 205))
+    detector = _detector(rule)
+    changes = _ruled(_feed(detector, {m: 9.0 for m in range(180, 240, STEP)}, 300))
+    (opened,) = changes
+    assert (opened.state, opened.start_ms, opened.at_ms) == ("open", T0 + 180 * MIN, T0 + 210 * MIN)
+    assert opened.detail["triggered_at"] == _at(205)
+    progress = detector.states[detector.index[KEY]].rules["1"]
+    assert progress.alarm is not None  # open, not resolved by the 5 °C readings after until
+    assert progress.beyond_ms(rule, T0 + 10_000 * MIN) == 25 * MIN  # 10 + 10 + 5 (to until)
+    assert detector.states[detector.index[KEY]].quiet  # nothing left to decide: bulk path
+
+
+def test_a_rule_without_a_window_is_unchanged() -> None:
+    rule = _rule(mode="cumulative", delay_min=30.0)
+    assert (rule.from_ms, rule.until_ms) == (None, None)
+    hot = {m: 9.0 for m in (100, 110, 400, 410)}
+    (opened,) = _ruled(_feed(_detector(rule), hot, 600))  # both runs' minutes add up
+    assert (opened.start_ms, opened.detail["triggered_at"]) == (T0 + 100 * MIN, _at(410))
+    assert "from" not in opened.detail
+    assert "until" not in opened.detail
+
+
+def test_restored_state_keeps_a_windowed_total_in_progress() -> None:
+    def rules() -> tuple[DeviceRule, DeviceRule]:
+        params: dict[str, object] = {"mode": "cumulative", "delay_min": 30.0}
+        return _rule(1, **params, **_window(0, 290)), _rule(2, **params, **_window(300, 590))
+
+    hot = {m: 9.0 for m in (100, 110, 240, 250, 400, 410, 540, 550)}
+    whole = _ruled(_feed(_detector(*rules()), hot, 600))
+    first = _detector(*rules())
+    assert _ruled(_feed(first, hot, 200)) == []  # mid-window: 20 of its 30 min counted
+    second = _detector(*rules())
+    second.restore(list(first.snapshot().values()), T0 + 200 * MIN)
+    changes: list[AlertChange] = []
+    for m in range(190, 600, STEP):  # the broker resends from minute 190 on
+        ts = T0 + m * MIN
+        reading = Reading("S", SourceKind.LOGGER, "LOG-1", "t", ts, hot.get(m, 5.0), m)
+        changes += second.process([reading], ts)
+    assert [(c.alert_id, c.detail) for c in _ruled(changes)] == [
+        (c.alert_id, c.detail) for c in whole
+    ]
+    assert len(whole) == 2
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [
@@ -160,6 +255,22 @@ def test_restored_state_keeps_a_run_in_progress() -> None:
         ({"direction": "high", "limit_c": "8", "delay_min": 30}, "limit_c"),
         ({"direction": "high", "limit_c": 8.0, "delay_min": -1}, "delay_min"),
         ({"direction": "high", "limit_c": 8.0, "delay_min": 30, "mode": "daily"}, "mode"),
+        ({"direction": "high", "limit_c": 8.0, "delay_min": 30, "from": "yesterday"}, "from"),
+        ({"direction": "high", "limit_c": 8.0, "delay_min": 30, "from": 1_700_000}, "from"),
+        (
+            {"direction": "high", "limit_c": 8.0, "delay_min": 30, "until": "2022-11-09T00:28"},
+            "until: expected a time with an offset",
+        ),
+        (
+            {
+                "direction": "high",
+                "limit_c": 8.0,
+                "delay_min": 30,
+                "from": "2022-11-09T00:00:00Z",
+                "until": "2022-11-08T00:00:00Z",
+            },
+            "until: expected at or after from",
+        ),
     ],
 )
 def test_unreadable_params_are_refused_naming_the_field(

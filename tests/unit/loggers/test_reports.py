@@ -112,6 +112,10 @@ def test_report_recorded_once_per_file_and_target_with_rules_and_audit(fleet: En
         "delay_min": 30.0,
         "mode": "consecutive",
         "origin": "Q-tag CLm doc LR RCPJ00010 alarm 1",
+        # The run's window: TS Start 04:49 CET (the first row) .. TS Stop 2022-11-09 01:28
+        # CET (the last row is 01:19): the device counted until its stop.
+        "from": "2022-11-08T03:49:00.000Z",
+        "until": "2022-11-09T00:28:00.000Z",
     }
     assert all((r.kind, r.unit_id, r.enabled) == ("excursion", None, True) for r in rules)
     assert [(e.action, e.entity) for e in audit[-5:]] == [("import", "logger_report")] + [
