@@ -18,6 +18,7 @@ one worker vs two); RSS is then the largest worker's.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import tempfile
 import threading
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import IO
 
 from tests.pipeline import IngestProcess, count_readings, make_batches, wait_until
-from tests.servers import running_influxd, running_mosquitto
+from tests.servers import InfluxServer, running_influxd, running_mosquitto
 
 
 def _rss_kib(pid: int) -> tuple[int, int]:
@@ -51,7 +52,7 @@ def _run(label: str, per_message: int, readings: int, workdir: Path, workers: in
                 influx.url,
                 "bench",
                 workdir / f"{label}-var-{n}",
-                client_id=f"bench-{label}-{n}",
+                client_id=f"ingest-{label}-{n}",
                 shared_group="bench" if workers > 1 else None,
             )
             for n in range(workers)
@@ -87,22 +88,52 @@ def _run(label: str, per_message: int, readings: int, workdir: Path, workers: in
         wait_until(landed, 900, "all readings in InfluxDB", interval_s=0.25)
         elapsed = time.perf_counter() - started
         rss, peak = rss_of_largest()
-        on_disk = sum(
-            f.stat().st_size
-            for part in ("data", "wal")
-            for f in (influx.directory / part).rglob("*")
-            if f.is_file()
-        )
+        for ingest in ingests:
+            ingest.stop()
+        tsm, other = _bytes_after_compaction(influx)
         print(
             f"{label:>8}, {workers} worker(s): {total:,} readings in {messages:,} messages "
             f"({per_message}/message): {elapsed:.2f} s end to end -> "
             f"{total / elapsed:,.0f} readings/s, {messages / elapsed:,.0f} messages/s "
             f"(publishing alone took {publish_s:.2f} s); ingest RSS {rss / 1024:.0f} MiB, "
-            f"peak {max(peak, peak_rss) / 1024:.0f} MiB; InfluxDB data+wal "
-            f"{on_disk / total:.1f} bytes/reading (before compaction)"
+            f"peak {max(peak, peak_rss) / 1024:.0f} MiB; InfluxDB TSM files after compaction "
+            f"{tsm / total:.1f} bytes/reading (+ {other / 2**20:.0f} MiB series file and "
+            "index, which grow with the number of sensors, not readings)"
         )
-        for ingest in ingests:
-            ingest.stop()
+
+
+def _bytes_after_compaction(influx: InfluxServer) -> tuple[int, int]:
+    """(TSM bytes, other bytes) of InfluxDB's data directory once the cache is snapshotted
+    and compacted into TSM files: influxd restarted with cold-write durations of seconds
+    instead of the default minutes, which is where a production database is once a shard
+    stops taking writes."""
+    influx.stop()
+    cold = {
+        "INFLUXDB_DATA_CACHE_SNAPSHOT_WRITE_COLD_DURATION": "1s",
+        "INFLUXDB_DATA_COMPACT_FULL_WRITE_COLD_DURATION": "2s",
+    }
+    saved = {key: os.environ.get(key) for key in cold}
+    os.environ.update(cold)
+    try:
+        influx.start()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    def size(part: str, suffix: str) -> int:
+        return sum(f.stat().st_size for f in (influx.directory / part).rglob(f"*{suffix}"))
+
+    previous = -1
+    for _ in range(120):
+        time.sleep(1)
+        tsm = size("data", ".tsm")
+        if tsm == previous and size("wal", ".wal") < 64 * 1024:
+            break
+        previous = tsm
+    return previous, size("data", "") - previous
 
 
 def _gateway(
