@@ -17,7 +17,21 @@ from coldchain.catalog.users import Viewer
 from coldchain.config import Settings
 from coldchain.influx import InfluxClient
 
-__all__ = ["ApiState"]
+__all__ = ["ApiState", "HistoryKey"]
+
+#: The viewer's scope (role, sponsor, sites), what is asked (batch, unit, shipment), the
+#: range (epoch seconds) and the bucket count: one shared history answer.
+HistoryKey = tuple[
+    str,
+    str | None,
+    tuple[str, ...],
+    str | None,
+    tuple[str, str] | None,
+    str | None,
+    float,
+    float,
+    int,
+]
 
 
 @dataclass(slots=True)
@@ -33,6 +47,7 @@ class ApiState:
     live_cache: LiveCache
     history_cache: StatementCache
     viewers: TtlCache[str, Viewer | None]
+    history_answers: TtlCache[HistoryKey, bytes]
     downsampling_ready: bool = False
 
     def now_ms(self) -> int:

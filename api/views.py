@@ -15,16 +15,16 @@ from api.errors import BadRequest
 from api.livecache import CachedLive
 from api.readings import read_history, read_live, read_sparklines
 from api.readings.live import place_status
-from api.schemas import HistoryPublic, LivePlacePublic, LivePublic, SensorLivePublic
-from api.state import ApiState
+from api.schemas import LivePlacePublic, LivePublic, SensorLivePublic
+from api.state import ApiState, HistoryKey
 
 __all__ = [
     "BucketsQuery",
     "FromQuery",
     "SparkQuery",
     "ToQuery",
-    "history_answer",
     "history_range",
+    "history_response",
     "live_answer",
     "live_response",
     "scoped_live",
@@ -49,8 +49,9 @@ SparkQuery = Annotated[bool, Query(description="add a 6 h sparkline (48 means) t
 def history_range(
     state: ApiState, start: datetime | None, end: datetime | None
 ) -> tuple[datetime, datetime]:
-    """[from, to) with defaults, checked: inside 1970..2200 and not empty."""
-    end = (end or state.clock()).astimezone(UTC)
+    """[from, to) with defaults, checked: inside 1970..2200 and not empty. The default
+    `to` (now) is a whole second, so viewers of one chart within a second share its answer."""
+    end = (end or state.clock().replace(microsecond=0)).astimezone(UTC)
     start = (start or end - timedelta(hours=24)).astimezone(UTC)
     for name, value in (("from", start), ("to", end)):
         if not _EARLIEST <= value <= _LATEST:
@@ -178,7 +179,7 @@ async def _scoped_live(
     )
 
 
-async def history_answer(
+async def history_response(
     state: ApiState,
     access: Access,
     *,
@@ -188,21 +189,40 @@ async def history_answer(
     batch: str | None = None,
     unit: tuple[str, str] | None = None,
     shipment: str | None = None,
-) -> HistoryPublic:
+) -> Response:
+    """A place's or batch's history as JSON; the same question from viewers of exactly
+    the same scope within `api_live_cache_s` shares one answer (as the live view does)."""
     if buckets > state.settings.api_max_buckets:
         raise BadRequest(f"buckets: at most {state.settings.api_max_buckets}, got {buckets}")
     lo, hi = history_range(state, start, end)
-    segments: list[HistorySegment] = await access.history(
-        start=lo, end=hi, batch=batch, unit=unit, shipment=shipment
+    viewer = access.viewer
+    key: HistoryKey = (
+        viewer.role,
+        viewer.sponsor,
+        tuple(sorted(viewer.sites)),
+        batch,
+        unit,
+        shipment,
+        lo.timestamp(),
+        hi.timestamp(),
+        buckets,
     )
-    result = await read_history(
-        state.influx,
-        state.history_cache,
-        segments,
-        start=lo,
-        end=hi,
-        buckets=buckets,
-        now_ms=state.now_ms(),
-        downsampled=state.downsampling_ready,
-    )
-    return history_public(lo, hi, segments, result)
+
+    async def compute() -> bytes:
+        segments: list[HistorySegment] = await access.history(
+            start=lo, end=hi, batch=batch, unit=unit, shipment=shipment
+        )
+        result = await read_history(
+            state.influx,
+            state.history_cache,
+            segments,
+            start=lo,
+            end=hi,
+            buckets=buckets,
+            now_ms=state.now_ms(),
+            downsampled=state.downsampling_ready,
+        )
+        return history_public(lo, hi, segments, result).model_dump_json().encode()
+
+    body = await state.history_answers.get(key, compute)
+    return Response(body, media_type="application/json")

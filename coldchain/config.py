@@ -170,7 +170,7 @@ class Settings(BaseSettings):
     )
     api_stream_interval_s: float = Field(default=2.0, gt=0, description="SSE poll period")
     api_live_cache_s: float = Field(
-        default=1.0, ge=0, description="live answers shared per tenant scope this long; 0: off"
+        default=1.0, ge=0, description="live and history answers shared per scope this long; 0: off"
     )
     api_auth_cache_s: float = Field(
         default=1.0,

@@ -8,7 +8,7 @@ from api.convert import batch_detail_public, batch_public
 from api.deps import AccessDep, StateDep
 from api.routes.params import BatchPath
 from api.schemas import BatchDetailPublic, BatchPublic, HistoryPublic, LivePublic
-from api.views import BucketsQuery, FromQuery, SparkQuery, ToQuery, history_answer, live_response
+from api.views import BucketsQuery, FromQuery, SparkQuery, ToQuery, history_response, live_response
 
 __all__ = ["router"]
 
@@ -42,7 +42,7 @@ async def batch_history(
     start: FromQuery = None,
     end: ToQuery = None,
     buckets: BucketsQuery = 500,
-) -> HistoryPublic:
+) -> Response:
     """Readings of every place the batch was in during [from, to), each only for the time
     it was there, in buckets of min, max and mean."""
-    return await history_answer(state, access, start=start, end=end, buckets=buckets, batch=batch)
+    return await history_response(state, access, start=start, end=end, buckets=buckets, batch=batch)

@@ -8,7 +8,7 @@ from api.convert import place_detail_public
 from api.deps import AccessDep, StateDep
 from api.routes.params import ShipmentPath
 from api.schemas import HistoryPublic, LivePublic, PlaceDetailPublic
-from api.views import BucketsQuery, FromQuery, SparkQuery, ToQuery, history_answer, live_response
+from api.views import BucketsQuery, FromQuery, SparkQuery, ToQuery, history_response, live_response
 
 __all__ = ["router"]
 
@@ -35,7 +35,7 @@ async def shipment_history(
     start: FromQuery = None,
     end: ToQuery = None,
     buckets: BucketsQuery = 500,
-) -> HistoryPublic:
-    return await history_answer(
+) -> Response:
+    return await history_response(
         state, access, start=start, end=end, buckets=buckets, shipment=shipment
     )

@@ -8,7 +8,7 @@ from api.convert import place_detail_public
 from api.deps import AccessDep, StateDep
 from api.routes.params import SitePath, UnitPath
 from api.schemas import HistoryPublic, LivePublic, PlaceDetailPublic
-from api.views import BucketsQuery, FromQuery, SparkQuery, ToQuery, history_answer, live_response
+from api.views import BucketsQuery, FromQuery, SparkQuery, ToQuery, history_response, live_response
 
 __all__ = ["router"]
 
@@ -37,9 +37,9 @@ async def unit_history(
     start: FromQuery = None,
     end: ToQuery = None,
     buckets: BucketsQuery = 500,
-) -> HistoryPublic:
+) -> Response:
     """The unit's readings in [from, to) in buckets of min, max and mean; a sponsor gets
     only the periods their batches were in it."""
-    return await history_answer(
+    return await history_response(
         state, access, start=start, end=end, buckets=buckets, unit=(site, unit)
     )
