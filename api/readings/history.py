@@ -19,6 +19,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from api.access.model import Device, HistorySegment
 from api.querycache import StatementCache
@@ -166,32 +167,38 @@ async def read_history(
                 tags.get("sensor", ""),
             )
             weight_each = 1.0
-            if "sub" in series.columns:
+            if series.columns == _DOWNSAMPLED_COLUMNS:
                 interval = owners.get(key[:3], ("", 60_000))[1]
                 weight_each = max(resolution.bucket_ms / max(interval, 1), 1.0)
-            buckets_of = merged.setdefault(key, {})
-            for row in series.rows:
-                _merge(buckets_of, row, weight_each)
+            elif series.columns != _RAW_COLUMNS:
+                raise RuntimeError(f"history: unexpected columns {series.columns}")  # a bug
+            _merge(merged.setdefault(key, {}), series.values, weight_each)
     return HistoryResult(resolution.name, bucket_ms, _collect(merged, owners))
 
 
-def _merge(buckets: dict[int, list[float]], row: dict[str, object], weight_each: float) -> None:
-    lo, hi, mean = row.get("lo"), row.get("hi"), row.get("mean")
-    n = row.get("n", row.get("sub"))
-    if not isinstance(lo, int | float) or not isinstance(hi, int | float):
-        return
-    if not isinstance(mean, int | float) or not isinstance(n, int | float):
-        return
-    t = int(str(row["time"]))
-    weight = float(n) * weight_each
-    if t not in buckets:
-        buckets[t] = [float(lo), float(hi), float(mean) * weight, weight]
-        return
-    bucket = buckets[t]
-    bucket[0] = min(bucket[0], float(lo))
-    bucket[1] = max(bucket[1], float(hi))
-    bucket[2] += float(mean) * weight
-    bucket[3] += weight
+# What `_statement` selects, in its order (the count names raw rows apart from buckets).
+_RAW_COLUMNS = ["time", "lo", "hi", "mean", "n"]
+_DOWNSAMPLED_COLUMNS = ["time", "lo", "hi", "mean", "sub"]
+
+
+def _merge(buckets: dict[int, list[float]], rows: list[list[Any]], weight_each: float) -> None:
+    """Fold rows [time, lo, hi, mean, count] into buckets [lo, hi, weighted sum, weight]:
+    a plain loop over the answer's lists, as a year at 1,000 buckets is thousands of rows
+    per request."""
+    for t, lo, hi, mean, n in rows:
+        if lo is None or hi is None or mean is None or not n:
+            continue
+        weight = n * weight_each
+        bucket = buckets.get(t)
+        if bucket is None:
+            buckets[t] = [float(lo), float(hi), mean * weight, weight]
+            continue
+        if lo < bucket[0]:
+            bucket[0] = float(lo)
+        if hi > bucket[1]:
+            bucket[1] = float(hi)
+        bucket[2] += mean * weight
+        bucket[3] += weight
 
 
 def _collect(
