@@ -34,6 +34,7 @@ from coldchain.models import DeviceStatus, Reading
 from coldchain.mqtt import Delivery, MqttSubscriber
 from coldchain.pipeline_metrics import publish_metrics
 from coldchain.wire import (
+    announces_catalog_change,
     decode_readings,
     decode_status,
     parse_topic,
@@ -43,6 +44,9 @@ from coldchain.wire import (
 __all__ = ["DetectorService", "run_detector"]
 
 log = logging.getLogger(__name__)
+
+
+_ANNOUNCED_REFRESH_MIN_MS = 1000
 
 
 def _now_ms() -> int:
@@ -193,6 +197,9 @@ class DetectorService:
             with contextlib.suppress(TimeoutError):
                 deliveries = await asyncio.wait_for(subscriber.take(), tick_ms / 1000)
             now = _now_ms()
+            if any(announces_catalog_change(d.payload) for d in deliveries):
+                last_refresh = await self._refresh_announced(detector, last_refresh)
+                now = _now_ms()
             readings, statuses = self._decode(deliveries)
             newest = max((r.ts_ms for r in readings), default=None)
             self.metrics.record_batch(newest, now, len(readings))
@@ -224,6 +231,18 @@ class DetectorService:
                 # ingest keeps the dead letter; the detector only skips what it cannot read
                 log.warning("detect: skipped payload topic=%s reason=%s", d.topic, exc)
         return readings, statuses
+
+    async def _refresh_announced(self, detector: Detector, last_refresh: int) -> int:
+        """Reload the catalog before evaluating readings whose sender just changed it (a
+        logger import that stored the device's rules). At most once a second, waiting
+        rather than skipping, so a gateway flooding the flag slows only itself."""
+        wait_ms = last_refresh + _ANNOUNCED_REFRESH_MIN_MS - _now_ms()
+        if wait_ms > 0:
+            await asyncio.sleep(wait_ms / 1000)
+        now = _now_ms()
+        await self._refresh(detector, now)
+        log.info("detect: catalog reloaded, announced by a readings message")
+        return now
 
     async def _refresh(self, detector: Detector, now: int) -> None:
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -105,8 +106,16 @@ def logger_import(
         if prepared.existing is not None:
             _already(engine, prepared, who, import_rules)
             return
+        rules_first: tuple[int, ...] = ()
+        if import_rules:
+            # Before the readings, so the detector judges them by the device's rules too:
+            # the first message tells it to reload the catalog (storing is idempotent, so
+            # a failed publish and a re-run do not add the rules twice).
+            rules_first = import_rules_only(engine, prepared, actor=who)
         try:
-            sent = asyncio.run(_publish(prepared, settings.mqtt, gateway, timeout_s))
+            sent = asyncio.run(
+                _publish(prepared, settings.mqtt, gateway, timeout_s, catalog_changed=import_rules)
+            )
         except (PublishError, TimeoutError, OSError) as exc:
             _fail(
                 f"publishing failed, nothing recorded: {exc or 'timed out waiting for acks'}; "
@@ -114,7 +123,7 @@ def logger_import(
                 1,
             )
         outcome = record_import(engine, prepared, actor=who, import_rules=import_rules)
-        _report(prepared, outcome, sent)
+        _report(prepared, replace(outcome, rule_ids=rules_first + outcome.rule_ids), sent)
     except LoggerFileError as exc:
         _fail(f"refused, nothing published or recorded: {exc}", 2)
     except ConfigError as exc:
@@ -157,7 +166,12 @@ def _already(engine: Engine, prepared: PreparedImport, actor: str, import_rules:
 
 
 async def _publish(
-    prepared: PreparedImport, endpoint: MqttEndpoint, gateway: str, timeout_s: float
+    prepared: PreparedImport,
+    endpoint: MqttEndpoint,
+    gateway: str,
+    timeout_s: float,
+    *,
+    catalog_changed: bool,
 ) -> int:
     """Publish over one gateway connection and wait for every PUBACK."""
     if not prepared.file.readings:
@@ -168,7 +182,9 @@ async def _publish(
     )
     await connection.connect()
     try:
-        return await publish_backfill(prepared, connection, timeout_s=timeout_s)
+        return await publish_backfill(
+            prepared, connection, timeout_s=timeout_s, catalog_changed=catalog_changed
+        )
     finally:
         await connection.close(timeout_s)
 

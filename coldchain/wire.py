@@ -20,6 +20,7 @@ from coldchain.errors import PayloadError
 from coldchain.models import DeviceStatus, Reading, SourceKind
 
 __all__ = [
+    "CATALOG_CHANGED_KEY",
     "ID_PATTERN",
     "MAX_TEMP_C",
     "MIN_TEMP_C",
@@ -29,6 +30,7 @@ __all__ = [
     "GatewayState",
     "Topic",
     "alerts_topic",
+    "announces_catalog_change",
     "decode_gateway_state",
     "decode_readings",
     "decode_status",
@@ -307,18 +309,43 @@ def decode_gateway_state(topic: Topic, payload: bytes) -> GatewayState:
     )
 
 
-def encode_readings(device: str, readings: Sequence[Reading] | Iterable[Reading]) -> bytes:
-    """A batch payload in the §9 shape, time as epoch ms."""
-    return orjson.dumps(
-        {
-            "device": device,
-            "readings": [
-                {"sensor": r.sensor, "ts": r.ts_ms, "temp_c": r.temp_c, "seq": r.seq}
-                | ({} if r.rh is None else {"rh": r.rh})
-                for r in readings
-            ],
-        }
-    )
+def encode_readings(
+    device: str,
+    readings: Sequence[Reading] | Iterable[Reading],
+    *,
+    catalog_changed: bool = False,
+) -> bytes:
+    """A batch payload in the §9 shape, time as epoch ms; `catalog_changed` adds the key
+    of that name (see `announces_catalog_change`)."""
+    document: dict[str, object] = {
+        "device": device,
+        "readings": [
+            {"sensor": r.sensor, "ts": r.ts_ms, "temp_c": r.temp_c, "seq": r.seq}
+            | ({} if r.rh is None else {"rh": r.rh})
+            for r in readings
+        ],
+    }
+    if catalog_changed:
+        document[CATALOG_CHANGED_KEY] = True
+    return orjson.dumps(document)
+
+
+#: An optional key of a batch payload (an extension of §9; ingest ignores it): the sender
+#: changed the catalog just before (e.g. `coldchain logger import --import-rules` stored a
+#: logger's own alarm rules), so a detector reloads it before evaluating these readings.
+CATALOG_CHANGED_KEY: Final = "catalog_changed"
+
+
+def announces_catalog_change(payload: bytes) -> bool:
+    """True when a readings payload carries `"catalog_changed": true`; cheap for the
+    payloads that do not (a substring test before any parsing)."""
+    if CATALOG_CHANGED_KEY.encode() not in payload:
+        return False
+    try:
+        document = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(document, dict) and document.get(CATALOG_CHANGED_KEY) is True
 
 
 def encode_status(status: DeviceStatus) -> bytes:

@@ -121,8 +121,9 @@ class PreparedImport:
             max((t for t in (last, stop) if t is not None), default=None),
         )
 
-    def messages(self) -> Iterator[tuple[str, bytes]]:
-        """(topic, payload) of the backfill, `READINGS_PER_MESSAGE` readings each."""
+    def messages(self, *, catalog_changed: bool = False) -> Iterator[tuple[str, bytes]]:
+        """(topic, payload) of the backfill, `READINGS_PER_MESSAGE` readings each; the first
+        says `catalog_changed` when the device's rules were stored just before."""
         target = self.target
         topic = readings_topic(target.site, target.source, target.device)
         readings = [
@@ -139,7 +140,12 @@ class PreparedImport:
         ]
         for start in range(0, len(readings), READINGS_PER_MESSAGE):
             chunk = readings[start : start + READINGS_PER_MESSAGE]
-            yield topic, encode_readings(target.device, chunk)
+            yield (
+                topic,
+                encode_readings(
+                    target.device, chunk, catalog_changed=catalog_changed and start == 0
+                ),
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,9 +201,15 @@ def prepare_import(
 
 
 async def publish_backfill(
-    prepared: PreparedImport, publisher: BackfillPublisher, *, timeout_s: float = 60.0
+    prepared: PreparedImport,
+    publisher: BackfillPublisher,
+    *,
+    timeout_s: float = 60.0,
+    catalog_changed: bool = False,
 ) -> int:
-    """Publish every reading and wait until the broker acknowledged all of them.
+    """Publish every reading and wait until the broker acknowledged all of them;
+    `catalog_changed`: the device's rules were just stored, so the first message asks the
+    detector to reload the catalog before it evaluates these readings.
 
     Returns:
         The number of messages sent.
@@ -207,7 +219,7 @@ async def publish_backfill(
             import: nothing was recorded, and re-sent readings overwrite themselves).
     """
     sent = 0
-    for topic, payload in prepared.messages():
+    for topic, payload in prepared.messages(catalog_changed=catalog_changed):
         await publisher.publish(topic, payload)
         sent += 1
     await publisher.flush(timeout_s)

@@ -30,8 +30,9 @@ from coldchain.catalog import (
     import_fleet,
     upgrade_catalog,
 )
-from coldchain.catalog.schema import AlertRuleRow, AuditEntryRow, LoggerReportRow
+from coldchain.catalog.schema import AlertRow, AlertRuleRow, AuditEntryRow, LoggerReportRow
 from coldchain.influx import InfluxClient
+from tests.integration.test_detector_support import DetectProcess
 from tests.pipeline import IngestProcess, stored_reading_keys, wait_until
 from tests.servers import InfluxServer, MosquittoServer
 from tests.unit.loggers.real_files import real_path, real_text
@@ -237,3 +238,37 @@ def test_truncated_and_edited_files_are_refused_and_nothing_lands(
     assert code == 0, out
     wait_until(lambda: len(_stored(world, "LOG-2")) >= 424, 60, "424 readings stored")
     assert len(_stored(world, "LOG-2")) == 424
+
+
+def test_an_imported_file_raises_retrospective_alarms_at_the_devices_times(
+    world: World, mosquitto: MosquittoServer
+) -> None:
+    """The whole path: the file's readings over MQTT, the running detector applying the
+    device's own rules (`--import-rules`), alarms in the catalog marked retrospective with
+    the device's excursion start (Q-tag run 2: hot consecutive from 21:50 local)."""
+    detect = DetectProcess(
+        mosquitto.url,
+        world.catalog_url,
+        world.data_dir / "detect",
+        env={"COLDCHAIN_DETECT_BACKFILL_QUIET_S": "0.5"},
+    )
+    detect.start()
+    try:
+        code, out = _import(world, real_path("qtag_run2"), "--shipment", "SHP-1", "--import-rules")
+        assert code == 0, out
+
+        def device_rule_alarms() -> list[AlertRow]:
+            with catalog_session(world.engine) as session:
+                rows = session.execute(select(AlertRow).where(AlertRow.rule_id.is_not(None)))
+                return list(rows.scalars())
+
+        wait_until(lambda: len(device_rule_alarms()) >= 4, 60, detect.log_text()[-2000:])
+        alarms = device_rule_alarms()
+        assert all(a.retrospective and a.severity == "alarm" for a in alarms)
+        device_start = datetime(2022, 11, 8, 21, 50, tzinfo=ZURICH)
+        hot = [a for a in alarms if a.peak_c is not None and a.peak_c > 8.0]
+        assert hot, [(a.start_at, a.peak_c) for a in alarms]
+        starts = sorted(a.start_at.replace(tzinfo=UTC) for a in hot)
+        assert abs((starts[0] - device_start).total_seconds()) <= 600, starts
+    finally:
+        detect.stop()

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from coldchain.errors import PayloadError
 from coldchain.models import Reading, SourceKind
 from coldchain.wire import (
+    announces_catalog_change,
     decode_gateway_state,
     decode_readings,
     decode_status,
@@ -172,3 +173,26 @@ readings = st.builds(
 def test_encode_then_decode_round_trips(batch: list[Reading]) -> None:
     topic = parse_topic(readings_topic("BSL", SourceKind.LOGGER, "LOG-001"))
     assert decode_readings(topic, encode_readings("LOG-001", batch)) == batch
+
+
+def test_a_batch_can_announce_a_catalog_change_and_ingest_ignores_it() -> None:
+    reading = Reading("BSL", SourceKind.LOGGER, "LOG-1", "p1", 1_700_000_000_000, 5.0, seq=1)
+    flagged = encode_readings("LOG-1", [reading], catalog_changed=True)
+    assert announces_catalog_change(flagged)
+    assert not announces_catalog_change(encode_readings("LOG-1", [reading]))
+    topic = parse_topic("coldchain/v1/BSL/logger/LOG-1/readings")
+    assert decode_readings(topic, flagged) == [reading]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"catalog_changed": false, "readings": []}',
+        b'{"catalog_changed": "yes", "readings": []}',
+        b'[{"catalog_changed": true}]',
+        b'{"catalog_changed": tru',
+        b'{"sensor": "catalog_changed", "ts": 1, "temp_c": 5.0}',
+    ],
+)
+def test_only_a_true_catalog_changed_key_announces_a_change(payload: bytes) -> None:
+    assert not announces_catalog_change(payload)
