@@ -98,13 +98,7 @@ class DetectorService:
         )
         self.detector: Detector | None = None
         self.metrics = DetectorMetrics(worker=settings.detect_client_id)
-        self.influx = InfluxClient(
-            settings.influx_url,
-            settings.influx_db,
-            username=settings.influx_username,
-            password=settings.influx_password,
-            timeout_s=settings.influx_timeout_s,
-        )
+        self.influx = InfluxClient.for_settings(settings)
 
     def _load_timeline(self) -> ConditionTimeline:
         timeline = load_timeline(self.engine, self.cfg.default_alarm_delay_ms)

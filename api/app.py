@@ -66,13 +66,7 @@ def create_app(
         own_engine = engine is None
         catalog = engine or create_catalog_engine(settings.resolved_catalog_url)
         key_file = settings.api_session_key_file or settings.data_dir / "keys" / "api-session.key"
-        influx = InfluxClient(
-            settings.influx_url,
-            settings.influx_db,
-            username=settings.influx_username,
-            password=settings.influx_password,
-            timeout_s=settings.influx_timeout_s,
-        )
+        influx = InfluxClient.for_settings(settings)
         state = ApiState(
             settings=settings,
             engine=catalog,

@@ -118,24 +118,6 @@ async def live_answer(state: ApiState, places: list[LivePlace], *, spark: bool) 
     return LivePublic(generated_at=now, places=answers)
 
 
-async def scoped_live(
-    state: ApiState,
-    access: Access,
-    *,
-    product: str | None = None,
-    batch: str | None = None,
-    unit: tuple[str, str] | None = None,
-    shipment: str | None = None,
-    spark: bool = False,
-) -> LivePublic:
-    """The live answer for what the viewer asked, shared for a second between viewers of
-    exactly the same scope (`api.livecache`)."""
-    cached = await _scoped_live(
-        state, access, product=product, batch=batch, unit=unit, shipment=shipment, spark=spark
-    )
-    return cached.model
-
-
 async def live_response(
     state: ApiState,
     access: Access,
@@ -147,22 +129,24 @@ async def live_response(
     spark: bool = False,
 ) -> Response:
     """`scoped_live` as its JSON, serialised once per cached answer."""
-    cached = await _scoped_live(
+    cached = await scoped_live(
         state, access, product=product, batch=batch, unit=unit, shipment=shipment, spark=spark
     )
     return Response(cached.body, media_type="application/json")
 
 
-async def _scoped_live(
+async def scoped_live(
     state: ApiState,
     access: Access,
     *,
-    product: str | None,
-    batch: str | None,
-    unit: tuple[str, str] | None,
-    shipment: str | None,
-    spark: bool,
+    product: str | None = None,
+    batch: str | None = None,
+    unit: tuple[str, str] | None = None,
+    shipment: str | None = None,
+    spark: bool = False,
 ) -> CachedLive:
+    """The live answer for what the viewer asked (`.model`, and its JSON `.body`), shared
+    for a second between viewers of exactly the same scope (`api.livecache`)."""
 
     async def compute() -> LivePublic:
         places = await access.live(product=product, batch=batch, unit=unit, shipment=shipment)

@@ -8,12 +8,14 @@ Exit codes: 0 done; 1 failed (a store down, a damaged backup, a restore stopped 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from sqlalchemy import Engine
 
 from cli.options import CatalogUrl, ConfigFile, DataDir, InfluxDb, InfluxUrl, build_settings
 from coldchain.backup import (
@@ -51,16 +53,6 @@ Force = Annotated[
 ]
 
 
-def _influx(settings: Settings) -> InfluxClient:
-    return InfluxClient(
-        settings.influx_url,
-        settings.influx_db,
-        username=settings.influx_username,
-        password=settings.influx_password,
-        timeout_s=settings.influx_timeout_s,
-    )
-
-
 def _exit(message: str, code: int) -> NoReturn:
     typer.echo(message, err=True)
     raise typer.Exit(code)
@@ -93,19 +85,26 @@ def backup(
     _print_backup(directory, manifest)
 
 
-async def _backup(settings: Settings, directory: Path, slice_ms: int) -> Manifest:
+@contextlib.asynccontextmanager
+async def _stores(settings: Settings) -> AsyncIterator[tuple[Engine, InfluxClient]]:
+    """The catalog engine and the InfluxDB client a backup reads and a restore writes."""
     engine = create_catalog_engine(settings.resolved_catalog_url)
     try:
-        async with _influx(settings) as influx:
-            return await create_backup(
-                directory,
-                catalog_engine=engine,
-                influx=influx,
-                data_dir=settings.data_dir,
-                slice_ms=slice_ms,
-            )
+        async with InfluxClient.for_settings(settings) as influx:
+            yield engine, influx
     finally:
         engine.dispose()
+
+
+async def _backup(settings: Settings, directory: Path, slice_ms: int) -> Manifest:
+    async with _stores(settings) as (engine, influx):
+        return await create_backup(
+            directory,
+            catalog_engine=engine,
+            influx=influx,
+            data_dir=settings.data_dir,
+            slice_ms=slice_ms,
+        )
 
 
 def _print_backup(directory: Path, manifest: Manifest) -> None:
@@ -166,18 +165,14 @@ def restore(
 
 
 async def _restore(settings: Settings, verified: VerifiedBackup, force: bool) -> RestoreReport:
-    engine = create_catalog_engine(settings.resolved_catalog_url)
-    try:
-        async with _influx(settings) as influx:
-            return await restore_backup(
-                verified,
-                catalog_engine=engine,
-                influx=influx,
-                data_dir=settings.data_dir,
-                force=force,
-            )
-    finally:
-        engine.dispose()
+    async with _stores(settings) as (engine, influx):
+        return await restore_backup(
+            verified,
+            catalog_engine=engine,
+            influx=influx,
+            data_dir=settings.data_dir,
+            force=force,
+        )
 
 
 def _print_restore(directory: Path, report: RestoreReport) -> None:

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 import typer
 
 from cli.options import ConfigFile, InfluxDb, InfluxUrl, build_settings
-from coldchain.config import Settings
 from coldchain.downsampling import downsample_range, ensure_downsampling
 from coldchain.errors import ConfigError, StoreError
 from coldchain.fleet import load_fleet
@@ -39,16 +38,6 @@ def _inputs(fleet: Path | None, alert_margin: float) -> BuildInputs:
     except ConfigError as exc:
         typer.echo(f"fleet error: {exc}", err=True)
         raise typer.Exit(2) from exc
-
-
-def _client(settings: Settings) -> InfluxClient:
-    return InfluxClient(
-        settings.influx_url,
-        settings.influx_db,
-        username=settings.influx_username,
-        password=settings.influx_password,
-        timeout_s=settings.influx_timeout_s,
-    )
 
 
 @dashboards_app.command("build")
@@ -98,7 +87,7 @@ def setup_influx(
     settings = build_settings(config, influx_url=influx_url, influx_db=influx_db)
 
     async def run() -> None:
-        async with _client(settings) as influx:
+        async with InfluxClient.for_settings(settings) as influx:
             await ensure_downsampling(influx)
             if backfill:
                 now_ms = time.time_ns() // 1_000_000
@@ -138,7 +127,7 @@ def check(
 
     async def run() -> list[Any]:
         now_ms = time.time_ns() // 1_000_000
-        async with _client(settings) as influx:
+        async with InfluxClient.for_settings(settings) as influx:
             if setup:  # the band panels read the downsampled RPs: fill them for the range
                 await ensure_downsampling(influx)
                 await downsample_range(influx, now_ms - 8 * 86_400_000, now_ms)

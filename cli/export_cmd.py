@@ -103,13 +103,7 @@ async def _export(settings: Settings, batch: str, fmt: str, path: Path, actor: s
     try:
         await asyncio.to_thread(upgrade_catalog, engine)
         signer = await asyncio.to_thread(ExportSigner.load_or_create, settings.data_dir)
-        async with InfluxClient(
-            settings.influx_url,
-            settings.influx_db,
-            username=settings.influx_username,
-            password=settings.influx_password,
-            timeout_s=settings.influx_timeout_s,
-        ) as influx:
+        async with InfluxClient.for_settings(settings) as influx:
             with path.open("wb") as handle:
                 stream = export_batch(
                     batch,

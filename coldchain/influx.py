@@ -18,6 +18,7 @@ from typing import Any, Self
 import httpx
 import orjson
 
+from coldchain.config import Settings
 from coldchain.errors import StoreRejected, StoreUnavailable
 
 __all__ = ["InfluxClient", "Series", "quote_identifier", "quote_string"]
@@ -91,6 +92,17 @@ class InfluxClient:
             await influx.write_lines(["reading,site=BSL temp_c=5 1763800000000"])
             series = await influx.query('SELECT count(temp_c) FROM "reading"')
     """
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> InfluxClient:
+        """The client every service builds from its settings (URL, database, user)."""
+        return cls(
+            settings.influx_url,
+            settings.influx_db,
+            username=settings.influx_username,
+            password=settings.influx_password,
+            timeout_s=settings.influx_timeout_s,
+        )
 
     def __init__(
         self,

@@ -54,13 +54,7 @@ class IngestService:
             max_bytes=settings.spool_max_bytes,
         )
         self.dead_letters = DeadLetterStore(data_dir / "dead-letters")
-        self.influx = InfluxClient(
-            settings.influx_url,
-            settings.influx_db,
-            username=settings.influx_username,
-            password=settings.influx_password,
-            timeout_s=settings.influx_timeout_s,
-        )
+        self.influx = InfluxClient.for_settings(settings)
         self.writer = SpoolWriter(
             self.spool,
             self.influx,

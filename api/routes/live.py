@@ -67,7 +67,7 @@ async def live_stream(
 ) -> StreamingResponse:
     """Server-Sent Events: `live` (a LivePublic, whenever it changed), `expired` (log in
     again), `gone` (the product or batch is no longer visible), `unavailable`."""
-    first = await scoped_live(state, access, product=product, batch=batch)
+    first = (await scoped_live(state, access, product=product, batch=batch)).model
     events = _events(state, token or "", first, product=product, batch=batch, limit=max_events)
     return StreamingResponse(
         events, media_type="text/event-stream", headers={"X-Accel-Buffering": "no"}
@@ -110,7 +110,7 @@ async def _events(
             return
         try:
             access = Access(state.engine, viewer, clock=state.clock)
-            answer = await scoped_live(state, access, product=product, batch=batch)
+            answer = (await scoped_live(state, access, product=product, batch=batch)).model
         except CatalogNotFound:
             yield _event("gone", "{}")
             return
