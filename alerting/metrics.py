@@ -22,6 +22,7 @@ _DISPLAY_BUFFER = 10_000
 @dataclass
 class DetectorMetrics:
     worker: str
+    sites: tuple[str, ...] = ()  # the partition's sites; empty: every site
     readings_evaluated: int = 0
     alert_changes: int = 0
     detector_lag_ms: int = 0
@@ -69,6 +70,7 @@ class DetectorMetrics:
     def snapshot(self) -> dict[str, object]:
         return {
             "worker": self.worker,
+            "sites": list(self.sites),
             "readings_evaluated": self.readings_evaluated,
             "alert_changes": self.alert_changes,
             "detector_lag_ms": self.detector_lag_ms,

@@ -97,7 +97,7 @@ class DetectorService:
             sites=self.sites,
         )
         self.detector: Detector | None = None
-        self.metrics = DetectorMetrics(worker=settings.detect_client_id)
+        self.metrics = DetectorMetrics(worker=settings.detect_client_id, sites=self.sites)
         self.influx = InfluxClient.for_settings(settings)
 
     def _load_timeline(self) -> ConditionTimeline:

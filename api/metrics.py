@@ -5,6 +5,7 @@ spool depth, and the lag between now and the newest reading's event time."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable, Mapping, Set
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import orjson
 
 from coldchain.influx import InfluxClient
 
-__all__ = ["read_service_metrics", "reading_lag_s"]
+__all__ = ["read_service_metrics", "reading_lag_s", "sites_without_detector"]
 
 _LAG_WINDOW_MS = 3_600_000
 
@@ -45,3 +46,20 @@ async def reading_lag_s(influx: InfluxClient, now_ms: int) -> float | None:
         for ts, _value in item.values:
             return max(0.0, (now_ms - int(ts)) / 1000)
     return None
+
+
+def sites_without_detector(
+    catalog_sites: Iterable[str], services: Mapping[str, Mapping[str, Any]], fresh: Set[str]
+) -> list[str]:
+    """Catalog sites no live detector watches: with partitions by site, a site left out of
+    every partition (a new site, a typo) would have its excursions go unnoticed. A detector
+    whose `sites` is empty watches every site; `fresh` names the services still reporting."""
+    watched: set[str] = set()
+    for name, values in services.items():
+        if not name.startswith("detector-") or name not in fresh:
+            continue
+        sites = values.get("sites", [])
+        if not sites:
+            return []
+        watched.update(str(site) for site in sites)
+    return sorted(set(catalog_sites) - watched)

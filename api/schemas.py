@@ -244,3 +244,8 @@ class MetricsPublic(_Out):
     spool_depth_bytes: int | None
     lag_s: float | None = Field(description="now minus the newest reading's event time")
     stale: list[str] = Field(description="services whose counters are older than expected")
+    sites_without_detector: list[str] | None = Field(
+        default=None,
+        description="catalog sites no reporting detector watches (partitions by site); "
+        "null when the catalog cannot be read",
+    )

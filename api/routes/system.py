@@ -8,12 +8,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 
 from api.deps import StateDep, require_role
-from api.metrics import read_service_metrics, reading_lag_s
+from api.metrics import read_service_metrics, reading_lag_s, sites_without_detector
 from api.schemas import HealthPublic, MetricsPublic
 from coldchain.catalog.errors import CatalogError
+from coldchain.catalog.schema import SiteRow
 from coldchain.catalog.store import catalog_session
 from coldchain.catalog.users import Viewer
 from coldchain.errors import StoreError
@@ -70,9 +71,21 @@ async def metrics(
         for name, v in services.items()
         if not isinstance(v.get("time_ms"), int) or wall_ms - int(v["time_ms"]) > stale_after_ms
     ]
+    uncovered: list[str] | None = None
+    try:
+        catalog_sites = await asyncio.to_thread(_site_ids, state.engine)
+        uncovered = sites_without_detector(catalog_sites, services, set(services) - set(stale))
+    except CatalogError:
+        pass  # the health endpoint says the catalog is down; the counters still help
     return MetricsPublic(
         services=services,
         spool_depth_bytes=sum(spool) if spool else None,
         lag_s=lag,
         stale=stale,
+        sites_without_detector=uncovered,
     )
+
+
+def _site_ids(engine: Engine) -> list[str]:
+    with catalog_session(engine) as session:
+        return list(session.execute(select(SiteRow.id)).scalars())

@@ -135,7 +135,11 @@ def test_metrics_report_ingest_counters_and_lag(world: World) -> None:
             {"worker": "w1", "spool_depth_bytes": 4096, "lines_written": 10, "time_ms": now_ms}
         )
     )
+    (directory / "detector-d1.json").write_text(
+        json.dumps({"worker": "d1", "sites": ["NOWHERE"], "time_ms": now_ms})
+    )
     metrics = world.client.get("/v1/metrics", headers=world.headers("omar")).json()
+    assert metrics["sites_without_detector"]  # the fleet's sites: d1 watches none of them
     assert metrics["spool_depth_bytes"] == 4096
     assert metrics["services"]["ingest-w1"]["lines_written"] == 10
     assert metrics["lag_s"] is not None
