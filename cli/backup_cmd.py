@@ -12,12 +12,12 @@ import contextlib
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from sqlalchemy import Engine
 
-from cli.options import CatalogUrl, ConfigFile, DataDir, InfluxDb, InfluxUrl, build_settings
+from cli.options import CatalogUrl, ConfigFile, DataDir, InfluxDb, InfluxUrl, build_settings, fail
 from coldchain.backup import (
     BackupDamaged,
     BackupError,
@@ -53,11 +53,6 @@ Force = Annotated[
 ]
 
 
-def _exit(message: str, code: int) -> NoReturn:
-    typer.echo(message, err=True)
-    raise typer.Exit(code)
-
-
 def backup(
     directory: Directory,
     influx_url: InfluxUrl = None,
@@ -79,9 +74,9 @@ def backup(
     try:
         manifest = asyncio.run(_backup(settings, directory, slice_hours * 3_600_000))
     except (ConfigError, TargetNotEmpty, BackupIncompatible) as exc:
-        _exit(f"backup refused: {exc}", 2)
+        fail(f"backup refused: {exc}", 2)
     except (StoreError, CatalogError, BackupError, OSError) as exc:
-        _exit(f"backup failed, nothing kept in {directory}: {exc}", 1)
+        fail(f"backup failed, nothing kept in {directory}: {exc}", 1)
     _print_backup(directory, manifest)
 
 
@@ -151,16 +146,16 @@ def restore(
     try:
         verified = open_backup(directory)
     except BackupDamaged as exc:
-        _exit(f"restore refused, nothing written: damaged backup: {exc}", 1)
+        fail(f"restore refused, nothing written: damaged backup: {exc}", 1)
     except BackupIncompatible as exc:
-        _exit(f"restore refused, nothing written: {exc}", 2)
+        fail(f"restore refused, nothing written: {exc}", 2)
     try:
         report = asyncio.run(_restore(settings, verified, force))
     except (ConfigError, TargetNotEmpty, BackupIncompatible) as exc:
         hint = "" if force else "; --force replaces it"
-        _exit(f"restore refused, nothing written: {exc}{hint}", 2)
+        fail(f"restore refused, nothing written: {exc}{hint}", 2)
     except (StoreError, CatalogError, BackupError, OSError) as exc:
-        _exit(f"restore failed: {exc}", 1)
+        fail(f"restore failed: {exc}", 1)
     _print_restore(directory, report)
 
 

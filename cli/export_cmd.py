@@ -24,7 +24,7 @@ from api.export import (
     load_public_key,
     verify_file,
 )
-from cli.options import CatalogUrl, ConfigFile, DataDir, InfluxDb, InfluxUrl, build_settings
+from cli.options import CatalogUrl, ConfigFile, DataDir, InfluxDb, InfluxUrl, build_settings, fail
 from coldchain.catalog import CatalogError, create_catalog_engine, upgrade_catalog
 from coldchain.catalog.errors import CatalogNotFound
 from coldchain.config import Settings
@@ -93,8 +93,7 @@ def export(
 
 def _fail(partial: Path, message: str, code: int) -> NoReturn:
     partial.unlink(missing_ok=True)
-    typer.echo(message, err=True)
-    raise typer.Exit(code)
+    fail(message, code)
 
 
 async def _export(settings: Settings, batch: str, fmt: str, path: Path, actor: str) -> ExportDone:

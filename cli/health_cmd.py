@@ -28,6 +28,7 @@ import typer
 from cli.options import ConfigFile, DataDir
 from coldchain.config import Settings
 from coldchain.errors import ConfigError
+from coldchain.pipeline_metrics import STALE_INTERVALS, metrics_file
 
 __all__ = [
     "HealthResult",
@@ -38,10 +39,6 @@ __all__ = [
     "main",
     "metrics_path",
 ]
-
-#: How many missed metrics intervals make a service stale: the rule `/v1/metrics` uses
-#: for its `stale` list (api/routes/system.py), so both agree on what "stale" means.
-STALE_INTERVALS = 3
 
 
 class Service(StrEnum):
@@ -72,7 +69,7 @@ class HealthResult:
 
 def metrics_path(data_dir: Path, service: Service, worker: str) -> Path:
     """Where `publish_metrics` writes `service`'s counters for `worker` (its client id)."""
-    return data_dir / "metrics" / f"{_METRICS_NAME[service]}-{worker}.json"
+    return metrics_file(data_dir, _METRICS_NAME[service], worker)
 
 
 def check_metrics_file(path: Path, *, max_age_s: float, now_ms: int | None = None) -> HealthResult:

@@ -13,12 +13,12 @@ import getpass
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from sqlalchemy import Engine
 
-from cli.options import CatalogUrl, ConfigFile, DataDir, MqttUrl, build_settings
+from cli.options import CatalogUrl, ConfigFile, DataDir, MqttUrl, build_settings, fail
 from coldchain.catalog import CatalogError, create_catalog_engine, upgrade_catalog
 from coldchain.catalog.errors import CatalogNotFound
 from coldchain.config import MqttEndpoint
@@ -38,11 +38,6 @@ from simulators.publisher import MqttGateway
 __all__ = ["logger_app"]
 
 logger_app = typer.Typer(no_args_is_help=True, help="USB data loggers' own exports.")
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    typer.echo(message, err=True)
-    raise typer.Exit(code)
 
 
 @logger_app.command("import")
@@ -117,7 +112,7 @@ def logger_import(
                 _publish(prepared, settings.mqtt, gateway, timeout_s, catalog_changed=import_rules)
             )
         except (PublishError, TimeoutError, OSError) as exc:
-            _fail(
+            fail(
                 f"publishing failed, nothing recorded: {exc or 'timed out waiting for acks'}; "
                 "run the same import again to complete it",
                 1,
@@ -125,13 +120,13 @@ def logger_import(
         outcome = record_import(engine, prepared, actor=who, import_rules=import_rules)
         _report(prepared, replace(outcome, rule_ids=rules_first + outcome.rule_ids), sent)
     except LoggerFileError as exc:
-        _fail(f"refused, nothing published or recorded: {exc}", 2)
+        fail(f"refused, nothing published or recorded: {exc}", 2)
     except ConfigError as exc:
-        _fail(f"refused: {exc}", 2)
+        fail(f"refused: {exc}", 2)
     except CatalogNotFound as exc:
-        _fail(f"not found: {exc}", 1)
+        fail(f"not found: {exc}", 1)
     except CatalogError as exc:
-        _fail(f"catalog error: {exc}", 1)
+        fail(f"catalog error: {exc}", 1)
     finally:
         if engine is not None:
             engine.dispose()

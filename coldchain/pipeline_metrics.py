@@ -22,7 +22,17 @@ from coldchain.errors import StoreError
 from coldchain.influx import InfluxClient
 from coldchain.lineprotocol import FieldValue, encode_point
 
-__all__ = ["publish_metrics"]
+__all__ = ["STALE_INTERVALS", "metrics_file", "publish_metrics"]
+
+#: A service whose counters are older than this many `metrics_interval_s` is dead or
+#: wedged: the rule of `coldchain health` and of `/v1/metrics`' `stale` list alike.
+STALE_INTERVALS = 3
+
+
+def metrics_file(data_dir: Path, service: str, worker: str) -> Path:
+    """Where `publish_metrics` keeps `service`'s latest counters for `worker`."""
+    return data_dir / "metrics" / f"{service}-{worker}.json"
+
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +54,8 @@ async def publish_metrics(
     display_lines: Callable[[], list[str]] | None = None,
 ) -> None:
     """Publish `snapshot()` every `interval_s` until cancelled."""
-    directory = data_dir / "metrics"
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{service}-{worker}.json"
+    path = metrics_file(data_dir, service, worker)
+    path.parent.mkdir(parents=True, exist_ok=True)
     while True:
         await asyncio.sleep(interval_s)
         now_ms = time.time_ns() // 1_000_000

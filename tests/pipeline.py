@@ -20,6 +20,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from coldchain.pipeline_metrics import metrics_file
+
 __all__ = [
     "IngestProcess",
     "Publisher",
@@ -121,7 +123,7 @@ class IngestProcess:
         return self.process is not None and self.process.poll() is None
 
     def metrics(self) -> dict[str, object]:
-        path = self.data_dir / "metrics" / f"ingest-{self.client_id}.json"
+        path = metrics_file(self.data_dir, "ingest", self.client_id)
         return dict(orjson.loads(path.read_bytes())) if path.exists() else {}
 
     def dead_letters(self) -> list[dict[str, object]]:

@@ -18,6 +18,7 @@ from coldchain.catalog.schema import SiteRow
 from coldchain.catalog.store import catalog_session
 from coldchain.catalog.users import Viewer
 from coldchain.errors import StoreError
+from coldchain.pipeline_metrics import STALE_INTERVALS
 
 __all__ = ["router"]
 
@@ -64,7 +65,7 @@ async def metrics(
         for name, v in services.items()
         if name.startswith("ingest") and isinstance(v.get("spool_depth_bytes"), int)
     ]
-    stale_after_ms = 3 * state.settings.metrics_interval_s * 1000
+    stale_after_ms = STALE_INTERVALS * state.settings.metrics_interval_s * 1000
     wall_ms = time.time_ns() // 1_000_000
     stale = [
         name
