@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 
 from api.errors import ApiError, NotAuthenticated, RateLimited
 from api.headers import SecurityHeaders
-from api.livecache import LiveCache
+from api.livecache import live_cache
 from api.querycache import StatementCache
 from api.ratelimit import LoginLimiter
 from api.routes import ROUTERS, page
@@ -78,7 +78,7 @@ def create_app(
                 window_s=settings.api_login_window_s,
             ),
             clock=clock,
-            live_cache=LiveCache(settings.api_live_cache_s),
+            live_cache=live_cache(settings.api_live_cache_s),
             history_cache=StatementCache(settings.api_history_cache_s),
             viewers=TtlCache(settings.api_auth_cache_s),
             history_answers=TtlCache(settings.api_live_cache_s),

@@ -1,10 +1,12 @@
-"""A one-second, single-flight cache of live answers, per tenant scope and filter.
+"""Live answers shared per tenant scope and filter: fresh for a second, then given out for
+one more while a single refresh runs.
 
 Fifty people of one sponsor with the page open ask the same question every second or two;
 readings arrive once a minute per sensor. Computing the answer once per second and sharing
-it (concurrent askers wait for the one computation in flight) keeps the live view fast
-under load. The key is the viewer's whole scope (role, sponsor, sites) plus the filter, so
-an answer is only ever shared between viewers who would see exactly the same thing.
+it (concurrent askers wait for the one computation in flight, later ones get the previous
+answer while it is recomputed) keeps the live view fast under load. The key starts with
+the viewer's whole scope (`Viewer.scope`), so an answer is only ever shared between
+viewers who would see exactly the same thing.
 
 The answer is kept with its JSON body, serialised once: for a product in a hundred places
 writing the JSON costs more than everything else a cached request does.
@@ -12,25 +14,19 @@ writing the JSON costs more than everything else a cached request does.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+
+from fastapi import Response
 
 from api.schemas import LivePublic
 from api.ttlcache import TtlCache
-from coldchain.catalog.users import Viewer
+from coldchain.catalog.users import ViewerScope
 
-__all__ = ["CachedLive", "LiveCache"]
+__all__ = ["CachedLive", "LiveKey", "live_cache"]
 
-_Key = tuple[
-    str,
-    str | None,
-    tuple[str, ...],
-    str | None,
-    str | None,
-    tuple[str, str] | None,
-    str | None,
-    bool,
-]
+#: The viewer's scope, then what was asked: product, batch, unit (site, code), shipment,
+#: sparklines or not.
+LiveKey = tuple[ViewerScope, str | None, str | None, tuple[str, str] | None, str | None, bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,38 +34,14 @@ class CachedLive:
     model: LivePublic
     body: bytes
 
+    @classmethod
+    def of(cls, model: LivePublic) -> CachedLive:
+        return cls(model, model.model_dump_json().encode())
 
-class LiveCache:
-    """Answers are fresh for `ttl_s`, then given out for one more `ttl_s` while a refresh
-    runs, so a viewer never waits for a recomputation (answers at most ~2 × ttl old)."""
+    def response(self) -> Response:
+        return Response(self.body, media_type="application/json")
 
-    def __init__(self, ttl_s: float) -> None:
-        self._cache: TtlCache[_Key, CachedLive] = TtlCache(ttl_s, stale_s=ttl_s)
 
-    async def get(
-        self,
-        viewer: Viewer,
-        compute: Callable[[], Awaitable[LivePublic]],
-        *,
-        product: str | None = None,
-        batch: str | None = None,
-        unit: tuple[str, str] | None = None,
-        shipment: str | None = None,
-        spark: bool = False,
-    ) -> CachedLive:
-        key: _Key = (
-            viewer.role,
-            viewer.sponsor,
-            tuple(sorted(viewer.sites)),
-            product,
-            batch,
-            unit,
-            shipment,
-            spark,
-        )
-
-        async def serialised() -> CachedLive:
-            model = await compute()
-            return CachedLive(model, model.model_dump_json().encode())
-
-        return await self._cache.get(key, serialised)
+def live_cache(ttl_s: float) -> TtlCache[LiveKey, CachedLive]:
+    """Answers at most about 2 × `ttl_s` old; a viewer never waits for a recomputation."""
+    return TtlCache(ttl_s, stale_s=ttl_s)

@@ -8,30 +8,20 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from api.livecache import LiveCache
+from api.livecache import CachedLive, LiveKey
 from api.querycache import StatementCache
 from api.ratelimit import LoginLimiter
 from api.tokens import LoginTokens
 from api.ttlcache import TtlCache
-from coldchain.catalog.users import Viewer
+from coldchain.catalog.users import Viewer, ViewerScope
 from coldchain.config import Settings
 from coldchain.influx import InfluxClient
 
 __all__ = ["ApiState", "HistoryKey"]
 
-#: The viewer's scope (role, sponsor, sites), what is asked (batch, unit, shipment), the
-#: range (epoch seconds) and the bucket count: one shared history answer.
-HistoryKey = tuple[
-    str,
-    str | None,
-    tuple[str, ...],
-    str | None,
-    tuple[str, str] | None,
-    str | None,
-    float,
-    float,
-    int,
-]
+#: The viewer's scope, what is asked (batch, unit, shipment), the range (epoch seconds)
+#: and the bucket count: one shared history answer.
+HistoryKey = tuple[ViewerScope, str | None, tuple[str, str] | None, str | None, float, float, int]
 
 
 @dataclass(slots=True)
@@ -44,7 +34,7 @@ class ApiState:
     tokens: LoginTokens
     limiter: LoginLimiter
     clock: Callable[[], datetime]
-    live_cache: LiveCache
+    live_cache: TtlCache[LiveKey, CachedLive]
     history_cache: StatementCache
     viewers: TtlCache[str, Viewer | None]
     history_answers: TtlCache[HistoryKey, bytes]

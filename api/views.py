@@ -12,7 +12,7 @@ from pydantic import AwareDatetime
 from api.access import Access, HistorySegment, LivePlace
 from api.convert import alert_public, history_public, limits_public, location_public
 from api.errors import BadRequest
-from api.livecache import CachedLive
+from api.livecache import CachedLive, LiveKey
 from api.readings import read_history, read_live, read_sparklines
 from api.readings.live import place_status
 from api.schemas import LivePlacePublic, LivePublic, SensorLivePublic
@@ -26,7 +26,6 @@ __all__ = [
     "history_range",
     "history_response",
     "live_answer",
-    "live_response",
     "scoped_live",
 ]
 
@@ -118,23 +117,6 @@ async def live_answer(state: ApiState, places: list[LivePlace], *, spark: bool) 
     return LivePublic(generated_at=now, places=answers)
 
 
-async def live_response(
-    state: ApiState,
-    access: Access,
-    *,
-    product: str | None = None,
-    batch: str | None = None,
-    unit: tuple[str, str] | None = None,
-    shipment: str | None = None,
-    spark: bool = False,
-) -> Response:
-    """`scoped_live` as its JSON, serialised once per cached answer."""
-    cached = await scoped_live(
-        state, access, product=product, batch=batch, unit=unit, shipment=shipment, spark=spark
-    )
-    return Response(cached.body, media_type="application/json")
-
-
 async def scoped_live(
     state: ApiState,
     access: Access,
@@ -145,22 +127,15 @@ async def scoped_live(
     shipment: str | None = None,
     spark: bool = False,
 ) -> CachedLive:
-    """The live answer for what the viewer asked (`.model`, and its JSON `.body`), shared
-    for a second between viewers of exactly the same scope (`api.livecache`)."""
+    """The live answer for what the viewer asked (`.model`; `.response()` its JSON),
+    shared between viewers of exactly the same scope (`api.livecache`)."""
+    key: LiveKey = (access.viewer.scope, product, batch, unit, shipment, spark)
 
-    async def compute() -> LivePublic:
+    async def compute() -> CachedLive:
         places = await access.live(product=product, batch=batch, unit=unit, shipment=shipment)
-        return await live_answer(state, places, spark=spark)
+        return CachedLive.of(await live_answer(state, places, spark=spark))
 
-    return await state.live_cache.get(
-        access.viewer,
-        compute,
-        product=product,
-        batch=batch,
-        unit=unit,
-        shipment=shipment,
-        spark=spark,
-    )
+    return await state.live_cache.get(key, compute)
 
 
 async def history_response(
@@ -179,11 +154,8 @@ async def history_response(
     if buckets > state.settings.api_max_buckets:
         raise BadRequest(f"buckets: at most {state.settings.api_max_buckets}, got {buckets}")
     lo, hi = history_range(state, start, end)
-    viewer = access.viewer
     key: HistoryKey = (
-        viewer.role,
-        viewer.sponsor,
-        tuple(sorted(viewer.sites)),
+        access.viewer.scope,
         batch,
         unit,
         shipment,

@@ -8,7 +8,7 @@ from api.convert import batch_detail_public, batch_public
 from api.deps import AccessDep, StateDep
 from api.routes.params import BatchPath
 from api.schemas import BatchDetailPublic, BatchPublic, HistoryPublic, LivePublic
-from api.views import BucketsQuery, FromQuery, SparkQuery, ToQuery, history_response, live_response
+from api.views import BucketsQuery, FromQuery, SparkQuery, ToQuery, history_response, scoped_live
 
 __all__ = ["router"]
 
@@ -31,7 +31,7 @@ async def get_batch(access: AccessDep, batch: BatchPath) -> BatchDetailPublic:
 async def batch_live(
     state: StateDep, access: AccessDep, batch: BatchPath, spark: SparkQuery = False
 ) -> Response:
-    return await live_response(state, access, batch=batch, spark=spark)
+    return (await scoped_live(state, access, batch=batch, spark=spark)).response()
 
 
 @router.get("/{batch}/history", response_model=HistoryPublic)

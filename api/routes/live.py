@@ -23,7 +23,7 @@ from api.auth import viewer_for_token
 from api.deps import AccessDep, StateDep, TokenDep
 from api.schemas import LivePublic
 from api.state import ApiState
-from api.views import SparkQuery, live_response, scoped_live
+from api.views import SparkQuery, scoped_live
 from coldchain.catalog.errors import CatalogNotFound, CatalogUnavailable
 from coldchain.errors import StoreError
 
@@ -47,7 +47,7 @@ async def live(
 ) -> Response:
     """Every place holding what the viewer may see now (an operator: also the empty units
     at their sites), with latest readings, limits, status and open alerts."""
-    return await live_response(state, access, product=product, batch=batch, spark=spark)
+    return (await scoped_live(state, access, product=product, batch=batch, spark=spark)).response()
 
 
 @router.get(

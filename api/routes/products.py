@@ -8,7 +8,7 @@ from api.convert import batch_public, product_public
 from api.deps import AccessDep, StateDep
 from api.routes.params import ProductPath
 from api.schemas import BatchPublic, LivePublic, ProductPublic
-from api.views import SparkQuery, live_response
+from api.views import SparkQuery, scoped_live
 
 __all__ = ["router"]
 
@@ -36,4 +36,4 @@ async def product_live(
 ) -> Response:
     """Every place holding the product's batches now: latest reading per sensor by event
     time, the limits, status (ok / warning / alarm / no_data) and open alerts."""
-    return await live_response(state, access, product=product, spark=spark)
+    return (await scoped_live(state, access, product=product, spark=spark)).response()

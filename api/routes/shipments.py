@@ -8,7 +8,7 @@ from api.convert import place_detail_public
 from api.deps import AccessDep, StateDep
 from api.routes.params import ShipmentPath
 from api.schemas import HistoryPublic, LivePublic, PlaceDetailPublic
-from api.views import BucketsQuery, FromQuery, SparkQuery, ToQuery, history_response, live_response
+from api.views import BucketsQuery, FromQuery, SparkQuery, ToQuery, history_response, scoped_live
 
 __all__ = ["router"]
 
@@ -24,7 +24,7 @@ async def get_shipment(access: AccessDep, shipment: ShipmentPath) -> PlaceDetail
 async def shipment_live(
     state: StateDep, access: AccessDep, shipment: ShipmentPath, spark: SparkQuery = False
 ) -> Response:
-    return await live_response(state, access, shipment=shipment, spark=spark)
+    return (await scoped_live(state, access, shipment=shipment, spark=spark)).response()
 
 
 @router.get("/{shipment}/history", response_model=HistoryPublic)

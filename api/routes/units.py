@@ -8,7 +8,7 @@ from api.convert import place_detail_public
 from api.deps import AccessDep, StateDep
 from api.routes.params import SitePath, UnitPath
 from api.schemas import HistoryPublic, LivePublic, PlaceDetailPublic
-from api.views import BucketsQuery, FromQuery, SparkQuery, ToQuery, history_response, live_response
+from api.views import BucketsQuery, FromQuery, SparkQuery, ToQuery, history_response, scoped_live
 
 __all__ = ["router"]
 
@@ -25,7 +25,7 @@ async def get_unit(access: AccessDep, site: SitePath, unit: UnitPath) -> PlaceDe
 async def unit_live(
     state: StateDep, access: AccessDep, site: SitePath, unit: UnitPath, spark: SparkQuery = False
 ) -> Response:
-    return await live_response(state, access, unit=(site, unit), spark=spark)
+    return (await scoped_live(state, access, unit=(site, unit), spark=spark)).response()
 
 
 @router.get("/{unit}/history", response_model=HistoryPublic)

@@ -12,7 +12,11 @@ from coldchain.catalog.audit import append_audit
 from coldchain.catalog.errors import CatalogConflict, CatalogNotFound
 from coldchain.catalog.schema import ROLES, SiteRow, SponsorRow, UserRow, UserSiteRow
 
-__all__ = ["Viewer", "upsert_user", "user_fields", "viewer_for_user"]
+__all__ = ["Viewer", "ViewerScope", "upsert_user", "user_fields", "viewer_for_user"]
+
+
+#: `Viewer.scope`.
+ViewerScope = tuple[str, str | None, frozenset[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,12 @@ class Viewer:
     @property
     def sees_everything(self) -> bool:
         return self.role in ("qa", "admin")
+
+    @property
+    def scope(self) -> ViewerScope:
+        """What decides everything this viewer may see (role, sponsor, sites), not who they
+        are: viewers of one scope may share a cached answer."""
+        return (self.role, self.sponsor, self.sites)
 
 
 def viewer_for_user(session: Session, *, user_id: str) -> Viewer:
