@@ -31,7 +31,7 @@ deps: venv
 	@missing=""; \
 	for bin in mosquitto:mosquitto mosquitto_pub:mosquitto-clients influxd:influxdb \
 	           chromium:chromium chromedriver:chromium-driver \
-	           docker-compose:docker-compose; do \
+	           docker-compose:docker-compose systemd-analyze:systemd git:git; do \
 	  command -v $${bin%%:*} >/dev/null || [ -x /usr/sbin/$${bin%%:*} ] || missing="$$missing $${bin##*:}"; \
 	done; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \

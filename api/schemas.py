@@ -130,7 +130,7 @@ class LimitsPublic(_Out):
 
 
 class AlertPublic(_Out):
-    """The alert event of DESIGN.md §9, plus `source`, `updated_at` and `detail`."""
+    """The alert event of docs/design.md §9, plus `source`, `updated_at` and `detail`."""
 
     alert_id: str
     kind: str

@@ -1,4 +1,4 @@
-"""`coldchain backup DIR` and `coldchain restore DIR` (DESIGN.md §9): the catalog, the
+"""`coldchain backup DIR` and `coldchain restore DIR` (docs/design.md §9): the catalog, the
 InfluxDB database and the data dir's state, with a manifest of digests (coldchain/backup/).
 
 Exit codes: 0 done; 1 failed (a store down, a damaged backup, a restore stopped part-way);

@@ -69,7 +69,7 @@ def _catalog(
 
 @catalog_app.command("import")
 def catalog_import(
-    fleet: Annotated[Path, typer.Argument(help="the fleet file (DESIGN.md §10)")],
+    fleet: Annotated[Path, typer.Argument(help="the fleet file (docs/design.md §10)")],
     catalog_url: CatalogUrl = None,
     data_dir: DataDir = None,
     config: ConfigFile = None,

@@ -1,5 +1,5 @@
 """`coldchain export BATCH` and `coldchain verify FILE`: the signed QA batch-release record
-(DESIGN.md §7, §9) and the check that a file is still what was exported."""
+(docs/design.md §7, §9) and the check that a file is still what was exported."""
 
 from __future__ import annotations
 

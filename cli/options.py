@@ -1,4 +1,4 @@
-"""Options every service takes (DESIGN.md §9), turned into one `Settings` object."""
+"""Options every service takes (docs/design.md §9), turned into one `Settings` object."""
 
 from __future__ import annotations
 

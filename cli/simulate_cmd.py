@@ -40,7 +40,7 @@ def _start_ms(text: str | None, duration_ms: int, backfill: bool) -> int:
 
 
 def simulate(
-    fleet: Annotated[Path, typer.Argument(help="fleet file (YAML, DESIGN.md §10)")],
+    fleet: Annotated[Path, typer.Argument(help="fleet file (YAML, docs/design.md §10)")],
     mqtt_url: MqttUrl = None,
     config: ConfigFile = None,
     speed: Annotated[

@@ -1,7 +1,7 @@
 """The `alert` measurement: one InfluxDB point per alert state change, for Grafana.
 
 Alerts live in the catalog (SQL); Grafana reads only InfluxDB. So the detector writes, beside
-the catalog row and the MQTT event of DESIGN.md §9, one point per state change, which the
+the catalog row and the MQTT event of docs/design.md §9, one point per state change, which the
 dashboards draw as annotations and count as open alerts. The point is a copy for display,
 never the record: losing one changes a picture, not a batch release.
 

@@ -1,4 +1,4 @@
-"""Mosquitto 2.0 credentials and ACLs, rendered from the catalog (DESIGN.md §8).
+"""Mosquitto 2.0 credentials and ACLs, rendered from the catalog (docs/design.md §8).
 
 Three files, all regenerated from scratch each time so no hand edit survives to drift:
 - `passwd`: `user:$7$101$<salt>$<hash>`, mosquitto 2.0's PBKDF2-SHA512 format, produced

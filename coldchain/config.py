@@ -1,4 +1,4 @@
-"""Settings shared by every service (DESIGN.md §9): `COLDCHAIN_*` environment or TOML."""
+"""Settings shared by every service (docs/design.md §9): `COLDCHAIN_*` environment or TOML."""
 
 from __future__ import annotations
 

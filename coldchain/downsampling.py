@@ -1,4 +1,4 @@
-"""Downsampled temperature series (DESIGN.md §3): 1 min / 15 min / 1 h min, max and mean.
+"""Downsampled temperature series (docs/design.md §3): 1 min / 15 min / 1 h min, max and mean.
 
 Shared by the dashboards and the API, so both read the same buckets. Each resolution is a
 retention policy of its own holding measurement `reading` with the §3 tags and fields

@@ -1,4 +1,4 @@
-"""The fleet file (DESIGN.md §10): the one YAML description of sponsors, sites, units,
+"""The fleet file (docs/design.md §10): the one YAML description of sponsors, sites, units,
 products, batches, shipments and placements, read by the simulators and the catalog.
 
 Keys of §10 are relied on by scripts outside the repository: add keys, never rename.

@@ -1,4 +1,4 @@
-"""The MQTT wire format (DESIGN.md §2, §9): topics, reading and status payloads.
+"""The MQTT wire format (docs/design.md §2, §9): topics, reading and status payloads.
 
 Decoding is strict about what a reading must carry and lenient about keys it does not
 know, so gateways can add keys without breaking older ingest workers ("extend, never

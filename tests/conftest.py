@@ -92,3 +92,14 @@ def _no_secret_in_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
                 leaks.append(f"{path}:{number}: {found}")
     if leaks:
         pytest.fail("secrets in logs written during the tests:\n" + "\n".join(leaks[:20]))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport() -> Iterator[None]:
+    """A skipped test is a failed one: `make test` going green must mean every test ran,
+    so a missing program or file, or a skip slipped in by a later change, shows as red."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    if report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped, which this suite does not allow: {report.longrepr}"

@@ -1,5 +1,5 @@
 """The API's one data-access layer: every route reads and changes tenant data through
-`Access`, which is bound to one viewer and scopes every answer (DESIGN.md §6).
+`Access`, which is bound to one viewer and scopes every answer (docs/design.md §6).
 
 A route never queries the catalog or InfluxDB with an id it got from a request: it asks
 `Access`, which answers with places, windows and alerts the viewer may see, or raises

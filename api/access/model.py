@@ -22,7 +22,7 @@ LocationKind = Literal["unit", "shipment"]
 
 @dataclass(frozen=True, slots=True)
 class Device:
-    """A unit or a logger as InfluxDB tags it (DESIGN.md §3: site, source, device, sensor)."""
+    """A unit or a logger as InfluxDB tags it (docs/design.md §3: site, source, device, sensor)."""
 
     site: str
     source: str

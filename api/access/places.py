@@ -1,7 +1,7 @@
 """Scoped catalog reads about places: which units and shipments a viewer may see, when,
 and by which limits. Sync (SQLAlchemy); the `Access` facade runs them in a thread.
 
-Visibility (DESIGN.md §6): QA and admin see everything; a warehouse operator sees the
+Visibility (docs/design.md §6): QA and admin see everything; a warehouse operator sees the
 units at their sites and the shipments from or to them, for all time; a sponsor viewer
 sees a unit or shipment only for the periods their batches were placed in it, so in a
 shared fridge they never see another sponsor's period. Anything else is `CatalogNotFound`.
@@ -246,7 +246,7 @@ def locations_by_key(
     session: Session, unit_ids: Iterable[int], shipment_ids: Iterable[str]
 ) -> dict[int | str, Location]:
     """Locations of units (one device each) and shipments (their loggers, which publish
-    under the origin site, DESIGN.md §10), keyed by unit id or shipment id. A handful of
+    under the origin site, docs/design.md §10), keyed by unit id or shipment id. A handful of
     queries whatever the count, so a live view of hundreds of places stays fast."""
     found: dict[int | str, Location] = {}
     wanted_units = sorted(set(unit_ids))

@@ -1,4 +1,4 @@
-"""History in buckets that keep min, max and mean (DESIGN.md §3, §6): never thinned by
+"""History in buckets that keep min, max and mean (docs/design.md §3, §6): never thinned by
 dropping points, so a peak always shows as its bucket's max.
 
 The source series is chosen by the range (raw, ds_1m, ds_15m, ds_1h: `pick_resolution`),

@@ -2,7 +2,7 @@
 and per place (ok / warning / alarm / no_data).
 
 "Latest" is InfluxQL `last()`, the point with the greatest timestamp, i.e. the device's
-event time (DESIGN.md §6), not the last one received: a logger's backfill of old readings
+event time (docs/design.md §6), not the last one received: a logger's backfill of old readings
 never hides a newer one. Readings from before the viewer's `since` (a sponsor's batch
 arrived then; the unit held someone else's product before) are not theirs to see.
 """

@@ -1,4 +1,4 @@
-"""QA batch export (DESIGN.md §7) over HTTP: the signed record of one batch, streamed."""
+"""QA batch export (docs/design.md §7) over HTTP: the signed record of one batch, streamed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Path parameters shared by the routers: fleet-file ids (DESIGN.md §9), checked against
+"""Path parameters shared by the routers: fleet-file ids (docs/design.md §9), checked against
 the wire format's id pattern so nothing odd reaches a query."""
 
 from __future__ import annotations

@@ -300,7 +300,7 @@ async function acknowledge(alertId, input) {
 }
 
 // ---- QA export ----------------------------------------------------------------------
-// The page offers the export to QA and admins: it is the batch-release step (DESIGN.md
+// The page offers the export to QA and admins: it is the batch-release step (docs/design.md
 // §6, §7). The API also lets a sponsor export their own batches (api/routes/exports.py);
 // showing it to them is a decision for the product, made here in one place.
 const EXPORT_ROLES = ["qa", "admin"];

@@ -1,4 +1,4 @@
-"""The catalog (DESIGN.md §3): relational state that gives readings their meaning.
+"""The catalog (docs/design.md §3): relational state that gives readings their meaning.
 
 Sponsors, users, sites, units, sensors, products, batches, shipments, placements (the
 chain of custody), alert tables and the hash-chained audit trail, in SQLite or PostgreSQL.

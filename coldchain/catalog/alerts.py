@@ -51,7 +51,7 @@ _NEXT: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True, slots=True)
 class NewAlert:
-    """An alert as the detector raises it (DESIGN.md §9 event fields, times aware UTC)."""
+    """An alert as the detector raises it (docs/design.md §9 event fields, times aware UTC)."""
 
     alert_id: str
     kind: str

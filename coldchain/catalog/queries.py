@@ -1,6 +1,6 @@
 """The questions the rest of the system asks the catalog, answered as frozen values.
 
-Tenant scoping happens here, in the data-access layer (DESIGN.md §6): every query that
+Tenant scoping happens here, in the data-access layer (docs/design.md §6): every query that
 returns tenant data takes a `viewer` (None only for trusted services such as the
 detector), and an id the viewer may not see raises `CatalogNotFound`, as an unknown id
 does, so the API answers 404 for both and ids do not leak.
@@ -255,7 +255,7 @@ def storage_condition_for_sensor(
     """The condition sensor (site, source, device, sensor) must hold at `at`: the strictest
     of the products then in its unit or shipment; None when nothing is stored there.
 
-    `source` is "unit" or "logger" as in the MQTT topic (DESIGN.md §2); a logger is found
+    `source` is "unit" or "logger" as in the MQTT topic (docs/design.md §2); a logger is found
     under the origin site of its shipment (§10). Trusted services only: no viewer.
     """
     unit_ids, shipment_ids = _places_of_sensor(

@@ -1,7 +1,7 @@
-"""The catalog's tables (DESIGN.md §3) as SQLAlchemy 2 typed declarative classes.
+"""The catalog's tables (docs/design.md §3) as SQLAlchemy 2 typed declarative classes.
 
 Fleet-file ids (sponsors, users, sites, products, batches, shipments) are the primary keys,
-because every other part of the system names things by them (DESIGN.md §9). Units, sensors
+because every other part of the system names things by them (docs/design.md §9). Units, sensors
 and loggers are only unique within their parent, so they get a surrogate integer key and a
 unique (parent, code) pair. Every time is UTC and timezone-aware in Python (`UtcDateTime`).
 The Alembic migrations under `migrations/` create exactly these tables; a test compares them.
@@ -189,7 +189,7 @@ class ShipmentRow(Base):
 
 
 class LoggerRow(Base):
-    """A shipment's data logger; it publishes under the origin site (DESIGN.md §10)."""
+    """A shipment's data logger; it publishes under the origin site (docs/design.md §10)."""
 
     __tablename__ = "loggers"
     __table_args__ = (UniqueConstraint("shipment_id", "code"),)
@@ -279,7 +279,7 @@ class AlertRuleRow(Base):
 
 
 class AlertRow(Base):
-    """One alert, shaped like the MQTT alert event of DESIGN.md §9."""
+    """One alert, shaped like the MQTT alert event of docs/design.md §9."""
 
     __tablename__ = "alerts"
     __table_args__ = (
@@ -347,7 +347,7 @@ class OutboxRow(Base):
 
 
 class DeadLetterRow(Base):
-    """A message that could not be accepted, with its raw bytes (DESIGN.md §4)."""
+    """A message that could not be accepted, with its raw bytes (docs/design.md §4)."""
 
     __tablename__ = "dead_letters"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

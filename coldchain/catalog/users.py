@@ -21,7 +21,7 @@ ViewerScope = tuple[str, str | None, frozenset[str]]
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
-    """Who is asking, for tenant scoping in the data-access layer (DESIGN.md §6).
+    """Who is asking, for tenant scoping in the data-access layer (docs/design.md §6).
 
     Usage:
         viewer = Viewer(user_id="alice", role="sponsor_viewer", sponsor="ACME")

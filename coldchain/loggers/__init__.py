@@ -1,4 +1,4 @@
-"""USB logger exports (DESIGN.md §2 backfill): parse a device's own file, refuse damaged ones.
+"""USB logger exports (docs/design.md §2 backfill): parse a device's own file, refuse damaged ones.
 
 One module per export format behind the small `LoggerFormat` interface (`sniff`, `parse`);
 `parse_logger_file` picks the format or refuses the file with the line and the reason.

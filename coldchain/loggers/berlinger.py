@@ -1,6 +1,6 @@
 """Berlinger Fridge-tag 2 / 2 L / UltraLow and Q-tag CLm text exports (the device's `.txt`).
 
-Layout (CRLF, ASCII; see ../shared/testdata/real-loggers/msupply-berlinger-fridgetag-qtag):
+Layout (CRLF, ASCII; see tests/data/real-loggers/msupply-berlinger-fridgetag-qtag):
 a `Device:` header, `Conf:` (serial, logging interval, alarm rules), then `Hist:` (Fridge-tag:
 one summary per day, newest first) or `Res:` (Q-tag: the run's min/max/mean/MKT and alarm
 events), the log as a tab-separated `Data:` table (not on the Fridge-tag 2, which keeps

@@ -2,7 +2,7 @@
 
 The signature (berlinger_signature.py) decides whether a file is intact; these checks say
 *where* it is not, so that a refusal names a line. Each is something every real export
-satisfies (checked on all of ../shared/testdata/real-loggers/msupply-berlinger-fridgetag-qtag):
+satisfies (checked on all of tests/data/real-loggers/msupply-berlinger-fridgetag-qtag):
 
 - the log steps by exactly the logging interval, except, on a Fridge-tag, after its first
   row (the device records its activation, then logs from when it was started: 352 minutes

@@ -8,7 +8,7 @@ Each export ends with a device certificate and two signatures:
     Sig Cert: <r || s>        <- the issuer's signature over the `Cert:` block
     Sig: <r || s>             <- the device's signature over everything above this line
 
-Found by experiment on the six real exports in ../shared/testdata/real-loggers (no
+Found by experiment on the six real exports in tests/data/real-loggers (no
 published specification seen): curve P-256 (secp256r1), ECDSA over SHA-256; every number
 (coordinates, r, s, and the digest) is written little-endian, as embedded ECC libraries
 keep them. `Sig` covers the file's bytes from the first byte up to and including the line

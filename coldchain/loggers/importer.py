@@ -5,7 +5,7 @@ The order is what keeps it from ever being half-written:
 1. `prepare_import` parses and verifies the whole file, resolves where its readings
    belong from the catalog, reads its clock in the site's zone and builds every message.
    A refused file (`LoggerFileError`) has published nothing and written nothing.
-2. `publish_backfill` sends the readings in the wire format (DESIGN.md §2, §9) at QoS 1
+2. `publish_backfill` sends the readings in the wire format (docs/design.md §2, §9) at QoS 1
    and waits for every PUBACK: the broker then holds them for ingest, which makes them
    durable like any late upload; the detector judges them retrospectively by their times.
 3. `record_import` writes the device's own record (and its rules, if asked) with audit

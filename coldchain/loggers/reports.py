@@ -2,7 +2,7 @@
 
 `resolve_target` answers, from the catalog, under which topic (site, source, device,
 sensor) and in which time zone a file's readings are published: a shipment's logger
-publishes under the shipment's origin site (DESIGN.md §10), a unit's probe under its site.
+publishes under the shipment's origin site (docs/design.md §10), a unit's probe under its site.
 `record_report` writes the device's own record (and, if asked, its alarm rules as the
 target's `alert_rules`) with audit entries, in the caller's transaction, once the readings
 are safely with the broker. An imported rule's `params_json` is `AlarmRule.params()` plus
@@ -61,7 +61,7 @@ class ImportTarget:
     Attributes:
         shipment: the shipment id, or None for a unit.
         unit_id, unit: the storage unit's key and "SITE/UNIT", or None for a shipment.
-        site, source, device, sensor: the topic and InfluxDB tags (DESIGN.md §2, §3).
+        site, source, device, sensor: the topic and InfluxDB tags (docs/design.md §2, §3).
         timezone: the IANA zone the device's naive local times are read in.
     """
 

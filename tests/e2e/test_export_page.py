@@ -14,6 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
 
 from api.app import create_app
 from api.export import PUBLIC_KEY_NAME, load_public_key, verify_file
@@ -29,11 +32,6 @@ from tests.e2e.webpage import (
 )
 from tests.integration.test_api_support import PASSWORD, World, api_world, serve_in_thread
 from tests.servers import InfluxServer, free_port
-
-pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.common.by import By
-from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import WebDriverWait
 
 pytestmark = pytest.mark.integration
 

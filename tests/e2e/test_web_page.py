@@ -8,15 +8,13 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.e2e.webpage import attributes, login, severe_browser_errors, shot
 from tests.integration.test_api_support import World, api_world, write_reading
 from tests.servers import InfluxServer
-
-pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.common.by import By
-from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import WebDriverWait
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pytest
-
 from tests.integration.test_api_support import PASSWORD
+from tests.needs import missing
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -41,8 +40,10 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 def chromium(downloads: Path) -> Iterator[WebDriver]:
     """A headless Chromium whose downloads land in `downloads`, without asking."""
     if not Path(CHROMEDRIVER).exists():
-        pytest.skip("chromedriver absent: apt-get install -y chromium chromium-driver")
-    webdriver = pytest.importorskip("selenium.webdriver")
+        missing(
+            "chromedriver", "`make deps` installs it (Debian packages chromium chromium-driver)"
+        )
+    from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     profile = tempfile.mkdtemp(prefix="coldchain-chromium-")

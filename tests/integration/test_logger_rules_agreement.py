@@ -3,7 +3,7 @@
 The device's own `Conf:` alarm rules go through the `alert_rules` contract
 (`AlarmRule.params()` → `device_rule`) into the detector, its log rows are fed in-process as
 one backfill, and our alarms are compared with what the device itself recorded
-(`../shared/testdata/real-loggers/msupply-berlinger-fridgetag-qtag/SOURCE.md`):
+(`tests/data/real-loggers/msupply-berlinger-fridgetag-qtag/SOURCE.md`):
 
 - Fridge-tag 2 L: an alarm on exactly the days with a `TS A` (00:00 means "already in
   alarm at midnight": there we must have been in alarm at midnight too), at `TS A` ± one
@@ -40,15 +40,8 @@ from coldchain.catalog import create_catalog_engine, import_fleet, upgrade_catal
 from coldchain.loggers import LoggerFile, parse_logger_file
 from coldchain.loggers.importer import prepare_import, record_import
 from coldchain.models import Reading, SourceKind
+from tests.needs import REAL_LOGGERS, needed_file
 
-DATA = (
-    Path(__file__).resolve().parents[3]
-    / "shared"
-    / "testdata"
-    / "real-loggers"
-    / "msupply-berlinger-fridgetag-qtag"
-    / "data"
-)
 #: The devices' clocks are naive local time; one fixed zone both ways keeps their days.
 ZONE = ZoneInfo("Europe/Zurich")
 MINUTE = timedelta(minutes=1)
@@ -67,10 +60,7 @@ class Alarm:
 
 
 def _load(relative: str) -> LoggerFile:
-    path = DATA / relative
-    if not path.exists():
-        pytest.skip(f"real logger data not found at {path}")
-    return parse_logger_file(path)
+    return parse_logger_file(needed_file(REAL_LOGGERS / relative))
 
 
 def _ms(local: datetime) -> int:
@@ -312,7 +302,7 @@ def test_one_q_tag_on_two_shipments_each_run_agrees_with_its_own_record(tmp_path
         numbers: dict[int, tuple[str, int]] = {}  # catalog rule id -> (shipment, alarm no.)
         points: dict[str, list[tuple[int, float]]] = {}
         for shipment, logger in files.items():
-            path = DATA / "QTag CLm doc LR" / runs[shipment]
+            path = needed_file(REAL_LOGGERS / "QTag CLm doc LR" / runs[shipment])
             prepared = prepare_import(engine, path, shipment=shipment)
             outcome = record_import(engine, prepared, actor="quinn", import_rules=True)
             assert len(outcome.rule_ids) == len(logger.rules) == 4

@@ -42,6 +42,7 @@ from coldchain.models import DeviceStatus, Reading, SourceKind
 from ingest.dead_letters import DeadLetter, DeadLetterStore
 from ingest.spool import Spool
 from tests.catalog_servers import PostgresServer, find_postgres_bin, running_postgres
+from tests.needs import missing
 from tests.secrets_registry import register
 from tests.servers import InfluxServer, free_port, running_influxd
 
@@ -292,7 +293,9 @@ def target_influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxS
 def postgres() -> Iterator[PostgresServer]:
     bin_dir = find_postgres_bin()
     if bin_dir is None:
-        pytest.skip("PostgreSQL binaries absent: apt-get install -y postgresql to test on it")
+        missing(
+            "PostgreSQL (initdb, pg_ctl)", "`make deps` installs it (Debian package postgresql)"
+        )
     with running_postgres(bin_dir) as server:
         yield server
 

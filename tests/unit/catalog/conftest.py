@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from coldchain.catalog import create_catalog_engine, upgrade_catalog
 from tests.catalog_servers import PostgresServer, find_postgres_bin, running_postgres
+from tests.needs import missing
 
 FLEET_YAML = """\
 sponsors: [{id: ACME, name: Acme Pharma}, {id: GLOBEX, name: Globex Bio}]
@@ -60,7 +61,9 @@ placements:                            # the chain of custody
 def postgres_server() -> Iterator[PostgresServer]:
     bin_dir = find_postgres_bin()
     if bin_dir is None:
-        pytest.skip("PostgreSQL binaries absent: apt-get install -y postgresql to test on it")
+        missing(
+            "PostgreSQL (initdb, pg_ctl)", "`make deps` installs it (Debian package postgresql)"
+        )
     with running_postgres(bin_dir) as server:
         yield server
 

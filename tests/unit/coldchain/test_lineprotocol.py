@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,20 +9,12 @@ from hypothesis import strategies as st
 
 from coldchain.lineprotocol import FieldValue, encode_point, format_float, reading_line
 from coldchain.models import Reading, SourceKind
-
-CORPUS = (
-    Path(__file__).resolve().parents[4]
-    / "shared"
-    / "testdata"
-    / "line-protocol"
-    / "corpus-subset.json"
-)
+from tests.needs import LINE_PROTOCOL_CORPUS, needed_file
 
 
 def _corpus_encode_cases() -> list[Any]:
-    if not CORPUS.exists():
-        pytest.skip(f"reference corpus not found at {CORPUS}")
-    cases = json.loads(CORPUS.read_text())["encode"]
+    cases = json.loads(needed_file(LINE_PROTOCOL_CORPUS).read_text())["encode"]
+    assert len(cases) == 115, "the corpus subset of tests/data/line-protocol/SOURCE.md"
     return [pytest.param(case, id=key) for key, case in sorted(cases.items())]
 
 
@@ -31,7 +22,7 @@ def _field_value(value: dict[str, Any]) -> FieldValue:
     ((kind, raw),) = value.items()
     if kind == "float":
         return float(raw)
-    if kind in ("int", "uint"):
+    if kind == "int":
         return int(raw)
     if kind == "bool":
         return bool(raw)
@@ -44,8 +35,6 @@ def test_encoder_agrees_with_influxdata_corpus(case: dict[str, Any]) -> None:
     tags = {t["key"]: t["value"] for t in point["tags"]}
     fields = {f["key"]: _field_value(f["value"]) for f in point["fields"]}
     expected = case["output"]
-    if any("uint" in f["value"] for f in point["fields"]):
-        pytest.skip("InfluxDB 1.x has no unsigned field type; we never write one")
     if "error" in expected or not fields or not point["name"]:
         with pytest.raises(ValueError):  # noqa: PT011 - every refusal is a ValueError
             encode_point(point["name"], tags, fields, point["time"])

@@ -30,7 +30,7 @@ from tests.unit.deploy.deployfiles import (
     unit_files,
 )
 
-#: DESIGN.md §9, "Environment": the variables other people's scripts rely on.
+#: docs/design.md §9, "Environment": the variables other people's scripts rely on.
 SECTION_9 = (
     "COLDCHAIN_MQTT_URL",
     "COLDCHAIN_INFLUX_URL",
@@ -130,11 +130,10 @@ def test_env_example_lists_every_variable_of_design_section_9() -> None:
     text = ENV_EXAMPLE.read_text(encoding="utf-8")
     for name in SECTION_9:
         assert re.search(rf"^#?\s*{name}=", text, re.M), f"{name} missing from env.example"
-    design = ROOT.parent / "shared" / "DESIGN.md"
-    if design.exists():  # the design notes live beside the repository, not in it
-        section = design.read_text(encoding="utf-8").split("## 9.")[1].split("## 10.")[0]
-        environment_item = section.split("- Reading payload")[0]
-        assert _names(environment_item) <= set(SECTION_9)
+    design = ROOT / "docs" / "design.md"
+    section = design.read_text(encoding="utf-8").split("## 9.")[1].split("## 10.")[0]
+    environment_item = section.split("- Reading payload")[0]
+    assert _names(environment_item) == set(SECTION_9)
 
 
 def test_settings_accept_every_value_env_example_sets_or_suggests(

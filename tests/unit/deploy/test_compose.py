@@ -5,7 +5,6 @@ account per ingest worker, least-privilege users, InfluxDB as in influxdb-auth.c
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import tomllib
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 
 from coldchain.broker_auth import SERVICE_ACCOUNTS, check_mosquitto_password, service_accounts
 from coldchain.influx_users import INFLUX_ACCOUNTS
+from tests.needs import needed_program
 from tests.unit.deploy.deployfiles import (
     COMPOSE_FILE,
     DEPLOY,
@@ -42,10 +42,7 @@ SHARED_VOLUMES = {"metrics"}  # every service's counters, read by the API
 
 
 def _docker_compose() -> str:
-    binary = shutil.which("docker-compose")
-    if binary is None:
-        pytest.skip("docker-compose is not installed (`make deps` installs Debian's)")
-    return binary
+    return needed_program("docker-compose", "docker-compose")
 
 
 def _compose_config(env_file: Path) -> subprocess.CompletedProcess[str]:

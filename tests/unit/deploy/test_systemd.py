@@ -3,12 +3,12 @@ taking their identity from the instance."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.needs import needed_program
 from tests.unit.deploy.deployfiles import SYSTEMD, UNIT_EXECUTABLE, unit_files
 
 #: Instance names to verify the templates under (`systemd-analyze verify` wants units).
@@ -33,9 +33,7 @@ def test_systemd_analyze_verify_accepts_every_unit(tmp_path: Path) -> None:
     the only change; templates are copied under an instance name. A clean run prints
     nothing: `verify` reports an unknown directive on stderr yet exits 0, so any output
     fails the test."""
-    verify = shutil.which("systemd-analyze")
-    if verify is None:
-        pytest.skip("systemd-analyze is not installed (Debian package systemd)")
+    verify = needed_program("systemd-analyze", "systemd")
     stub = tmp_path / "coldchain"
     stub.write_text("#!/bin/sh\nexit 0\n")
     stub.chmod(0o755)

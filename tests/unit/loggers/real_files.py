@@ -1,22 +1,13 @@
-"""Where the real Berlinger exports are (../shared/testdata/real-loggers, see its SOURCE.md),
-by the short names the tests use."""
+"""The real Berlinger exports (tests/data/real-loggers, see its SOURCE.md) by the short
+names the tests use."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from coldchain.loggers import LoggerFile, parse_logger_file
+from tests.needs import REAL_LOGGERS, needed_file
 
-DATA = (
-    Path(__file__).resolve().parents[4]
-    / "shared"
-    / "testdata"
-    / "real-loggers"
-    / "msupply-berlinger-fridgetag-qtag"
-    / "data"
-)
 FILES = {
     "fridgetag2l": "FridgeTag 2L/130500109088_202206081014.txt",
     "fridgetag2l_truncated": "FridgeTag 2L/test.txt",
@@ -30,10 +21,7 @@ INTACT = [name for name in FILES if name != "fridgetag2l_truncated"]
 
 
 def real_path(name: str) -> Path:
-    path = DATA / FILES[name]
-    if not path.exists():
-        pytest.skip(f"real logger data not found at {path}")
-    return path
+    return needed_file(REAL_LOGGERS / FILES[name])
 
 
 def real_text(name: str) -> str:

@@ -6,8 +6,7 @@ import re
 import subprocess
 from pathlib import Path
 
-import pytest
-
+from tests.needs import missing
 from tests.secrets_registry import find_secrets
 
 _REPO = Path(__file__).resolve().parents[3]
@@ -31,7 +30,7 @@ def _repository_files() -> list[str]:
             check=True,
         ).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
-        pytest.skip(f"not a git checkout: {exc}")
+        missing("a git checkout", f"run the tests in a clone of the repository ({exc})")
     return sorted({line for line in listed.splitlines() if (_REPO / line).is_file()})
 
 

@@ -1,4 +1,4 @@
-"""Initial catalog: every table of DESIGN.md §3, including those later issues fill.
+"""Initial catalog: every table of docs/design.md §3, including those later issues fill.
 
 Revision ID: 0001
 Revises:
