@@ -1,5 +1,5 @@
 """`coldchain backup DIR` and `coldchain restore DIR` (docs/design.md §9): the catalog, the
-InfluxDB database and the data dir's state, with a manifest of digests (coldchain/backup/).
+InfluxDB database and the data dir's state, with a manifest of digests (backup/).
 
 Exit codes: 0 done; 1 failed (a store down, a damaged backup, a restore stopped part-way);
 2 refused before writing anything (a target not empty, an incompatible backup, bad settings).
@@ -18,7 +18,7 @@ import typer
 from sqlalchemy import Engine
 
 from cli.options import CatalogUrl, ConfigFile, DataDir, InfluxDb, InfluxUrl, build_settings, fail
-from coldchain.backup import (
+from backup import (
     BackupDamaged,
     BackupError,
     BackupIncompatible,

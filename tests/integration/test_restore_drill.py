@@ -77,7 +77,7 @@ def _run(*args: str) -> Result:
     return runner.invoke(app, list(args))
 
 
-# -- what an installation holds, measured independently of coldchain.backup -------------
+# -- what an installation holds, measured independently of backup -------------
 
 
 @dataclass(frozen=True)

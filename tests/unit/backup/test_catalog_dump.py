@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert, select
 
-from coldchain.backup import BackupDamaged, BackupIncompatible, TargetNotEmpty
-from coldchain.backup.catalog import dump_catalog, first_nonempty_table, load_catalog
+from backup import BackupDamaged, BackupIncompatible, TargetNotEmpty
+from backup.catalog import dump_catalog, first_nonempty_table, load_catalog
 from coldchain.catalog import catalog_session, create_catalog_engine, import_fleet, upgrade_catalog
 from coldchain.catalog.alerts import NewAlert, acknowledge_alert, open_alert
 from coldchain.catalog.schema import Base, DeadLetterRow

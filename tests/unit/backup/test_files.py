@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from coldchain.backup import TargetNotEmpty
-from coldchain.backup.files import backup_data_dir, data_dir_holdings, restore_data_dir
-from coldchain.backup.manifest import sha256_file
-from coldchain.backup.output import open_output
+from backup import TargetNotEmpty
+from backup.files import backup_data_dir, data_dir_holdings, restore_data_dir
+from backup.manifest import sha256_file
+from backup.output import open_output
 
 
 def _mode(path: Path) -> int:

@@ -14,9 +14,9 @@ import orjson
 import pytest
 from sqlalchemy import Engine
 
-from coldchain.backup import MANIFEST_NAME, TargetNotEmpty, create_backup
-from coldchain.backup.influx_dump import dump_influx
-from coldchain.backup.influx_load import _batches, _influxql_duration, go_duration_ns
+from backup import MANIFEST_NAME, TargetNotEmpty, create_backup
+from backup.influx_dump import dump_influx
+from backup.influx_load import _batches, _influxql_duration, go_duration_ns
 from coldchain.catalog import create_catalog_engine, upgrade_catalog
 from coldchain.errors import StoreUnavailable
 from coldchain.influx import InfluxClient

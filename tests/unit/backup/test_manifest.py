@@ -13,8 +13,8 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from coldchain.backup import BackupDamaged, BackupIncompatible
-from coldchain.backup.manifest import (
+from backup import BackupDamaged, BackupIncompatible
+from backup.manifest import (
     MANIFEST_NAME,
     SUMS_NAME,
     AuditState,

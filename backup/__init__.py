@@ -2,17 +2,17 @@
 rows, InfluxDB as line protocol over the v1 API, and the data dir's state, with a manifest
 of digests. See README.md in this folder."""
 
-from coldchain.backup.errors import (
+from backup.errors import (
     BackupDamaged,
     BackupError,
     BackupIncompatible,
     RestoreIncomplete,
     TargetNotEmpty,
 )
-from coldchain.backup.influx_dump import DEFAULT_SLICE_MS
-from coldchain.backup.influx_load import SeriesRestored
-from coldchain.backup.manifest import MANIFEST_NAME, Manifest
-from coldchain.backup.service import (
+from backup.influx_dump import DEFAULT_SLICE_MS
+from backup.influx_load import SeriesRestored
+from backup.manifest import MANIFEST_NAME, Manifest
+from backup.service import (
     RestoreReport,
     VerifiedBackup,
     create_backup,

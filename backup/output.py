@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from coldchain.backup.manifest import FileEntry
+from backup.manifest import FileEntry
 
 __all__ = ["BackupFile", "fsync_directory", "open_output", "private_directory"]
 

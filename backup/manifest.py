@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from coldchain.backup.errors import BackupDamaged, BackupIncompatible
+from backup.errors import BackupDamaged, BackupIncompatible
 from coldchain.security.secrets import write_private_file
 
 __all__ = [

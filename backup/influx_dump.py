@@ -22,15 +22,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
-from coldchain.backup.errors import BackupError
-from coldchain.backup.manifest import (
+from backup.errors import BackupError
+from backup.manifest import (
     ContinuousQuery,
     FileEntry,
     InfluxSection,
     RetentionPolicy,
     SeriesDump,
 )
-from coldchain.backup.output import BackupFile, open_output
+from backup.output import BackupFile, open_output
 from coldchain.errors import StoreRejected
 from coldchain.influx import InfluxClient, Series, quote_identifier
 from coldchain.lineprotocol import FieldValue, encode_point

@@ -30,9 +30,9 @@ from contextlib import closing, contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Final
 
-from coldchain.backup.errors import BackupError, TargetNotEmpty
-from coldchain.backup.manifest import DataFile, DataSection, FileEntry
-from coldchain.backup.output import fsync_directory, open_output, private_directory
+from backup.errors import BackupError, TargetNotEmpty
+from backup.manifest import DataFile, DataSection, FileEntry
+from backup.output import fsync_directory, open_output, private_directory
 
 __all__ = [
     "DATA_AREAS",

@@ -44,10 +44,10 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from coldchain.backup.errors import BackupDamaged, BackupIncompatible, TargetNotEmpty
-from coldchain.backup.files import sqlite_snapshot
-from coldchain.backup.manifest import AuditState, CatalogSection, FileEntry, TableDump
-from coldchain.backup.output import open_output
+from backup.errors import BackupDamaged, BackupIncompatible, TargetNotEmpty
+from backup.files import sqlite_snapshot
+from backup.manifest import AuditState, CatalogSection, FileEntry, TableDump
+from backup.output import open_output
 from coldchain.catalog.audit import verify_audit_chain
 from coldchain.catalog.migrate import catalog_revision, head_revision
 from coldchain.catalog.schema import Base

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from coldchain.backup.errors import BackupDamaged, TargetNotEmpty
-from coldchain.backup.influx_dump import measurements, retention_policies
-from coldchain.backup.manifest import InfluxSection, RetentionPolicy, SeriesDump
+from backup.errors import BackupDamaged, TargetNotEmpty
+from backup.influx_dump import measurements, retention_policies
+from backup.manifest import InfluxSection, RetentionPolicy, SeriesDump
 from coldchain.downsampling import RESOLUTIONS, ensure_downsampling
 from coldchain.influx import InfluxClient, quote_identifier
 

@@ -24,12 +24,12 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from coldchain.backup.catalog import dump_catalog, first_nonempty_table, load_catalog
-from coldchain.backup.errors import BackupIncompatible, RestoreIncomplete, TargetNotEmpty
-from coldchain.backup.files import backup_data_dir, data_dir_holdings, restore_data_dir
-from coldchain.backup.influx_dump import DEFAULT_SLICE_MS, dump_influx
-from coldchain.backup.influx_load import SeriesRestored, database_holdings, restore_influx
-from coldchain.backup.manifest import (
+from backup.catalog import dump_catalog, first_nonempty_table, load_catalog
+from backup.errors import BackupIncompatible, RestoreIncomplete, TargetNotEmpty
+from backup.files import backup_data_dir, data_dir_holdings, restore_data_dir
+from backup.influx_dump import DEFAULT_SLICE_MS, dump_influx
+from backup.influx_load import SeriesRestored, database_holdings, restore_influx
+from backup.manifest import (
     FORMAT,
     VERSION,
     Manifest,
@@ -39,7 +39,7 @@ from coldchain.backup.manifest import (
     verify_files,
     write_manifest,
 )
-from coldchain.backup.output import private_directory
+from backup.output import private_directory
 from coldchain.catalog.migrate import head_revision, upgrade_catalog
 from coldchain.errors import StoreUnavailable
 from coldchain.influx import InfluxClient
