@@ -17,7 +17,6 @@ from typing import Annotated
 import typer
 from sqlalchemy import Engine
 
-from cli.options import CatalogUrl, ConfigFile, DataDir, InfluxDb, InfluxUrl, build_settings, fail
 from backup import (
     BackupDamaged,
     BackupError,
@@ -30,6 +29,7 @@ from backup import (
     open_backup,
     restore_backup,
 )
+from cli.options import CatalogUrl, ConfigFile, DataDir, InfluxDb, InfluxUrl, build_settings, fail
 from coldchain.catalog import CatalogError, create_catalog_engine
 from coldchain.config import Settings
 from coldchain.errors import ConfigError, StoreError

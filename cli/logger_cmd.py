@@ -22,7 +22,7 @@ from cli.options import CatalogUrl, ConfigFile, DataDir, MqttUrl, build_settings
 from coldchain.catalog import CatalogError, create_catalog_engine, upgrade_catalog
 from coldchain.catalog.errors import CatalogNotFound
 from coldchain.config import MqttEndpoint
-from coldchain.errors import ConfigError
+from coldchain.errors import ConfigError, MqttPublishFailed
 from coldchain.loggers import LoggerFileError
 from coldchain.loggers.importer import (
     ImportOutcome,
@@ -32,8 +32,7 @@ from coldchain.loggers.importer import (
     publish_backfill,
     record_import,
 )
-from simulators.errors import PublishError
-from simulators.publisher import MqttGateway
+from coldchain.mqtt import MqttPublisher
 
 __all__ = ["logger_app"]
 
@@ -111,7 +110,7 @@ def logger_import(
             sent = asyncio.run(
                 _publish(prepared, settings.mqtt, gateway, timeout_s, catalog_changed=import_rules)
             )
-        except (PublishError, TimeoutError, OSError) as exc:
+        except (MqttPublishFailed, TimeoutError, OSError) as exc:
             fail(
                 f"publishing failed, nothing recorded: {exc or 'timed out waiting for acks'}; "
                 "run the same import again to complete it",
@@ -172,16 +171,12 @@ async def _publish(
     if not prepared.file.readings:
         return 0
     site = prepared.target.site
-    connection = MqttGateway(
+    async with MqttPublisher(
         endpoint, site=site, gateway=gateway, client_id=f"coldchain-import-{site}-{os.getpid()}"
-    )
-    await connection.connect()
-    try:
+    ) as connection:
         return await publish_backfill(
             prepared, connection, timeout_s=timeout_s, catalog_changed=catalog_changed
         )
-    finally:
-        await connection.close(timeout_s)
 
 
 def _report(prepared: PreparedImport, outcome: ImportOutcome, sent: int) -> None:

@@ -10,11 +10,10 @@ from typing import Annotated
 import typer
 
 from cli.options import ConfigFile, MqttUrl, build_settings
-from coldchain.errors import ConfigError
+from coldchain.errors import ConfigError, MqttPublishFailed
 from coldchain.fleet import load_fleet
 from simulators.durations import parse_duration_s, parse_rfc3339_ms
 from simulators.engine import Simulation
-from simulators.errors import PublishError
 from simulators.filesink import FileFormat
 from simulators.plan import build_plan
 from simulators.runner import RunStats, run_to_file, run_to_mqtt
@@ -108,7 +107,7 @@ def simulate(
         stats = asyncio.run(
             run_to_mqtt(sim, settings.mqtt, speed=0.0 if load else speed, ground_truth=ground_truth)
         )
-    except PublishError as exc:
+    except MqttPublishFailed as exc:
         typer.echo(f"simulate: {exc}", err=True)
         raise typer.Exit(1) from exc
     _report(stats, f"published to {settings.mqtt!r}")

@@ -3,6 +3,7 @@
 ColdchainError
 ├── ConfigError          bad settings or fleet file: refuse to start
 ├── PayloadError         a message we cannot accept: dead-letter it, then ack
+├── MqttPublishFailed    the broker did not take a publish: keep it, retry or stop
 └── StoreError
     ├── StoreUnavailable the store did not answer: keep the data, retry later
     └── StoreRejected    the store refused the data (4xx): dead-letter it
@@ -13,6 +14,7 @@ from __future__ import annotations
 __all__ = [
     "ColdchainError",
     "ConfigError",
+    "MqttPublishFailed",
     "PayloadError",
     "StoreError",
     "StoreRejected",
@@ -30,6 +32,11 @@ class ConfigError(ColdchainError):
 
 class PayloadError(ColdchainError):
     """A message that breaks the wire format; the reason names the field and the value."""
+
+
+class MqttPublishFailed(ColdchainError):
+    """The broker refused a connection or a publish, or did not acknowledge it in time;
+    the message is still the caller's to retry or report."""
 
 
 class StoreError(ColdchainError):

@@ -1,7 +1,6 @@
 """Storage units and shipment loggers that publish over MQTT (see README.md)."""
 
 from simulators.engine import Chunk, Simulation
-from simulators.errors import PublishError, SimulatorError
 from simulators.fleetgen import generate_fleet
 from simulators.plan import SimPlan, build_plan
 from simulators.runner import RunStats, run_to_file, run_to_mqtt
@@ -9,11 +8,9 @@ from simulators.truth import TruthEvent
 
 __all__ = [
     "Chunk",
-    "PublishError",
     "RunStats",
     "SimPlan",
     "Simulation",
-    "SimulatorError",
     "TruthEvent",
     "build_plan",
     "generate_fleet",

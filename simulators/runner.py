@@ -4,16 +4,17 @@ writing the ground truth as it goes."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from coldchain.config import MqttEndpoint
+from coldchain.mqtt import MqttPublisher
 from simulators.engine import Simulation
 from simulators.filesink import FileFormat, ReadingsFile
 from simulators.outbound import GatewayMessage, ReadingsMessage
-from simulators.publisher import MqttGateway
 from simulators.truth import GroundTruthWriter
 
 __all__ = ["RunStats", "run_to_file", "run_to_mqtt"]
@@ -69,23 +70,20 @@ async def run_to_mqtt(
             as fast as the broker acknowledges.
     """
     loop = asyncio.get_running_loop()
-    gateways = {
-        s.site: MqttGateway(
-            endpoint,
-            s.site,
-            s.gateway,
-            max_inflight=max_inflight,
-            client_id=f"{client_prefix}-{s.site}-{s.gateway}",
-        )
-        for s in sim.plan.sites
-    }
     readings = distinct = messages = 0
-    began_wall, began = loop.time(), time.perf_counter()
-    opened: list[MqttGateway] = []
-    try:
-        for gateway in gateways.values():
-            await gateway.connect()
-            opened.append(gateway)
+    async with contextlib.AsyncExitStack() as connections:
+        gateways = {
+            s.site: await connections.enter_async_context(
+                MqttPublisher(
+                    endpoint,
+                    s.site,
+                    s.gateway,
+                    max_inflight=max_inflight,
+                    client_id=f"{client_prefix}-{s.site}-{s.gateway}",
+                )
+            )
+            for s in sim.plan.sites
+        }
         began_wall, began = loop.time(), time.perf_counter()
         with GroundTruthWriter(ground_truth) as truth:
             for chunk in sim.chunks():
@@ -109,6 +107,3 @@ async def run_to_mqtt(
                 "simulate: done readings=%d messages=%d seconds=%.1f", readings, messages, elapsed
             )
             return RunStats(readings, messages, truth.count, elapsed, distinct)
-    finally:
-        for gateway in opened:
-            await gateway.close()

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from alerting.errors import DeliveryFailed
 from coldchain.catalog.outbox import Notification
-from coldchain.mqtt import MqttPublishFailed
+from coldchain.errors import MqttPublishFailed
 
 __all__ = ["AlertPublisher", "MqttChannel"]
 

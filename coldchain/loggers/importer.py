@@ -65,7 +65,7 @@ READINGS_PER_MESSAGE: Final = 1000
 
 
 class BackfillPublisher(Protocol):
-    """What the import needs of an MQTT connection (simulators.publisher.MqttGateway)."""
+    """What the import needs of an MQTT connection (coldchain.mqtt.MqttPublisher)."""
 
     async def publish(self, topic: str, payload: bytes) -> None: ...
 

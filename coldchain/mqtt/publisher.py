@@ -1,7 +1,8 @@
-"""One gateway's MQTT connection (paho-mqtt 2.x, MQTT v5, QoS 1) on the asyncio loop.
+"""One gateway's publishing connection (paho-mqtt 2.x, MQTT v5, QoS 1) on the asyncio loop.
 
 paho's socket is driven by the event loop (reader/writer callbacks, as aiomqtt does), so
-no thread touches the socket. In-flight publishes are bounded by a semaphore released on
+no thread touches the socket. The simulators and the USB logger import publish through it.
+In-flight publishes are bounded by a semaphore released on
 PUBACK: a slow broker slows the simulator down instead of growing memory. The gateway
 publishes a retained `online` on its status topic and leaves a retained last will
 `offline` (MQTT 5 §3.1.3.2: the server publishes the will when the connection drops
@@ -14,19 +15,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from coldchain.config import MqttEndpoint
-from coldchain.mqtt import authenticate
-from coldchain.mqtt_socket import SocketDriver
+from coldchain.errors import MqttPublishFailed
+from coldchain.mqtt.connection import authenticate
+from coldchain.mqtt.socket_driver import SocketDriver
 from coldchain.wire import gateway_status_topic
-from simulators.errors import PublishError
 
-__all__ = ["MqttGateway"]
+__all__ = ["MqttPublisher"]
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +36,11 @@ _MISC_INTERVAL_S = 1.0
 _RECONNECT_MAX_S = 30.0
 
 
-class MqttGateway:
+class MqttPublisher:
     """Usage:
-        gateway = MqttGateway(settings.mqtt, site="BSL", gateway="BSL-gw")
-        await gateway.connect()
-        await gateway.publish(topic, payload)
-        await gateway.close()
+        async with MqttPublisher(settings.mqtt, site="BSL", gateway="BSL-gw") as gateway:
+            await gateway.publish(topic, payload)
+        # leaving the block waits for every PUBACK, then says `offline`
 
     Args:
         max_inflight: QoS 1 publishes awaiting PUBACK before `publish` waits.
@@ -93,15 +94,27 @@ class MqttGateway:
             self._client.connect(self._endpoint.host, self._endpoint.port, self._keepalive_s)
             reason = await asyncio.wait_for(self._connack, timeout_s)
         except (OSError, TimeoutError) as exc:
-            raise PublishError(
+            raise MqttPublishFailed(
                 f"gateway {self.site}/{self.gateway}: cannot connect to {self._endpoint!r}: {exc}"
             ) from exc
         if reason.is_failure:
-            raise PublishError(
+            raise MqttPublishFailed(
                 f"gateway {self.site}/{self.gateway}: broker refused the connection: {reason}"
             )
         self._spawn(self._misc_loop())
         await self.publish(self.status_topic, b"online", retain=True)
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
 
     async def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
         """Queue one QoS 1 message; waits while `max_inflight` are unacknowledged."""
@@ -110,7 +123,7 @@ class MqttGateway:
         # NO_CONN: paho keeps QoS 1 messages and sends them after the reconnect.
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             self._room.release()
-            raise PublishError(
+            raise MqttPublishFailed(
                 f"gateway {self.site}/{self.gateway}: publish to {topic} "
                 f"failed: {paho.error_string(info.rc)}"
             )
@@ -129,7 +142,7 @@ class MqttGateway:
             await self.flush(timeout_s)
         except TimeoutError:
             log.warning(
-                "simulate: gateway=%s/%s closing with %d unacknowledged messages",
+                "mqtt: gateway=%s/%s closing with %d unacknowledged messages",
                 self.site,
                 self.gateway,
                 self.published - self.acked,
@@ -149,7 +162,7 @@ class MqttGateway:
             self._connack.set_result(reason)
         if not reason.is_failure:
             self._connected.set()
-            log.info("simulate: gateway=%s/%s connected", self.site, self.gateway)
+            log.info("mqtt: gateway=%s/%s connected", self.site, self.gateway)
 
     def _on_disconnect(
         self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode, properties: Any
@@ -157,7 +170,7 @@ class MqttGateway:
         self._connected.clear()
         if not self._closing:
             log.warning(
-                "simulate: gateway=%s/%s lost the broker (%s); reconnecting",
+                "mqtt: gateway=%s/%s lost the broker (%s); reconnecting",
                 self.site,
                 self.gateway,
                 reason,
@@ -192,7 +205,7 @@ class MqttGateway:
                 return
             delay = min(delay * 2, _RECONNECT_MAX_S)
             log.warning(
-                "simulate: gateway=%s/%s reconnect failed; next try in %.1fs",
+                "mqtt: gateway=%s/%s reconnect failed; next try in %.1fs",
                 self.site,
                 self.gateway,
                 delay,

@@ -28,30 +28,16 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from coldchain.config import MqttEndpoint
-from coldchain.mqtt_socket import SocketDriver
+from coldchain.errors import MqttPublishFailed
+from coldchain.mqtt.connection import authenticate
+from coldchain.mqtt.socket_driver import SocketDriver
 
-__all__ = ["Delivery", "MqttPublishFailed", "MqttSubscriber", "authenticate"]
+__all__ = ["Delivery", "MqttSubscriber"]
 
 log = logging.getLogger(__name__)
 
 # A reader callback drains at most this many packets before yielding to other tasks.
 _PACKETS_PER_WAKEUP = 256
-
-
-def authenticate(client: paho.Client, endpoint: MqttEndpoint) -> None:
-    """Credentials and TLS of `endpoint` on a paho client, the same for every service.
-
-    With mqtts:// the broker's certificate and host name are verified, against a private CA
-    when `endpoint.ca_file` names one, else against the system's CAs.
-    """
-    if endpoint.username:
-        client.username_pw_set(endpoint.username, endpoint.password)
-    if endpoint.tls:
-        client.tls_set(ca_certs=str(endpoint.ca_file) if endpoint.ca_file else None)
-
-
-class MqttPublishFailed(Exception):
-    """A publish that the broker did not acknowledge (retry it later)."""
 
 
 @dataclass(frozen=True, slots=True)
