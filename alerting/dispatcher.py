@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from alerting.channels.base import Channel
 from alerting.errors import DeliveryFailed
+from coldchain.catalog.errors import CatalogUnavailable
 from coldchain.catalog.outbox import Notification, due_notifications, mark_delivered, mark_failed
 from coldchain.catalog.store import catalog_session
 
@@ -64,7 +65,13 @@ class Dispatcher:
     async def run(self) -> None:
         while True:
             self._wake.clear()
-            sent = await self.deliver_due()
+            try:
+                sent = await self.deliver_due()
+            except CatalogUnavailable as exc:
+                # The rows wait in the catalog for the next round (any sent but not yet
+                # marked go out again); ending here would end the detector's task group.
+                log.warning("notify: delivery round skipped, catalog unavailable: %s", exc)
+                sent = 0
             if sent:
                 continue  # there may be more than one page due
             with contextlib.suppress(TimeoutError):

@@ -14,12 +14,15 @@ harmless (the live view); never for who a token belongs to.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 __all__ = ["TtlCache"]
+
+log = logging.getLogger(__name__)
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -73,7 +76,9 @@ class TtlCache(Generic[K, V]):
         and a failure leaves it to expire (the next asker then computes and sees it)."""
         try:
             value = await compute()
-        except Exception:  # the asker who computes after expiry gets (and reports) it
+        except Exception:
+            # Logged now: until the stale answer expires nobody else sees this failure.
+            log.warning("cache: background refresh failed key=%r", key, exc_info=True)
             return
         finally:
             self._refreshing.pop(key, None)

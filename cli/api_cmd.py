@@ -6,8 +6,15 @@ from typing import Annotated
 
 import typer
 
-from cli.options import CatalogUrl, ConfigFile, DataDir, InfluxDb, InfluxUrl, build_settings
-from coldchain.catalog import CatalogError, create_catalog_engine, upgrade_catalog
+from cli.options import (
+    CatalogUrl,
+    ConfigFile,
+    DataDir,
+    InfluxDb,
+    InfluxUrl,
+    build_settings,
+    catalog_engine,
+)
 
 __all__ = ["api"]
 
@@ -36,15 +43,7 @@ def api(
         catalog_url=catalog_url,
         data_dir=data_dir,
     )
-    engine = create_catalog_engine(settings.resolved_catalog_url)
-    try:
-        upgrade_catalog(engine)
-    except CatalogError as exc:
-        typer.echo(f"catalog error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    app = create_app(settings, engine=engine)
-    try:
+    with catalog_engine(settings) as engine:
+        app = create_app(settings, engine=engine)
         # Access log lines hold paths and queries only; tokens travel in headers, never URLs.
         uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None)
-    finally:
-        engine.dispose()

@@ -29,8 +29,17 @@ from backup import (
     open_backup,
     restore_backup,
 )
-from cli.options import CatalogUrl, ConfigFile, DataDir, InfluxDb, InfluxUrl, build_settings, fail
-from coldchain.catalog import CatalogError, create_catalog_engine
+from cli.options import (
+    CatalogUrl,
+    ConfigFile,
+    DataDir,
+    InfluxDb,
+    InfluxUrl,
+    build_settings,
+    catalog_engine,
+    fail,
+)
+from coldchain.catalog import CatalogError
 from coldchain.config import Settings
 from coldchain.errors import ConfigError, StoreError
 from coldchain.influx import InfluxClient
@@ -82,13 +91,14 @@ def backup(
 
 @contextlib.asynccontextmanager
 async def _stores(settings: Settings) -> AsyncIterator[tuple[Engine, InfluxClient]]:
-    """The catalog engine and the InfluxDB client a backup reads and a restore writes."""
-    engine = create_catalog_engine(settings.resolved_catalog_url)
-    try:
+    """The catalog engine and the InfluxDB client a backup reads and a restore writes.
+
+    Not migrated here: a backup leaves its source as it is (and refuses a catalog at another
+    schema revision), a restore migrates its target only once InfluxDB has answered.
+    """
+    with catalog_engine(settings, migrate=False, exit_on_error=False) as engine:
         async with InfluxClient.for_settings(settings) as influx:
             yield engine, influx
-    finally:
-        engine.dispose()
 
 
 async def _backup(settings: Settings, directory: Path, slice_ms: int) -> Manifest:

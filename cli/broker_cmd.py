@@ -16,8 +16,17 @@ import typer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from cli.catalog_cmd import Actor, _actor, _catalog
-from cli.options import CatalogUrl, ConfigFile, DataDir, InfluxDb, InfluxUrl, build_settings
+from cli.catalog_cmd import Actor, _actor
+from cli.options import (
+    CatalogUrl,
+    ConfigFile,
+    DataDir,
+    InfluxDb,
+    InfluxUrl,
+    build_settings,
+    catalog_engine,
+    fail,
+)
 from coldchain.broker_auth import (
     Listener,
     reload_broker,
@@ -52,15 +61,10 @@ BrokerPidFile = Annotated[
 ]
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(code)
-
-
 def _address(value: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
     if not host or not port.isdigit():
-        raise _fail(f"expected ADDRESS:PORT (e.g. 0.0.0.0:8883), got {value!r}")
+        fail(f"expected ADDRESS:PORT (e.g. 0.0.0.0:8883), got {value!r}", 2)
     return host, int(port)
 
 
@@ -88,7 +92,7 @@ def _reload(out: Path, pid: int | None, pid_file: Path | None) -> None:
     if pid is None and pid_path.exists():
         text = pid_path.read_text().strip()
         if not text.isdigit():
-            raise _fail(f"{pid_path}: expected a process id, got {text[:20]!r}")
+            fail(f"{pid_path}: expected a process id, got {text[:20]!r}", 2)
         pid = int(text)
     if pid is None:
         typer.echo("broker not reloaded (no --broker-pid): run `kill -HUP <mosquitto pid>`")
@@ -96,7 +100,7 @@ def _reload(out: Path, pid: int | None, pid_file: Path | None) -> None:
     try:
         reload_broker(pid)
     except ConfigError as exc:
-        raise _fail(f"reload: {exc}", 1) from exc
+        fail(f"reload: {exc}", 1)
     typer.echo(f"broker {pid} reloading passwd and acl (SIGHUP)")
 
 
@@ -152,10 +156,10 @@ def broker_config(
         elif cafile and certfile and keyfile:
             tls = TlsFiles(cafile, certfile, keyfile)
         else:
-            raise _fail("--tls-listen needs --cafile, --certfile and --keyfile, or --demo-tls")
+            fail("--tls-listen needs --cafile, --certfile and --keyfile, or --demo-tls", 2)
     listeners = [Listener(port, host) for host, port in map(_address, listen or ["127.0.0.1:1883"])]
     listeners += [Listener(port, host, tls) for host, port in map(_address, tls_listen or [])]
-    with _catalog(catalog_url, data_dir, config) as engine:
+    with catalog_engine(settings) as engine:
         try:
             count = regenerate_broker_files(
                 engine,
@@ -165,7 +169,7 @@ def broker_config(
                 detector_partitions=detector_partitions,
             )
         except (CatalogError, ConfigError) as exc:
-            raise _fail(f"broker config: {exc}", 1) from exc
+            fail(f"broker config: {exc}", 1)
     conf = write_listeners(target, listeners)
     typer.echo(f"wrote {target}/passwd, {target}/acl ({count} gateways + services) and {conf}")
     if tls is not None:
@@ -189,13 +193,13 @@ def _change_gateway(
     its result and the folder written, for the caller to report and reload."""
     settings = build_settings(config, catalog_url=catalog_url, data_dir=data_dir)
     target = out or settings.data_dir / "broker"
-    with _catalog(catalog_url, data_dir, config) as engine:
+    with catalog_engine(settings) as engine:
         try:
             with catalog_session(engine) as session:
                 result = change(session)
             regenerate_broker_files(engine, settings.data_dir, target)
         except (CatalogError, ConfigError) as exc:
-            raise _fail(f"gateway {verb}: {exc}", 1) from exc
+            fail(f"gateway {verb}: {exc}", 1)
     return result, target
 
 
@@ -255,7 +259,8 @@ def gateway_list(
     catalog_url: CatalogUrl = None, data_dir: DataDir = None, config: ConfigFile = None
 ) -> None:
     """Every gateway account: site, id, user, created, revoked."""
-    with _catalog(catalog_url, data_dir, config) as engine, catalog_session(engine) as session:
+    settings = build_settings(config, catalog_url=catalog_url, data_dir=data_dir)
+    with catalog_engine(settings) as engine, catalog_session(engine) as session:
         for record in list_gateways(session):
             revoked = record.revoked_at.isoformat() if record.revoked_at else "-"
             typer.echo(
@@ -288,7 +293,7 @@ def influx_setup_users(
             )
         )
     except StoreError as exc:
-        raise _fail(f"influx setup-users: {exc}", 1) from exc
+        fail(f"influx setup-users: {exc}", 1)
     for role, user in INFLUX_ACCOUNTS.items():
         typer.echo(
             f"{role}: user {user}, password in {secret_path(settings.data_dir, f'influx-{role}')}"

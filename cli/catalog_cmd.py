@@ -5,29 +5,22 @@ from __future__ import annotations
 
 import getpass
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import Engine
 
-from cli.options import CatalogUrl, ConfigFile, DataDir, build_settings
+from cli.options import CatalogUrl, ConfigFile, DataDir, build_settings, catalog_engine, fail
 from coldchain.catalog import (
-    CatalogError,
     catalog_session,
-    create_catalog_engine,
     create_token,
     import_fleet,
     set_password,
-    upgrade_catalog,
     upsert_user,
     verify_audit_chain,
 )
 from coldchain.catalog.schema import ROLES
 from coldchain.catalog.users import user_fields
-from coldchain.errors import ConfigError
 
 __all__ = ["audit_app", "catalog_app", "token_app", "user_app"]
 
@@ -45,28 +38,6 @@ def _actor(actor: str | None) -> str:
     return actor or f"cli:{getpass.getuser()}"
 
 
-@contextmanager
-def _catalog(
-    catalog_url: str | None, data_dir: Path | None, config: Path | None
-) -> Iterator[Engine]:
-    """A migrated catalog engine; catalog and config errors end the command with a message."""
-    settings = build_settings(config, catalog_url=catalog_url, data_dir=data_dir)
-    engine: Engine | None = None
-    try:
-        engine = create_catalog_engine(settings.resolved_catalog_url)
-        upgrade_catalog(engine)
-        yield engine
-    except ConfigError as exc:
-        typer.echo(f"refused: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    except CatalogError as exc:
-        typer.echo(f"catalog error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    finally:
-        if engine is not None:
-            engine.dispose()
-
-
 @catalog_app.command("import")
 def catalog_import(
     fleet: Annotated[Path, typer.Argument(help="the fleet file (docs/design.md §10)")],
@@ -76,7 +47,8 @@ def catalog_import(
     actor: Actor = None,
 ) -> None:
     """Load FLEET into the catalog: all of it or, if anything is wrong, none of it."""
-    with _catalog(catalog_url, data_dir, config) as engine:
+    settings = build_settings(config, catalog_url=catalog_url, data_dir=data_dir)
+    with catalog_engine(settings) as engine:
         report = import_fleet(engine, fleet, actor=_actor(actor))
     typer.echo(report.summary())
 
@@ -90,7 +62,8 @@ def catalog_show(
 
     from coldchain.catalog.schema import Base
 
-    with _catalog(catalog_url, data_dir, config) as engine, catalog_session(engine) as session:
+    settings = build_settings(config, catalog_url=catalog_url, data_dir=data_dir)
+    with catalog_engine(settings) as engine, catalog_session(engine) as session:
         for name, table in sorted(Base.metadata.tables.items()):
             count = session.execute(select(func.count()).select_from(table)).scalar_one()
             typer.echo(f"{name:<22} {count}")
@@ -101,11 +74,11 @@ def audit_verify(
     catalog_url: CatalogUrl = None, data_dir: DataDir = None, config: ConfigFile = None
 ) -> None:
     """Re-hash the whole audit trail; exit 1 naming the first edited or deleted entry."""
-    with _catalog(catalog_url, data_dir, config) as engine, catalog_session(engine) as session:
+    settings = build_settings(config, catalog_url=catalog_url, data_dir=data_dir)
+    with catalog_engine(settings) as engine, catalog_session(engine) as session:
         result = verify_audit_chain(session)
     if not result.ok:
-        typer.echo(f"audit trail BROKEN at entry {result.broken_at}: {result.reason}", err=True)
-        raise typer.Exit(1)
+        fail(f"audit trail BROKEN at entry {result.broken_at}: {result.reason}", 1)
     typer.echo(f"audit trail intact: {result.entries} entries, head {result.head_hash}")
 
 
@@ -129,10 +102,10 @@ def user_add(
 ) -> None:
     """Create user ID (or update role, sponsor and sites) and set their password."""
     if role not in ROLES:
-        typer.echo(f"--role: expected one of {', '.join(ROLES)}, got {role!r}", err=True)
-        raise typer.Exit(2)
+        fail(f"--role: expected one of {', '.join(ROLES)}, got {role!r}", 2)
     password = None if no_password else _read_password(password_stdin)
-    with _catalog(catalog_url, data_dir, config) as engine, catalog_session(engine) as session:
+    settings = build_settings(config, catalog_url=catalog_url, data_dir=data_dir)
+    with catalog_engine(settings) as engine, catalog_session(engine) as session:
         existed = user_fields(session, user_id) is not None
         upsert_user(
             session,
@@ -154,8 +127,7 @@ def _read_password(from_stdin: bool) -> str:
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     if len(password) < 8:
-        typer.echo("password: at least 8 characters, please", err=True)
-        raise typer.Exit(2)
+        fail("password: at least 8 characters, please", 2)
     return password
 
 
@@ -169,7 +141,8 @@ def token_create(
     actor: Actor = None,
 ) -> None:
     """Issue an API token for user ID and print it; it cannot be shown again."""
-    with _catalog(catalog_url, data_dir, config) as engine, catalog_session(engine) as session:
+    settings = build_settings(config, catalog_url=catalog_url, data_dir=data_dir)
+    with catalog_engine(settings) as engine, catalog_session(engine) as session:
         issued = create_token(session, user_id=user_id, actor=_actor(actor), label=label)
     typer.echo(issued.token)
     typer.echo(f"token {issued.token_id} for {user_id}: store it now, it is not kept", err=True)

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.options import ConfigFile, InfluxDb, InfluxUrl, build_settings
+from cli.options import ConfigFile, InfluxDb, InfluxUrl, build_settings, fail
 from coldchain.downsampling import downsample_range, ensure_downsampling
 from coldchain.errors import ConfigError, StoreError
 from coldchain.fleet import load_fleet
@@ -36,8 +36,7 @@ def _inputs(fleet: Path | None, alert_margin: float) -> BuildInputs:
     try:
         return inputs_from_fleet(load_fleet(fleet), alert_margin)
     except ConfigError as exc:
-        typer.echo(f"fleet error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        fail(f"fleet error: {exc}", 2)
 
 
 @dashboards_app.command("build")
@@ -68,8 +67,7 @@ def _load_dir(directory: Path) -> dict[str, dict[str, Any]]:
         data = json.loads(path.read_text(encoding="utf-8"))
         dashboards[str(data["uid"])] = data
     if not dashboards:
-        typer.echo(f"no dashboard JSON in {directory}", err=True)
-        raise typer.Exit(2)
+        fail(f"no dashboard JSON in {directory}", 2)
     return dashboards
 
 
@@ -99,8 +97,7 @@ def setup_influx(
     try:
         asyncio.run(run())
     except (StoreError, ValueError) as exc:
-        typer.echo(f"setup-influx: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        fail(f"setup-influx: {exc}", 1)
     typer.echo(f"downsampling ready in {settings.influx_db}")
 
 
@@ -138,8 +135,7 @@ def check(
     try:
         results = asyncio.run(run())
     except StoreError as exc:
-        typer.echo(f"check: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        fail(f"check: {exc}", 1)
     failed = [r for r in results if not r.ok]
     for result in results:
         if verbose or not result.ok:
@@ -164,5 +160,4 @@ def provision_cmd(
         for line in provision(grafana_url, token, settings, _load_dir(directory)):
             typer.echo(line)
     except ProvisionError as exc:
-        typer.echo(f"provision: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        fail(f"provision: {exc}", 1)

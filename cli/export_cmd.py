@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from sqlalchemy import Engine
 
 from api.export import (
     FORMATS,
@@ -24,8 +25,17 @@ from api.export import (
     load_public_key,
     verify_file,
 )
-from cli.options import CatalogUrl, ConfigFile, DataDir, InfluxDb, InfluxUrl, build_settings, fail
-from coldchain.catalog import CatalogError, create_catalog_engine, upgrade_catalog
+from cli.options import (
+    CatalogUrl,
+    ConfigFile,
+    DataDir,
+    InfluxDb,
+    InfluxUrl,
+    build_settings,
+    catalog_engine,
+    fail,
+)
+from coldchain.catalog import CatalogError
 from coldchain.catalog.errors import CatalogNotFound
 from coldchain.config import Settings
 from coldchain.errors import ConfigError, StoreError
@@ -72,7 +82,8 @@ def export(
     # sight, full collections triggered by parsing millions of readings stay cheap.
     gc.freeze()
     try:
-        done = asyncio.run(_export(settings, batch, fmt, partial, who))
+        with catalog_engine(settings, exit_on_error=False) as engine:
+            done = asyncio.run(_export(settings, engine, batch, fmt, partial, who))
         partial.replace(output)
     except (ConfigError, ExportError) as exc:
         _fail(partial, f"refused: {exc}", 2)
@@ -96,29 +107,26 @@ def _fail(partial: Path, message: str, code: int) -> NoReturn:
     fail(message, code)
 
 
-async def _export(settings: Settings, batch: str, fmt: str, path: Path, actor: str) -> ExportDone:
-    engine = create_catalog_engine(settings.resolved_catalog_url)
+async def _export(
+    settings: Settings, engine: Engine, batch: str, fmt: str, path: Path, actor: str
+) -> ExportDone:
     done = ExportDone()
-    try:
-        await asyncio.to_thread(upgrade_catalog, engine)
-        signer = await asyncio.to_thread(ExportSigner.load_or_create, settings.data_dir)
-        async with InfluxClient.for_settings(settings) as influx:
-            with path.open("wb") as handle:
-                stream = export_batch(
-                    batch,
-                    fmt,
-                    influx=influx,
-                    catalog_engine=engine,
-                    signer=signer,
-                    actor=actor,
-                    done=done,
-                )
-                async for chunk in stream:
-                    handle.write(chunk)
-                handle.flush()
-                os.fsync(handle.fileno())
-    finally:
-        engine.dispose()
+    signer = await asyncio.to_thread(ExportSigner.load_or_create, settings.data_dir)
+    async with InfluxClient.for_settings(settings) as influx:
+        with path.open("wb") as handle:
+            stream = export_batch(
+                batch,
+                fmt,
+                influx=influx,
+                catalog_engine=engine,
+                signer=signer,
+                actor=actor,
+                done=done,
+            )
+            async for chunk in stream:
+                handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
     return done
 
 
@@ -135,13 +143,11 @@ def verify(
     try:
         key = load_public_key(key_path)
     except KeyMissing as exc:
-        typer.echo(f"cannot verify {file}: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        fail(f"cannot verify {file}: {exc}", 2)
     try:
         result = verify_file(file, key)
     except VerifyError as exc:
-        typer.echo(f"NOT INTACT: {file}: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        fail(f"NOT INTACT: {file}: {exc}", 1)
     typer.echo(
         f"intact: {file} ({result.fmt}, {result.body_bytes} bytes signed), "
         f"sha256 {result.sha256}, signed by key {result.key_id}"

@@ -25,7 +25,7 @@ import httpx
 import orjson
 import typer
 
-from cli.options import ConfigFile, DataDir
+from cli.options import ConfigFile, DataDir, fail
 from coldchain.config import Settings
 from coldchain.errors import ConfigError
 from coldchain.pipeline_metrics import STALE_INTERVALS, metrics_file
@@ -157,8 +157,7 @@ def health(
         # The service's own settings (same environment), so the check looks where it writes.
         settings = Settings.load(config, data_dir=data_dir)
     except ConfigError as exc:
-        typer.echo(f"configuration error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        fail(f"configuration error: {exc}", 1)
     if service is Service.api:
         url = f"http://{_url_host(host)}:{port or settings.api_port}/v1/health"
         result = check_api(url, timeout_s=timeout)
@@ -170,9 +169,9 @@ def health(
         result = check_metrics_file(
             metrics_path(settings.data_dir, service, worker), max_age_s=limit
         )
-    typer.echo(result.reason, err=not result.ok)
     if not result.ok:
-        raise typer.Exit(1)
+        fail(result.reason, 1)
+    typer.echo(result.reason)
 
 
 def _url_host(host: str) -> str:

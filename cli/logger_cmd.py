@@ -1,4 +1,4 @@
-"""`coldchain logger import FILE`: a USB logger's own export into the pipeline (issue 12).
+"""`coldchain logger import FILE`: a USB logger's own export into the pipeline.
 
 The receiving warehouse plugs the logger in; its file is the only record of that leg. The
 readings go over MQTT as a logger backfill (ingest and the detector treat them like any
@@ -18,11 +18,18 @@ from typing import Annotated
 import typer
 from sqlalchemy import Engine
 
-from cli.options import CatalogUrl, ConfigFile, DataDir, MqttUrl, build_settings, fail
-from coldchain.catalog import CatalogError, create_catalog_engine, upgrade_catalog
+from cli.options import (
+    CatalogUrl,
+    ConfigFile,
+    DataDir,
+    MqttUrl,
+    build_settings,
+    catalog_engine,
+    fail,
+)
 from coldchain.catalog.errors import CatalogNotFound
 from coldchain.config import MqttEndpoint
-from coldchain.errors import ConfigError, MqttPublishFailed
+from coldchain.errors import MqttPublishFailed
 from coldchain.loggers import LoggerFileError
 from coldchain.loggers.importer import (
     ImportOutcome,
@@ -83,52 +90,45 @@ def logger_import(
     Importing the same file again changes nothing."""
     settings = build_settings(config, mqtt_url=mqtt_url, catalog_url=catalog_url, data_dir=data_dir)
     who = actor or f"cli:{getpass.getuser()}"
-    engine: Engine | None = None
-    try:
-        engine = create_catalog_engine(settings.resolved_catalog_url)
-        upgrade_catalog(engine)
-        prepared = prepare_import(
-            engine,
-            file,
-            shipment=shipment,
-            unit=unit,
-            logger=logger,
-            sensor=sensor,
-            timezone=timezone,
-        )
-        _describe(prepared)
-        if prepared.existing is not None:
-            _already(engine, prepared, who, import_rules)
-            return
-        rules_first: tuple[int, ...] = ()
-        if import_rules:
-            # Before the readings, so the detector judges them by the device's rules too:
-            # the first message tells it to reload the catalog (storing is idempotent, so
-            # a failed publish and a re-run do not add the rules twice).
-            rules_first = import_rules_only(engine, prepared, actor=who)
+    with catalog_engine(settings) as engine:
         try:
-            sent = asyncio.run(
-                _publish(prepared, settings.mqtt, gateway, timeout_s, catalog_changed=import_rules)
+            prepared = prepare_import(
+                engine,
+                file,
+                shipment=shipment,
+                unit=unit,
+                logger=logger,
+                sensor=sensor,
+                timezone=timezone,
             )
-        except (MqttPublishFailed, TimeoutError, OSError) as exc:
-            fail(
-                f"publishing failed, nothing recorded: {exc or 'timed out waiting for acks'}; "
-                "run the same import again to complete it",
-                1,
-            )
-        outcome = record_import(engine, prepared, actor=who, import_rules=import_rules)
-        _report(prepared, replace(outcome, rule_ids=rules_first + outcome.rule_ids), sent)
-    except LoggerFileError as exc:
-        fail(f"refused, nothing published or recorded: {exc}", 2)
-    except ConfigError as exc:
-        fail(f"refused: {exc}", 2)
-    except CatalogNotFound as exc:
-        fail(f"not found: {exc}", 1)
-    except CatalogError as exc:
-        fail(f"catalog error: {exc}", 1)
-    finally:
-        if engine is not None:
-            engine.dispose()
+            _describe(prepared)
+            if prepared.existing is not None:
+                _already(engine, prepared, who, import_rules)
+                return
+            rules_first: tuple[int, ...] = ()
+            if import_rules:
+                # Before the readings, so the detector judges them by the device's rules
+                # too: the first message tells it to reload the catalog (storing is
+                # idempotent, so a failed publish and a re-run do not add the rules twice).
+                rules_first = import_rules_only(engine, prepared, actor=who)
+            try:
+                sent = asyncio.run(
+                    _publish(
+                        prepared, settings.mqtt, gateway, timeout_s, catalog_changed=import_rules
+                    )
+                )
+            except (MqttPublishFailed, TimeoutError, OSError) as exc:
+                fail(
+                    f"publishing failed, nothing recorded: {exc or 'timed out waiting for acks'}"
+                    "; run the same import again to complete it",
+                    1,
+                )
+            outcome = record_import(engine, prepared, actor=who, import_rules=import_rules)
+            _report(prepared, replace(outcome, rule_ids=rules_first + outcome.rule_ids), sent)
+        except LoggerFileError as exc:
+            fail(f"refused, nothing published or recorded: {exc}", 2)
+        except CatalogNotFound as exc:
+            fail(f"not found: {exc}", 1)
 
 
 def _describe(prepared: PreparedImport) -> None:

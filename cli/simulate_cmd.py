@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cli.options import ConfigFile, MqttUrl, build_settings
+from cli.options import ConfigFile, MqttUrl, build_settings, fail
 from coldchain.errors import ConfigError, MqttPublishFailed
 from coldchain.fleet import load_fleet
 from simulators.durations import parse_duration_s, parse_rfc3339_ms
@@ -97,8 +97,7 @@ def simulate(
             plan, batch_s=batch if batch is not None else (_LOAD_BATCH_S if load else 0.0)
         )
     except ConfigError as exc:
-        typer.echo(f"fleet error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        fail(f"fleet error: {exc}", 2)
     if to_file is not None:
         stats = run_to_file(sim, to_file, fmt, ground_truth)
         _report(stats, f"wrote {to_file}")
@@ -108,8 +107,7 @@ def simulate(
             run_to_mqtt(sim, settings.mqtt, speed=0.0 if load else speed, ground_truth=ground_truth)
         )
     except MqttPublishFailed as exc:
-        typer.echo(f"simulate: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        fail(f"simulate: {exc}", 1)
     _report(stats, f"published to {settings.mqtt!r}")
 
 

@@ -8,6 +8,7 @@ that die are restarted, as systemd would; Ctrl-C stops everything in reverse ord
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -22,16 +23,16 @@ import orjson
 import typer
 
 from cli.local_servers import LocalInflux, LocalMosquitto, free_port, port_is_free
-from cli.options import DataDir
+from cli.options import DataDir, build_settings, catalog_engine, fail
 from coldchain.catalog.credentials import set_password
-from coldchain.catalog.store import catalog_session, create_catalog_engine
+from coldchain.catalog.store import catalog_session
+from coldchain.config import Settings
 from coldchain.fleet import load_fleet
 
 __all__ = ["up"]
 
 _REPO = Path(__file__).resolve().parents[1]
 DEMO_FLEET = _REPO / "deploy" / "demo" / "fleet.yaml"
-# Long-running services `up` supervises, in start order.
 # Long-running services `up` supervises, in start order, with the log line that says a
 # service is ready. The simulators start only then: a message published before ingest has
 # its persistent session would have no session to wait in.
@@ -95,21 +96,20 @@ def _port(wanted: int, what: str) -> int:
     return port
 
 
-def _demo_logins(var: Path, fleet: Path) -> str:
+def _demo_logins(settings: Settings, fleet: Path) -> str:
     """A random password per fleet user that has none, kept in the data dir (mode 0600), so
     a newcomer can log in to the page; never a fixed default password."""
-    path = var / "secrets" / "demo-logins.txt"
+    path = settings.data_dir / "secrets" / "demo-logins.txt"
     if path.exists():
         return f"the users in {path}"
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    engine = create_catalog_engine(f"sqlite:///{var / 'catalog.sqlite3'}")
     lines = []
-    with catalog_session(engine) as session:
+    # `catalog import` has just migrated it.
+    with catalog_engine(settings, migrate=False) as engine, catalog_session(engine) as session:
         for user in load_fleet(fleet).users:
             password = secrets.token_urlsafe(12)
             set_password(session, user_id=user.id, password=password, actor="cli:up")
             lines.append(f"{user.id} ({user.role.value}) {password}")
-    engine.dispose()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as sink:
         sink.write("\n".join(lines) + "\n")
@@ -144,52 +144,98 @@ def up(
 ) -> None:
     """Run broker, database, catalog, ingest and a simulated fleet until Ctrl-C."""
     var = (data_dir or Path("var")).resolve()
+    settings = build_settings(data_dir=var)
     logs = var / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    # Everything started is stopped in reverse order: after Ctrl-C, or as soon as a step
+    # fails, so a failed start leaves no server behind.
+    with contextlib.ExitStack() as running:
+        mosquitto, influx = _start_servers(running, var, mqtt_port, influx_port)
+        api_port = _port(api_port, "the API")
+        env = {
+            **os.environ,
+            "COLDCHAIN_API_PORT": str(api_port),
+            "COLDCHAIN_MQTT_URL": mosquitto.url,
+            "COLDCHAIN_INFLUX_URL": influx.url,
+            "COLDCHAIN_DATA_DIR": str(var),
+            "PYTHONPATH": str(_REPO),
+        }
+        logins = _load_catalog(settings, fleet, env)
+        services = _start_services(running, env, logs)
+        past, live = _start_simulators(running, env, logs, fleet, history, speed)
+        typer.echo(
+            "coldchain is up\n"
+            f"  web page     http://127.0.0.1:{api_port}/  (API under /v1)\n"
+            f"  log in as    {logins}\n"
+            f"  MQTT broker  {mosquitto.url}\n"
+            f"  InfluxDB     {influx.url}  (database coldchain)\n"
+            f"  catalog      {var / 'catalog.sqlite3'}  (fleet {fleet})\n"
+            f"  logs         {logs}/\n"
+            f"  try          curl -s {influx.url}/query --data-urlencode db=coldchain "
+            "--data-urlencode 'q=SELECT last(temp_c) FROM reading GROUP BY device, sensor'\n"
+            "Ctrl-C stops everything; the data stays in the data dir."
+        )
+        try:
+            _supervise([*services, past], live, var, run_for)
+        finally:
+            running.close()
+            typer.echo("coldchain stopped")
+
+
+def _start_servers(
+    running: contextlib.ExitStack, var: Path, mqtt_port: int, influx_port: int
+) -> tuple[LocalMosquitto, LocalInflux]:
+    """mosquitto and influxd, their data under `var`, on the ports asked for if free."""
     mosquitto = LocalMosquitto(var / "mosquitto", _port(mqtt_port, "MQTT"))
     influx = LocalInflux(var / "influxdb", _port(influx_port, "InfluxDB"))
-    mosquitto.start()
-    influx.start()
-    api_port = _port(api_port, "the API")
-    env = {
-        **os.environ,
-        "COLDCHAIN_API_PORT": str(api_port),
-        "COLDCHAIN_MQTT_URL": mosquitto.url,
-        "COLDCHAIN_INFLUX_URL": influx.url,
-        "COLDCHAIN_DATA_DIR": str(var),
-        "PYTHONPATH": str(_REPO),
-    }
+    for server in (mosquitto, influx):
+        # Registered first: a server that started but never became ready is stopped too.
+        running.callback(server.stop)
+        server.start()
+    return mosquitto, influx
+
+
+def _load_catalog(settings: Settings, fleet: Path, env: dict[str, str]) -> str:
+    """Import the fleet as `coldchain catalog import` would, then give its users demo
+    passwords; returns where a newcomer finds them."""
     imported = subprocess.run(
         _verb("catalog", "import", str(fleet)), env=env, cwd=_REPO, capture_output=True
     )
     if imported.returncode != 0:
-        typer.echo(imported.stderr.decode(errors="replace"), err=True)
-        influx.stop()
-        mosquitto.stop()
-        raise typer.Exit(imported.returncode)
-    logins = _demo_logins(var, fleet)
-    children = [
-        _Child(name, _verb(name), logs / f"{name}.log", env, restart=True) for name, _ in SERVICES
-    ]
-    for child, (name, ready_line) in zip(children, SERVICES, strict=True):
+        fail(imported.stderr.decode(errors="replace"), imported.returncode)
+    return _demo_logins(settings, fleet)
+
+
+def _start_services(running: contextlib.ExitStack, env: dict[str, str], logs: Path) -> list[_Child]:
+    """Each of `SERVICES` in turn, waiting until it says it is ready."""
+    services = []
+    for name, ready_line in SERVICES:
+        child = _Child(name, _verb(name), logs / f"{name}.log", env, restart=True)
+        running.callback(child.stop)
         child.start()
         if not child.wait_for_line(ready_line, _READY_TIMEOUT_S):
-            typer.echo(f"{name} did not become ready; see {child.log}", err=True)
-            for running in children:
-                running.stop()
-            influx.stop()
-            mosquitto.stop()
-            raise typer.Exit(1)
-    children.append(
-        _Child(
-            "history",
-            _verb("simulate", str(fleet), "--speed", "0", "--duration", history),
-            logs / "simulate-history.log",
-            env,
-            restart=False,
-        )
+            fail(f"{name} did not become ready; see {child.log}", 1)
+        services.append(child)
+    return services
+
+
+def _start_simulators(
+    running: contextlib.ExitStack,
+    env: dict[str, str],
+    logs: Path,
+    fleet: Path,
+    history: str,
+    speed: float,
+) -> tuple[_Child, _Child]:
+    """The history simulation, started now as fast as it goes, and the live one, which
+    `_supervise` starts once the history is filled."""
+    past = _Child(
+        "history",
+        _verb("simulate", str(fleet), "--speed", "0", "--duration", history),
+        logs / "simulate-history.log",
+        env,
+        restart=False,
     )
-    children[-1].start()
     live = _Child(
         "simulate",
         _verb("simulate", str(fleet), "--speed", str(speed), "--duration", "3650d"),
@@ -197,18 +243,15 @@ def up(
         env,
         restart=True,
     )
-    typer.echo(
-        "coldchain is up\n"
-        f"  web page     http://127.0.0.1:{api_port}/  (API under /v1)\n"
-        f"  log in as    {logins}\n"
-        f"  MQTT broker  {mosquitto.url}\n"
-        f"  InfluxDB     {influx.url}  (database coldchain)\n"
-        f"  catalog      {var / 'catalog.sqlite3'}  (fleet {fleet})\n"
-        f"  logs         {logs}/\n"
-        f"  try          curl -s {influx.url}/query --data-urlencode db=coldchain "
-        "--data-urlencode 'q=SELECT last(temp_c) FROM reading GROUP BY device, sensor'\n"
-        "Ctrl-C stops everything; the data stays in the data dir."
-    )
+    running.callback(past.stop)
+    running.callback(live.stop)
+    past.start()
+    return past, live
+
+
+def _supervise(children: list[_Child], live: _Child, var: Path, run_for: float | None) -> None:
+    """Tend the children and report progress every ten seconds until SIGTERM, SIGINT or
+    `run_for` seconds."""
     stop = {"now": False}
 
     def request_stop(signum: int, frame: object) -> None:
@@ -218,33 +261,32 @@ def up(
     signal.signal(signal.SIGINT, request_stop)
     started = time.monotonic()
     last_report = 0.0
-    try:
-        while not stop["now"]:
-            if run_for is not None and time.monotonic() - started >= run_for:
-                break
-            time.sleep(0.5)
-            for child in [*children, live]:
-                code = child.exited()
-                if code is None or child.process is None:
-                    continue
-                if child.name == "history" and code == 0 and live.process is None:
-                    typer.echo("history filled; simulating live")
-                    live.start()
-                    child.process = None
-                elif child.restart and not stop["now"]:
-                    typer.echo(f"{child.name} exited with {code}; restarting (log {child.log})")
-                    child.restarts += 1
-                    time.sleep(min(5.0, 0.5 * child.restarts))
-                    child.start()
-                elif code != 0:
-                    typer.echo(f"{child.name} failed with {code}; see {child.log}")
-                    child.process = None
-            if time.monotonic() - last_report >= 10:
-                last_report = time.monotonic()
-                typer.echo(f"points written to InfluxDB so far: {_points_written(var):,}")
-    finally:
-        for child in reversed([*children, live]):
-            child.stop()
-        influx.stop()
-        mosquitto.stop()
-        typer.echo("coldchain stopped")
+    while not stop["now"]:
+        if run_for is not None and time.monotonic() - started >= run_for:
+            break
+        time.sleep(0.5)
+        for child in [*children, live]:
+            _tend(child, live, stopping=stop["now"])
+        if time.monotonic() - last_report >= 10:
+            last_report = time.monotonic()
+            typer.echo(f"points written to InfluxDB so far: {_points_written(var):,}")
+
+
+def _tend(child: _Child, live: _Child, *, stopping: bool) -> None:
+    """If `child` has exited: a filled history hands over to the live simulation, a
+    service is restarted (as systemd would, backing off), any other failure is reported."""
+    code = child.exited()
+    if code is None or child.process is None:
+        return
+    if child.name == "history" and code == 0 and live.process is None:
+        typer.echo("history filled; simulating live")
+        live.start()
+        child.process = None
+    elif child.restart and not stopping:
+        typer.echo(f"{child.name} exited with {code}; restarting (log {child.log})")
+        child.restarts += 1
+        time.sleep(min(5.0, 0.5 * child.restarts))
+        child.start()
+    elif code != 0:
+        typer.echo(f"{child.name} failed with {code}; see {child.log}")
+        child.process = None

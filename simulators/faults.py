@@ -1,22 +1,19 @@
 """Fault windows: scheduled ones from the fleet file, random ones drawn from the seed.
 
 A window says what breaks, where, from when to when; the physics (`units.py`,
-`shipments.py`) asks which windows cover each step. Times are epoch ms.
+`loggers.py`) asks which windows cover each step. Times are epoch ms.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 
 from coldchain.errors import ConfigError
 from simulators.spec import FaultKind, FaultSpec, RandomFaults
-
-if TYPE_CHECKING:
-    from simulators.plan import UnitPlan
 
 __all__ = ["FaultWindow", "active_mask", "draw_random_faults", "resolve_fault"]
 
@@ -94,30 +91,33 @@ def resolve_fault(
 def draw_random_faults(
     rng: np.random.Generator,
     spec: RandomFaults,
-    units: Sequence[UnitPlan],
+    units: Sequence[tuple[str, str, tuple[str, ...]]],
     start_ms: int,
     end_ms: int,
 ) -> list[FaultWindow]:
-    """A Poisson process per unit; same seed, same fleet, same span: same faults."""
+    """A Poisson process per unit, given as (site, device, sensors); same seed, same fleet,
+    same span: same faults."""
     if spec.per_unit_per_day <= 0 or not spec.kinds:
         return []
     days = (end_ms - start_ms) / 86_400_000
     drawn: list[FaultWindow] = []
-    for unit in units:
+    for site, device, every_sensor in units:
         count = int(rng.poisson(spec.per_unit_per_day * days))
         for _ in range(count):
             kind = spec.kinds[int(rng.integers(len(spec.kinds)))]
             begin = start_ms + int(rng.integers(0, max(end_ms - start_ms, 1)))
             length = float(rng.uniform(spec.min_duration, spec.max_duration))
-            sensors = tuple(p.sensor for p in unit.probes)
-            if kind in _SENSOR_FAULTS:
-                sensors = (sensors[int(rng.integers(len(sensors)))],)
+            sensors = (
+                (every_sensor[int(rng.integers(len(every_sensor)))],)
+                if kind in _SENSOR_FAULTS
+                else every_sensor
+            )
             drawn.append(
                 FaultWindow(
                     kind,
-                    unit.site,
+                    site,
                     "unit",
-                    unit.device,
+                    device,
                     sensors,
                     begin,
                     min(begin + round(length * 1000), end_ms),

@@ -326,7 +326,13 @@ def build_plan(fleet: Fleet, start_ms: int, end_ms: int, seed: int | None = None
         gateway = next(s.gateway for s in sites if s.site == spec.site)
         faults.append(resolve_fault(spec, fw, start_ms, end_ms, spec.site, "gateway", gateway, ()))
     rng = np.random.default_rng([run_seed, 0xFA17])
-    faults += draw_random_faults(rng, top.random_faults, units, start_ms, end_ms)
+    faults += draw_random_faults(
+        rng,
+        top.random_faults,
+        [(u.site, u.device, tuple(p.sensor for p in u.probes)) for u in units],
+        start_ms,
+        end_ms,
+    )
     return SimPlan(
         start_ms,
         end_ms,

@@ -35,7 +35,7 @@ from api.access.places import (
     sponsor_windows,
     stays,
 )
-from api.access.views import (
+from api.access.scoped_queries import (
     find_batch,
     find_product,
     history_segments,

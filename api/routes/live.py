@@ -19,11 +19,11 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
 from api.access import Access
+from api.answers import SparkQuery, scoped_live
 from api.auth import viewer_for_token
 from api.deps import AccessDep, StateDep, TokenDep
 from api.schemas import LivePublic
 from api.state import ApiState
-from api.views import SparkQuery, scoped_live
 from coldchain.catalog.errors import CatalogNotFound, CatalogUnavailable
 from coldchain.errors import StoreError
 

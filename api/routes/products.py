@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from api.answers import SparkQuery, scoped_live
 from api.convert import batch_public, product_public
 from api.deps import AccessDep, StateDep
 from api.routes.params import ProductPath
 from api.schemas import BatchPublic, LivePublic, ProductPublic
-from api.views import SparkQuery, scoped_live
 
 __all__ = ["router"]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from api.answers import BucketsQuery, FromQuery, SparkQuery, ToQuery, history_response, scoped_live
 from api.convert import place_detail_public
 from api.deps import AccessDep, StateDep
 from api.routes.params import SitePath, UnitPath
 from api.schemas import HistoryPublic, LivePublic, PlaceDetailPublic
-from api.views import BucketsQuery, FromQuery, SparkQuery, ToQuery, history_response, scoped_live
 
 __all__ = ["router"]
 

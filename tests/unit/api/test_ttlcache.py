@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -82,6 +83,27 @@ async def test_stale_answers_are_given_out_while_one_refresh_runs() -> None:
     assert await cache.get("k", compute) == 2
     clock.now = 10.0  # past the stale window: computed in the foreground again
     assert await cache.get("k", compute) == 3
+
+
+async def test_a_failed_background_refresh_is_logged_with_its_key(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = _Clock()
+    cache: TtlCache[str, int] = TtlCache(1.0, stale_s=1.0, clock=clock)
+    assert await cache.get("live:BSL", _Counter()) == 1
+
+    async def broken() -> int:
+        raise LookupError("influx down")
+
+    clock.now = 1.5
+    with caplog.at_level(logging.WARNING, logger="api.ttlcache"):
+        assert await cache.get("live:BSL", broken) == 1  # the stale answer, refresh started
+        await cache._refreshing["live:BSL"]
+    [record] = [r for r in caplog.records if r.name == "api.ttlcache"]
+    assert record.levelno == logging.WARNING
+    assert "key='live:BSL'" in record.getMessage()
+    assert record.exc_info is not None
+    assert isinstance(record.exc_info[1], LookupError)
 
 
 async def test_a_full_cache_evicts_instead_of_growing() -> None:
