@@ -4,6 +4,9 @@ statement's own answer back, shared answers within the TTL, fresh ones after it.
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import parse_qs
+
+import httpx
 
 from api.querycache import StatementCache
 from coldchain.influx import InfluxClient, Series
@@ -28,16 +31,41 @@ def _counted(answer: list[list[Series]]) -> list[int | None]:
     return [int(a[0].values[0][1]) if a else None for a in answer]
 
 
+class QueryCounter(httpx.AsyncBaseTransport):
+    """The real HTTP transport to influxd, keeping the statements of each `/query`
+    request that goes through it."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self.requests: list[list[str]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/query":
+            [text] = parse_qs((await request.aread()).decode())["q"]
+            self.requests.append(text.split(";"))
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 async def test_each_statement_gets_its_own_answer_and_misses_go_in_one_request(
     influxd: InfluxServer, influx_db: str
 ) -> None:
-    async with InfluxClient(influxd.url, influx_db) as influx:
+    counter = QueryCounter()
+    async with InfluxClient(influxd.url, influx_db, transport=counter) as influx:
         await influx.create_database()
         await _write(influx, "A", 3)
         await _write(influx, "B", 5)
         cache = StatementCache(ttl_s=60.0)
-        answer = await cache.query_each(influx, [_count("B"), _count("A"), _count("none")])
-        assert _counted(answer) == [5, 3, None]
+        assert _counted(await cache.query_each(influx, [_count("A")])) == [3]
+        counter.requests.clear()
+        answer = await cache.query_each(
+            influx, [_count("B"), _count("A"), _count("none"), _count("B")]
+        )
+        assert _counted(answer) == [5, 3, None, 5]
+        # A was a hit; the misses B and none went to InfluxDB together, B once.
+        assert counter.requests == [[_count("B"), _count("none")]]
 
 
 async def test_answers_are_shared_within_the_ttl_and_fresh_after_it(

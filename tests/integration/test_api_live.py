@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from coldchain.catalog import catalog_session
 from coldchain.catalog.audit import read_audit
+from coldchain.influx import InfluxClient, quote_string
 from tests.integration.test_api_support import World, api_world, write_reading
 from tests.servers import InfluxServer
 
@@ -51,11 +53,56 @@ def test_latest_is_by_event_time_not_arrival(world: World) -> None:
 
 
 def test_out_of_range_reading_is_alarm_and_stale_is_no_data(world: World) -> None:
+    # FRIDGE-01 holds GLOBEX's LOT-B1 (BIO-7, 3-7 °C); its only open alert is a warning,
+    # so an alarm can only come from the reading itself.
+    write_reading(world.settings, "FRIDGE-01", "p1", 12.0)
+    # FRIDGE-03 (log interval 60 s) stopped reporting an hour ago: its newest readings go.
+    asyncio.run(_delete_readings_since(world, "FRIDGE-03", timedelta(hours=1)))
+    quinn = world.headers("quinn")
+    fridge = world.client.get("/v1/sites/BSL/units/FRIDGE-01/live", headers=quinn).json()
+    [place] = fridge["places"]
+    assert place["limits"]["min_c"] == 3.0
+    assert place["limits"]["max_c"] == 7.0
+    assert [a["severity"] for a in place["alerts"]] == ["warning"]
+    sensors = {s["sensor"]: s for s in place["sensors"]}
+    assert sensors["p1"]["temp_c"] == 12.0
+    assert sensors["p1"]["status"] == "alarm"
+    assert sensors["p2"]["status"] != "alarm"
+    assert place["status"] == "alarm"
+
+    # omar: a scope of its own, so no answer cached for an earlier look at FRIDGE-03.
+    omar = world.headers("omar")
+    stale = world.client.get("/v1/sites/BSL/units/FRIDGE-03/live", headers=omar).json()
+    [place] = stale["places"]
+    [sensor] = place["sensors"]
+    assert sensor["ts"] is not None  # there is a reading, but it is old
+    age = datetime.now(UTC) - datetime.fromisoformat(sensor["ts"])
+    assert age > timedelta(hours=1)
+    assert sensor["status"] == "no_data"
+    assert place["status"] == "no_data"
+    assert place["alerts"] == []
+
+
+def test_a_warm_place_holding_nothing_is_ok(world: World) -> None:
     write_reading(world.settings, "ROOM-01", "p1", 12.0, site="LYS")
     live = world.client.get("/v1/sites/LYS/units/ROOM-01/live", headers=world.headers("ada")).json()
     # ROOM-01 holds nothing: no limits, so a warm empty room is ok, not alarm.
     assert live["places"][0]["limits"] is None
+    assert live["places"][0]["sensors"][0]["temp_c"] == 12.0
     assert live["places"][0]["status"] == "ok"
+
+
+async def _delete_readings_since(world: World, device: str, ago: timedelta) -> None:
+    since_ms = int((datetime.now(UTC) - ago).timestamp() * 1000)
+    async with InfluxClient(world.settings.influx_url, world.settings.influx_db) as influx:
+        await influx.query(
+            f'DELETE FROM "reading" WHERE "device" = {quote_string(device)}'
+            f" AND time >= {since_ms}ms"
+        )
+        [series] = await influx.query(
+            f'SELECT last("temp_c") FROM "reading" WHERE "device" = {quote_string(device)}'
+        )
+        assert series.values[0][0] < since_ms
 
 
 def test_sse_stream_sends_a_new_value(world: World) -> None:

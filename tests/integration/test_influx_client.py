@@ -41,8 +41,13 @@ async def test_written_points_come_back_typed(influx: InfluxClient) -> None:
 
 
 async def test_create_database_is_idempotent(influx: InfluxClient) -> None:
+    await influx.write_lines(["m,k=v f=1i 1763800000000"])
+    await influx.create_database()  # the fixture created it already
     await influx.create_database()
-    await influx.create_database()
+    listed = [row[0] for s in await influx.query("SHOW DATABASES") for row in s.values]
+    assert listed.count(influx.database) == 1
+    kept = [s.values for s in await influx.query('SELECT f FROM "m"')]
+    assert kept == [[[1763800000000, 1]]]  # what was in it is still there
 
 
 async def test_a_refused_write_keeps_the_server_message(influx: InfluxClient) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import app
 from coldchain.config import Settings
 from tests.unit.deploy.deployfiles import (
     COMPOSE_FILE,
@@ -97,7 +98,13 @@ def test_the_command_lines_are_found_where_expected() -> None:
 def test_every_coldchain_command_in_the_deployment_files_exists(
     where: str, args: list[str]
 ) -> None:
-    resolve_cli(args)
+    # resolve_cli raises for an unknown verb or option; what it found is the command the
+    # line names (its leading words, down to a verb that runs), registered on the app.
+    verb = resolve_cli(args).split()
+    assert verb[0] == "coldchain"
+    assert verb[1:] == args[: len(verb) - 1], f"{where}: {args} resolved to {verb}"
+    registered = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
+    assert verb[1] in registered, f"{where}: {args}"
 
 
 def test_the_secrets_entrypoint_ends_in_coldchain_with_the_command() -> None:
