@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -28,14 +28,11 @@ from coldchain.catalog.outbox import enqueue_notification, pending_count
 from coldchain.catalog.schema import AlertRow
 from coldchain.catalog.store import catalog_session
 from coldchain.config import Settings
+from coldchain.times import from_ms
 
-__all__ = ["NotifyConfig", "count_pending", "escalate_due", "utc", "write_changes"]
+__all__ = ["NotifyConfig", "count_pending", "escalate_due", "write_changes"]
 
 _SEVERITY = {"warning": 0, "alarm": 1}
-
-
-def utc(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +99,7 @@ def write_changes(engine: Engine, changes: Sequence[AlertChange], cfg: NotifyCon
     applied = 0
     with catalog_session(engine) as session:
         for ch in changes:
-            at = utc(ch.at_ms)
+            at = from_ms(ch.at_ms)
             site, source, device, sensor = ch.key
             if ch.state == "open":
                 escalate = cfg.escalation and ch.severity == "alarm"
@@ -116,8 +113,8 @@ def write_changes(engine: Engine, changes: Sequence[AlertChange], cfg: NotifyCon
                         source,
                         device,
                         sensor,
-                        utc(ch.start_ms),
-                        None if ch.end_ms is None else utc(ch.end_ms),
+                        from_ms(ch.start_ms),
+                        None if ch.end_ms is None else from_ms(ch.end_ms),
                         ch.peak_c,
                         ch.retrospective,
                         ch.detail,
@@ -134,7 +131,7 @@ def write_changes(engine: Engine, changes: Sequence[AlertChange], cfg: NotifyCon
                     ch.alert_id,
                     actor="detector",
                     at=at,
-                    end=None if ch.end_ms is None else utc(ch.end_ms),
+                    end=None if ch.end_ms is None else from_ms(ch.end_ms),
                     peak_c=ch.peak_c,
                 )
             if row is None:

@@ -28,13 +28,12 @@ import logging
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass, replace
-from datetime import datetime
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from alerting.device_rules import DeviceRule, device_rule
-from alerting.rules import KIND_DEFAULT_RANGES, NO_LIMITS, Limits, SensorKey
+from alerting.rules import KIND_DEFAULT_RANGES, NO_LIMITS, Limits
 from coldchain.catalog.schema import (
     AlertRuleRow,
     BatchRow,
@@ -47,6 +46,8 @@ from coldchain.catalog.schema import (
     StorageUnitRow,
 )
 from coldchain.catalog.store import catalog_session
+from coldchain.models import SensorKey
+from coldchain.times import to_ms
 
 __all__ = ["FAR_FUTURE", "FAR_PAST", "ConditionTimeline", "Segment", "load_timeline"]
 
@@ -75,7 +76,7 @@ _UNKNOWN = Segment(FAR_PAST, FAR_FUTURE, NO_LIMITS, False)
 class ConditionTimeline:
     """Usage:
     timeline = load_timeline(engine)
-    segment = timeline.lookup(("BSL", "unit", "FRIDGE-01", "p1"), ts_ms)
+    segment = timeline.lookup(SensorKey("BSL", "unit", "FRIDGE-01", "p1"), ts_ms)
     """
 
     def __init__(self, segments: dict[SensorKey, list[Segment]]) -> None:
@@ -87,7 +88,7 @@ class ConditionTimeline:
         partition never reports another partition's sensors as missing."""
         if not sites:
             return self
-        return ConditionTimeline({k: v for k, v in self._segments.items() if k[0] in sites})
+        return ConditionTimeline({k: v for k, v in self._segments.items() if k.site in sites})
 
     def known(self, key: SensorKey) -> bool:
         return key in self._segments
@@ -101,10 +102,6 @@ class ConditionTimeline:
             return _UNKNOWN
         i = bisect.bisect_right(self._starts[key], ts_ms) - 1
         return segments[max(i, 0)]
-
-
-def _ms(moment: datetime | None, default: int) -> int:
-    return default if moment is None else int(moment.timestamp() * 1000)
 
 
 def _combine(products: list[ProductRow], label_prefix: str) -> Limits:
@@ -154,8 +151,8 @@ def load_timeline(engine: Engine, default_alarm_delay_ms: int = 1_800_000) -> Co
         by_shipment: dict[str, list[tuple[int, int, ProductRow]]] = defaultdict(list)
         for row in session.execute(select(PlacementRow)).scalars():
             entry = (
-                _ms(row.start_at, FAR_PAST),
-                _ms(row.end_at, FAR_FUTURE),
+                to_ms(row.start_at),
+                FAR_FUTURE if row.end_at is None else to_ms(row.end_at),
                 products[batch_product[row.batch_id]],
             )
             if row.unit_id is not None:
@@ -178,12 +175,12 @@ def load_timeline(engine: Engine, default_alarm_delay_ms: int = 1_800_000) -> Co
             unit = units[sensor.unit_id]
             low, high = KIND_DEFAULT_RANGES.get(unit.kind, (NO_LIMITS.low_c, NO_LIMITS.high_c))
             idle = Limits(low, high, default_alarm_delay_ms, f"default of a {unit.kind}")
-            key: SensorKey = (unit.site_id, "unit", unit.code, sensor.code)
+            key = SensorKey(unit.site_id, "unit", unit.code, sensor.code)
             segments[key] = _cut(by_unit.get(unit.id, []), idle, True)
             cap_ms, found = unit.log_interval_s * 1000, unit_rules.get(unit.id, [])
         elif sensor.logger_id is not None:
             logger = loggers[sensor.logger_id]
-            key = (origins[logger.shipment_id], "logger", logger.code, sensor.code)
+            key = SensorKey(origins[logger.shipment_id], "logger", logger.code, sensor.code)
             # A logger reused on several shipments: every shipment's placements count.
             carried.setdefault(key, []).extend(by_shipment.get(logger.shipment_id, []))
             cap_ms, found = logger.log_interval_s * 1000, shipment_rules.get(logger.shipment_id, [])
@@ -210,7 +207,7 @@ def _imported_intervals_ms(session: Session) -> dict[SensorKey, int]:
         LoggerReportRow.log_interval_s,
     ).where(LoggerReportRow.log_interval_s.is_not(None))
     for site, source, device, sensor, interval_s in session.execute(query):
-        key: SensorKey = (site, source, device, sensor)
+        key = SensorKey(site, source, device, sensor)
         out[key] = max(out.get(key, 0), (interval_s or 0) * 1000)
     return out
 

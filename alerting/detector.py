@@ -20,9 +20,9 @@ from alerting.conditions import ConditionTimeline, Segment
 from alerting.device_rules import rule_slot
 from alerting.episodes import AlertChange, Episode
 from alerting.history import Rings
-from alerting.rules import DetectorConfig, SensorKey
+from alerting.rules import DetectorConfig
 from alerting.sensor import SensorState, merge_late, step_reading
-from coldchain.models import DeviceStatus, Reading
+from coldchain.models import DeviceStatus, Reading, SensorKey
 
 __all__ = ["Detector"]
 
@@ -39,7 +39,9 @@ class Detector:
     def __init__(self, cfg: DetectorConfig, timeline: ConditionTimeline) -> None:
         self.cfg = cfg
         self.timeline = timeline
-        self.index: dict[SensorKey, int] = {}
+        # Keyed by SensorKey, looked up by the plain tuple of a reading's identity, which
+        # hashes and compares the same: no named tuple is built per reading.
+        self.index: dict[tuple[str, str, str, str], int] = {}
         self.states: list[SensorState] = []
         self.segments: list[Segment] = []
         self.devices: dict[SensorKey, SensorState] = {}
@@ -140,7 +142,7 @@ class Detector:
         for r in readings:
             key = (r.site, r.source.value, r.device, r.sensor)
             idx = get(key)
-            found.append(self.register(key, now_ms) if idx is None else idx)
+            found.append(self.register(SensorKey(*key), now_ms) if idx is None else idx)
         rows = np.array(found, dtype=np.int64)
         ts = np.fromiter((r.ts_ms for r in readings), dtype=np.int64, count=len(readings))
         c = np.fromiter((r.temp_c for r in readings), dtype=np.float64, count=len(readings))
@@ -266,7 +268,7 @@ class Detector:
         """Low battery, per device (sensor "*")."""
         if status.battery_pct is None:
             return []
-        key: SensorKey = (status.site, status.source.value, status.device, "*")
+        key = SensorKey(status.site, status.source.value, status.device, "*")
         state = self.devices.setdefault(key, SensorState(key))
         if status.ts_ms <= state.frontier_ms:
             return []
@@ -399,7 +401,7 @@ class Detector:
     def restore(self, saved: Iterable[dict[str, Any]], now_ms: int) -> None:
         for raw in saved:
             state = SensorState.from_json(raw)
-            if state.key[3] == "*":
+            if state.key.sensor == "*":
                 self.devices[state.key] = state
                 continue
             idx = self.register(state.key, now_ms)

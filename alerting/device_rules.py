@@ -44,12 +44,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import Any, Final
 
 from alerting.episodes import AlertChange, Episode
-from alerting.rules import SensorKey
-from coldchain.catalog.alerts import rfc3339
+from coldchain.models import SensorKey
+from coldchain.times import NaiveTimeError, parse_rfc3339_ms, rfc3339_ms
 
 __all__ = ["DeviceRule", "RuleProgress", "device_rule", "evaluate_device_rules", "rule_slot"]
 
@@ -98,7 +97,7 @@ class DeviceRule:
         """The window as RFC 3339 `from`/`until` (the keys that are set), for an alarm's
         detail, so the alert says which run it judged."""
         bounds = {"from": self.from_ms, "until": self.until_ms}
-        return {k: _rfc3339(ms) for k, ms in bounds.items() if ms is not None}
+        return {k: rfc3339_ms(ms) for k, ms in bounds.items() if ms is not None}
 
     def describe(self) -> str:
         side = "above" if self.direction > 0 else "below"
@@ -153,21 +152,16 @@ def _moment(params: Mapping[str, Any], name: str) -> int | None:
     value = params.get(name)
     if value is None:
         return None
-    try:
-        if not isinstance(value, str):
-            raise TypeError
-        moment = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected an RFC 3339 time, got {value!r}") from None
-    if moment.utcoffset() is None:
-        raise ValueError(f"{name}: expected a time with an offset (e.g. Z), got {value!r}")
-    return round(moment.timestamp() * 1000)
-
-
-def _rfc3339(ms: int) -> str:
-    text = rfc3339(datetime.fromtimestamp(ms / 1000, UTC))
-    assert text is not None
-    return text
+    if isinstance(value, str):
+        try:
+            return parse_rfc3339_ms(value)
+        except NaiveTimeError:
+            raise ValueError(
+                f"{name}: expected a time with an offset (e.g. Z), got {value!r}"
+            ) from None
+        except ValueError:
+            pass
+    raise ValueError(f"{name}: expected an RFC 3339 time, got {value!r}")
 
 
 def rule_slot(rule_id: int) -> str:
@@ -295,7 +289,7 @@ class _RuleStep:
             "rule_id": rule.rule_id,
             "mode": "cumulative" if rule.cumulative else "consecutive",
             "delay_min": rule.delay_ms / _MINUTE,
-            "triggered_at": _rfc3339(trigger_ms),
+            "triggered_at": rfc3339_ms(trigger_ms),
             "beyond_min": round(p.beyond_ms(rule) / _MINUTE, 1),
         } | rule.window()
         p.alarm = ep

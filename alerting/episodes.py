@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from alerting.rules import SensorKey, alert_id_for
+from alerting.rules import alert_id_for
+from coldchain.models import SensorKey
 
 __all__ = ["AlertChange", "Episode"]
 

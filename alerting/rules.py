@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from coldchain.config import Settings
+from coldchain.models import SensorKey
 
-__all__ = ["KIND_DEFAULT_RANGES", "DetectorConfig", "Limits", "SensorKey", "alert_id_for"]
-
-SensorKey = tuple[str, str, str, str]  # site, source ("unit" | "logger"), device, sensor
+__all__ = ["KIND_DEFAULT_RANGES", "DetectorConfig", "Limits", "alert_id_for"]
 
 #: Limits of an empty storage unit, by kind: what the unit is built to hold (USP <659>
 #: "refrigerator" 2–8 °C, "freezer" −25…−10 °C; common ultra-low and CRT practice). Used only

@@ -19,7 +19,8 @@ import numpy as np
 
 from alerting.device_rules import DeviceRule, RuleProgress, evaluate_device_rules
 from alerting.episodes import AlertChange, Episode
-from alerting.rules import DetectorConfig, Limits, SensorKey
+from alerting.rules import DetectorConfig, Limits
+from coldchain.models import SensorKey
 
 __all__ = ["History", "SensorState", "step_reading"]
 
@@ -88,9 +89,8 @@ class SensorState:
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> SensorState:
-        site, source, device, sensor = raw["key"]
         return cls(
-            key=(site, source, device, sensor),
+            key=SensorKey(*raw["key"]),
             frontier_ms=raw["frontier_ms"],
             last_c=math.nan if raw["last_c"] is None else raw["last_c"],
             last_ok_ms=raw["last_ok_ms"],

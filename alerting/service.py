@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import time
 from datetime import UTC, datetime
 
 from alerting.alert_store import NotifyConfig, count_pending, escalate_due, write_changes
@@ -26,6 +25,7 @@ from alerting.episodes import AlertChange
 from alerting.metrics import DetectorMetrics
 from alerting.rules import DetectorConfig
 from alerting.state_store import StateStore
+from coldchain import times
 from coldchain.catalog import CatalogUnavailable, create_catalog_engine, upgrade_catalog
 from coldchain.config import Settings
 from coldchain.errors import PayloadError
@@ -47,10 +47,6 @@ log = logging.getLogger(__name__)
 
 
 _ANNOUNCED_REFRESH_MIN_MS = 1000
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def build_channels(settings: Settings, subscriber: MqttSubscriber) -> dict[str, Channel]:
@@ -108,7 +104,7 @@ class DetectorService:
         await asyncio.to_thread(upgrade_catalog, self.engine)
         timeline = await asyncio.to_thread(self._load_timeline)
         detector = Detector(self.cfg, timeline)
-        now = _now_ms()
+        now = times.now_ms()
         saved = await asyncio.to_thread(self.store.load)
         detector.restore(saved, now)
         detector.register_catalog(now)
@@ -185,15 +181,15 @@ class DetectorService:
     async def _evaluate_until_stopped(self, subscriber: MqttSubscriber, detector: Detector) -> None:
         tick_ms = round(self.settings.detect_tick_s * 1000)
         refresh_ms = round(self.settings.detect_catalog_refresh_s * 1000)
-        last_tick = last_refresh = _now_ms()
+        last_tick = last_refresh = times.now_ms()
         while not self.stopping.is_set():
             deliveries: list[Delivery] = []
             with contextlib.suppress(TimeoutError):
                 deliveries = await asyncio.wait_for(subscriber.take(), tick_ms / 1000)
-            now = _now_ms()
+            now = times.now_ms()
             if any(announces_catalog_change(d.payload) for d in deliveries):
                 last_refresh = await self._refresh_announced(detector, last_refresh)
-                now = _now_ms()
+                now = times.now_ms()
             readings, statuses = self._decode(deliveries)
             newest = max((r.ts_ms for r in readings), default=None)
             self.metrics.record_batch(newest, now, len(readings))
@@ -230,10 +226,10 @@ class DetectorService:
         """Reload the catalog before evaluating readings whose sender just changed it (a
         logger import that stored the device's rules). At most once a second, waiting
         rather than skipping, so a gateway flooding the flag slows only itself."""
-        wait_ms = last_refresh + _ANNOUNCED_REFRESH_MIN_MS - _now_ms()
+        wait_ms = last_refresh + _ANNOUNCED_REFRESH_MIN_MS - times.now_ms()
         if wait_ms > 0:
             await asyncio.sleep(wait_ms / 1000)
-        now = _now_ms()
+        now = times.now_ms()
         await self._refresh(detector, now)
         log.info("detect: catalog reloaded, announced by a readings message")
         return now

@@ -9,37 +9,25 @@ from collections.abc import Iterable, Mapping, Set
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from coldchain.influx import InfluxClient
+from coldchain.influx import InfluxClient, quote_identifier
+from coldchain.measurements import READING
+from coldchain.pipeline_metrics import Snapshot, read_metrics
 
 __all__ = ["read_service_metrics", "reading_lag_s", "sites_without_detector"]
 
 _LAG_WINDOW_MS = 3_600_000
 
 
-def _read(directory: Path) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    if not directory.is_dir():
-        return found
-    for path in sorted(directory.glob("*.json")):
-        try:
-            value = orjson.loads(path.read_bytes())
-        except (OSError, orjson.JSONDecodeError):
-            continue  # being replaced right now (written atomically) or not ours
-        if isinstance(value, dict):
-            found[path.stem] = value
-    return found
-
-
-async def read_service_metrics(data_dir: Path) -> dict[str, dict[str, Any]]:
-    return await asyncio.to_thread(_read, data_dir / "metrics")
+async def read_service_metrics(data_dir: Path) -> dict[str, Snapshot]:
+    """Every service's snapshot, by file name; read off the event loop (file I/O)."""
+    return await asyncio.to_thread(read_metrics, data_dir)
 
 
 async def reading_lag_s(influx: InfluxClient, now_ms: int) -> float | None:
     """Seconds since the newest reading (by event time) of the last hour; None if none."""
     series = await influx.query(
-        f'SELECT last("temp_c") FROM "reading" WHERE time > {now_ms - _LAG_WINDOW_MS}ms'
+        f'SELECT last("temp_c") FROM {quote_identifier(READING)}'
+        f" WHERE time > {now_ms - _LAG_WINDOW_MS}ms"
         f" AND time <= {now_ms + 60_000}ms"
     )
     for item in series:

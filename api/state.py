@@ -16,6 +16,7 @@ from api.ttlcache import TtlCache
 from coldchain.catalog.users import Viewer, ViewerScope
 from coldchain.config import Settings
 from coldchain.influx import InfluxClient
+from coldchain.times import to_ms
 
 __all__ = ["ApiState", "HistoryKey"]
 
@@ -41,4 +42,4 @@ class ApiState:
     downsampling_ready: bool = False
 
     def now_ms(self) -> int:
-        return int(self.clock().timestamp() * 1000)
+        return to_ms(self.clock())

@@ -27,10 +27,10 @@ from __future__ import annotations
 from typing import Final
 
 from coldchain.lineprotocol import FieldValue, encode_point, format_float
+from coldchain.measurements import ALERT
 
-__all__ = ["ALERT_MEASUREMENT", "OPEN_STATES", "alert_line", "alert_summary"]
+__all__ = ["OPEN_STATES", "alert_line", "alert_summary"]
 
-ALERT_MEASUREMENT: Final = "alert"
 OPEN_STATES: Final = frozenset({"open", "acknowledged"})
 _STATES: Final = frozenset({"open", "acknowledged", "resolved", "closed"})
 _SEVERITIES: Final = frozenset({"warning", "alarm"})
@@ -89,4 +89,4 @@ def alert_line(
         fields["end_ms"] = end_ms
     if peak_c is not None:
         fields["peak_c"] = float(peak_c)
-    return encode_point(ALERT_MEASUREMENT, tags, fields, changed_ms)
+    return encode_point(ALERT, tags, fields, changed_ms)

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from dataclasses import dataclass
 
+from coldchain import times
 from coldchain.influx import InfluxClient, quote_identifier
+from coldchain.measurements import READING
 
 __all__ = [
     "RAW",
@@ -84,9 +85,9 @@ class Resolution:
     def source(self, database: str) -> str:
         """The fully qualified FROM clause of this series."""
         if self.retention_policy is None:
-            return quote_identifier("reading")
+            return quote_identifier(READING)
         return ".".join(
-            quote_identifier(part) for part in (database, self.retention_policy, "reading")
+            quote_identifier(part) for part in (database, self.retention_policy, READING)
         )
 
 
@@ -123,7 +124,7 @@ def _select_into(
     lo, hi, mean = resolution.fields
     # `db..reading`: the default RP, where the ingest writes (it names none).
     policy = quote_identifier(raw_policy) if raw_policy else ""
-    raw = f"{quote_identifier(database)}.{policy}.{quote_identifier('reading')}"
+    raw = f"{quote_identifier(database)}.{policy}.{quote_identifier(READING)}"
     # GROUP BY time(...), * keeps every tag of §3 as a tag of the downsampled point.
     return (
         f'SELECT min("temp_c") AS "{lo}", max("temp_c") AS "{hi}", mean("temp_c") AS "{mean}"'
@@ -228,7 +229,7 @@ async def downsample_range(
         raise ValueError(f"time range: end {end_ms} must be after start {start_ms}")
     begin = start_ms - start_ms % _HOUR_MS
     finish = end_ms + (-end_ms % _HOUR_MS)
-    now_ms = time.time_ns() // 1_000_000
+    now_ms = times.now_ms()
     chunk = max(chunk_ms - chunk_ms % _HOUR_MS, _HOUR_MS)
     written = 0
     for resolution in RESOLUTIONS:

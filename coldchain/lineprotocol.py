@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Final
 
+from coldchain.measurements import DEVICE_STATUS, READING
 from coldchain.models import DeviceStatus, Reading
 
 __all__ = [
@@ -120,7 +121,7 @@ def reading_line(reading: Reading, received_ms: int) -> str:
 
     `received_ms` is kept as a field so a dashboard can mark what arrived late (backfill).
     """
-    key = _series_key("reading", reading.site, reading.source.value, reading.device, reading.sensor)
+    key = _series_key(READING, reading.site, reading.source.value, reading.device, reading.sensor)
     fields = f"temp_c={format_float(reading.temp_c)},seq={reading.seq}i"
     if reading.rh is not None:
         fields += f",rh={format_float(reading.rh)}"
@@ -134,6 +135,6 @@ def status_line(status: DeviceStatus) -> str:
         fields["battery_pct"] = float(status.battery_pct)
     if status.rssi_dbm is not None:
         fields["rssi_dbm"] = float(status.rssi_dbm)
-    key = _series_key("device_status", status.site, status.source.value, status.device, "")
+    key = _series_key(DEVICE_STATUS, status.site, status.source.value, status.device, "")
     body = ",".join(f"{name}={_field(value)}" for name, value in fields.items())
     return f"{key} {body} {status.ts_ms}"

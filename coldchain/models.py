@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import NamedTuple
 
-__all__ = ["DeviceStatus", "Reading", "SourceKind"]
+__all__ = ["DeviceStatus", "Reading", "SensorKey", "SourceKind"]
 
 
 class SourceKind(enum.StrEnum):
@@ -13,6 +14,24 @@ class SourceKind(enum.StrEnum):
 
     UNIT = "unit"
     LOGGER = "logger"
+
+
+class SensorKey(NamedTuple):
+    """Which sensor: the identity every service keys its per-sensor state by.
+
+    A named tuple rather than a dataclass because it is a dict key on the hot paths: it
+    hashes and compares as the plain tuple of its four strings, so a lookup may use that
+    tuple without building one, and it is stored (JSON) as that tuple's list. `source` is
+    a `SourceKind` value ("unit", "logger"); `sensor` is "*" for a whole device's status.
+
+    Usage:
+        SensorKey("BSL", "unit", "FRIDGE-01", "p1")
+    """
+
+    site: str
+    source: str
+    device: str
+    sensor: str
 
 
 @dataclass(frozen=True, slots=True)

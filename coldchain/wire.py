@@ -11,13 +11,13 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
 import orjson
 
 from coldchain.errors import PayloadError
 from coldchain.models import DeviceStatus, Reading, SourceKind
+from coldchain.times import NaiveTimeError, parse_rfc3339_ms
 
 __all__ = [
     "CATALOG_CHANGED_KEY",
@@ -71,10 +71,8 @@ MAX_TEMP_C: Final = 1000.0
 #: Device clocks outside this window are broken clocks, not data.
 _MIN_TS_MS: Final = 946_684_800_000  # 2000-01-01T00:00:00Z
 _MAX_TS_MS: Final = 4_102_444_800_000  # 2100-01-01T00:00:00Z
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _ID_MATCH: Final = ID_PATTERN.fullmatch
 _PLAIN_NUMBERS: Final = (float, int)
-_MS: Final = timedelta(milliseconds=1)
 
 GatewayState = Literal["online", "offline"]
 _GATEWAY_SOURCE: Final = "gateway"
@@ -169,12 +167,11 @@ def ts_ms_from_wire(value: object) -> int:
         raise PayloadError(f"ts: expected epoch milliseconds or an RFC 3339 time, got {value!r}")
     if isinstance(value, str):
         try:
-            moment = datetime.fromisoformat(value)
+            ts_ms = parse_rfc3339_ms(value)
+        except NaiveTimeError:
+            raise PayloadError(f"ts: RFC 3339 time needs an offset or Z: {value!r}") from None
         except ValueError:
             raise PayloadError(f"ts: not an RFC 3339 time: {value!r}") from None
-        if moment.tzinfo is None:
-            raise PayloadError(f"ts: RFC 3339 time needs an offset or Z: {value!r}")
-        ts_ms = (moment - _EPOCH) // _MS
     else:
         ts_ms = value
     if not _MIN_TS_MS <= ts_ms < _MAX_TS_MS:

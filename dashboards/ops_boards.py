@@ -6,6 +6,7 @@ from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
+from coldchain.measurements import PIPELINE, READING
 from dashboards.influxql import InfluxQuery
 from dashboards.inputs import BuildInputs
 from dashboards.panels import custom_variable, grid, query_variable, thresholds, timeseries_panel
@@ -38,7 +39,7 @@ def _shipment_variable(inputs: BuildInputs) -> dash.QueryVariable | dash.CustomV
     return query_variable(
         "shipment",
         "Shipment logger",
-        'SHOW TAG VALUES FROM "reading" WITH KEY = "device" WHERE "source" = \'logger\'',
+        f'SHOW TAG VALUES FROM "{READING}" WITH KEY = "device" WHERE "source" = \'logger\'',
     )  # type: ignore[return-value]
 
 
@@ -52,7 +53,8 @@ def shipment_dashboard(inputs: BuildInputs) -> dash.Dashboard:
             [
                 InfluxQuery(
                     "A",
-                    f'SELECT "temp_c" FROM "reading" WHERE {_LOGGERS} GROUP BY "device", "sensor"',
+                    f'SELECT "temp_c" FROM "{READING}" WHERE {_LOGGERS}'
+                    ' GROUP BY "device", "sensor"',
                 ).alias("$tag_device $tag_sensor")
             ],
             grid(0, 0, 24, 10),
@@ -70,7 +72,7 @@ def shipment_dashboard(inputs: BuildInputs) -> dash.Dashboard:
             [
                 InfluxQuery(
                     "A",
-                    f'SELECT "received_ms" FROM "reading" WHERE {_LOGGERS}'
+                    f'SELECT "received_ms" FROM "{READING}" WHERE {_LOGGERS}'
                     ' GROUP BY "device", "sensor"',
                 ).alias("received_ms")
             ],
@@ -106,7 +108,7 @@ def shipment_dashboard(inputs: BuildInputs) -> dash.Dashboard:
             query_variable(
                 "sensor",
                 "Sensor",
-                'SHOW TAG VALUES FROM "reading" WITH KEY = "sensor"'
+                f'SHOW TAG VALUES FROM "{READING}" WITH KEY = "sensor"'
                 ' WHERE "source" = \'logger\' AND "device" =~ /^(${shipment:raw})$/',
                 multi=True,
             )
@@ -120,7 +122,7 @@ def _rate(ref: str, field: str, service: str, label: str) -> InfluxQuery:
     # Counters restart at 0 with the process; non_negative_derivative skips that drop.
     return InfluxQuery(
         ref,
-        f'SELECT non_negative_derivative(max("{field}"), 1s) FROM "pipeline"'
+        f'SELECT non_negative_derivative(max("{field}"), 1s) FROM "{PIPELINE}"'
         f" WHERE \"service\" = '{service}' AND $timeFilter"
         ' GROUP BY time($__interval), "worker" fill(none)',
     ).alias(f"{label} $tag_worker")
@@ -129,7 +131,7 @@ def _rate(ref: str, field: str, service: str, label: str) -> InfluxQuery:
 def _gauge(ref: str, aggregate: str, field: str, service: str, label: str) -> InfluxQuery:
     return InfluxQuery(
         ref,
-        f'SELECT {aggregate}("{field}") FROM "pipeline"'
+        f'SELECT {aggregate}("{field}") FROM "{PIPELINE}"'
         f" WHERE \"service\" = '{service}' AND $timeFilter"
         ' GROUP BY time($__interval), "worker" fill(none)',
     ).alias(f"{label} $tag_worker")
@@ -162,7 +164,7 @@ def pipeline_dashboard(_: BuildInputs) -> dash.Dashboard:
             [
                 InfluxQuery(
                     "A",
-                    'SELECT non_negative_difference(max("dead_letters")) FROM "pipeline"'
+                    f'SELECT non_negative_difference(max("dead_letters")) FROM "{PIPELINE}"'
                     " WHERE \"service\" = 'ingest' AND $timeFilter"
                     ' GROUP BY time($__interval), "worker" fill(none)',
                 ).alias("dead letters $tag_worker")

@@ -9,6 +9,7 @@ from grafana_foundation_sdk.builders import stat, timeseries
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
+from coldchain.measurements import ALERT, READING
 from dashboards.influxql import InfluxQuery, influx_annotation
 from dashboards.inputs import BuildInputs
 from dashboards.limits import threshold_steps
@@ -26,7 +27,7 @@ __all__ = ["FLEET_UID", "UNIT_UID", "fleet_dashboard", "unit_dashboard"]
 FLEET_UID = "coldchain-fleet"
 UNIT_UID = "coldchain-unit"
 
-SITES = 'SHOW TAG VALUES FROM "reading" WITH KEY = "site"'
+SITES = f'SHOW TAG VALUES FROM "{READING}" WITH KEY = "site"'
 _UNIT_READINGS = (
     '"site" =~ /^$site$/ AND "source" = \'unit\' AND "device" =~ /^$unit$/'
     ' AND "sensor" =~ /^$sensor$/ AND $timeFilter'
@@ -68,7 +69,7 @@ def fleet_dashboard(inputs: BuildInputs) -> dash.Dashboard:
         [
             InfluxQuery(
                 "A",
-                f'SELECT last("temp_c") FROM "reading" WHERE {site_filter}'
+                f'SELECT last("temp_c") FROM "{READING}" WHERE {site_filter}'
                 ' GROUP BY "site", "device", "sensor"',
             ).alias("$tag_site/$tag_device $tag_sensor")
         ],
@@ -85,7 +86,7 @@ def fleet_dashboard(inputs: BuildInputs) -> dash.Dashboard:
                     "A",
                     # No time filter: an alert opened before the range is still open.
                     'SELECT sum("is_open") FROM (SELECT last("is_open") AS "is_open"'
-                    ' FROM "alert" WHERE "site" =~ /^$site$/ GROUP BY "alert_id")',
+                    f' FROM "{ALERT}" WHERE "site" =~ /^$site$/ GROUP BY "alert_id")',
                 ).alias("open alerts")
             ],
             grid(0, 10, 6, 6),
@@ -101,8 +102,8 @@ def fleet_dashboard(inputs: BuildInputs) -> dash.Dashboard:
             [
                 InfluxQuery(
                     "A",
-                    'SELECT (${__to} - last("received_ms")) / 60000 FROM "reading"'
-                    f' WHERE {site_filter} GROUP BY "site", "device"',
+                    'SELECT (${__to} - last("received_ms")) / 60000'
+                    f' FROM "{READING}" WHERE {site_filter} GROUP BY "site", "device"',
                 ).alias("$tag_site/$tag_device")
             ],
             grid(6, 10, 18, 6),
@@ -152,7 +153,7 @@ def unit_dashboard(inputs: BuildInputs) -> dash.Dashboard:
         [
             InfluxQuery(
                 "A",
-                f'SELECT "temp_c" FROM "reading" WHERE {_UNIT_READINGS}'
+                f'SELECT "temp_c" FROM "{READING}" WHERE {_UNIT_READINGS}'
                 ' GROUP BY "site", "device", "sensor"',
             ).alias("$tag_site/$tag_device $tag_sensor")
         ],
@@ -168,7 +169,7 @@ def unit_dashboard(inputs: BuildInputs) -> dash.Dashboard:
                 InfluxQuery(
                     "A",
                     'SELECT min("temp_c_min") AS "min", max("temp_c_max") AS "max",'
-                    ' mean("temp_c_mean") AS "mean" FROM "ds_$resolution"."reading"'
+                    f' mean("temp_c_mean") AS "mean" FROM "ds_$resolution"."{READING}"'
                     f" WHERE {_UNIT_READINGS}"
                     ' GROUP BY time($__interval), "site", "device", "sensor" fill(null)',
                 ).alias("$tag_site/$tag_device $tag_sensor $col")
@@ -182,7 +183,7 @@ def unit_dashboard(inputs: BuildInputs) -> dash.Dashboard:
     _band_overrides(band, inputs)
     alerts = influx_annotation(
         "Alerts",
-        'SELECT "summary", "kind", "state", "severity" FROM "alert"'
+        f'SELECT "summary", "kind", "state", "severity" FROM "{ALERT}"'
         ' WHERE "site" =~ /^$site$/ AND "device" =~ /^$unit$/ AND $timeFilter',
         color="red",
         text="summary",
@@ -201,7 +202,7 @@ def unit_dashboard(inputs: BuildInputs) -> dash.Dashboard:
             query_variable(
                 "unit",
                 "Unit",
-                'SHOW TAG VALUES FROM "reading" WITH KEY = "device"'
+                f'SHOW TAG VALUES FROM "{READING}" WITH KEY = "device"'
                 ' WHERE "site" =~ /^$site$/ AND "source" = \'unit\'',
             )
         )
@@ -209,7 +210,7 @@ def unit_dashboard(inputs: BuildInputs) -> dash.Dashboard:
             query_variable(
                 "sensor",
                 "Sensor",
-                'SHOW TAG VALUES FROM "reading" WITH KEY = "sensor"'
+                f'SHOW TAG VALUES FROM "{READING}" WITH KEY = "sensor"'
                 ' WHERE "site" =~ /^$site$/ AND "device" =~ /^$unit$/',
                 multi=True,
             )

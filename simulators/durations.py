@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Final
 
+from coldchain import times
+
 __all__ = ["parse_duration_s", "parse_rfc3339_ms", "to_rfc3339"]
+
+#: The ground truth's time text under its old name, only until
+#: tests/integration/test_detector_scoring.py calls `coldchain.times.rfc3339_ms`.
+to_rfc3339: Final = times.rfc3339_ms
 
 _DURATION: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNIT_S: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -32,20 +37,15 @@ def parse_duration_s(value: object) -> float:
 
 
 def parse_rfc3339_ms(value: str) -> int:
-    """Epoch ms of an RFC 3339 time that carries an offset or Z."""
+    """Epoch ms of an RFC 3339 time that carries an offset or Z, as a person types it in a
+    spec or on the command line: spaces around it and a lowercase z are fine.
+
+    Raises:
+        ValueError: naming the value, for pydantic and the CLI to wrap with the field.
+    """
     try:
-        moment = datetime.fromisoformat(value.strip().replace("z", "Z"))
+        return times.parse_rfc3339_ms(value.strip().replace("z", "Z"))
+    except times.NaiveTimeError:
+        raise ValueError(f"an RFC 3339 time needs an offset or Z: {value!r}") from None
     except ValueError:
         raise ValueError(f"expected an RFC 3339 time with an offset, got {value!r}") from None
-    if moment.tzinfo is None:
-        raise ValueError(f"an RFC 3339 time needs an offset or Z: {value!r}")
-    return round(moment.timestamp() * 1000)
-
-
-def to_rfc3339(ts_ms: int) -> str:
-    """UTC text with milliseconds, as the ground truth and logs write times."""
-    return (
-        datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from coldchain.models import DeviceStatus, Reading, SourceKind
+from coldchain.models import DeviceStatus, Reading, SensorKey, SourceKind
 from simulators.faults import FaultWindow
 from simulators.outbound import Outbound, ReadingsMessage, StatusMessage
 from simulators.plan import LoggerPlan, ShipmentPlan
 from simulators.shipper import Shipper, leg_at
 from simulators.spec import FaultKind
-from simulators.truth import ExcursionTracker, SensorKey, TruthEvent, WindowPeaks
+from simulators.truth import ExcursionTracker, TruthEvent, WindowPeaks
 
 __all__ = ["ShipmentRun"]
 
@@ -70,7 +70,9 @@ class ShipmentRun:
         self._gap_truth: list[TruthEvent] = []
         self._mid_c = sum(plan.range_c) / 2
         self.keys: list[SensorKey] = [
-            (plan.site, "logger", lg.device, p.sensor) for lg in plan.loggers for p in lg.probes
+            SensorKey(plan.site, "logger", lg.device, p.sensor)
+            for lg in plan.loggers
+            for p in lg.probes
         ]
         for key in self.keys:
             excursions.register(key, *plan.range_c, plan.alarm_delay_s)
@@ -83,7 +85,7 @@ class ShipmentRun:
                 )
                 windows.add(
                     kind,
-                    [(f.site, "logger", f.device, s) for s in f.sensors],
+                    [SensorKey(f.site, "logger", f.device, s) for s in f.sensors],
                     f.start_ms,
                     f.end_ms,
                     self._mid_c,
@@ -225,7 +227,7 @@ class ShipmentRun:
             *(
                 TruthEvent(
                     "connectivity_gap",
-                    (plan.site, "logger", lg.device, p.sensor),
+                    SensorKey(plan.site, "logger", lg.device, p.sensor),
                     start,
                     t,
                     None,

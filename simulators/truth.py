@@ -19,11 +19,10 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from simulators.durations import to_rfc3339
+from coldchain.models import SensorKey
+from coldchain.times import rfc3339_ms
 
-__all__ = ["ExcursionTracker", "GroundTruthWriter", "SensorKey", "TruthEvent", "WindowPeaks"]
-
-SensorKey = tuple[str, str, str, str]  # site, source, device, sensor
+__all__ = ["ExcursionTracker", "GroundTruthWriter", "TruthEvent", "WindowPeaks"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +44,9 @@ class TruthEvent:
                 "source": source,
                 "device": device,
                 "sensor": sensor,
-                "start": to_rfc3339(self.start_ms),
+                "start": rfc3339_ms(self.start_ms),
                 "start_ms": self.start_ms,
-                "end": None if self.end_ms is None else to_rfc3339(self.end_ms),
+                "end": None if self.end_ms is None else rfc3339_ms(self.end_ms),
                 "end_ms": self.end_ms,
                 "duration_s": None if self.end_ms is None else (self.end_ms - self.start_ms) / 1000,
                 "peak_c": None if self.peak_c is None else round(self.peak_c, 3),

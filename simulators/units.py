@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from coldchain.models import DeviceStatus, Reading, SourceKind
+from coldchain.models import DeviceStatus, Reading, SensorKey, SourceKind
 from simulators.faults import FaultWindow, active_mask
 from simulators.inputs import build_inputs, defrost_windows
 from simulators.outbound import GatewayMessage, Outbound, ReadingsMessage, StatusMessage
@@ -21,7 +21,7 @@ from simulators.plan import SimPlan, UnitPlan
 from simulators.probes import ProbeFaults, measure
 from simulators.spec import FaultKind
 from simulators.thermal import CabinetParams, CabinetState, integrate
-from simulators.truth import ExcursionTracker, SensorKey, TruthEvent, WindowPeaks
+from simulators.truth import ExcursionTracker, TruthEvent, WindowPeaks
 
 __all__ = ["UnitBank"]
 
@@ -66,7 +66,7 @@ class UnitBank:
         )
         self._ambient = _array(units, "ambient_c"), _array(units, "ambient_swing_c")
         self.keys: list[SensorKey] = [
-            (u.site, "unit", u.device, p.sensor) for u in units for p in u.probes
+            SensorKey(u.site, "unit", u.device, p.sensor) for u in units for p in u.probes
         ]
         probes = [(i, p) for i, u in enumerate(units) for p in u.probes]
         self._probe_unit = np.array([i for i, _ in probes], dtype=np.intp)
@@ -75,7 +75,7 @@ class UnitBank:
         self._offset = np.array([p.offset_c for _, p in probes])
         self._noise = np.array([p.noise_c for _, p in probes])
         self._resolution = np.array([p.resolution_c for _, p in probes])
-        self._column = {(k[0], k[2], k[3]): c for c, k in enumerate(self.keys)}
+        self._column = {(k.site, k.device, k.sensor): c for c, k in enumerate(self.keys)}
         initial = _array(units, "initial_c")
         self.state = CabinetState(
             initial.copy(),
@@ -90,14 +90,14 @@ class UnitBank:
         for u in units:
             for p in u.probes:
                 excursions.register(
-                    (u.site, "unit", u.device, p.sensor), *u.range_c, u.alarm_delay_s
+                    SensorKey(u.site, "unit", u.device, p.sensor), *u.range_c, u.alarm_delay_s
                 )
         self._register_fault_windows()
 
     def _register_fault_windows(self) -> None:
         by_site: dict[str, list[SensorKey]] = {}
         for key in self.keys:
-            by_site.setdefault(key[0], []).append(key)
+            by_site.setdefault(key.site, []).append(key)
         for f in self._faults:
             if f.kind is FaultKind.GATEWAY_OFFLINE:
                 keys, reference = by_site.get(f.site, []), 0.0
@@ -106,7 +106,7 @@ class UnitBank:
             else:
                 unit = self.units[self._index[f"{f.site}/{f.device}"]]
                 keys, reference = (
-                    [(f.site, "unit", f.device, s) for s in f.sensors],
+                    [SensorKey(f.site, "unit", f.device, s) for s in f.sensors],
                     unit.setpoint_c,
                 )
             kind = (
@@ -179,7 +179,7 @@ class UnitBank:
                 if start >= chunk_start_ms:
                     self._windows.add(
                         "defrost",
-                        [(u.site, "unit", u.device, p.sensor) for p in u.probes],
+                        [SensorKey(u.site, "unit", u.device, p.sensor) for p in u.probes],
                         start,
                         stop,
                         u.setpoint_c,

@@ -23,9 +23,11 @@ from typing import Any
 
 from api.access.model import Device, HistorySegment
 from api.querycache import StatementCache
-from api.readings.influxql import devices_clause
+from api.readings.influxql import devices_clause, tag_key
 from coldchain.downsampling import RAW, RESOLUTIONS, Resolution, pick_resolution
 from coldchain.influx import InfluxClient
+from coldchain.models import SensorKey
+from coldchain.times import to_ms
 
 __all__ = ["HistoryResult", "SeriesPoints", "choose_resolution", "read_history"]
 
@@ -49,10 +51,6 @@ class HistoryResult:
     resolution: str
     bucket_ms: int
     series: list[SeriesPoints]
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 def _kept_since(resolution: Resolution, now_ms: int) -> int:
@@ -136,7 +134,7 @@ async def read_history(
 ) -> HistoryResult:
     """Buckets of every sensor of every segment, read only inside the segments' windows;
     `downsampled` False reads raw readings only (the retention policies are missing)."""
-    start_ms, end_ms = _ms(start), _ms(end)
+    start_ms, end_ms = to_ms(start), to_ms(end)
     resolution, bucket_ms = choose_resolution(start_ms, end_ms, buckets, now_ms)
     if not downsampled:
         resolution = RAW
@@ -152,23 +150,17 @@ async def read_history(
         for d in devices:
             owners[(d.site, d.source, d.device)] = (segment.location.id, interval)
         for window in segment.windows:
-            w_end = end_ms if window.end is None else _ms(window.end)
-            for part in _parts(resolution, _ms(window.start), w_end):
+            w_end = end_ms if window.end is None else to_ms(window.end)
+            for part in _parts(resolution, to_ms(window.start), w_end):
                 statements.append(_statement(part, influx.database, devices, bucket_ms, offset_ms))
-    merged: dict[tuple[str, str, str, str], dict[int, list[float]]] = {}
+    merged: dict[SensorKey, dict[int, list[float]]] = {}
     # Statements' series share tags and bucket times, merged below.
     for answer in await cache.query_each(influx, statements):
         for series in answer:
-            tags = series.tags
-            key = (
-                tags.get("site", ""),
-                tags.get("source", ""),
-                tags.get("device", ""),
-                tags.get("sensor", ""),
-            )
+            key = tag_key(series.tags)
             weight_each = 1.0
             if series.columns == _DOWNSAMPLED_COLUMNS:
-                interval = owners.get(key[:3], ("", 60_000))[1]
+                interval = owners.get((key.site, key.source, key.device), ("", 60_000))[1]
                 weight_each = max(resolution.bucket_ms / max(interval, 1), 1.0)
             elif series.columns != _RAW_COLUMNS:
                 raise RuntimeError(f"history: unexpected columns {series.columns}")  # a bug
@@ -202,7 +194,7 @@ def _merge(buckets: dict[int, list[float]], rows: list[list[Any]], weight_each: 
 
 
 def _collect(
-    merged: dict[tuple[str, str, str, str], dict[int, list[float]]],
+    merged: dict[SensorKey, dict[int, list[float]]],
     owners: dict[tuple[str, str, str], tuple[str, int]],
 ) -> list[SeriesPoints]:
     result = []

@@ -6,10 +6,9 @@ from collections.abc import Iterable
 
 from api.access.model import Device
 from coldchain.influx import quote_identifier, quote_string
+from coldchain.models import SensorKey
 
-__all__ = ["devices_clause", "tag_key"]
-
-TagKey = tuple[str, str, str, str]  # site, source, device, sensor
+__all__ = ["GROUP_TAGS", "devices_clause", "tag_key"]
 
 
 def devices_clause(devices: Iterable[Device]) -> str:
@@ -29,8 +28,9 @@ def devices_clause(devices: Iterable[Device]) -> str:
     return "(" + " OR ".join(parts) + ")"
 
 
-def tag_key(tags: dict[str, str]) -> TagKey:
-    return (
+def tag_key(tags: dict[str, str]) -> SensorKey:
+    """The sensor of a series grouped by `GROUP_TAGS` (a tag InfluxDB left out: "")."""
+    return SensorKey(
         tags.get("site", ""),
         tags.get("source", ""),
         tags.get("device", ""),

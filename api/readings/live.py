@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from api.access.model import AlertItem, LivePlace
-from api.readings.influxql import GROUP_TAGS, TagKey, devices_clause, tag_key
-from coldchain.influx import InfluxClient
+from api.readings.influxql import GROUP_TAGS, devices_clause, tag_key
+from coldchain.influx import InfluxClient, quote_identifier
+from coldchain.measurements import READING
+from coldchain.models import SensorKey
+from coldchain.times import to_ms
 
 __all__ = ["LiveReading", "SensorLive", "place_status", "read_live", "read_sparklines"]
 
@@ -38,13 +40,9 @@ class SensorLive:
     status: str
 
 
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
 async def read_live(
     influx: InfluxClient, places: Sequence[LivePlace], *, now_ms: int, lookback_ms: int
-) -> dict[TagKey, LiveReading]:
+) -> dict[SensorKey, LiveReading]:
     """The latest reading of every sensor of `places` newer than the lookback and than
     each place's `since`; sensors without one are absent."""
     if not places:
@@ -52,16 +50,16 @@ async def read_live(
     lower = now_ms - lookback_ms
     sinces = [p.since for p in places]
     if all(s is not None for s in sinces):
-        lower = max(lower, min(_ms(s) for s in sinces if s is not None))
+        lower = max(lower, min(to_ms(s) for s in sinces if s is not None))
     devices = [d for p in places for d in p.location.devices]
     statements = [
-        f'SELECT last("temp_c") AS "temp_c" FROM "reading"'
+        f'SELECT last("temp_c") AS "temp_c" FROM {quote_identifier(READING)}'
         f" WHERE time >= {lower}ms AND time <= {now_ms + 60_000}ms"
         f" AND {devices_clause(devices[i : i + _DEVICES_PER_STATEMENT])}"
         f" GROUP BY {GROUP_TAGS}"
         for i in range(0, len(devices), _DEVICES_PER_STATEMENT)
     ]
-    found: dict[TagKey, LiveReading] = {}
+    found: dict[SensorKey, LiveReading] = {}
     for series in await influx.query(";".join(statements)):
         for ts, value in series.values:
             if value is not None:
@@ -70,10 +68,10 @@ async def read_live(
     for place in places:
         if place.since is None:
             continue
-        since_ms = _ms(place.since)
+        since_ms = to_ms(place.since)
         for device in place.location.devices:
             for sensor in device.sensors:
-                key = (device.site, device.source, device.device, sensor)
+                key = SensorKey(device.site, device.source, device.device, sensor)
                 if key in found and found[key].ts_ms < since_ms:
                     del found[key]
     return found
@@ -113,7 +111,7 @@ def sensor_status(
 
 def place_status(
     place: LivePlace,
-    readings: dict[TagKey, LiveReading],
+    readings: dict[SensorKey, LiveReading],
     *,
     now_ms: int,
     no_data_intervals: float,
@@ -124,7 +122,7 @@ def place_status(
     for device in place.location.devices:
         device_alerts = [a for a in place.alerts if a.device == device.device]
         for sensor in device.sensors:
-            reading = readings.get((device.site, device.source, device.device, sensor))
+            reading = readings.get(SensorKey(device.site, device.source, device.device, sensor))
             status = sensor_status(
                 place,
                 reading,
@@ -160,14 +158,14 @@ async def read_sparklines(
     for place in places:
         lower = now_ms - span_ms
         if place.since is not None:
-            lower = max(lower, _ms(place.since))
+            lower = max(lower, to_ms(place.since))
         by_lower.setdefault(lower, []).append(place)
     statements = []
     for lower, group in sorted(by_lower.items()):
         devices = [d for p in group for d in p.location.devices]
         if devices:
             statements.append(
-                f'SELECT mean("temp_c") AS "mean" FROM "reading"'
+                f'SELECT mean("temp_c") AS "mean" FROM {quote_identifier(READING)}'
                 f" WHERE time >= {lower}ms AND time <= {now_ms}ms AND {devices_clause(devices)}"
                 f' GROUP BY time({bucket_ms}ms), "site", "source", "device" fill(none)'
             )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -13,12 +12,12 @@ from sqlalchemy import Engine, select, text
 from api.deps import StateDep, require_role
 from api.metrics import read_service_metrics, reading_lag_s, sites_without_detector
 from api.schemas import HealthPublic, MetricsPublic
+from coldchain import times
 from coldchain.catalog.errors import CatalogError
 from coldchain.catalog.schema import SiteRow
 from coldchain.catalog.store import catalog_session
 from coldchain.catalog.users import Viewer
 from coldchain.errors import StoreError
-from coldchain.pipeline_metrics import STALE_INTERVALS
 
 __all__ = ["router"]
 
@@ -60,26 +59,24 @@ async def metrics(
         lag = await reading_lag_s(state.influx, now_ms)
     except StoreError:
         lag = None
+    counters = {name: snapshot.values for name, snapshot in services.items()}
     spool = [
         int(v["spool_depth_bytes"])
-        for name, v in services.items()
+        for name, v in counters.items()
         if name.startswith("ingest") and isinstance(v.get("spool_depth_bytes"), int)
     ]
-    stale_after_ms = STALE_INTERVALS * state.settings.metrics_interval_s * 1000
-    wall_ms = time.time_ns() // 1_000_000
-    stale = [
-        name
-        for name, v in services.items()
-        if not isinstance(v.get("time_ms"), int) or wall_ms - int(v["time_ms"]) > stale_after_ms
-    ]
+    # The wall clock, not `state.now_ms()`: the services date their snapshots by it.
+    wall_ms = times.now_ms()
+    interval_s = state.settings.metrics_interval_s
+    stale = [name for name, snapshot in services.items() if snapshot.stale(wall_ms, interval_s)]
     uncovered: list[str] | None = None
     try:
         catalog_sites = await asyncio.to_thread(_site_ids, state.engine)
-        uncovered = sites_without_detector(catalog_sites, services, set(services) - set(stale))
+        uncovered = sites_without_detector(catalog_sites, counters, set(services) - set(stale))
     except CatalogError:
         pass  # the health endpoint says the catalog is down; the counters still help
     return MetricsPublic(
-        services=services,
+        services=counters,
         spool_depth_bytes=sum(spool) if spool else None,
         lag_s=lag,
         stale=stale,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -25,6 +25,7 @@ from coldchain.catalog.audit import append_audit
 from coldchain.catalog.errors import CatalogConflict, CatalogNotFound
 from coldchain.catalog.outbox import enqueue_notification
 from coldchain.catalog.schema import AlertHistoryRow, AlertRow
+from coldchain.times import rfc3339
 from coldchain.wire import alerts_topic
 
 __all__ = [
@@ -38,7 +39,6 @@ __all__ = [
     "list_alerts",
     "open_alert",
     "resolve_alert",
-    "rfc3339",
 ]
 
 _NEXT: dict[str, tuple[str, ...]] = {
@@ -68,12 +68,6 @@ class NewAlert:
     rule_id: int | None = None  # the `alert_rules` row that raised it (a device's own rule)
 
 
-def rfc3339(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def alert_event(row: AlertRow) -> dict[str, Any]:
     """The §9 alert event of a row: these keys exactly, plus `source`, `escalation_level`
     and `detail` (keys may be added, never renamed)."""
@@ -86,7 +80,7 @@ def alert_event(row: AlertRow) -> dict[str, Any]:
         "device": row.device,
         "sensor": row.sensor,
         "start": rfc3339(row.start_at),
-        "end": rfc3339(row.end_at),
+        "end": None if row.end_at is None else rfc3339(row.end_at),
         "peak_c": row.peak_c,
         "retrospective": bool(row.retrospective),
         "source": row.source,

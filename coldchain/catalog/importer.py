@@ -39,6 +39,7 @@ from coldchain.catalog.store import catalog_session
 from coldchain.catalog.users import upsert_user
 from coldchain.errors import ConfigError
 from coldchain.fleet import Fleet, Placement, Product, describe_location, load_fleet
+from coldchain.times import rfc3339, utc
 
 __all__ = ["ImportReport", "import_fleet", "import_fleet_model", "storage_label"]
 
@@ -277,7 +278,7 @@ class _Import:
             select(PlacementRow).where(
                 PlacementRow.batch_id == placement.batch,
                 place_column,
-                PlacementRow.start_at == placement.from_.astimezone(UTC),
+                PlacementRow.start_at == utc(placement.from_),
             )
         ).scalar_one_or_none()
 
@@ -307,7 +308,7 @@ class _Import:
                 )
         from_file: dict[int, int] = {}
         for i, placement in fresh:
-            place, start = self._place(placement), placement.from_.astimezone(UTC)
+            place, start = self._place(placement), utc(placement.from_)
             end = _utc_or_none(placement)
             clash = find_overlap(
                 self.session, batch=placement.batch, place=place, start=start, end=end
@@ -342,11 +343,11 @@ class _Import:
 
 
 def _iso(moment: datetime | None) -> str:
-    return "open" if moment is None else moment.isoformat()
+    return "open" if moment is None else rfc3339(moment)
 
 
 def _utc_or_none(placement: Placement) -> datetime | None:
-    return None if placement.to is None else placement.to.astimezone(UTC)
+    return None if placement.to is None else utc(placement.to)
 
 
 def _product_fields(product: Product) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from coldchain.catalog.audit import append_audit
 from coldchain.catalog.errors import CatalogConflict, CatalogNotFound
 from coldchain.catalog.schema import BatchRow, PlacementRow, ShipmentRow, StorageUnitRow
+from coldchain.times import NaiveTimeError, utc
 
 __all__ = [
     "Place",
@@ -199,6 +200,10 @@ def move_batch(
 
 
 def _utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        raise CatalogConflict(f"{moment.isoformat()}: needs a time zone (the catalog keeps UTC)")
-    return moment.astimezone(UTC)
+    """`moment` in UTC, as the catalog keeps it; a naive one is the caller's conflict."""
+    try:
+        return utc(moment)
+    except NaiveTimeError:
+        raise CatalogConflict(
+            f"{moment.isoformat()}: needs a time zone (the catalog keeps UTC)"
+        ) from None

@@ -9,7 +9,7 @@ does, so the API answers 404 for both and ids do not leak.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, Select, exists, false, or_, select, true
 from sqlalchemy.orm import Session
@@ -26,6 +26,7 @@ from coldchain.catalog.schema import (
     StorageUnitRow,
 )
 from coldchain.catalog.users import Viewer
+from coldchain.times import utc
 
 __all__ = [
     "AppliedCondition",
@@ -183,7 +184,7 @@ def where_is_batch(
     """Where batch `batch` is now (its open placements), or was at `at`; may be several
     places when the lot is split, none when it has left the chain (e.g. dispensed)."""
     _visible_batch(session, batch, viewer)
-    when = PlacementRow.end_at.is_(None) if at is None else _active_at(_utc(at))
+    when = PlacementRow.end_at.is_(None) if at is None else _active_at(utc(at))
     query = _placements().where(PlacementRow.batch_id == batch, when, _scope(viewer))
     return _views(session, query)
 
@@ -228,8 +229,8 @@ def stored_in_unit(
     row = _unit(session, site, unit, viewer)
     query = _placements().where(
         PlacementRow.unit_id == row.id,
-        PlacementRow.start_at < _utc(end),
-        PlacementRow.end_at.is_(None) | (PlacementRow.end_at > _utc(start)),
+        PlacementRow.start_at < utc(end),
+        PlacementRow.end_at.is_(None) | (PlacementRow.end_at > utc(start)),
         _scope(viewer),
     )
     return _views(session, query)
@@ -243,9 +244,7 @@ def visible_sponsors_for_unit(
     A sponsor viewer only ever learns about their own sponsor.
     """
     row = _unit(session, site, unit, viewer)
-    query = _placements().where(
-        PlacementRow.unit_id == row.id, _active_at(_utc(at)), _scope(viewer)
-    )
+    query = _placements().where(PlacementRow.unit_id == row.id, _active_at(utc(at)), _scope(viewer))
     return frozenset(view.sponsor for view in _views(session, query))
 
 
@@ -266,7 +265,7 @@ def storage_condition_for_sensor(
         .join(BatchRow, BatchRow.product_id == ProductRow.id)
         .join(PlacementRow, PlacementRow.batch_id == BatchRow.id)
         .where(
-            _active_at(_utc(at)),
+            _active_at(utc(at)),
             PlacementRow.unit_id.in_(unit_ids) | PlacementRow.shipment_id.in_(shipment_ids),
         )
         .distinct()
@@ -387,9 +386,3 @@ def batches_for_sponsor(
         .order_by(BatchRow.id)
     )
     return [BatchView(id=b, product=p, sponsor=sponsor) for b, p in session.execute(query)]
-
-
-def _utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        raise ValueError(f"{moment.isoformat()}: naive datetime; pass an aware one")
-    return moment.astimezone(UTC)

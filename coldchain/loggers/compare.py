@@ -13,15 +13,15 @@ the high limit / below the low limit, split at local midnight, per local day of 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
 
 from coldchain.mkt import mean_kinetic_temperature
+from coldchain.times import local, to_ms
 
 __all__ = [
     "DayFigures",
@@ -106,14 +106,6 @@ def run_figures(
     )
 
 
-def _local_midnights_ms(days: Sequence[date], zone: ZoneInfo) -> dict[date, int]:
-    """Epoch ms of each day's local midnight (the zone's rules, DST included)."""
-    return {
-        d: round(datetime.combine(d, time(0), tzinfo=zone).astimezone(UTC).timestamp() * 1000)
-        for d in days
-    }
-
-
 def daily_figures(
     times_ms: npt.NDArray[np.int64],
     temps_c: npt.NDArray[np.float64],
@@ -132,9 +124,13 @@ def daily_figures(
         return []
     zone = ZoneInfo(timezone)
     weights = reading_weights_ms(times_ms, interval_ms)
-    starts = [datetime.fromtimestamp(t / 1000, zone).date() for t in times_ms.tolist()]
+    starts = [local(t, zone).date() for t in times_ms.tolist()]
     days = sorted(set(starts))
-    midnights = _local_midnights_ms([*days, days[-1] + timedelta(days=1)], zone)
+    # Epoch ms of each day's local midnight (the zone's rules, DST included).
+    midnights = {
+        d: to_ms(datetime.combine(d, time(0), tzinfo=zone))
+        for d in [*days, days[-1] + timedelta(days=1)]
+    }
     above = temps_c > (np.inf if high_c is None else high_c)
     below = temps_c < (-np.inf if low_c is None else low_c)
     minutes: dict[date, list[float]] = {d: [0.0, 0.0] for d in days}

@@ -48,6 +48,7 @@ from coldchain.loggers.reports import (
 from coldchain.loggers.serialize import device_record
 from coldchain.loggers.timebase import epoch_ms, local_instant
 from coldchain.models import Reading
+from coldchain.times import from_ms
 from coldchain.wire import encode_readings, readings_topic
 
 __all__ = [
@@ -91,11 +92,11 @@ class PreparedImport:
 
     @property
     def first_reading_at(self) -> datetime | None:
-        return _utc(self.times_ms[0]) if self.times_ms.size else None
+        return from_ms(int(self.times_ms[0])) if self.times_ms.size else None
 
     @property
     def last_reading_at(self) -> datetime | None:
-        return _utc(self.times_ms[-1]) if self.times_ms.size else None
+        return from_ms(int(self.times_ms[-1])) if self.times_ms.size else None
 
     @property
     def run_window(self) -> tuple[datetime | None, datetime | None]:
@@ -154,10 +155,6 @@ class ImportOutcome:
     report_id: int
     readings: int
     rule_ids: tuple[int, ...] = ()
-
-
-def _utc(ms: np.int64 | int) -> datetime:
-    return datetime.fromtimestamp(int(ms) / 1000, UTC)
 
 
 def prepare_import(

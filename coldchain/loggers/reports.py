@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from coldchain.catalog.alerts import rfc3339
 from coldchain.catalog.audit import append_audit
 from coldchain.catalog.errors import CatalogNotFound
 from coldchain.catalog.schema import (
@@ -42,6 +41,7 @@ from coldchain.loggers.serialize import (
     record_to_json,
 )
 from coldchain.models import SourceKind
+from coldchain.times import rfc3339
 
 __all__ = [
     "ImportTarget",

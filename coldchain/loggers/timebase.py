@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from coldchain.loggers.errors import LoggerFileError
 from coldchain.loggers.model import LoggedReading
+from coldchain.times import to_ms
 
 __all__ = ["epoch_ms", "local_instant"]
 
@@ -56,6 +57,6 @@ def epoch_ms(readings: Sequence[LoggedReading], timezone: str) -> npt.NDArray[np
                 "use --timezone with a fixed offset (e.g. Etc/GMT-1) if the device ignores DST",
                 line=reading.line,
             )
-        out[index] = round(instant.timestamp() * 1000)
+        out[index] = to_ms(instant)
         previous = instant
     return out

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -27,6 +26,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from coldchain import times
 from coldchain.config import MqttEndpoint
 from coldchain.errors import MqttPublishFailed
 from coldchain.mqtt.connection import authenticate
@@ -150,7 +150,7 @@ class MqttSubscriber:
                 qos=message.qos,
                 mid=message.mid,
                 connection=self._connection,
-                received_ms=time.time_ns() // 1_000_000,
+                received_ms=times.now_ms(),
             )
         )
         self._arrived.set()

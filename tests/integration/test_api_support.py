@@ -37,6 +37,7 @@ from coldchain.catalog.alerts import NewAlert, open_alert, resolve_alert
 from coldchain.config import Settings
 from coldchain.downsampling import downsample_range, ensure_downsampling
 from coldchain.influx import InfluxClient
+from coldchain.times import rfc3339, to_ms
 
 __all__ = ["PASSWORD", "World", "api_world", "serve_in_thread", "write_reading"]
 
@@ -45,13 +46,9 @@ USERS = ("alice", "bob", "omar", "quinn", "ada")
 STEP_MIN = 10
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def fleet_yaml(now: datetime) -> str:
     def ago(days: float) -> str:
-        return _iso(now - timedelta(days=days))
+        return rfc3339(now - timedelta(days=days))
 
     return f"""\
 sponsors: [{{id: ACME, name: Acme Pharma}}, {{id: GLOBEX, name: Globex Bio}}]
@@ -120,7 +117,7 @@ def _temperature(site: str, device: str, sensor: str, at: datetime, now: datetim
 def reading_line(
     site: str, source: str, device: str, sensor: str, at: datetime, temp_c: float
 ) -> str:
-    ms = int(at.timestamp() * 1000)
+    ms = to_ms(at)
     return (
         f"reading,device={device},sensor={sensor},site={site},source={source} temp_c={temp_c} {ms}"
     )
@@ -159,8 +156,7 @@ async def _fill_influx(settings: Settings, now: datetime) -> None:
                     )
                 )
         await influx.write_lines(lines)
-        start_ms = int(start.timestamp() * 1000)
-        await downsample_range(influx, start_ms, int(now.timestamp() * 1000))
+        await downsample_range(influx, to_ms(start), to_ms(now))
 
 
 def write_reading(

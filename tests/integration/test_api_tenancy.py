@@ -13,6 +13,7 @@ import pytest
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Mount
 
+from coldchain.times import to_ms
 from tests.integration.test_api_support import World, api_world
 from tests.servers import InfluxServer
 
@@ -127,7 +128,7 @@ def test_shared_fridge_history_shows_globex_only_its_own_period(world: World) ->
     bob = world.client.get(
         "/v1/sites/BSL/units/FRIDGE-01/history", params=params, headers=world.headers("bob")
     ).json()
-    arrived_ms = int((world.now - _days(1)).timestamp() * 1000)
+    arrived_ms = to_ms(world.now - _days(1))
     points = [p for s in bob["series"] for p in s["points"]]
     assert points
     assert min(p[0] for p in points) >= arrived_ms - bob["bucket_ms"]
@@ -150,7 +151,7 @@ def test_acme_sees_its_spike_in_the_shared_fridge(world: World) -> None:
     peaks = [p[2] for s in alice["series"] if s["location"] == "BSL/FRIDGE-01" for p in s["points"]]
     assert max(peaks) == 30.0  # min/max buckets keep the peak at any zoom
     assert all(
-        p[0] < int((world.now - _days(2)).timestamp() * 1000)
+        p[0] < to_ms(world.now - _days(2))
         for s in alice["series"]
         if s["location"] == "BSL/FRIDGE-01"
         for p in s["points"]

@@ -22,6 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.dashboards_cmd import dashboards_app
+from coldchain import times
 from coldchain.alert_points import alert_line
 from coldchain.config import MqttEndpoint
 from coldchain.fleet import Fleet
@@ -151,7 +152,7 @@ def filled_day(
     ingest = IngestProcess(mosquitto.url, influxd.url, db, tmp / "var", client_id=f"ingest-{site}")
     ingest.start()
     try:
-        now_ms = int(time.time()) // 60 * 60_000
+        now_ms = times.now_ms() // 60_000 * 60_000
         fleet = _fleet(site)
         plan = build_plan(fleet, now_ms - 24 * HOUR_MS, now_ms, 7)
         stats = asyncio.run(
@@ -176,7 +177,7 @@ def filled_day(
             60,
             "the spool to drain",
         )
-        _seed_detector_points(influxd.url, db, site, int(time.time() * 1000))
+        _seed_detector_points(influxd.url, db, site, times.now_ms())
         time.sleep(1.5)  # a few more `pipeline` points from ingest (every 0.5 s in tests)
         directory = tmp / "built"
         write_dashboards(build_dashboards(inputs_from_fleet(fleet)), directory)

@@ -1,14 +1,15 @@
 """The detector scored against the simulators' ground truth: 200 units, 20 shipments, 7
 simulated days with injected faults, driven in-process (no MQTT) on simulated time.
 
-Prints precision, recall and detection delay. Borderline excursions (within two logging
-intervals of the alarm delay) can go either way on sampled data; they are neither required
-nor counted as false alarms, and are reported separately.
+Prints and asserts precision, recall and detection delay. Borderline excursions (within
+two logging intervals of the alarm delay) can go either way on sampled data; they are
+neither required nor counted as false alarms, and are reported separately.
 """
 
 from __future__ import annotations
 
 import statistics
+from array import array
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from alerting.episodes import AlertChange
 from alerting.rules import KIND_DEFAULT_RANGES, DetectorConfig
 from coldchain.catalog import create_catalog_engine, import_fleet, upgrade_catalog
 from coldchain.fleet import Fleet
+from coldchain.models import Reading, SensorKey
 from simulators.durations import parse_rfc3339_ms, to_rfc3339
 from simulators.engine import Simulation
 from simulators.fleetgen import generate_fleet
@@ -34,6 +36,7 @@ START = "2026-02-02T00:00:00Z"
 DAYS = 7
 UNIT_INTERVAL_S = 300
 DELAY_MS = 30 * 60_000
+TICK_MS = 60_000  # the detector's clock in this run: Detector.tick once a simulated minute
 SILENT = ("S03", "unit", None, "p2")  # device filled in from the fleet
 
 
@@ -77,7 +80,30 @@ def _close_shipments(fleet: dict[str, Any], plan_shipments: Any) -> None:
             placement["to"] = to_rfc3339(end)
 
 
-def _run(tmp_path: Path) -> tuple[list[AlertChange], list[TruthEvent], Any, dict[str, int]]:
+class Arrivals:
+    """When each reading reached the detector: per sensor, event times and arrival times."""
+
+    def __init__(self) -> None:
+        self._ts: dict[SensorKey, array[int]] = defaultdict(lambda: array("q"))
+        self._due: dict[SensorKey, array[int]] = defaultdict(lambda: array("q"))
+
+    def add(self, readings: list[Reading], due_ms: int) -> None:
+        for r in readings:
+            key = SensorKey(r.site, str(r.source), r.device, r.sensor)
+            self._ts[key].append(r.ts_ms)
+            self._due[key].append(due_ms)
+
+    def first_arrival_of_stamp(self, key: SensorKey, at_least_ms: int) -> int | None:
+        """When the detector first held a reading of `key` stamped `at_least_ms` or later."""
+        ts = np.frombuffer(self._ts[key], dtype=np.int64)
+        due = np.frombuffer(self._due[key], dtype=np.int64)
+        later = due[ts >= at_least_ms]
+        return int(later.min()) if len(later) else None
+
+
+def _run(
+    tmp_path: Path,
+) -> tuple[list[AlertChange], list[TruthEvent], Any, dict[str, int], Arrivals]:
     raw = _fleet()
     start = parse_rfc3339_ms(START)
     end = start + DAYS * 86_400_000
@@ -97,6 +123,7 @@ def _run(tmp_path: Path) -> tuple[list[AlertChange], list[TruthEvent], Any, dict
     changes: list[AlertChange] = []
     truth: list[TruthEvent] = []
     stats = {"readings": 0}
+    arrivals = Arrivals()
     next_tick = start
     for chunk in sim.chunks():
         truth += chunk.truth
@@ -106,7 +133,7 @@ def _run(tmp_path: Path) -> tuple[list[AlertChange], list[TruthEvent], Any, dict
         for due in sorted(by_due):
             while next_tick <= due:
                 changes += detector.tick(next_tick)
-                next_tick += 60_000
+                next_tick += TICK_MS
             readings = []
             for m in by_due[due]:
                 if isinstance(m, ReadingsMessage):
@@ -122,19 +149,20 @@ def _run(tmp_path: Path) -> tuple[list[AlertChange], list[TruthEvent], Any, dict
                 elif isinstance(m, StatusMessage):
                     changes += detector.process_status(m.status, due)
             stats["readings"] += len(readings)
+            arrivals.add(readings, due)
             changes += detector.process(readings, due)
     truth += sim.finish()
     truth.append(
         TruthEvent(
             "silenced",
-            (SILENT[0], "unit", silent_device, SILENT[3]),
+            SensorKey(SILENT[0], "unit", silent_device, SILENT[3]),
             silent_from,
             silent_to,
             None,
             True,
         )
     )
-    return changes, truth, plan, stats
+    return changes, truth, plan, stats, arrivals
 
 
 def _overlaps(a0: int, a1: int | None, b0: int, b1: int | None) -> bool:
@@ -143,7 +171,7 @@ def _overlaps(a0: int, a1: int | None, b0: int, b1: int | None) -> bool:
 
 @pytest.mark.slow
 def test_detector_scores_against_ground_truth(tmp_path: Path) -> None:
-    changes, truth, plan, stats = _run(tmp_path)
+    changes, truth, plan, stats, arrivals = _run(tmp_path)
     interval = {
         **{(u.site, "unit", u.device): u.log_interval_s * 1000 for u in plan.units},
         **{
@@ -182,10 +210,33 @@ def test_detector_scores_against_ground_truth(tmp_path: Path) -> None:
             borderline.append(t)
         else:
             short.append(t)
+    assert short, "no short door openings: the negatives that must not alarm are missing"
+    assert required, "no excursion lasted the alarm delay: nothing to detect"
     missed = [t for t in required if not matching(t)]
     delays = [
         min(a.at_ms for a in matching(t)) - (t.start_ms + DELAY_MS) for t in required if matching(t)
     ]
+    # The latest an alarm may open: when the detector holds a reading stamped one log
+    # interval past the alarm delay. The delay counts from the sensor's last in-range
+    # reading, which for an excursion that went on is at most one interval after its true
+    # start (the true temperature crosses first; the reading at the crossing may still be
+    # in range, by offset or noise); so a reading stamped start + delay + interval proves
+    # the delay over, and the alarm must open when it arrives. Live, that is about one
+    # interval after the delay (readings arrive within a minute, `step_s`). A logger's
+    # backfill is held until its burst has been quiet for `backfill_quiet_ms` and then
+    # evaluated at the next tick: at most that and one tick after it arrived.
+    allowance_ms = TICK_MS + DetectorConfig().backfill_quiet_ms
+    late: list[tuple[TruthEvent, int]] = []
+    for t in required:
+        if not matching(t):
+            continue
+        proof = arrivals.first_arrival_of_stamp(
+            t.sensor, t.start_ms + DELAY_MS + interval[t.sensor[:3]]
+        )
+        assert proof is not None, f"no reading after the alarm delay of {t}"
+        opened_at = min(a.at_ms for a in matching(t))
+        if opened_at > proof + allowance_ms:
+            late.append((t, opened_at - proof))
     true_alarms = [
         a
         for a in alarms
@@ -240,14 +291,20 @@ def test_detector_scores_against_ground_truth(tmp_path: Path) -> None:
         f"excursion alarms: {len(alarms)} precision={precision:.3f} recall={recall:.3f} "
         f"missed={len(missed)} alarms_for_short_spikes={len(door_alarms)}\n"
         f"delay after the alarm delay (s): median={statistics.median(delays) / 1000:.0f} "
-        f"p95={np.percentile(delays, 95) / 1000:.0f} max={max(delays) / 1000:.0f}\n"
+        f"p95={np.percentile(delays, 95) / 1000:.0f} max={max(delays) / 1000:.0f} "
+        f"later_than_the_proof={len(late)}\n"
         f"missing data: silent windows={len(silent)} missed={len(silent_missed)} "
         f"alerts={len(missing)}\nalerts by kind: {dict(sorted(kinds.items()))} retrospective={retro}"
     )
     assert not missed, (
         f"missed excursions: {[(t.sensor, to_rfc3339(t.start_ms)) for t in missed[:5]]}"
     )
+    assert precision >= 0.99, f"precision {precision:.3f} ({len(alarms)} alarms)"
     assert not door_alarms, f"alarms for short spikes: {door_alarms[:3]}"
+    assert not late, (
+        "alarms later than the reading that proved the delay: "
+        f"{[(t.sensor, to_rfc3339(t.start_ms), f'{ms / 1000:.0f} s') for t, ms in late[:5]]}"
+    )
     assert not silent_missed, (
         f"silent sensors not reported: {[(t.kind, t.sensor) for t in silent_missed[:5]]}"
     )

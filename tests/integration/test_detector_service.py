@@ -10,6 +10,7 @@ import httpx
 import orjson
 import pytest
 
+from coldchain.times import now_ms, to_ms
 from tests.integration.test_detector_support import (
     AlertListener,
     DetectProcess,
@@ -56,7 +57,7 @@ def detect(
 
 
 def _reading(seq: int, temp: float, ts: int | None = None) -> bytes:
-    ts = ts if ts is not None else time.time_ns() // 1_000_000
+    ts = ts if ts is not None else now_ms()
     return orjson.dumps({"sensor": "p1", "ts": ts, "temp_c": temp, "seq": seq})
 
 
@@ -71,7 +72,7 @@ def test_kill9_mid_excursion_gives_exactly_one_alert_with_its_true_start(
             gateway.publish(UNIT_TOPIC, _reading(seq, 5.0))
             seq += 1
             time.sleep(0.3)
-        first_out = time.time_ns() // 1_000_000
+        first_out = now_ms()
         gateway.publish(UNIT_TOPIC, _reading(seq, 9.5, first_out))
         seq += 1
         for _ in range(5):  # 1.5 s into a 12 s alarm delay: pending, not yet an alert
@@ -112,7 +113,7 @@ def test_kill9_mid_excursion_gives_exactly_one_alert_with_its_true_start(
             a for a in alerts(detect.catalog_url) if a.kind == "excursion" and a.severity == "alarm"
         ]
         assert len(alarms) == 1
-        assert int(alarms[0].start_at.timestamp() * 1000) == first_out
+        assert to_ms(alarms[0].start_at) == first_out
         assert alarms[0].peak_c == 9.9
         wait_until(
             lambda: sum(1 for e in listener.events if e["alert_id"] == alarms[0].id) >= 2,
@@ -130,7 +131,7 @@ def test_kill9_mid_excursion_gives_exactly_one_alert_with_its_true_start(
 def test_backfill_with_an_excursion_inside_raises_one_retrospective_alert(
     broker: MosquittoServer, detect: DetectProcess, influxd: InfluxServer, influx_db: str
 ) -> None:
-    now = time.time_ns() // 1_000_000 // 60_000 * 60_000
+    now = now_ms() // 60_000 * 60_000
     start = now - 4 * 3_600_000
     readings = []
     for i in range(36):  # three hours of 5-minute logs, 45 minutes of them at 12 °C
@@ -156,9 +157,9 @@ def test_backfill_with_an_excursion_inside_raises_one_retrospective_alert(
         assert len(alarms) == 1, [(a.start_at, a.end_at) for a in alarms]
         alarm = alarms[0]
         assert alarm.retrospective
-        assert int(alarm.start_at.timestamp() * 1000) == start + 12 * 300_000
+        assert to_ms(alarm.start_at) == start + 12 * 300_000
         assert alarm.end_at is not None
-        assert int(alarm.end_at.timestamp() * 1000) == start + 21 * 300_000
+        assert to_ms(alarm.end_at) == start + 21 * 300_000
         assert alarm.peak_c == pytest.approx(12.2)
         # The dashboards' copies: the alert's state changes and the detector's counters.
         wait_until(

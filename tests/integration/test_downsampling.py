@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -15,12 +14,13 @@ from coldchain.downsampling import (
     ensure_downsampling,
 )
 from coldchain.influx import InfluxClient
+from coldchain.times import now_ms
 from tests.servers import InfluxServer
 
 pytestmark = pytest.mark.integration
 
 HOUR_MS = 3_600_000
-START_MS = (int(time.time() * 1000) // HOUR_MS - 5) * HOUR_MS  # whole hours, inside every RP
+START_MS = (now_ms() // HOUR_MS - 5) * HOUR_MS  # whole hours, inside every RP
 
 
 @pytest.fixture

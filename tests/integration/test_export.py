@@ -35,6 +35,7 @@ from coldchain.catalog import (
 from coldchain.catalog.alerts import NewAlert, close_alert, open_alert, resolve_alert
 from coldchain.catalog.audit import read_audit
 from coldchain.influx import InfluxClient
+from coldchain.times import to_ms
 from tests.servers import InfluxServer
 
 pytestmark = pytest.mark.integration
@@ -68,14 +69,8 @@ EXCURSION = (datetime(2026, 10, 26, 4, tzinfo=UTC), datetime(2026, 10, 26, 5, tz
 NOW = datetime(2026, 10, 27, tzinfo=UTC)
 
 
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
 def _line(device: str, source: str, sensor: str, at: datetime, temp: float) -> str:
-    return (
-        f"reading,device={device},sensor={sensor},site=BSL,source={source} temp_c={temp} {_ms(at)}"
-    )
+    return f"reading,device={device},sensor={sensor},site=BSL,source={source} temp_c={temp} {to_ms(at)}"
 
 
 def _readings() -> tuple[list[str], list[str]]:

@@ -32,6 +32,7 @@ from coldchain.catalog import (
 )
 from coldchain.catalog.schema import AlertRow, AlertRuleRow, AuditEntryRow, LoggerReportRow
 from coldchain.influx import InfluxClient
+from coldchain.times import to_ms
 from tests.integration.test_detector_support import DetectProcess
 from tests.pipeline import IngestProcess, stored_reading_keys, wait_until
 from tests.servers import InfluxServer, MosquittoServer
@@ -129,8 +130,7 @@ def _catalog_counts(engine: Engine) -> tuple[int, int, int]:
 
 
 def _device_ms(text: str) -> int:
-    local = datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=ZURICH)
-    return round(local.timestamp() * 1000)
+    return to_ms(datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=ZURICH))
 
 
 def test_qtag_run_lands_once_with_true_times_and_the_export_shows_both(world: World) -> None:
@@ -156,7 +156,7 @@ def test_qtag_run_lands_once_with_true_times_and_the_export_shows_both(world: Wo
         if line.startswith("\t2022-")
     )
     assert _stored(world, "RCPJ00010") == expected  # every reading, at its true time
-    assert expected[0] == round(datetime(2022, 11, 8, 3, 49, tzinfo=UTC).timestamp() * 1000)
+    assert expected[0] == to_ms(datetime(2022, 11, 8, 3, 49, tzinfo=UTC))
     after_first = _catalog_counts(world.engine)
     assert after_first[:2] == (before[0] + 1, before[1] + 4)
 

@@ -35,11 +35,12 @@ from alerting.conditions import FAR_FUTURE, FAR_PAST, ConditionTimeline, Segment
 from alerting.detector import Detector
 from alerting.device_rules import DeviceRule, RuleProgress, device_rule
 from alerting.episodes import AlertChange
-from alerting.rules import NO_LIMITS, DetectorConfig, SensorKey
+from alerting.rules import NO_LIMITS, DetectorConfig
 from coldchain.catalog import create_catalog_engine, import_fleet, upgrade_catalog
 from coldchain.loggers import LoggerFile, parse_logger_file
 from coldchain.loggers.importer import prepare_import, record_import
-from coldchain.models import Reading, SourceKind
+from coldchain.models import Reading, SensorKey, SourceKind
+from coldchain.times import local, parse_rfc3339, to_ms
 from tests.needs import REAL_LOGGERS, needed_file
 
 #: The devices' clocks are naive local time; one fixed zone both ways keeps their days.
@@ -63,16 +64,16 @@ def _load(relative: str) -> LoggerFile:
     return parse_logger_file(needed_file(REAL_LOGGERS / relative))
 
 
-def _ms(local: datetime) -> int:
-    return int(local.replace(tzinfo=ZONE).timestamp() * 1000)
+def _ms(wall: datetime) -> int:
+    return to_ms(wall.replace(tzinfo=ZONE))
 
 
 def _local(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, ZONE).replace(tzinfo=None)
+    return local(ms, ZONE).replace(tzinfo=None)
 
 
 def _from_rfc3339(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(ZONE).replace(tzinfo=None)
+    return parse_rfc3339(text).astimezone(ZONE).replace(tzinfo=None)
 
 
 def _detect(
@@ -80,7 +81,7 @@ def _detect(
 ) -> list[Alarm]:
     """Feed `points` (local time, °C) as one logger backfill with the device's rules; our
     alarms, the still-open ones measured up to `end` (the end of the device's record)."""
-    key = ("BSL", "logger", logger.serial, "t")
+    key = SensorKey("BSL", "logger", logger.serial, "t")
     cap_ms = int(interval / MINUTE) * 60_000
     rules = tuple(device_rule(r.number, r.params(), cap_ms) for r in logger.rules)
     timeline = ConditionTimeline({key: [Segment(FAR_PAST, FAR_FUTURE, NO_LIMITS, False, rules)]})
@@ -97,7 +98,7 @@ def _backfill(
     `end_ms`, in pages as the importer publishes them; the alert changes."""
     now = end_ms + 86_400_000
     readings = [
-        Reading(key[0], SourceKind.LOGGER, key[2], key[3], ts, c, seq)
+        Reading(key.site, SourceKind.LOGGER, key.device, key.sensor, ts, c, seq)
         for seq, (ts, c) in enumerate(points)
     ]
     changes: list[AlertChange] = []
@@ -314,7 +315,7 @@ def test_one_q_tag_on_two_shipments_each_run_agrees_with_its_own_record(tmp_path
         timeline = load_timeline(engine)
     finally:
         engine.dispose()
-    key: SensorKey = ("BSL", "logger", "RCPJ00010", "t1")
+    key = SensorKey("BSL", "logger", "RCPJ00010", "t1")
     rules = {r.rule_id: r for r in timeline.lookup(key, points["SHP-RUN2"][0][0]).rules}
     assert set(rules) == set(numbers)  # both shipments' rules on the one sensor
     assert all(r.cap_ms == 600_000 and r.from_ms is not None for r in rules.values())

@@ -39,6 +39,7 @@ from coldchain.downsampling import downsample_range, ensure_downsampling
 from coldchain.influx import InfluxClient
 from coldchain.lineprotocol import reading_line, status_line
 from coldchain.models import DeviceStatus, Reading, SourceKind
+from coldchain.times import to_ms
 from ingest.dead_letters import DeadLetter, DeadLetterStore
 from ingest.spool import Spool
 from tests.catalog_servers import PostgresServer, find_postgres_bin, running_postgres
@@ -257,8 +258,7 @@ def drill(tmp_path_factory: pytest.TempPathFactory) -> Drill:
     catalog and data dir deleted): only the backup directory is left."""
     root = tmp_path_factory.mktemp("source")
     data_dir, db, backup_dir = root / "var", "coldchain", root / "backup"
-    start_ms = (datetime.now(UTC) - timedelta(days=DAYS + 3)).timestamp() * 1000
-    start_ms = int(start_ms) - int(start_ms) % DAY_MS
+    start_ms = to_ms(datetime.now(UTC) - timedelta(days=DAYS + 3)) // DAY_MS * DAY_MS
     catalog_url = f"sqlite:///{data_dir / 'catalog.sqlite3'}"
     with running_influxd(root / "influxd") as source:
         written = asyncio.run(_fill_influx(source.url, db, start_ms))

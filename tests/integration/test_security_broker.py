@@ -25,6 +25,7 @@ from cli import broker_cmd
 from cli.local_servers import LocalInflux, LocalMosquitto, free_port
 from coldchain.catalog import catalog_session, create_catalog_engine, upgrade_catalog
 from coldchain.catalog.schema import SiteRow
+from coldchain.times import now_ms
 from tests.integration.test_detector_support import DetectProcess, make_catalog
 from tests.pipeline import IngestProcess, wait_until
 from tests.secrets_registry import register
@@ -430,7 +431,7 @@ def test_two_detector_partitions_each_on_one_connection_of_their_own_account(
         deadline = time.monotonic() + 60
         while not watcher.messages:
             assert time.monotonic() < deadline, partitions[0].log_text()[-3000:]
-            reading = {"sensor": "p1", "ts": time.time_ns() // 1_000_000, "temp_c": 9.5}
+            reading = {"sensor": "p1", "ts": now_ms(), "temp_c": 9.5}
             answer = gateway.publish(
                 "coldchain/v1/TST/unit/FR-1/readings", orjson.dumps({**reading, "seq": seq})
             )

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import math
 
+import orjson
 import pytest
 
 from alerting.conditions import FAR_FUTURE, FAR_PAST, ConditionTimeline, Segment
 from alerting.detector import Detector
 from alerting.episodes import AlertChange
 from alerting.rules import DetectorConfig, Limits
-from coldchain.models import DeviceStatus, Reading, SourceKind
+from coldchain.models import DeviceStatus, Reading, SensorKey, SourceKind
 
-KEY = ("S", "unit", "U1", "p1")
+KEY = SensorKey("S", "unit", "U1", "p1")
 T0 = 1_763_800_000_000
 MIN = 60_000
 
@@ -111,6 +112,22 @@ def test_restored_state_neither_repeats_nor_forgets_an_alert() -> None:
     opened = [c for c in _alarms(after) if c.state == "open"]
     assert len(opened) == 1
     assert opened[0].start_ms == T0 + 20 * MIN
+
+
+def test_state_persists_sensor_keys_as_lists_and_restores_them_named() -> None:
+    """Rows the state store wrote before SensorKey existed must still load: the JSON form
+    of a key stays its plain list, and a restored key is a SensorKey again."""
+    first = _detector()
+    _feed(first, {}, 5)
+    saved = first.snapshot()
+    assert list(saved) == ["S/unit/U1/p1"]
+    raw = orjson.loads(orjson.dumps(saved["S/unit/U1/p1"], option=orjson.OPT_SERIALIZE_NUMPY))
+    assert raw["key"] == ["S", "unit", "U1", "p1"]
+    second = _detector()
+    second.restore([raw], T0 + 5 * MIN)
+    assert second.index == {KEY: 0}
+    assert type(second.states[0].key) is SensorKey
+    assert second.states[0].key == KEY
 
 
 def test_a_shuffled_backfill_is_one_retrospective_alarm() -> None:

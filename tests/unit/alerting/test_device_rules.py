@@ -11,18 +11,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from alerting.alert_store import NotifyConfig, utc, write_changes
+from alerting.alert_store import NotifyConfig, write_changes
 from alerting.conditions import FAR_FUTURE, FAR_PAST, ConditionTimeline, Segment, load_timeline
 from alerting.detector import Detector
 from alerting.device_rules import DeviceRule, device_rule
 from alerting.episodes import AlertChange
-from alerting.rules import NO_LIMITS, DetectorConfig, Limits, SensorKey
+from alerting.rules import NO_LIMITS, DetectorConfig, Limits
 from coldchain.catalog import catalog_session, create_catalog_engine, import_fleet, upgrade_catalog
-from coldchain.catalog.alerts import rfc3339
 from coldchain.catalog.schema import AlertRow, AlertRuleRow, LoggerReportRow, StorageUnitRow
-from coldchain.models import Reading, SourceKind
+from coldchain.models import Reading, SensorKey, SourceKind
+from coldchain.times import from_ms, rfc3339_ms
 
-KEY: SensorKey = ("S", "logger", "LOG-1", "t")
+KEY = SensorKey("S", "logger", "LOG-1", "t")
 T0 = 1_763_800_000_000
 MIN = 60_000
 STEP = 10  # minutes between readings: the logging interval
@@ -48,13 +48,15 @@ def _feed(
     changes: list[AlertChange] = []
     for m in range(0, minutes, STEP):
         ts = T0 + m * MIN
-        reading = Reading(*KEY[:1], SourceKind.LOGGER, *KEY[2:], ts, values.get(m, 5.0), m)
+        reading = Reading(
+            KEY.site, SourceKind.LOGGER, KEY.device, KEY.sensor, ts, values.get(m, 5.0), m
+        )
         changes += detector.process([reading], ts + now_lag * MIN)
     return changes
 
 
 def _at(minute: int) -> str | None:
-    return rfc3339(utc(T0 + minute * MIN))
+    return rfc3339_ms(T0 + minute * MIN)
 
 
 def _ruled(changes: list[AlertChange]) -> list[AlertChange]:
@@ -311,7 +313,7 @@ def _fridge_tag_report(unit_id: int) -> LoggerReportRow:
         timezone="Europe/Zurich",
         log_interval_s=300,
         readings=0,
-        imported_at=utc(T0),
+        imported_at=from_ms(T0),
         imported_by="test",
         summary_json="{}",
         events_json="[]",
@@ -349,10 +351,10 @@ def test_rules_of_a_shipment_and_a_unit_come_from_the_catalog_to_the_alert_row(
     with caplog.at_level(logging.WARNING, logger="alerting.conditions"):
         timeline = load_timeline(engine)
     assert "left out: direction" in caplog.text
-    logger_key: SensorKey = ("BSL", "logger", "LOG-1", "t")
+    logger_key = SensorKey("BSL", "logger", "LOG-1", "t")
     (rule,) = timeline.lookup(logger_key, T0).rules
     assert (rule.rule_id, rule.cap_ms, rule.origin) == (shipment_rule, 600_000, "Q-tag X alarm 1")
-    (rule,) = timeline.lookup(("BSL", "unit", "FR-1", "p1"), T0).rules
+    (rule,) = timeline.lookup(SensorKey("BSL", "unit", "FR-1", "p1"), T0).rules
     assert (rule.rule_id, rule.cap_ms) == (unit_rule, 300_000)  # the export's, not the unit's
 
     detector = Detector(DetectorConfig(), timeline)

@@ -7,7 +7,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,13 +18,10 @@ from typer.testing import CliRunner
 from cli.health_cmd import Service, check_metrics_file, metrics_path
 from cli.main import app
 from coldchain.influx import InfluxClient
+from coldchain.times import now_ms
 from ingest.metrics import IngestMetrics, report_metrics
 
 runner = CliRunner()
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _write_snapshot(data_dir: Path, name: str, time_ms: int) -> Path:
@@ -42,7 +38,7 @@ def _free_port() -> int:
 
 
 def test_a_freshly_written_ingest_metrics_file_is_healthy(tmp_path: Path) -> None:
-    _write_snapshot(tmp_path, "ingest-coldchain-ingest-2", _now_ms() - 1_000)
+    _write_snapshot(tmp_path, "ingest-coldchain-ingest-2", now_ms() - 1_000)
     result = runner.invoke(
         app,
         ["health", "ingest", "--data-dir", str(tmp_path), "--worker", "coldchain-ingest-2"],
@@ -52,7 +48,7 @@ def test_a_freshly_written_ingest_metrics_file_is_healthy(tmp_path: Path) -> Non
 
 
 def test_a_stale_metrics_file_is_unhealthy_and_says_how_old(tmp_path: Path) -> None:
-    _write_snapshot(tmp_path, "ingest-w1", _now_ms() - 120_000)
+    _write_snapshot(tmp_path, "ingest-w1", now_ms() - 120_000)
     result = runner.invoke(
         app,
         ["health", "ingest", "--data-dir", str(tmp_path), "--worker", "w1", "--max-age", "30"],
@@ -75,10 +71,10 @@ def test_worker_and_max_age_default_to_the_services_own_settings(tmp_path: Path)
         "COLDCHAIN_DETECT_CLIENT_ID": "coldchain-detector",
         "COLDCHAIN_METRICS_INTERVAL_S": "2",
     }
-    path = _write_snapshot(tmp_path, "detector-coldchain-detector", _now_ms() - 4_000)
+    path = _write_snapshot(tmp_path, "detector-coldchain-detector", now_ms() - 4_000)
     assert runner.invoke(app, ["health", "detect"], env=env).exit_code == 0
     # 3 intervals of 2 s: a snapshot 7 s old is stale.
-    path.write_bytes(orjson.dumps({"time_ms": _now_ms() - 7_000}))
+    path.write_bytes(orjson.dumps({"time_ms": now_ms() - 7_000}))
     assert runner.invoke(app, ["health", "detect"], env=env).exit_code == 1
 
 
@@ -160,7 +156,7 @@ def test_an_api_that_is_down_is_unhealthy() -> None:
 
 def test_the_module_entry_point_runs_the_same_check(tmp_path: Path) -> None:
     """`python -m cli.health_cmd`, what the containers' health checks run."""
-    _write_snapshot(tmp_path, "ingest-w", _now_ms())
+    _write_snapshot(tmp_path, "ingest-w", now_ms())
     args = [sys.executable, "-m", "cli.health_cmd", "ingest", "--data-dir", str(tmp_path)]
     fresh = subprocess.run([*args, "--worker", "w"], capture_output=True, text=True, check=False)
     assert fresh.returncode == 0, fresh.stderr

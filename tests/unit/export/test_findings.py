@@ -14,6 +14,7 @@ from api.export.record import AlertInfo, ProductInfo, SensorRef
 from api.export.stats import Excursion, Gap
 from api.export.summary import Figures, budget_verdict
 from api.export.timefmt import format_local, format_utc
+from coldchain.times import to_ms
 
 H = 3_600_000
 SENSOR = SensorRef("BSL", "logger", "LOG-1", "p1", 300)
@@ -177,7 +178,7 @@ def test_release_is_recommended_only_without_any_reason_against_it() -> None:
 def test_local_time_shows_the_offset_on_both_sides_of_the_dst_change() -> None:
     # Europe/Zurich 2026-10-25: 03:00 CEST (+02:00) becomes 02:00 CET (+01:00) at 01:00 UTC.
     utc = np.array(
-        [datetime(2026, 10, 25, h, 30, tzinfo=UTC).timestamp() * 1000 for h in (0, 1, 2)],
+        [to_ms(datetime(2026, 10, 25, h, 30, tzinfo=UTC)) for h in (0, 1, 2)],
         dtype=np.int64,
     )
     assert format_utc(utc)[0] == "2026-10-25T00:30:00.000Z"

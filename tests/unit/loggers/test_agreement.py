@@ -21,6 +21,7 @@ import pytest
 from coldchain.loggers import LoggerFile
 from coldchain.loggers.compare import daily_figures, run_figures
 from coldchain.loggers.timebase import epoch_ms, local_instant
+from coldchain.times import to_ms
 from tests.unit.loggers.real_files import real_file
 
 #: Any zone does, used both ways; Zurich has no DST change inside either log.
@@ -89,8 +90,8 @@ def test_qtag_run_statistics_agree_with_res(name: str) -> None:
     assert device.mean_c <= ours.mean_c < device.mean_c + 0.1
     assert (ours.min_c, ours.max_c) == (device.min_c, device.max_c)
     zone = ZoneInfo(ZONE)
-    assert ours.min_at_ms == round(local_instant(device.min_at, zone).timestamp() * 1000)
-    assert ours.max_at_ms == round(local_instant(device.max_at, zone).timestamp() * 1000)
+    assert ours.min_at_ms == to_ms(local_instant(device.min_at, zone))
+    assert ours.max_at_ms == to_ms(local_instant(device.max_at, zone))
     print(
         f"{name}: MKT {ours.mkt_c:.3f} vs {device.mkt_c}, mean {ours.mean_c:.3f} vs "
         f"{device.mean_c}, min {ours.min_c} / max {ours.max_c} at the device's times"

@@ -8,6 +8,7 @@ import pytest
 
 from coldchain.loggers import LoggedReading, LoggerFileError
 from coldchain.loggers.timebase import epoch_ms
+from coldchain.times import parse_rfc3339_ms
 
 
 def _rows(*times: datetime) -> list[LoggedReading]:
@@ -31,4 +32,4 @@ def test_two_rows_on_one_instant_are_refused() -> None:
 
 def test_a_fixed_offset_zone_for_a_device_that_ignores_dst() -> None:
     ms = epoch_ms(_rows(datetime(2022, 7, 1, 12, 0)), "Etc/GMT-1")
-    assert ms[0] == int(datetime.fromisoformat("2022-07-01T11:00:00+00:00").timestamp() * 1000)
+    assert ms[0] == parse_rfc3339_ms("2022-07-01T11:00:00+00:00")
