@@ -17,6 +17,7 @@ from api.readings import read_history, read_live, read_sparklines
 from api.readings.live import place_status
 from api.schemas import LivePlacePublic, LivePublic, SensorLivePublic
 from api.state import ApiState, HistoryKey
+from coldchain.times import from_ms, to_ms
 
 __all__ = [
     "BucketsQuery",
@@ -63,7 +64,7 @@ def history_range(
 async def live_answer(state: ApiState, places: list[LivePlace], *, spark: bool) -> LivePublic:
     settings = state.settings
     now = state.clock()
-    now_ms = int(now.timestamp() * 1000)
+    now_ms = to_ms(now)
     readings = await read_live(
         state.influx,
         places,
@@ -102,9 +103,7 @@ async def live_answer(state: ApiState, places: list[LivePlace], *, spark: bool) 
                     SensorLivePublic(
                         device=s.device,
                         sensor=s.sensor,
-                        ts=None
-                        if s.reading is None
-                        else datetime.fromtimestamp(s.reading.ts_ms / 1000, UTC),
+                        ts=None if s.reading is None else from_ms(s.reading.ts_ms),
                         temp_c=None if s.reading is None else s.reading.temp_c,
                         status=s.status,  # type: ignore[arg-type]
                     )

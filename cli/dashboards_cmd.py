@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from cli.options import ConfigFile, InfluxDb, InfluxUrl, build_settings, fail
+from coldchain import times
 from coldchain.downsampling import downsample_range, ensure_downsampling
 from coldchain.errors import ConfigError, StoreError
 from coldchain.fleet import load_fleet
@@ -88,7 +88,7 @@ def setup_influx(
         async with InfluxClient.for_settings(settings) as influx:
             await ensure_downsampling(influx)
             if backfill:
-                now_ms = time.time_ns() // 1_000_000
+                now_ms = times.now_ms()
                 written = await downsample_range(
                     influx, now_ms - parse_interval_ms(backfill), now_ms
                 )
@@ -123,7 +123,7 @@ def check(
     dashboards = _load_dir(directory)
 
     async def run() -> list[Any]:
-        now_ms = time.time_ns() // 1_000_000
+        now_ms = times.now_ms()
         async with InfluxClient.for_settings(settings) as influx:
             if setup:  # the band panels read the downsampled RPs: fill them for the range
                 await ensure_downsampling(influx)

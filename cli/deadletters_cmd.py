@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -10,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.options import ConfigFile, DataDir, build_settings
+from coldchain.times import from_ms
 from ingest.dead_letters import DeadLetterStore
 
 __all__ = ["deadletters_app"]
@@ -35,6 +35,6 @@ def list_dead_letters(
         return
     table = Table("time (UTC)", "stage", "topic", "reason", "bytes")
     for letter in letters:
-        when = datetime.fromtimestamp(letter.time_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        when = from_ms(letter.time_ms).strftime("%Y-%m-%d %H:%M:%S")
         table.add_row(when, letter.stage, letter.topic, letter.reason, str(len(letter.payload)))
     Console().print(table)

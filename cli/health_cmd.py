@@ -15,20 +15,19 @@ saying why, which `docker inspect` and systemd keep.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import httpx
-import orjson
 import typer
 
 from cli.options import ConfigFile, DataDir, fail
+from coldchain import times
 from coldchain.config import Settings
 from coldchain.errors import ConfigError
-from coldchain.pipeline_metrics import STALE_INTERVALS, metrics_file
+from coldchain.pipeline_metrics import STALE_INTERVALS, metrics_file, read_snapshot
 
 __all__ = [
     "HealthResult",
@@ -73,25 +72,18 @@ def metrics_path(data_dir: Path, service: Service, worker: str) -> Path:
 
 
 def check_metrics_file(path: Path, *, max_age_s: float, now_ms: int | None = None) -> HealthResult:
-    """Healthy when `path` holds a snapshot whose `time_ms` is at most `max_age_s` old.
-
-    `time_ms` rather than the file's mtime: it is what the service wrote, and a copied or
-    restored file keeps an mtime that says nothing about the service.
-    """
-    now = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+    """Healthy when `path` holds a snapshot whose `time_ms` is at most `max_age_s` old."""
     try:
-        snapshot = orjson.loads(path.read_bytes())
+        snapshot = read_snapshot(path)
     except FileNotFoundError:
         return HealthResult(False, f"no metrics file {path}: service not started or not writing")
     except OSError as exc:
         return HealthResult(False, f"cannot read {path}: {exc.strerror}")
-    except orjson.JSONDecodeError:
+    except ValueError:
         return HealthResult(False, f"{path}: not a JSON metrics snapshot")
-    written = snapshot.get("time_ms") if isinstance(snapshot, dict) else None
-    if not isinstance(written, int) or isinstance(written, bool):
+    age_s = snapshot.age_s(times.now_ms() if now_ms is None else now_ms)
+    if age_s is None:
         return HealthResult(False, f"{path}: no time_ms in the snapshot")
-    # A clock stepped back makes the age negative: that is fresh, not an error.
-    age_s = max(0.0, (now - written) / 1000)
     if age_s > max_age_s:
         return HealthResult(False, f"stale: {path.name} last written {age_s:.0f} s ago")
     return HealthResult(True, f"ok: {path.name} written {age_s:.1f} s ago")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from cli.options import ConfigFile, MqttUrl, build_settings, fail
+from coldchain import times
 from coldchain.errors import ConfigError, MqttPublishFailed
 from coldchain.fleet import load_fleet
 from simulators.durations import parse_duration_s, parse_rfc3339_ms
@@ -34,7 +34,7 @@ def _start_ms(text: str | None, duration_ms: int, backfill: bool) -> int:
             return parse_rfc3339_ms(text)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--start") from exc
-    now_ms = int(time.time()) // 60 * 60_000  # whole minutes: readings on round times
+    now_ms = times.now_ms() // 60_000 * 60_000  # whole minutes: readings on round times
     return now_ms - duration_ms if backfill else now_ms
 
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
 
 from cli.local_servers import LocalInflux, LocalMosquitto, free_port, port_is_free
@@ -28,6 +27,7 @@ from coldchain.catalog.credentials import set_password
 from coldchain.catalog.store import catalog_session
 from coldchain.config import Settings
 from coldchain.fleet import load_fleet
+from coldchain.pipeline_metrics import read_metrics
 
 __all__ = ["up"]
 
@@ -122,10 +122,10 @@ def _verb(*args: str) -> list[str]:
 
 def _points_written(data_dir: Path) -> int:
     total = 0
-    for path in (data_dir / "metrics").glob("ingest-*.json"):
+    for snapshot in read_metrics(data_dir, "ingest").values():
         try:
-            total += int(orjson.loads(path.read_bytes()).get("lines_written", 0))
-        except (OSError, orjson.JSONDecodeError, ValueError):
+            total += int(snapshot.values.get("lines_written", 0))
+        except ValueError:
             continue
     return total
 

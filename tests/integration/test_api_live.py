@@ -13,6 +13,7 @@ import pytest
 from coldchain.catalog import catalog_session
 from coldchain.catalog.audit import read_audit
 from coldchain.influx import InfluxClient, quote_string
+from coldchain.times import now_ms, to_ms
 from tests.integration.test_api_support import World, api_world, write_reading
 from tests.servers import InfluxServer
 
@@ -93,7 +94,7 @@ def test_a_warm_place_holding_nothing_is_ok(world: World) -> None:
 
 
 async def _delete_readings_since(world: World, device: str, ago: timedelta) -> None:
-    since_ms = int((datetime.now(UTC) - ago).timestamp() * 1000)
+    since_ms = to_ms(datetime.now(UTC) - ago)
     async with InfluxClient(world.settings.influx_url, world.settings.influx_db) as influx:
         await influx.query(
             f'DELETE FROM "reading" WHERE "device" = {quote_string(device)}'
@@ -176,14 +177,14 @@ def test_alert_list_filters(world: World) -> None:
 def test_metrics_report_ingest_counters_and_lag(world: World) -> None:
     directory = world.settings.data_dir / "metrics"
     directory.mkdir(parents=True, exist_ok=True)
-    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    written_ms = now_ms()
     (directory / "ingest-w1.json").write_text(
         json.dumps(
-            {"worker": "w1", "spool_depth_bytes": 4096, "lines_written": 10, "time_ms": now_ms}
+            {"worker": "w1", "spool_depth_bytes": 4096, "lines_written": 10, "time_ms": written_ms}
         )
     )
     (directory / "detector-d1.json").write_text(
-        json.dumps({"worker": "d1", "sites": ["NOWHERE"], "time_ms": now_ms})
+        json.dumps({"worker": "d1", "sites": ["NOWHERE"], "time_ms": written_ms})
     )
     metrics = world.client.get("/v1/metrics", headers=world.headers("omar")).json()
     assert metrics["sites_without_detector"]  # the fleet's sites: d1 watches none of them

@@ -31,6 +31,7 @@ from coldchain.catalog.alerts import acknowledge_alert
 from coldchain.catalog.outbox import Notification
 from coldchain.config import MqttEndpoint
 from coldchain.mqtt import MqttSubscriber
+from coldchain.times import now_ms
 from tests.integration.test_detector_support import (
     AlertListener,
     DetectProcess,
@@ -87,9 +88,7 @@ def test_every_notification_arrives_once_after_receivers_come_back(
             assert time.monotonic() < deadline, detect.log_text()[-3000:]
             gateway.publish(
                 TOPIC,
-                orjson.dumps(
-                    {"sensor": "p1", "ts": time.time_ns() // 1_000_000, "temp_c": 11.0, "seq": seq}
-                ),
+                orjson.dumps({"sensor": "p1", "ts": now_ms(), "temp_c": 11.0, "seq": seq}),
             )
             seq += 1
             time.sleep(1.0)
@@ -98,9 +97,7 @@ def test_every_notification_arrives_once_after_receivers_come_back(
         for _ in range(10):
             gateway.publish(
                 TOPIC,
-                orjson.dumps(
-                    {"sensor": "p1", "ts": time.time_ns() // 1_000_000, "temp_c": 5.0, "seq": seq}
-                ),
+                orjson.dumps({"sensor": "p1", "ts": now_ms(), "temp_c": 5.0, "seq": seq}),
             )
             seq += 1
             time.sleep(0.5)
@@ -198,10 +195,6 @@ def _reading(ts_ms: int, temp_c: float, seq: int) -> bytes:
     return orjson.dumps({"sensor": "p1", "ts": ts_ms, "temp_c": temp_c, "seq": seq})
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL], ids=["stop", "crash"])
 def test_mqtt_alert_events_wait_for_the_broker(
     broker: MosquittoServer, tmp_path: Path, stop_signal: signal.Signals
@@ -227,7 +220,7 @@ def test_mqtt_alert_events_wait_for_the_broker(
         detect.start()
         # 15 s of event time at 1 °C (limits 2-8 °C, alarm delay 12 s): the alarm opens
         # on the second reading.
-        t0 = _now_ms()
+        t0 = now_ms()
         gateway.publish(TOPIC, _reading(t0 - 15_000, 1.0, 0))
         gateway.publish(TOPIC, _reading(t0, 1.0, 1))
         logs = Logs(detect, broker)
@@ -283,7 +276,7 @@ def test_mqtt_alert_events_wait_for_the_broker(
         assert broker.process.pid != old_broker.pid
         logs.wait(lambda: detect.log_text().count("mqtt: connected") > connects, 30, "reconnect")
         # Back in range for longer than the clear time: the alarm resolves.
-        while _now_ms() < t0 + 5_000:
+        while now_ms() < t0 + 5_000:
             time.sleep(0.1)
         gateway.publish(TOPIC, _reading(t0 + 1_000, 5.0, 2))
         gateway.publish(TOPIC, _reading(t0 + 5_000, 5.0, 3))
