@@ -3,7 +3,7 @@
 The receiving warehouse plugs the logger in; its file is the only record of that leg. The
 readings go over MQTT as a logger backfill (ingest and the detector treat them like any
 late upload), the device's own summary and alarm record go into the catalog beside the
-shipment or unit. The order that keeps it all-or-nothing is coldchain/loggers/importer.py's.
+shipment or unit. The order that keeps it all-or-nothing is logger_import/importer.py's.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from coldchain.catalog.errors import CatalogNotFound
 from coldchain.config import MqttEndpoint
 from coldchain.errors import MqttPublishFailed
 from coldchain.loggers import LoggerFileError
-from coldchain.loggers.importer import (
+from coldchain.mqtt import MqttPublisher
+from logger_import.importer import (
     ImportOutcome,
     PreparedImport,
     import_rules_only,
@@ -39,7 +40,6 @@ from coldchain.loggers.importer import (
     publish_backfill,
     record_import,
 )
-from coldchain.mqtt import MqttPublisher
 
 __all__ = ["logger_app"]
 

@@ -22,7 +22,7 @@ from api.export.timefmt import iso_local, iso_utc
 from coldchain.influx import InfluxClient
 from coldchain.loggers.compare import DayFigures, RunFigures, daily_figures, run_figures
 from coldchain.loggers.model import AlarmRule
-from coldchain.loggers.reports import StoredReport
+from coldchain.catalog.logger_reports import StoredReport
 
 __all__ = ["LoggerComparison", "compare_report", "device_report_dict"]
 

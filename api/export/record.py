@@ -35,7 +35,7 @@ from coldchain.catalog.schema import (
     StorageUnitRow,
 )
 from coldchain.influx import InfluxClient, quote_identifier, quote_string
-from coldchain.loggers.reports import StoredReport, reports_for
+from coldchain.catalog.logger_reports import StoredReport, reports_for
 
 __all__ = [
     "AlertInfo",

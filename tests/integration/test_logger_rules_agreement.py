@@ -38,9 +38,9 @@ from alerting.episodes import AlertChange
 from alerting.rules import NO_LIMITS, DetectorConfig
 from coldchain.catalog import create_catalog_engine, import_fleet, upgrade_catalog
 from coldchain.loggers import LoggerFile, parse_logger_file
-from coldchain.loggers.importer import prepare_import, record_import
 from coldchain.models import Reading, SensorKey, SourceKind
 from coldchain.times import local, parse_rfc3339, to_ms
+from logger_import.importer import prepare_import, record_import
 from tests.needs import REAL_LOGGERS, needed_file
 
 #: The devices' clocks are naive local time; one fixed zone both ways keeps their days.

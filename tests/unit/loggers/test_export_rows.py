@@ -10,8 +10,8 @@ import numpy as np
 from api.export.devicereports import LoggerComparison, device_report_dict
 from api.export.pdf_devicereports import TableBlock, device_report_blocks
 from api.export.record import SensorRef
+from coldchain.catalog.logger_reports import StoredReport
 from coldchain.loggers.compare import daily_figures
-from coldchain.loggers.reports import StoredReport
 from coldchain.loggers.serialize import device_record
 from coldchain.loggers.timebase import epoch_ms
 from tests.unit.loggers.real_files import real_file

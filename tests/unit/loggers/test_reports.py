@@ -19,12 +19,12 @@ from coldchain.catalog import (
     verify_audit_chain,
 )
 from coldchain.catalog.audit import read_audit
+from coldchain.catalog.logger_reports import find_report, reports_for, resolve_target
 from coldchain.catalog.schema import AlertRuleRow, LoggerReportRow
 from coldchain.errors import ConfigError
-from coldchain.loggers.importer import import_rules_only, prepare_import, record_import
-from coldchain.loggers.reports import find_report, reports_for, resolve_target
 from coldchain.loggers.serialize import device_record
 from coldchain.models import SourceKind
+from logger_import.importer import import_rules_only, prepare_import, record_import
 from tests.unit.loggers.real_files import real_file, real_path
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

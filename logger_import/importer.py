@@ -33,11 +33,7 @@ import numpy.typing as npt
 from sqlalchemy import Engine, select
 
 from coldchain.catalog.errors import CatalogConflict
-from coldchain.catalog.schema import LoggerReportRow
-from coldchain.catalog.store import catalog_session
-from coldchain.loggers.formats import parse_logger_file
-from coldchain.loggers.model import LoggerFile
-from coldchain.loggers.reports import (
+from coldchain.catalog.logger_reports import (
     ImportTarget,
     StoredReport,
     find_report,
@@ -45,6 +41,10 @@ from coldchain.loggers.reports import (
     record_report,
     resolve_target,
 )
+from coldchain.catalog.schema import LoggerReportRow
+from coldchain.catalog.store import catalog_session
+from coldchain.loggers.formats import parse_logger_file
+from coldchain.loggers.model import LoggerFile
 from coldchain.loggers.serialize import device_record
 from coldchain.loggers.timebase import epoch_ms, local_instant
 from coldchain.models import Reading
