@@ -21,7 +21,7 @@ import orjson
 from coldchain.config import Settings
 from coldchain.errors import StoreRejected, StoreUnavailable
 
-__all__ = ["InfluxClient", "Series", "quote_identifier", "quote_string"]
+__all__ = ["InfluxClient", "RawAnswer", "Series", "quote_identifier", "quote_string"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,14 @@ class Series:
     @property
     def rows(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row, strict=True)) for row in self.values]
+
+
+@dataclass(frozen=True, slots=True)
+class RawAnswer:
+    """A query answer as the server sends it: its media type and its bytes as they arrive."""
+
+    media_type: str
+    pieces: AsyncIterator[bytes]
 
 
 def quote_identifier(name: str) -> str:
@@ -236,6 +244,27 @@ class InfluxClient:
                             )
                         for series in _series(result):
                             yield series
+
+    @contextlib.asynccontextmanager
+    async def raw_query(
+        self, query: str, *, accept: str, epoch: str = "ms"
+    ) -> AsyncIterator[RawAnswer]:
+        """A chunked query answered in the format `accept` names (e.g. MessagePack) and not
+        compressed, for callers that decode a large answer faster than JSON allows (on
+        loopback, compressing costs InfluxDB more than it saves). A server that ignores
+        `accept` says so in `media_type`; statement errors are in the body, the caller's
+        to decode."""
+        params = {"q": query, "db": self.database, "epoch": epoch, "chunked": "true"}
+        headers = {"Accept": accept, "Accept-Encoding": "identity"}
+        with _translated("query"):
+            async with self._http.stream(
+                "POST", "/query", data=params, headers=headers
+            ) as response:
+                if response.status_code >= 300:
+                    await response.aread()
+                    self._raise_for_status(response, "query")
+                media_type = response.headers.get("content-type", "").split(";")[0].strip()
+                yield RawAnswer(media_type, response.aiter_bytes())
 
     async def create_database(self) -> None:
         """CREATE DATABASE is idempotent in InfluxQL, so this is safe at every start."""

@@ -24,7 +24,7 @@ from typing import Any
 
 from api.export.document import ExportMeta, header_dict, placement_dict, summary_dict
 from api.export.record import BatchRecord
-from api.export.timefmt import format_local, format_utc
+from api.export.rows import reading_rows
 from api.export.walk import Event, PlacementBegin, Readings, RecordEnd, SensorBegin
 
 __all__ = ["COLUMNS", "render_csv"]
@@ -165,7 +165,7 @@ async def render_csv(
 ) -> AsyncIterator[bytes]:
     """The CSV body (everything but the signature trailer), chunk by chunk."""
     yield _header(record, meta).encode()
-    prefix = ""
+    prefix = b""
     async for event in events:
         if isinstance(event, SensorBegin):
             s = event.sensor
@@ -181,14 +181,17 @@ async def render_csv(
                     ]
                 )[:-1]
                 + ","
-            )
-        elif isinstance(event, Readings):
-            utc = format_utc(event.times)
-            local = format_local(event.times, event.placement.timezone)
-            temps = event.temps.tolist()
-            yield "".join(
-                f"{prefix}{u},{lt},{t!r}\n" for u, lt, t in zip(utc, local, temps, strict=True)
             ).encode()
+        elif isinstance(event, Readings):
+            yield reading_rows(
+                event.times,
+                event.temps,
+                event.placement.timezone,
+                head=prefix,
+                mid=b",",
+                sep=b",",
+                tail=b"\n",
+            )
         elif isinstance(event, RecordEnd):
             yield _summary(event).encode()
         elif isinstance(event, PlacementBegin):

@@ -19,10 +19,10 @@ import numpy as np
 
 from api.export.record import PlacementInfo, SensorRef, stream_sensor_readings
 from api.export.timefmt import iso_local, iso_utc
+from coldchain.catalog.logger_reports import StoredReport
 from coldchain.influx import InfluxClient
 from coldchain.loggers.compare import DayFigures, RunFigures, daily_figures, run_figures
 from coldchain.loggers.model import AlarmRule
-from coldchain.catalog.logger_reports import StoredReport
 
 __all__ = ["LoggerComparison", "compare_report", "device_report_dict"]
 
@@ -54,10 +54,15 @@ def _limit(rules: Sequence[AlarmRule], direction: str) -> float | None:
 
 
 async def compare_report(
-    influx: InfluxClient, placement: PlacementInfo, report: StoredReport, *, delta_h: float
+    influx: InfluxClient,
+    placement: PlacementInfo,
+    report: StoredReport,
+    *,
+    delta_h: float,
+    msgpack: bool = False,
 ) -> LoggerComparison:
     """Our figures over the readings of `report`'s file as stored (`delta_h`: the product's,
-    used when the device states none)."""
+    used when the device states none; `msgpack`: see `stream_sensor_readings`)."""
     sensor = _sensor(report)
     first, last = report.first_reading_at, report.last_reading_at
     times: list[np.ndarray[Any, Any]] = []
@@ -68,6 +73,7 @@ async def compare_report(
             sensor,
             start_ms=round(first.timestamp() * 1000),
             end_ms=round(last.timestamp() * 1000) + 1,
+            msgpack=msgpack,
         ):
             times.append(t)
             temps.append(v)

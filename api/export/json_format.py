@@ -17,7 +17,7 @@ import orjson
 
 from api.export.document import ExportMeta, header_dict, placement_dict, sensor_dict, summary_dict
 from api.export.record import BatchRecord
-from api.export.timefmt import format_local, format_utc
+from api.export.rows import reading_rows
 from api.export.walk import (
     Event,
     PlacementBegin,
@@ -59,14 +59,16 @@ async def render_json(
             first_sensor, first_chunk = False, True
             yield (head + _dump(sensor_dict(event.sensor))[:-1] + ',"readings":[').encode()
         elif isinstance(event, Readings):
-            rows = zip(
-                format_utc(event.times),
-                format_local(event.times, event.placement.timezone),
-                event.temps.tolist(),
-                strict=True,
+            rows = reading_rows(
+                event.times,
+                event.temps,
+                event.placement.timezone,
+                head=b',["',
+                mid=b'","',
+                sep=b'",',
+                tail=b"]",
             )
-            body = ",".join(f'["{u}","{lt}",{t!r}]' for u, lt, t in rows)
-            yield (("" if first_chunk else ",") + body).encode()
+            yield rows[1:] if first_chunk else rows  # the first row has no comma before it
             first_chunk = False
         elif isinstance(event, SensorEnd | PlacementEnd):
             yield b"]}"  # closes "readings" and the sensor, or "sensors" and the placement

@@ -16,12 +16,13 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
-import numpy.typing as npt
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from api.export.influx_msgpack import MSGPACK, Chunk, readings
 from coldchain.catalog import Viewer, catalog_session, chain_of_custody
 from coldchain.catalog.errors import CatalogNotFound
+from coldchain.catalog.logger_reports import StoredReport, reports_for
 from coldchain.catalog.schema import (
     AlertHistoryRow,
     AlertRow,
@@ -34,8 +35,8 @@ from coldchain.catalog.schema import (
     SiteRow,
     StorageUnitRow,
 )
+from coldchain.errors import StoreRejected
 from coldchain.influx import InfluxClient, quote_identifier, quote_string
-from coldchain.catalog.logger_reports import StoredReport, reports_for
 
 __all__ = [
     "AlertInfo",
@@ -45,7 +46,10 @@ __all__ = [
     "SensorRef",
     "load_batch_record",
     "prefetched",
+    "sensor_request",
+    "speaks_msgpack",
     "stream_sensor_readings",
+    "window_queries",
 ]
 
 _READING = "reading"  # DESIGN.md §3: measurement `reading`, tags site/source/device/sensor
@@ -312,17 +316,12 @@ def _alert(session: Session, row: AlertRow, ref: SensorRef) -> AlertInfo:
     )
 
 
-async def stream_sensor_readings(
-    influx: InfluxClient,
-    sensor: SensorRef,
-    *,
-    start_ms: int,
-    end_ms: int,
-    window_ms: int = 7 * 86_400_000,
-) -> AsyncIterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
-    """(times in epoch ms, temperatures in °C) of one sensor in [start_ms, end_ms), in time
-    order, chunk by chunk: one chunked query per window, so neither InfluxDB nor this
-    process ever holds more than a window's chunk."""
+def window_queries(
+    sensor: SensorRef, *, start_ms: int, end_ms: int, window_ms: int = 7 * 86_400_000
+) -> list[str]:
+    """The statements that read one sensor in [start_ms, end_ms), one per time window, so
+    that InfluxDB never holds more than a window's chunk; InfluxDB runs the statements of
+    one request one after the other."""
     where = " AND ".join(
         f"{quote_identifier(tag)} = {quote_string(value)}"
         for tag, value in (
@@ -332,23 +331,63 @@ async def stream_sensor_readings(
             ("sensor", sensor.sensor),
         )
     )
-    lower = start_ms
-    while lower < end_ms:
-        upper = min(lower + window_ms, end_ms)
-        query = (
-            f"SELECT {quote_identifier('temp_c')} FROM {quote_identifier(_READING)} "
-            f"WHERE {where} AND time >= {lower}ms AND time < {upper}ms"
-        )
-        async for series in influx.stream_query(query):
+    bounds = range(start_ms, end_ms, window_ms)
+    return [
+        f"SELECT {quote_identifier('temp_c')} FROM {quote_identifier(_READING)} "
+        f"WHERE {where} AND time >= {lower}ms AND time < {min(lower + window_ms, end_ms)}ms"
+        for lower in bounds
+    ]
+
+
+def sensor_request(
+    sensor: SensorRef, *, start_ms: int, end_ms: int, window_ms: int = 7 * 86_400_000
+) -> str:
+    """All of `window_queries` as one request: a request costs InfluxDB and httpx
+    milliseconds, and a year has 53 windows."""
+    return ";".join(window_queries(sensor, start_ms=start_ms, end_ms=end_ms, window_ms=window_ms))
+
+
+async def speaks_msgpack(influx: InfluxClient) -> bool:
+    """Whether the server answers queries in MessagePack (InfluxDB 1.x does; a server that
+    ignores Accept answers JSON, InfluxDB 3 Core refuses it). Asked once per export."""
+    try:
+        async with influx.raw_query("SHOW MEASUREMENTS LIMIT 1", accept=MSGPACK) as answer:
+            return answer.media_type == MSGPACK
+    except StoreRejected:
+        return False
+
+
+async def stream_sensor_readings(
+    influx: InfluxClient,
+    sensor: SensorRef,
+    *,
+    start_ms: int,
+    end_ms: int,
+    window_ms: int = 7 * 86_400_000,
+    msgpack: bool = False,
+) -> AsyncIterator[Chunk]:
+    """(times in epoch ms, temperatures in °C) of one sensor in [start_ms, end_ms), in time
+    order, chunk by chunk (InfluxDB's chunks of each window's statement).
+
+    `msgpack`: the server answers MessagePack (`speaks_msgpack`): all the windows go in one
+    request (`sensor_request`), read without a Python object per reading. Otherwise, one
+    JSON request per window, as a server of another kind may take only one statement.
+    """
+    if start_ms >= end_ms:
+        return
+    if msgpack:
+        request = sensor_request(sensor, start_ms=start_ms, end_ms=end_ms, window_ms=window_ms)
+        async with influx.raw_query(request, accept=MSGPACK) as answer:
+            async for chunk in readings(answer.pieces):
+                yield chunk
+        return
+    for statement in window_queries(sensor, start_ms=start_ms, end_ms=end_ms, window_ms=window_ms):
+        async for series in influx.stream_query(statement):
             if not series.values:
                 continue
             pairs = np.asarray(series.values, dtype=np.float64)
             keep = np.isfinite(pairs[:, 1])
             yield pairs[keep, 0].astype(np.int64), np.ascontiguousarray(pairs[keep, 1])
-        lower = upper
-
-
-Chunk = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]
 
 
 async def prefetched(chunks: AsyncIterator[Chunk], depth: int = 4) -> AsyncIterator[Chunk]:

@@ -26,6 +26,7 @@ from api.export.record import (
     PlacementInfo,
     SensorRef,
     prefetched,
+    speaks_msgpack,
     stream_sensor_readings,
 )
 from api.export.stats import Limits, SensorAccumulator, SensorSummary
@@ -131,6 +132,7 @@ async def walk_record(
     """Events of the whole record in order; readings come in chunks, never all at once."""
     limits = limits_of(record)
     alerts = list(record.alerts)
+    msgpack = await speaks_msgpack(influx)
     placements: list[PlacementReport] = []
     excursions: list[ExcursionFinding] = []
     gaps: list[GapFinding] = []
@@ -152,6 +154,7 @@ async def walk_record(
                 start_ms=placement.start_ms,
                 end_ms=placement.until_ms,
                 window_ms=window_ms,
+                msgpack=msgpack,
             )
             async for times, temps in prefetched(stream):
                 accumulator.add(times, temps)
@@ -168,7 +171,9 @@ async def walk_record(
             yield SensorEnd(placement, sensor, summary)
         figures = combine([[s for _, s in sensors]], limits.delta_h_kj_per_mol, chain=False)
         comparisons = [
-            await compare_report(influx, placement, r, delta_h=limits.delta_h_kj_per_mol)
+            await compare_report(
+                influx, placement, r, delta_h=limits.delta_h_kj_per_mol, msgpack=msgpack
+            )
             for r in placement.logger_reports
         ]
         report = PlacementReport(placement, figures, tuple(sensors), tuple(comparisons))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,8 +25,11 @@ from api.export import (
     verify_bytes,
     verify_file,
 )
+from api.export.influx_msgpack import MSGPACK
+from api.export.record import SensorRef, speaks_msgpack, stream_sensor_readings
 from coldchain.catalog import create_catalog_engine, import_fleet, upgrade_catalog
 from coldchain.influx import InfluxClient
+from tests.unit.export import msgpack_wire
 
 FLEET = """\
 sponsors: [{id: ACME, name: Acme}]
@@ -46,6 +49,7 @@ placements:
   - {batch: LOT-1, shipment: SHP-1, from: "2026-10-25T04:00:00Z", to: "2026-10-25T06:00:00Z"}
 """
 START = datetime(2026, 10, 24, 22, tzinfo=UTC)
+H = 3_600_000
 
 
 def _dataset() -> dict[tuple[str, str], list[list[float]]]:
@@ -58,21 +62,44 @@ def _dataset() -> dict[tuple[str, str], list[list[float]]]:
     return {("FR-1", "p1"): fridge}
 
 
-def _fake_influx() -> httpx.MockTransport:
+def _fake_influx(speaks: str = "json") -> httpx.MockTransport:
+    """InfluxDB answering JSON whatever is asked ("json"), refusing MessagePack ("refuses",
+    as InfluxDB 3 Core does) or answering in it ("msgpack", as InfluxDB 1.x does)."""
     data = _dataset()
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        query = dict(httpx.QueryParams(request.content.decode()))["q"]
-        device = re.search(r"\"device\" = '([^']*)'", query)
-        sensor = re.search(r"\"sensor\" = '([^']*)'", query)
-        bounds = re.search(r"time >= (\d+)ms AND time < (\d+)ms", query)
+    def rows(statement: str) -> list[list[float]]:
+        device = re.search(r"\"device\" = '([^']*)'", statement)
+        sensor = re.search(r"\"sensor\" = '([^']*)'", statement)
+        bounds = re.search(r"time >= (\d+)ms AND time < (\d+)ms", statement)
         assert device
         assert sensor
         assert bounds
         low, high = int(bounds[1]), int(bounds[2])
-        rows = [r for r in data.get((device[1], sensor[1]), []) if low <= r[0] < high]
+        return [r for r in data.get((device[1], sensor[1]), []) if low <= r[0] < high]
+
+    async def msgpack_body(statements: list[str]) -> AsyncIterator[bytes]:
+        body = msgpack_wire.answer([[[int(t), v] for t, v in rows(s)] for s in statements])
+        for piece in msgpack_wire.pieces(body):
+            yield piece
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        query = dict(httpx.QueryParams(request.content.decode()))["q"]
+        probe = query.startswith("SHOW MEASUREMENTS")  # the export asks once what is spoken
+        if request.headers.get("accept") == MSGPACK and speaks == "refuses":
+            return httpx.Response(400, json={"error": "invalid mime type"})
+        if request.headers.get("accept") == MSGPACK and speaks == "msgpack":
+            statements = [] if probe else query.split(";")
+            return httpx.Response(
+                200, headers={"Content-Type": MSGPACK}, content=msgpack_body(statements)
+            )
+        if probe:
+            return httpx.Response(200, content=b'{"results":[{"statement_id":0}]}\n')
+        assert speaks != "msgpack", (
+            "readings asked for in JSON from a server that speaks MessagePack"
+        )
+        found = rows(query)
         series = (
-            [{"name": "reading", "columns": ["time", "temp_c"], "values": rows}] if rows else []
+            [{"name": "reading", "columns": ["time", "temp_c"], "values": found}] if found else []
         )
         body = orjson.dumps({"results": [{"statement_id": 0, "series": series}]}) + b"\n"
         return httpx.Response(200, content=body)
@@ -91,8 +118,9 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-async def _export(engine: Engine, signer: ExportSigner, fmt: str) -> bytes:
-    async with InfluxClient("http://influx.invalid", "db", transport=_fake_influx()) as influx:
+async def _export(engine: Engine, signer: ExportSigner, fmt: str, speaks: str = "json") -> bytes:
+    transport = _fake_influx(speaks)
+    async with InfluxClient("http://influx.invalid", "db", transport=transport) as influx:
         stream = export_batch(
             "LOT-1",
             fmt,
@@ -159,6 +187,35 @@ async def test_record_with_an_empty_placement_and_a_dst_change(
     assert summary["placements"][0]["present_share"] == 1.0
     assert summary["recommendation"]["release"] is False
     assert summary["chain"]["mkt_c"] == pytest.approx(summary["placements"][0]["mkt_c"])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])  # a PDF carries its creation time
+async def test_the_file_is_the_same_whichever_format_influxdb_answers_in(
+    engine: Engine, tmp_path: Path, fmt: str
+) -> None:
+    signer = ExportSigner.load_or_create(tmp_path)
+    as_json = await _export(engine, signer, fmt)
+    assert await _export(engine, signer, fmt, "msgpack") == as_json
+    assert await _export(engine, signer, fmt, "refuses") == as_json
+
+
+@pytest.mark.parametrize("speaks", ["json", "msgpack", "refuses"])
+async def test_readings_of_many_windows_come_whole_and_in_order(speaks: str) -> None:
+    sensor = SensorRef("BSL", "unit", "FR-1", "p1", 600)
+    start = round(START.timestamp() * 1000)
+    async with InfluxClient("http://x.invalid", "db", transport=_fake_influx(speaks)) as influx:
+        msgpack = await speaks_msgpack(influx)
+        chunks = [
+            chunk
+            async for chunk in stream_sensor_readings(
+                influx, sensor, start_ms=start, end_ms=start + 7 * H, window_ms=H, msgpack=msgpack
+            )
+        ]
+    assert msgpack == (speaks == "msgpack")
+    assert len(chunks) == 6  # an hour each
+    fridge = _dataset()[("FR-1", "p1")]
+    assert [t for c in chunks for t in c[0].tolist()] == [r[0] for r in fridge]
+    assert [v for c in chunks for v in c[1].tolist()] == [r[1] for r in fridge]
 
 
 async def test_an_unknown_format_is_refused(engine: Engine, tmp_path: Path) -> None:
