@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 
 from api.export.record import PlacementInfo, SensorRef, stream_sensor_readings
-from api.export.timefmt import iso_local, iso_utc
+from api.export.timefmt import when_ms
 from coldchain.catalog.logger_reports import StoredReport
 from coldchain.influx import InfluxClient
 from coldchain.loggers.compare import DayFigures, RunFigures, daily_figures, run_figures
 from coldchain.loggers.model import AlarmRule
+from coldchain.times import rfc3339, to_ms
 
 __all__ = ["LoggerComparison", "compare_report", "device_report_dict"]
 
@@ -71,8 +72,8 @@ async def compare_report(
         async for t, v in stream_sensor_readings(
             influx,
             sensor,
-            start_ms=round(first.timestamp() * 1000),
-            end_ms=round(last.timestamp() * 1000) + 1,
+            start_ms=to_ms(first),
+            end_ms=to_ms(last) + 1,
             msgpack=msgpack,
         ):
             times.append(t)
@@ -113,10 +114,6 @@ def _device_time(moment: datetime | None) -> str | None:
     return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M")
 
 
-def _ours_time(ms: int, zone: str) -> dict[str, str]:
-    return {"utc": iso_utc(ms), "local": iso_local(ms, zone)}
-
-
 def _r(value: float | None, digits: int = 3) -> float | None:
     return None if value is None or np.isnan(value) else round(value, digits)
 
@@ -132,7 +129,7 @@ def device_report_dict(c: LoggerComparison) -> dict[str, Any]:
         "file": c.report.file_name,
         "sha256": record.sha256,
         "authenticity": record.signature,
-        "imported_at": iso_utc(c.report.imported_at.timestamp() * 1000),
+        "imported_at": rfc3339(c.report.imported_at),
         "imported_by": c.report.imported_by,
         "sensor": c.sensor.label,
         "timezone": zone,
@@ -169,7 +166,7 @@ def device_report_dict(c: LoggerComparison) -> dict[str, Any]:
                 "device": dev_value,
                 "device_at": _device_time(dev_at),
                 "ours": _r(our_value),
-                "ours_at": None if our_at is None else _ours_time(our_at, zone),
+                "ours_at": None if our_at is None else when_ms(our_at, zone),
                 "difference": None if our_value is None else _r(our_value - dev_value),
             }
             for name, dev_value, dev_at, our_value, our_at in rows

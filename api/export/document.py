@@ -13,8 +13,9 @@ from api.export.reconcile import ExcursionFinding, GapFinding
 from api.export.record import AlertInfo, BatchRecord, PlacementInfo, SensorRef
 from api.export.stats import SensorSummary
 from api.export.summary import Figures
-from api.export.timefmt import iso_local, iso_utc
+from api.export.timefmt import when_ms
 from api.export.walk import Report
+from coldchain.times import to_ms
 
 __all__ = [
     "FORMAT_VERSION",
@@ -55,12 +56,7 @@ def _r(value: float | None, digits: int = 3) -> float | None:
 def when_dict(moment: datetime | None, zone: str) -> dict[str, str] | None:
     if moment is None:
         return None
-    ms = moment.timestamp() * 1000
-    return {"utc": iso_utc(ms), "local": iso_local(ms, zone)}
-
-
-def _when_ms(ms: float, zone: str) -> dict[str, str]:
-    return {"utc": iso_utc(ms), "local": iso_local(ms, zone)}
+    return when_ms(to_ms(moment), zone)
 
 
 def header_dict(record: BatchRecord, meta: ExportMeta) -> dict[str, Any]:
@@ -181,8 +177,8 @@ def excursion_dict(finding: ExcursionFinding, zone: str) -> dict[str, Any]:
         "agreement": finding.agreement,
         "alarm": finding.counts,
         "explained": finding.explained,
-        "start": None if exc is None else _when_ms(exc.start_ms, zone),
-        "end": None if exc is None else _when_ms(exc.end_ms, zone),
+        "start": None if exc is None else when_ms(exc.start_ms, zone),
+        "end": None if exc is None else when_ms(exc.end_ms, zone),
         "duration_min": None if exc is None else round(exc.duration_ms / 60_000, 2),
         "peak_c": None if exc is None else exc.peak_c,
         "direction": None if exc is None else exc.direction,
@@ -197,8 +193,8 @@ def gap_dict(finding: GapFinding, zone: str) -> dict[str, Any]:
         "placement": finding.placement,
         "sensor": finding.sensor.label,
         "where": gap.where,
-        "start": _when_ms(gap.start_ms, zone),
-        "end": _when_ms(gap.end_ms, zone),
+        "start": when_ms(gap.start_ms, zone),
+        "end": when_ms(gap.end_ms, zone),
         "duration_min": round(gap.duration_ms / 60_000, 2),
         "missing_readings": gap.missing,
         "explained_by": None if finding.explained_by is None else finding.explained_by.id,

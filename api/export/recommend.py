@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from api.export.reconcile import ExcursionFinding, GapFinding
 from api.export.summary import BudgetVerdict
+from coldchain.times import from_ms
 
 __all__ = ["Recommendation", "recommend"]
 
@@ -33,9 +33,7 @@ class Recommendation:
 
 
 def _utc(ms: float) -> str:
-    return (
-        datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="minutes").replace("+00:00", "Z")
-    )
+    return from_ms(round(ms)).isoformat(timespec="minutes").replace("+00:00", "Z")
 
 
 def _listed(items: Sequence[object], describe: Callable[[object], str]) -> str:

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from api.export.record import AlertInfo, SensorRef
 from api.export.stats import Excursion, Gap
+from coldchain.times import to_ms
 
 __all__ = ["ExcursionFinding", "GapFinding", "reconcile_excursions", "reconcile_gaps"]
 
@@ -62,7 +63,7 @@ class GapFinding:
 
 
 def _ms(moment: datetime | None) -> float:
-    return float("inf") if moment is None else moment.timestamp() * 1000
+    return float("inf") if moment is None else to_ms(moment)
 
 
 def _overlaps(alert: AlertInfo, start_ms: int, end_ms: int, tolerance_ms: int) -> bool:

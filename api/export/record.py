@@ -37,6 +37,8 @@ from coldchain.catalog.schema import (
 )
 from coldchain.errors import StoreRejected
 from coldchain.influx import InfluxClient, quote_identifier, quote_string
+from coldchain.measurements import READING
+from coldchain.times import to_ms
 
 __all__ = [
     "AlertInfo",
@@ -51,8 +53,6 @@ __all__ = [
     "stream_sensor_readings",
     "window_queries",
 ]
-
-_READING = "reading"  # DESIGN.md §3: measurement `reading`, tags site/source/device/sensor
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,11 +115,11 @@ class PlacementInfo:
 
     @property
     def start_ms(self) -> int:
-        return _ms(self.start)
+        return to_ms(self.start)
 
     @property
     def until_ms(self) -> int:
-        return _ms(self.until)
+        return to_ms(self.until)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,10 +155,6 @@ class BatchRecord:
     placements: tuple[PlacementInfo, ...]
     alerts: tuple[AlertInfo, ...]
     generated_at: datetime
-
-
-def _ms(moment: datetime) -> int:
-    return round(moment.timestamp() * 1000)
 
 
 def load_batch_record(
@@ -333,7 +329,7 @@ def window_queries(
     )
     bounds = range(start_ms, end_ms, window_ms)
     return [
-        f"SELECT {quote_identifier('temp_c')} FROM {quote_identifier(_READING)} "
+        f"SELECT {quote_identifier('temp_c')} FROM {quote_identifier(READING)} "
         f"WHERE {where} AND time >= {lower}ms AND time < {min(lower + window_ms, end_ms)}ms"
         for lower in bounds
     ]

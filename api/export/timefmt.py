@@ -10,21 +10,22 @@ it is constant rather than per reading.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
 
+from coldchain.times import local, rfc3339_local, rfc3339_ms
+
 __all__ = [
     "LOCAL_WIDTH",
     "UTC_WIDTH",
     "format_local",
     "format_utc",
-    "iso_local",
-    "iso_utc",
     "offset_ms",
+    "when_ms",
     "write_local",
     "write_utc",
 ]
@@ -105,7 +106,7 @@ def _zone(name: str) -> ZoneInfo:
 
 def offset_ms(ms: int, zone: str) -> int:
     """The zone's UTC offset at instant `ms`, in milliseconds."""
-    moment = datetime.fromtimestamp(ms / 1000, UTC).astimezone(_zone(zone))
+    moment = local(ms, _zone(zone))
     delta = moment.utcoffset() or timedelta(0)
     return int(delta.total_seconds() * 1000)
 
@@ -174,11 +175,7 @@ def format_local(ms: npt.NDArray[np.int64], zone: str) -> list[str]:
     return _texts(out)
 
 
-def iso_utc(ms: float) -> str:
-    """One instant as RFC 3339 UTC with milliseconds."""
-    return format_utc(np.array([round(ms)], dtype=np.int64))[0]
-
-
-def iso_local(ms: float, zone: str) -> str:
-    """One instant as RFC 3339 local time with its offset."""
-    return format_local(np.array([round(ms)], dtype=np.int64), zone)[0]
+def when_ms(ms: float, zone: str) -> dict[str, str]:
+    """One instant as the record writes it everywhere: UTC and the place's local time."""
+    whole = round(ms)
+    return {"utc": rfc3339_ms(whole), "local": rfc3339_local(whole, zone)}
