@@ -15,11 +15,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from api.access.model import Device, Limits, Location, Span
 from coldchain.catalog.errors import CatalogNotFound
+from coldchain.catalog.queries import placement_scope
 from coldchain.catalog.schema import (
     BatchRow,
     LoggerRow,
@@ -46,7 +47,6 @@ __all__ = [
     "stay_query",
     "stays",
     "strictest",
-    "viewer_placement_scope",
 ]
 
 
@@ -96,28 +96,12 @@ def stay_query() -> _StaySelect:
     )
 
 
-def viewer_placement_scope(viewer: Viewer) -> ColumnElement[bool]:
-    """The placements (joined as in `stay_query`) the viewer may see."""
-    if viewer.sees_everything:
-        return true()
-    if viewer.role == "sponsor_viewer" and viewer.sponsor is not None:
-        return ProductRow.sponsor_id == viewer.sponsor
-    if viewer.role == "warehouse_operator":
-        sites = sorted(viewer.sites)
-        return or_(
-            StorageUnitRow.site_id.in_(sites),
-            ShipmentRow.origin_site_id.in_(sites),
-            ShipmentRow.destination_site_id.in_(sites),
-        )
-    return false()
-
-
 def stays(session: Session, viewer: Viewer | None, *conditions: ColumnElement[bool]) -> list[Stay]:
     """Placements matching `conditions`, oldest first; `viewer` None: unscoped (used only
     for limits of places the viewer already may see)."""
     query = stay_query().where(*conditions)
     if viewer is not None:
-        query = query.where(viewer_placement_scope(viewer))
+        query = query.where(placement_scope(viewer))
     return [Stay(*row) for row in session.execute(query.order_by(PlacementRow.start_at))]
 
 

@@ -23,7 +23,6 @@ from api.access.places import (
     stay_query,
     stays,
     strictest,
-    viewer_placement_scope,
 )
 from coldchain.catalog.errors import CatalogNotFound
 from coldchain.catalog.queries import (
@@ -31,6 +30,7 @@ from coldchain.catalog.queries import (
     PlacementView,
     ProductView,
     chain_of_custody,
+    placement_scope,
     product_view,
 )
 from coldchain.catalog.schema import (
@@ -60,7 +60,7 @@ def _product_scope(viewer: Viewer) -> ColumnElement[bool]:
     placed = (
         stay_query()
         .with_only_columns(PlacementRow.id)
-        .where(BatchRow.product_id == ProductRow.id, viewer_placement_scope(viewer))
+        .where(BatchRow.product_id == ProductRow.id, placement_scope(viewer))
     )
     return exists(placed)
 
@@ -84,7 +84,7 @@ def _batch_scope(viewer: Viewer) -> ColumnElement[bool]:
     placed = (
         stay_query()
         .with_only_columns(PlacementRow.id)
-        .where(PlacementRow.batch_id == BatchRow.id, viewer_placement_scope(viewer))
+        .where(PlacementRow.batch_id == BatchRow.id, placement_scope(viewer))
     )
     return exists(placed)
 

@@ -36,6 +36,7 @@ __all__ = [
     "ProductView",
     "batches_for_sponsor",
     "chain_of_custody",
+    "placement_scope",
     "product_view",
     "products_for_sponsor",
     "storage_condition_for_sensor",
@@ -121,11 +122,14 @@ def _placements() -> _PlacementSelect:
     )
 
 
-def _scope(viewer: Viewer | None) -> ColumnElement[bool]:
-    """Which placements (in `_placements()`) the viewer may see."""
+def placement_scope(viewer: Viewer | None) -> ColumnElement[bool]:
+    """Which placements the viewer may see, in any select that joins a placement's batch's
+    product, its unit and its shipment (as `_placements()` does): the one tenant rule for
+    the catalog's queries and the API's access layer alike. A sponsor viewer without a
+    sponsor sees nothing."""
     if viewer is None or viewer.sees_everything:
         return true()
-    if viewer.role == "sponsor_viewer":
+    if viewer.role == "sponsor_viewer" and viewer.sponsor is not None:
         return ProductRow.sponsor_id == viewer.sponsor
     if viewer.role == "warehouse_operator":
         sites = sorted(viewer.sites)
@@ -172,7 +176,7 @@ def _visible_batch(session: Session, batch: str, viewer: Viewer | None) -> None:
         if product.sponsor_id == viewer.sponsor:
             return
     elif session.execute(
-        select(exists(_placements().where(PlacementRow.batch_id == batch, _scope(viewer))))
+        select(exists(_placements().where(PlacementRow.batch_id == batch, placement_scope(viewer))))
     ).scalar():
         return
     raise CatalogNotFound(f"batch {batch!r} not found")
@@ -185,14 +189,14 @@ def where_is_batch(
     places when the lot is split, none when it has left the chain (e.g. dispensed)."""
     _visible_batch(session, batch, viewer)
     when = PlacementRow.end_at.is_(None) if at is None else _active_at(utc(at))
-    query = _placements().where(PlacementRow.batch_id == batch, when, _scope(viewer))
+    query = _placements().where(PlacementRow.batch_id == batch, when, placement_scope(viewer))
     return _views(session, query)
 
 
 def chain_of_custody(session: Session, *, batch: str, viewer: Viewer | None) -> list[PlacementView]:
     """Every placement of `batch`, oldest first: the record a QA export walks."""
     _visible_batch(session, batch, viewer)
-    query = _placements().where(PlacementRow.batch_id == batch, _scope(viewer))
+    query = _placements().where(PlacementRow.batch_id == batch, placement_scope(viewer))
     return _views(session, query)
 
 
@@ -207,7 +211,11 @@ def _unit(session: Session, site: str, unit: str, viewer: Viewer | None) -> Stor
         or (
             viewer.role == "sponsor_viewer"
             and session.execute(
-                select(exists(_placements().where(PlacementRow.unit_id == row.id, _scope(viewer))))
+                select(
+                    exists(
+                        _placements().where(PlacementRow.unit_id == row.id, placement_scope(viewer))
+                    )
+                )
             ).scalar()
         )
     )
@@ -231,7 +239,7 @@ def stored_in_unit(
         PlacementRow.unit_id == row.id,
         PlacementRow.start_at < utc(end),
         PlacementRow.end_at.is_(None) | (PlacementRow.end_at > utc(start)),
-        _scope(viewer),
+        placement_scope(viewer),
     )
     return _views(session, query)
 
@@ -244,7 +252,9 @@ def visible_sponsors_for_unit(
     A sponsor viewer only ever learns about their own sponsor.
     """
     row = _unit(session, site, unit, viewer)
-    query = _placements().where(PlacementRow.unit_id == row.id, _active_at(utc(at)), _scope(viewer))
+    query = _placements().where(
+        PlacementRow.unit_id == row.id, _active_at(utc(at)), placement_scope(viewer)
+    )
     return frozenset(view.sponsor for view in _views(session, query))
 
 
@@ -356,7 +366,9 @@ def _sponsor_batches(session: Session, sponsor: str, viewer: Viewer | None) -> S
     base = select(BatchRow.id).join(ProductRow, ProductRow.id == BatchRow.product_id)
     base = base.where(ProductRow.sponsor_id == sponsor)
     if viewer is not None and viewer.role == "warehouse_operator":
-        placed = _placements().with_only_columns(PlacementRow.batch_id).where(_scope(viewer))
+        placed = (
+            _placements().with_only_columns(PlacementRow.batch_id).where(placement_scope(viewer))
+        )
         base = base.where(BatchRow.id.in_(placed))
     return base
 
