@@ -22,18 +22,17 @@ Fridge-tag logging every 5 min may report as the probe of a unit that logs every
 
 from __future__ import annotations
 
-import bisect
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Collection
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from alerting.device_rules import DeviceRule, device_rule
-from alerting.rules import KIND_DEFAULT_RANGES, NO_LIMITS, Limits
+from alerting.limits import KIND_DEFAULT_RANGES, MINUTE_MS, NO_LIMITS, Limits
+from alerting.timeline import FAR_FUTURE, FAR_PAST, ConditionTimeline, Segment
 from coldchain.catalog.schema import (
     AlertRuleRow,
     BatchRow,
@@ -49,66 +48,16 @@ from coldchain.catalog.store import catalog_session
 from coldchain.models import SensorKey
 from coldchain.times import to_ms
 
-__all__ = ["FAR_FUTURE", "FAR_PAST", "ConditionTimeline", "Segment", "load_timeline"]
+__all__ = ["load_timeline"]
 
 log = logging.getLogger(__name__)
-
-FAR_PAST = -(2**62)
-FAR_FUTURE = 2**62
-
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """Limits valid for event times in [start_ms, end_ms); `expected`: the sensor should be
-    reporting then (units always; loggers while they carry something); `rules`: the
-    catalog's device rules of the sensor, applied on top of the limits."""
-
-    start_ms: int
-    end_ms: int
-    limits: Limits
-    expected: bool
-    rules: tuple[DeviceRule, ...] = ()
-
-
-_UNKNOWN = Segment(FAR_PAST, FAR_FUTURE, NO_LIMITS, False)
-
-
-class ConditionTimeline:
-    """Usage:
-    timeline = load_timeline(engine)
-    segment = timeline.lookup(SensorKey("BSL", "unit", "FRIDGE-01", "p1"), ts_ms)
-    """
-
-    def __init__(self, segments: dict[SensorKey, list[Segment]]) -> None:
-        self._segments = segments
-        self._starts = {k: [s.start_ms for s in v] for k, v in segments.items()}
-
-    def for_sites(self, sites: Collection[str]) -> ConditionTimeline:
-        """Only the sensors of these sites (a detector partition); all when empty, so a
-        partition never reports another partition's sensors as missing."""
-        if not sites:
-            return self
-        return ConditionTimeline({k: v for k, v in self._segments.items() if k.site in sites})
-
-    def known(self, key: SensorKey) -> bool:
-        return key in self._segments
-
-    def sensors(self) -> list[SensorKey]:
-        return list(self._segments)
-
-    def lookup(self, key: SensorKey, ts_ms: int) -> Segment:
-        segments = self._segments.get(key)
-        if not segments:
-            return _UNKNOWN
-        i = bisect.bisect_right(self._starts[key], ts_ms) - 1
-        return segments[max(i, 0)]
 
 
 def _combine(products: list[ProductRow], label_prefix: str) -> Limits:
     return Limits(
         low_c=max(p.min_c for p in products),
         high_c=min(p.max_c for p in products),
-        alarm_delay_ms=round(min(p.alarm_delay_min for p in products) * 60_000),
+        alarm_delay_ms=round(min(p.alarm_delay_min for p in products) * MINUTE_MS),
         label=label_prefix + " + ".join(sorted(p.id for p in products)),
     )
 
@@ -138,8 +87,9 @@ def _cut(
     return segments
 
 
-def load_timeline(engine: Engine, default_alarm_delay_ms: int = 1_800_000) -> ConditionTimeline:
-    """Read units, loggers, sensors and placements once and build every sensor's timeline.
+def load_timeline(engine: Engine, default_alarm_delay_ms: int) -> ConditionTimeline:
+    """Read units, loggers, sensors and placements once and build every sensor's timeline;
+    `default_alarm_delay_ms`: an empty unit's (`DetectorConfig.default_alarm_delay_ms`).
 
     Raises:
         CatalogError: the catalog could not be read (translated in `catalog_session`).

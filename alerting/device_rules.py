@@ -6,7 +6,7 @@ them as `alert_rules` rows of kind "excursion" for the logger's shipment (or a u
 `params_json` = {"direction": "high"|"low", "limit_c", "delay_min", "mode":
 "consecutive"|"cumulative", "origin"} and, optionally, "from" and "until" (RFC 3339: the
 window of the logger run the rule came from). QA compares our alarms with the device's own
-record, so these rules follow the device, not the product-limit rules of sensor.py:
+record, so these rules follow the device, not the product-limit rules of rules.py:
 
 - Time beyond the limit: each reading beyond it stands for the time to the next reading,
   at most one logging interval (a gap is not bridged by the value before it; the time base
@@ -46,13 +46,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
-from alerting.episodes import AlertChange, Episode
-from coldchain.models import SensorKey
+from alerting.episodes import Episode, Report
+from alerting.limits import MINUTE_MS
 from coldchain.times import NaiveTimeError, parse_rfc3339_ms, rfc3339_ms
 
-__all__ = ["DeviceRule", "RuleProgress", "device_rule", "evaluate_device_rules", "rule_slot"]
+__all__ = ["DeviceRule", "RuleProgress", "apply_device_rules", "device_rule", "rule_slot"]
 
-_MINUTE: Final = 60_000
 _DIRECTIONS: Final = {"high": 1, "low": -1}
 _MODES: Final = ("consecutive", "cumulative")
 
@@ -82,16 +81,16 @@ class DeviceRule:
     from_ms: int | None = None
     until_ms: int | None = None
 
-    def beyond(self, c: float) -> bool:
-        return c > self.limit_c if self.direction > 0 else c < self.limit_c
+    def beyond(self, value_c: float) -> bool:
+        return value_c > self.limit_c if self.direction > 0 else value_c < self.limit_c
 
-    def before(self, ts: int) -> bool:
+    def before(self, ts_ms: int) -> bool:
         """The reading precedes the rule's run: the rule does not see it."""
-        return self.from_ms is not None and ts < self.from_ms
+        return self.from_ms is not None and ts_ms < self.from_ms
 
-    def after(self, ts: int) -> bool:
+    def after(self, ts_ms: int) -> bool:
         """The reading follows the rule's run: it closes the window."""
-        return self.until_ms is not None and ts > self.until_ms
+        return self.until_ms is not None and ts_ms > self.until_ms
 
     def window(self) -> dict[str, str]:
         """The window as RFC 3339 `from`/`until` (the keys that are set), for an alarm's
@@ -102,7 +101,7 @@ class DeviceRule:
     def describe(self) -> str:
         side = "above" if self.direction > 0 else "below"
         mode = "in total" if self.cumulative else "in one run"
-        text = f"{side} {self.limit_c:g} °C for {self.delay_ms / _MINUTE:g} min {mode}"
+        text = f"{side} {self.limit_c:g} °C for {self.delay_ms / MINUTE_MS:g} min {mode}"
         return f"{self.origin}: {text}" if self.origin else text
 
 
@@ -131,7 +130,7 @@ def device_rule(rule_id: int, params: Mapping[str, Any], cap_ms: int) -> DeviceR
         rule_id,
         direction,
         limit_c,
-        round(delay_min * _MINUTE),
+        round(delay_min * MINUTE_MS),
         mode == "cumulative",
         cap_ms,
         str(params.get("origin") or ""),
@@ -171,7 +170,8 @@ def rule_slot(rule_id: int) -> str:
 
 @dataclass(slots=True)
 class RuleProgress:
-    """One rule on one sensor (persisted with the sensor's state).
+    """One rule on one sensor (persisted with the sensor's state), and the rule's way of
+    taking a reading: `apply`.
 
     Attributes:
         last_bad_ms: the latest reading, when it was beyond the limit: its weight is still
@@ -201,6 +201,80 @@ class RuleProgress:
             return known
         return known + _weight(rule, self.last_bad_ms, until_ms)
 
+    def apply(self, rule: DeviceRule, ts_ms: int, value_c: float, report: Report) -> None:
+        """One in-order, usable reading: the previous reading's weight is now known (which
+        may fire the alarm); then this one starts or extends a run beyond the limit, or
+        ends the run (and a consecutive rule's alarm)."""
+        if rule.before(ts_ms):
+            return
+        self._settle(rule, ts_ms, report)
+        if rule.after(ts_ms):  # the run is over: an alarm still open stays open (module doc)
+            self.last_bad_ms, self.run_start_ms = None, None
+            return
+        if rule.beyond(value_c):
+            self._note_beyond(rule, ts_ms, value_c, report)
+            return
+        if self.run_start_ms is not None and not rule.cumulative and self.alarm is not None:
+            self._resolve(rule, ts_ms, report)
+        self.last_bad_ms, self.run_start_ms = None, None
+
+    def _note_beyond(self, rule: DeviceRule, ts_ms: int, value_c: float, report: Report) -> None:
+        if self.run_start_ms is None:
+            self.run_start_ms, self.run_ms = ts_ms, 0
+            if not rule.cumulative:
+                self.peak_c = None
+        if self.first_start_ms is None:
+            self.first_start_ms = ts_ms
+        self.last_bad_ms = ts_ms
+        if self.peak_c is None or (value_c - self.peak_c) * rule.direction > 0:
+            self.peak_c = value_c
+        if self.alarm is not None:
+            self.alarm.note_bad(ts_ms, value_c)
+        elif rule.delay_ms <= 0:
+            self._open(rule, ts_ms, ts_ms, report)
+
+    def _settle(self, rule: DeviceRule, ts_ms: int, report: Report) -> None:
+        """The previous reading's weight is known at `ts_ms`: count it, maybe fire."""
+        if self.last_bad_ms is None:
+            return
+        weight = _weight(rule, self.last_bad_ms, ts_ms)
+        counted = self.total_ms if rule.cumulative else self.run_ms
+        self.run_ms += weight
+        self.total_ms += weight
+        if self.alarm is None and counted + weight >= rule.delay_ms:
+            trigger_ms = self.last_bad_ms + max(0, rule.delay_ms - counted)
+            self._open(rule, trigger_ms, ts_ms, report)
+
+    def _open(self, rule: DeviceRule, trigger_ms: int, completed_ms: int, report: Report) -> None:
+        start = self.first_start_ms if rule.cumulative else self.run_start_ms
+        assert start is not None
+        assert self.last_bad_ms is not None
+        detail = {
+            "limit_c": rule.limit_c,
+            "condition": rule.describe(),
+            "rule_id": rule.rule_id,
+            "mode": "cumulative" if rule.cumulative else "consecutive",
+            "delay_min": rule.delay_ms / MINUTE_MS,
+            "triggered_at": rfc3339_ms(trigger_ms),
+            "beyond_min": round(self.beyond_ms(rule) / MINUTE_MS, 1),
+        } | rule.window()
+        self.alarm = Episode.device_alarm(
+            rule.rule_id,
+            rule.direction,
+            start_ms=start,
+            last_bad_ms=self.last_bad_ms,
+            peak_c=self.peak_c,
+            detail=detail,
+        )
+        report.opened(rule_slot(rule.rule_id), self.alarm, completed_ms=completed_ms)
+
+    def _resolve(self, rule: DeviceRule, end_ms: int, report: Report) -> None:
+        alarm = self.alarm
+        assert alarm is not None
+        alarm.detail["beyond_min"] = round(self.beyond_ms(rule) / MINUTE_MS, 1)
+        report.resolved(rule_slot(rule.rule_id), alarm, end_ms)
+        self.alarm = None
+
     def to_json(self) -> dict[str, Any]:
         raw = asdict(self)
         raw["alarm"] = None if self.alarm is None else self.alarm.to_json()
@@ -219,112 +293,18 @@ def _weight(rule: DeviceRule, bad_ms: int, next_ms: int) -> int:
     return max(0, min(end - bad_ms, rule.cap_ms))
 
 
-class _RuleStep:
-    """Applies one in-order reading to one rule's progress; collects the alert changes."""
-
-    def __init__(
-        self,
-        key: SensorKey,
-        rule: DeviceRule,
-        progress: RuleProgress,
-        now_ms: int,
-        reorder_window_ms: int,
-        out: list[AlertChange],
-    ) -> None:
-        self.key, self.rule, self.p = key, rule, progress
-        self.now, self.reorder, self.out = now_ms, reorder_window_ms, out
-
-    def apply(self, ts: int, c: float) -> list[tuple[int, int | None]]:
-        """Returns the (start, end) of alarms opened or ended, for the sensor's memory."""
-        p, rule = self.p, self.rule
-        if rule.before(ts):
-            return []
-        seen = self._settle(ts)
-        if rule.after(ts):  # the run is over: an alarm still open stays open (module doc)
-            p.last_bad_ms, p.run_start_ms = None, None
-            return seen
-        if rule.beyond(c):
-            if p.run_start_ms is None:
-                p.run_start_ms, p.run_ms = ts, 0
-                if not rule.cumulative:
-                    p.peak_c = None
-            if p.first_start_ms is None:
-                p.first_start_ms = ts
-            p.last_bad_ms = ts
-            if p.peak_c is None or (c - p.peak_c) * rule.direction > 0:
-                p.peak_c = c
-            if p.alarm is not None:
-                p.alarm.note_bad(ts, c)
-            elif rule.delay_ms <= 0:
-                seen.append(self._open(ts, ts))
-            return seen
-        if p.run_start_ms is not None and not rule.cumulative and p.alarm is not None:
-            seen.append(self._resolve(ts))
-        p.last_bad_ms, p.run_start_ms = None, None
-        return seen
-
-    def _settle(self, ts: int) -> list[tuple[int, int | None]]:
-        """The previous reading's weight is known at `ts`: count it, maybe fire."""
-        p, rule = self.p, self.rule
-        if p.last_bad_ms is None:
-            return []
-        weight = _weight(rule, p.last_bad_ms, ts)
-        counted = p.total_ms if rule.cumulative else p.run_ms
-        p.run_ms += weight
-        p.total_ms += weight
-        if p.alarm is None and counted + weight >= rule.delay_ms:
-            return [self._open(p.last_bad_ms + max(0, rule.delay_ms - counted), ts)]
-        return []
-
-    def _open(self, trigger_ms: int, completed_ms: int) -> tuple[int, int | None]:
-        p, rule = self.p, self.rule
-        start = p.first_start_ms if rule.cumulative else p.run_start_ms
-        assert start is not None
-        assert p.last_bad_ms is not None
-        ep = Episode("excursion", "alarm", rule.direction, start, None, p.last_bad_ms, p.peak_c)
-        ep.rule_id = rule.rule_id
-        ep.detail = {
-            "limit_c": rule.limit_c,
-            "condition": rule.describe(),
-            "rule_id": rule.rule_id,
-            "mode": "cumulative" if rule.cumulative else "consecutive",
-            "delay_min": rule.delay_ms / _MINUTE,
-            "triggered_at": rfc3339_ms(trigger_ms),
-            "beyond_min": round(p.beyond_ms(rule) / _MINUTE, 1),
-        } | rule.window()
-        p.alarm = ep
-        self.out.append(ep.open(self.key, self.now, self.reorder, completed_ms=completed_ms))
-        return start, None
-
-    def _resolve(self, end_ms: int) -> tuple[int, int | None]:
-        ep, rule = self.p.alarm, self.rule
-        assert ep is not None
-        ep.detail["beyond_min"] = round(self.p.beyond_ms(rule) / _MINUTE, 1)
-        self.out.append(ep.change("resolved", self.key, self.now, end_ms))
-        self.p.alarm = None
-        return ep.start_ms, end_ms
-
-
-def evaluate_device_rules(
-    key: SensorKey,
+def apply_device_rules(
     progress: dict[str, RuleProgress],
-    ts: int,
-    c: float,
     rules: Sequence[DeviceRule],
-    now_ms: int,
-    reorder_window_ms: int,
-    out: list[AlertChange],
-) -> list[tuple[str, int, int | None]]:
-    """Apply one in-order, usable reading to every rule of the sensor.
-
-    Returns (slot, start, end) of each alarm opened (end None) or ended, so the caller can
-    remember it (an older page overlapping it is then the same event). The progress of a
-    rule no longer in the catalog is dropped (its open alarm stays for people to close)."""
+    ts_ms: int,
+    value_c: float,
+    report: Report,
+) -> None:
+    """Apply one in-order, usable reading to every rule of the sensor (`progress`: the
+    sensor's, by rule id). Each alarm opened or ended is remembered under its rule's slot
+    (an older page overlapping it is then the same event). The progress of a rule no
+    longer in the catalog is dropped (its open alarm stays for people to close)."""
     for stale in progress.keys() - {str(rule.rule_id) for rule in rules}:
         del progress[stale]
-    seen: list[tuple[str, int, int | None]] = []
     for rule in rules:
-        p = progress.setdefault(str(rule.rule_id), RuleProgress())
-        step = _RuleStep(key, rule, p, now_ms, reorder_window_ms, out)
-        seen += [(rule_slot(rule.rule_id), a, b) for a, b in step.apply(ts, c)]
-    return seen
+        progress.setdefault(str(rule.rule_id), RuleProgress()).apply(rule, ts_ms, value_c, report)

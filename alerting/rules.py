@@ -1,119 +1,297 @@
-"""The detector's rules as plain numbers: the limits that apply to one sensor at one time,
-and the tunables every sensor shares (taken from `Settings` once, in milliseconds)."""
+"""The rules, as one sensor's readings meet them: the slow, exact path for every reading that
+is not plainly in range and in order (the detector's numpy pass handles those in bulk).
+
+A reading walks through `SensorRules.apply`, top to bottom: data is back (missing data
+resolved), sensor fault (error code, outside the probe's range; an unusable value stops
+here; one value for too long), excursion beyond the action limits (alarm, after the alarm
+delay), beyond the alert limits (warning, after the warning delay), rate of change, the
+time-to-breach forecast, and the catalog's device rules of the sensor (device_rules.py).
+Each built-in condition is an `Episode` in its slot of the sensor's state; episodes.py has
+delay and clearing. Besides the walk: a reading just out of order (`merge_late`), a silent
+sensor (`open_missing_data`) and a device's battery (`judge_battery`).
+"""
 
 from __future__ import annotations
 
-import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
 
-from coldchain.config import Settings
-from coldchain.models import SensorKey
+import numpy as np
 
-__all__ = ["KIND_DEFAULT_RANGES", "DetectorConfig", "Limits", "alert_id_for"]
+from alerting.config import DetectorConfig
+from alerting.device_rules import DeviceRule, apply_device_rules
+from alerting.episodes import Episode, Report, Severity
+from alerting.history import History
+from alerting.limits import MINUTE_MS, Limits
+from alerting.sensor import (
+    BATTERY,
+    EXCURSION_ALARM,
+    FAULT_STUCK,
+    FAULT_VALUE,
+    FORECAST,
+    MISSING,
+    RATE,
+    SensorState,
+    excursion_slot,
+)
 
-#: Limits of an empty storage unit, by kind: what the unit is built to hold (USP <659>
-#: "refrigerator" 2–8 °C, "freezer" −25…−10 °C; common ultra-low and CRT practice). Used only
-#: when nothing is stored in the unit; a stored product's labelled condition always wins.
-KIND_DEFAULT_RANGES: Final[dict[str, tuple[float, float]]] = {
-    "refrigerator": (2.0, 8.0),
-    "cold_room": (2.0, 8.0),
-    "freezer": (-25.0, -15.0),
-    "ultra_low": (-90.0, -60.0),
-    "crt": (15.0, 25.0),
-}
+__all__ = ["Criteria", "SensorRules", "judge_battery", "merge_late", "open_missing_data"]
 
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """What a sensor must hold at a moment: the action range [low_c, high_c] and the alarm
-    delay; `label` says where they came from (products, or a unit kind's default)."""
-
-    low_c: float
-    high_c: float
-    alarm_delay_ms: int
-    label: str
-
-    @property
-    def span_c(self) -> float:
-        return self.high_c - self.low_c
-
-
-NO_LIMITS: Final = Limits(-math.inf, math.inf, 0, "none")
+_BATTERY_CLEAR_PCT = 5  # a battery warning clears this many points above the threshold
 
 
 @dataclass(frozen=True, slots=True)
-class DetectorConfig:
-    """Tunables shared by every sensor, in ms and °C.
+class Criteria:
+    """What a sensor's readings are judged against while one segment of limits applies,
+    worked out once per segment rather than per reading.
 
-    Usage:
-        DetectorConfig.from_settings(Settings())
+    Attributes:
+        limits: the storage condition's range and alarm delay.
+        alert_limits: the warning's range (`DetectorConfig.warning_limits`).
+        guard_c: how far inside the range a value is watched closely (`guard_c`).
+        device_rules: the catalog's device rules of the sensor, on top of the limits.
     """
 
-    reorder_window_ms: int = 300_000
-    backfill_gap_ms: int = 900_000
-    backfill_quiet_ms: int = 2_000
-    default_alarm_delay_ms: int = 1_800_000
-    warning_margin_c: float = 0.5
-    warning_delay_ms: int = 600_000
-    hysteresis_c: float = 0.3
-    clear_after_ms: int = 300_000
-    missing_after_ms: int = 1_200_000
-    stuck_after_ms: int = 3_600_000
-    stuck_min_readings: int = 10
-    error_values_c: tuple[float, ...] = (-127.0, 85.0)
-    sensor_min_c: float = -100.0
-    sensor_max_c: float = 70.0
-    rate_c_per_ms: float = 0.5 / 60_000
-    rate_window_ms: int = 600_000
-    rate_sustain_ms: int = 300_000
-    forecast_window_ms: int = 1_200_000
-    forecast_horizon_ms: int = 2_700_000
-    forecast_min_r2: float = 0.9
-    low_battery_pct: float = 15.0
+    limits: Limits
+    alert_limits: Limits
+    guard_c: float
+    device_rules: tuple[DeviceRule, ...]
 
     @classmethod
-    def from_settings(cls, s: Settings) -> DetectorConfig:
-        minute = 60_000
-        return cls(
-            reorder_window_ms=round(s.detect_reorder_window_s * 1000),
-            backfill_gap_ms=round(s.detect_backfill_gap_s * 1000),
-            backfill_quiet_ms=round(s.detect_backfill_quiet_s * 1000),
-            default_alarm_delay_ms=round(s.detect_default_alarm_delay_min * minute),
-            warning_margin_c=s.detect_warning_margin_c,
-            warning_delay_ms=round(s.detect_warning_delay_min * minute),
-            hysteresis_c=s.detect_hysteresis_c,
-            clear_after_ms=round(s.detect_clear_after_min * minute),
-            missing_after_ms=round(s.detect_missing_after_min * minute),
-            stuck_after_ms=round(s.detect_stuck_after_min * minute),
-            stuck_min_readings=s.detect_stuck_min_readings,
-            error_values_c=tuple(s.detect_error_values_c),
-            sensor_min_c=s.detect_sensor_min_c,
-            sensor_max_c=s.detect_sensor_max_c,
-            rate_c_per_ms=s.detect_rate_c_per_min / minute,
-            rate_window_ms=round(s.detect_rate_window_min * minute),
-            rate_sustain_ms=round(s.detect_rate_sustain_min * minute),
-            forecast_window_ms=round(s.detect_forecast_window_min * minute),
-            forecast_horizon_ms=round(s.detect_forecast_horizon_min * minute),
-            forecast_min_r2=s.detect_forecast_min_r2,
-            low_battery_pct=s.detect_low_battery_pct,
+    def of(
+        cls, limits: Limits, device_rules: Sequence[DeviceRule], cfg: DetectorConfig
+    ) -> Criteria:
+        return cls(limits, cfg.warning_limits(limits), cfg.guard_c(limits), tuple(device_rules))
+
+
+class SensorRules:
+    """The rules applied to one sensor's in-order readings, at one moment of processing time.
+
+    Usage:
+        rules = SensorRules(cfg, state, history, report)
+        rules.apply(ts_ms, value_c, Criteria.of(segment.limits, segment.rules, cfg))
+    """
+
+    def __init__(
+        self, cfg: DetectorConfig, state: SensorState, history: History, report: Report
+    ) -> None:
+        self.cfg = cfg
+        self.state = state
+        self.history = history
+        self.report = report
+
+    def apply(self, ts_ms: int, value_c: float, criteria: Criteria) -> None:
+        """One reading after the sensor's frontier, through every rule in order;
+        `criteria`: what applies to the sensor at `ts_ms`."""
+        state, limits = self.state, criteria.limits
+        state.frontier_ms = ts_ms
+        self._end(MISSING, self.report.now_ms)
+        if self._faulty_value(ts_ms, value_c):
+            return  # not a temperature: judged by nothing else
+        self._stuck(ts_ms, value_c)
+        self._excursion(Severity.ALARM, ts_ms, value_c, limits)
+        self._excursion(Severity.WARNING, ts_ms, value_c, criteria.alert_limits)
+        self._rate(ts_ms, value_c)
+        self._forecast(ts_ms, value_c, criteria)
+        if criteria.device_rules or state.rules:
+            apply_device_rules(state.rules, criteria.device_rules, ts_ms, value_c, self.report)
+        state.last_c = value_c
+        if limits.low_c <= value_c <= limits.high_c:
+            state.last_ok_ms = ts_ms
+
+    # -- the rules, in the order applied -------------------------------------------------
+
+    def _faulty_value(self, ts_ms: int, value_c: float) -> bool:
+        """An error code or a value outside the probe's range: a fault, and unusable."""
+        cfg = self.cfg
+        invalid = value_c in cfg.error_values_c or not (
+            cfg.sensor_min_c <= value_c <= cfg.sensor_max_c
         )
+        if invalid:
+            reason = "error value or outside the probe's range"
+            found = Episode.fault(start_ms=ts_ms, at_ms=ts_ms, reason=reason, value_c=value_c)
+            self._beyond(FAULT_VALUE, found, delay_ms=0)
+        else:
+            self._within(FAULT_VALUE, ts_ms, cleared=True, clear_ms=0)
+        return invalid
 
-    def guard_c(self, limits: Limits) -> float:
-        """How far inside the range a value starts being watched closely (forecast, warning):
-        a quarter of the range, at least the warning margin."""
+    def _stuck(self, ts_ms: int, value_c: float) -> None:
+        """One value for `stuck_min_readings` readings and `stuck_after_ms`: a fault that
+        began when the value stopped changing, not when we noticed."""
+        cfg, state = self.cfg, self.state
+        if value_c == state.last_c:
+            state.same_count += 1
+        else:
+            state.same_count, state.same_since_ms = 0, ts_ms
+        stuck = (
+            state.same_count + 1 >= cfg.stuck_min_readings
+            and ts_ms - state.same_since_ms >= cfg.stuck_after_ms
+        )
+        if stuck:
+            found = Episode.fault(
+                start_ms=state.same_since_ms, at_ms=ts_ms, reason="stuck", value_c=value_c
+            )
+            self._beyond(FAULT_STUCK, found, delay_ms=0)
+        else:
+            self._within(FAULT_STUCK, ts_ms, cleared=True, clear_ms=0)
+
+    def _excursion(self, severity: Severity, ts_ms: int, value_c: float, limits: Limits) -> None:
+        """Beyond `limits` for their delay (counted from the last reading inside); clears
+        once back inside by the hysteresis for `clear_after_ms`."""
         if not math.isfinite(limits.span_c):
-            return 0.0
-        return max(self.warning_margin_c, limits.span_c / 4)
+            return
+        slot = excursion_slot(severity)
+        direction = 1 if value_c > limits.high_c else -1 if value_c < limits.low_c else 0
+        if direction == 0:
+            hysteresis = self.cfg.hysteresis_c
+            cleared = limits.low_c + hysteresis <= value_c <= limits.high_c - hysteresis
+            self._within(slot, ts_ms, cleared=cleared, clear_ms=self.cfg.clear_after_ms)
+            return
+        prev_ok_ms = self.state.last_ok_ms
+        if prev_ok_ms is not None and ts_ms - prev_ok_ms > self.cfg.backfill_gap_ms:
+            prev_ok_ms = None  # too long ago to say when it began
+        found = Episode.excursion(
+            severity,
+            direction,
+            at_ms=ts_ms,
+            prev_ok_ms=prev_ok_ms,
+            value_c=value_c,
+            limit_c=limits.high_c if direction > 0 else limits.low_c,
+            condition=limits.label,
+        )
+        self._beyond(slot, found, delay_ms=limits.alarm_delay_ms)
+
+    def _rate(self, ts_ms: int, value_c: float) -> None:
+        """Change over `rate_window_ms` faster than `rate_c_per_ms`, for `rate_sustain_ms`
+        (a door opening is not); clears below half that rate."""
+        cfg = self.cfg
+        times, values = self.history(ts_ms - cfg.rate_window_ms)
+        if len(times) < 2 or ts_ms - int(times[0]) < cfg.rate_window_ms // 2:
+            return
+        rate = (value_c - float(values[0])) / (ts_ms - int(times[0]))
+        limit = cfg.rate_c_per_ms
+        if abs(rate) < limit:
+            self._within(RATE, ts_ms, cleared=abs(rate) < limit / 2, clear_ms=cfg.clear_after_ms)
+            return
+        found = Episode.rate_of_change(
+            1 if rate > 0 else -1,
+            at_ms=ts_ms,
+            value_c=value_c,
+            c_per_min=round(rate * MINUTE_MS, 3),
+        )
+        self._beyond(RATE, found, delay_ms=cfg.rate_sustain_ms)
+
+    def _forecast(self, ts_ms: int, value_c: float, criteria: Criteria) -> None:
+        """Least-squares trend of the recent window; warns when it meets a limit within the
+        horizon. Only close to a limit (the guard band) and only for a clean trend (r²), so a
+        thermostat cycle or a door opening in mid-range does not warn."""
+        cfg, limits, guard = self.cfg, criteria.limits, criteria.guard_c
+        pending = self.state.episodes.get(EXCURSION_ALARM)
+        near = value_c >= limits.high_c - guard or value_c <= limits.low_c + guard
+        if pending is not None or not near or not math.isfinite(limits.span_c):
+            self._within(FORECAST, ts_ms, cleared=True, clear_ms=0)
+            return
+        times, values = self.history(ts_ms - cfg.forecast_window_ms)
+        eta_ms = None
+        if len(times) >= 5 and ts_ms - int(times[0]) >= cfg.forecast_window_ms // 2:
+            t = (times - times[-1]).astype(np.float64)
+            slope, intercept = np.polyfit(t, values, 1)
+            fitted = slope * t + intercept
+            total = float(np.sum((values - values.mean()) ** 2))
+            r2 = 1.0 - float(np.sum((values - fitted) ** 2)) / total if total > 0 else 0.0
+            target = limits.high_c if slope > 0 else limits.low_c
+            if slope != 0 and r2 >= cfg.forecast_min_r2:
+                eta_ms = (target - value_c) / slope
+        if eta_ms is None or not 0 < eta_ms <= cfg.forecast_horizon_ms:
+            self._within(FORECAST, ts_ms, cleared=True, clear_ms=cfg.clear_after_ms)
+            return
+        eta_min = round(eta_ms / MINUTE_MS, 1)
+        found = Episode.forecast(at_ms=ts_ms, value_c=value_c, eta_min=eta_min)
+        self._beyond(FORECAST, found, delay_ms=0)
+
+    # -- an episode's course -------------------------------------------------------------
+
+    def _beyond(self, slot: str, found: Episode, *, delay_ms: int) -> None:
+        """A reading that meets the condition; `found`: the episode it would start. It
+        starts the slot's episode, or extends the one in progress (a crossing from one side
+        of the range to the other ends that one and starts anew); the alert opens once the
+        episode has lasted `delay_ms`."""
+        episodes = self.state.episodes
+        episode = episodes.get(slot)
+        crossed = episode is not None and episode.direction * found.direction < 0
+        if crossed:
+            self._end(slot, found.start_ms)
+            episode = None
+        if episode is None:
+            episode = episodes[slot] = found
+        else:
+            episode.note_bad(found.last_bad_ms, found.peak_c)
+            episode.detail.update(found.detail)
+        if episode.alert_id is None and episode.sustained_ms() >= delay_ms:
+            self.report.opened(slot, episode)
+
+    def _within(self, slot: str, ts_ms: int, *, cleared: bool, clear_ms: int) -> None:
+        """A reading that does not meet the condition. The slot's episode, if any, ends at
+        the first reading back once readings have been `cleared` (back past the hysteresis)
+        for `clear_ms` since then."""
+        episode = self.state.episodes.get(slot)
+        if episode is None:
+            return
+        if episode.back_ms is None:
+            episode.back_ms = ts_ms
+        if cleared and ts_ms - episode.back_ms >= clear_ms:
+            self._end(slot, episode.back_ms)
+
+    def _end(self, slot: str, end_ms: int) -> None:
+        """The slot's episode is over; its alert, if it had one, resolved at `end_ms`."""
+        episode = self.state.episodes.pop(slot, None)
+        if episode is not None and episode.alert_id is not None:
+            self.report.resolved(slot, episode, end_ms)
 
 
-def alert_id_for(
-    key: SensorKey, kind: str, severity: str, start_ms: int, rule_id: int | None = None
-) -> str:
-    """A deterministic id: the same alert found twice (replay, restart) has the same id.
-    An alarm of a catalog rule (`rule_id`) has its own: the product-limit alarm of the same
-    excursion, or another rule's, is another alert."""
-    parts = (*key, kind, severity, str(start_ms))
-    text = "/".join(parts if rule_id is None else (*parts, f"rule{rule_id}"))
-    return "al-" + hashlib.sha256(text.encode()).hexdigest()[:24]
+def merge_late(state: SensorState, ts_ms: int, value_c: float, limits: Limits) -> None:
+    """A reading slightly out of order (within the reorder window): it can only move an
+    excursion's start earlier or raise its peak; everything else already moved on."""
+    episode = state.episodes.get(EXCURSION_ALARM)
+    if episode is None:
+        return
+    direction = episode.direction
+    beyond = (value_c > limits.high_c and direction > 0) or (
+        value_c < limits.low_c and direction < 0
+    )
+    if not beyond:
+        return
+    if (
+        ts_ms < episode.start_ms
+        and (episode.prev_ok_ms is None or ts_ms > episode.prev_ok_ms)
+        and episode.alert_id is None
+    ):
+        episode.start_ms = ts_ms
+    if episode.peak_c is None or (value_c - episode.peak_c) * direction > 0:
+        episode.peak_c = value_c
+
+
+def open_missing_data(state: SensorState, since_ms: int, report: Report) -> None:
+    """No reading since `since_ms`; resolved by the next reading (`SensorRules.apply`)."""
+    episode = state.episodes[MISSING] = Episode.missing_data(
+        since_ms=since_ms, now_ms=report.now_ms
+    )
+    report.opened(MISSING, episode)
+
+
+def judge_battery(
+    state: SensorState, ts_ms: int, battery_pct: float, cfg: DetectorConfig, report: Report
+) -> None:
+    """A device's battery status (its state: sensor "*"): a warning below
+    `low_battery_pct`, cleared a few points above it so a level on the edge is one."""
+    state.frontier_ms = ts_ms
+    episode = state.episodes.get(BATTERY)
+    if episode is None and battery_pct < cfg.low_battery_pct:
+        episode = state.episodes[BATTERY] = Episode.low_battery(
+            at_ms=ts_ms, battery_pct=battery_pct
+        )
+        report.opened(BATTERY, episode)
+    elif episode is not None and battery_pct >= cfg.low_battery_pct + _BATTERY_CLEAR_PCT:
+        del state.episodes[BATTERY]
+        report.resolved(BATTERY, episode, ts_ms)

@@ -18,13 +18,14 @@ from datetime import UTC, datetime
 from alerting.alert_store import NotifyConfig, count_pending, escalate_due, write_changes
 from alerting.channels import EmailChannel, MqttChannel, WebhookChannel
 from alerting.channels.base import Channel
-from alerting.conditions import ConditionTimeline, load_timeline
+from alerting.conditions import load_timeline
+from alerting.config import DetectorConfig
 from alerting.detector import Detector
 from alerting.dispatcher import Dispatcher
 from alerting.episodes import AlertChange
 from alerting.metrics import DetectorMetrics
-from alerting.rules import DetectorConfig
 from alerting.state_store import StateStore
+from alerting.timeline import ConditionTimeline
 from coldchain import times
 from coldchain.catalog import CatalogUnavailable, create_catalog_engine, upgrade_catalog
 from coldchain.config import Settings
@@ -110,7 +111,7 @@ class DetectorService:
         detector.register_catalog(now)
         log.info(
             "detect: starting sensors=%d restored=%d client=%s sites=%s broker=%s",
-            len(detector.states),
+            len(detector.sensors),
             len(saved),
             self.settings.detect_client_id,
             ",".join(self.sites) or "all",

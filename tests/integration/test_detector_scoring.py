@@ -19,10 +19,12 @@ import pytest
 import yaml
 
 from alerting.conditions import load_timeline
+from alerting.config import DetectorConfig
 from alerting.detector import Detector
 from alerting.episodes import AlertChange
-from alerting.rules import KIND_DEFAULT_RANGES, DetectorConfig
+from alerting.limits import KIND_DEFAULT_RANGES
 from coldchain.catalog import create_catalog_engine, import_fleet, upgrade_catalog
+from coldchain.config import Settings
 from coldchain.fleet import Fleet
 from coldchain.models import Reading, SensorKey
 from simulators.durations import parse_rfc3339_ms, to_rfc3339
@@ -37,6 +39,7 @@ DAYS = 7
 UNIT_INTERVAL_S = 300
 DELAY_MS = 30 * 60_000
 TICK_MS = 60_000  # the detector's clock in this run: Detector.tick once a simulated minute
+CFG = DetectorConfig.from_settings(Settings())
 SILENT = ("S03", "unit", None, "p2")  # device filled in from the fleet
 
 
@@ -114,7 +117,7 @@ def _run(
     engine = create_catalog_engine(f"sqlite:///{tmp_path / 'catalog.sqlite3'}")
     upgrade_catalog(engine)
     import_fleet(engine, fleet_path, actor="test")
-    detector = Detector(DetectorConfig(), load_timeline(engine))
+    detector = Detector(CFG, load_timeline(engine, CFG.default_alarm_delay_ms))
     engine.dispose()
     detector.register_catalog(start)
     silent_device = next(u.device for u in plan.units if u.site == SILENT[0])
@@ -225,7 +228,7 @@ def test_detector_scores_against_ground_truth(tmp_path: Path) -> None:
     # interval after the delay (readings arrive within a minute, `step_s`). A logger's
     # backfill is held until its burst has been quiet for `backfill_quiet_ms` and then
     # evaluated at the next tick: at most that and one tick after it arrived.
-    allowance_ms = TICK_MS + DetectorConfig().backfill_quiet_ms
+    allowance_ms = TICK_MS + CFG.backfill_quiet_ms
     late: list[tuple[TruthEvent, int]] = []
     for t in required:
         if not matching(t):

@@ -31,12 +31,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from alerting.conditions import FAR_FUTURE, FAR_PAST, ConditionTimeline, Segment, load_timeline
+from alerting.conditions import load_timeline
+from alerting.config import DetectorConfig
 from alerting.detector import Detector
 from alerting.device_rules import DeviceRule, RuleProgress, device_rule
 from alerting.episodes import AlertChange
-from alerting.rules import NO_LIMITS, DetectorConfig
+from alerting.limits import NO_LIMITS
+from alerting.timeline import FAR_FUTURE, FAR_PAST, ConditionTimeline, Segment
 from coldchain.catalog import create_catalog_engine, import_fleet, upgrade_catalog
+from coldchain.config import Settings
 from coldchain.loggers import LoggerFile, parse_logger_file
 from coldchain.models import Reading, SensorKey, SourceKind
 from coldchain.times import local, parse_rfc3339, to_ms
@@ -46,6 +49,7 @@ from tests.needs import REAL_LOGGERS, needed_file
 #: The devices' clocks are naive local time; one fixed zone both ways keeps their days.
 ZONE = ZoneInfo("Europe/Zurich")
 MINUTE = timedelta(minutes=1)
+CFG = DetectorConfig.from_settings(Settings())
 
 
 @dataclass(frozen=True)
@@ -85,9 +89,9 @@ def _detect(
     cap_ms = int(interval / MINUTE) * 60_000
     rules = tuple(device_rule(r.number, r.params(), cap_ms) for r in logger.rules)
     timeline = ConditionTimeline({key: [Segment(FAR_PAST, FAR_FUTURE, NO_LIMITS, False, rules)]})
-    detector = Detector(DetectorConfig(), timeline)
+    detector = Detector(CFG, timeline)
     changes = _backfill(detector, key, [(_ms(t), c) for t, c in points], _ms(end))
-    progress = detector.states[detector.index[key]].rules
+    progress = detector.sensors.states[detector.sensors.index[key]].rules
     return _alarms(changes, {r.rule_id: r for r in rules}, progress, _ms(end))
 
 
@@ -312,20 +316,20 @@ def test_one_q_tag_on_two_shipments_each_run_agrees_with_its_own_record(tmp_path
             }
             temps = [r.temp_c for r in logger.readings]
             points[shipment] = list(zip(prepared.times_ms.tolist(), temps, strict=True))
-        timeline = load_timeline(engine)
+        timeline = load_timeline(engine, CFG.default_alarm_delay_ms)
     finally:
         engine.dispose()
     key = SensorKey("BSL", "logger", "RCPJ00010", "t1")
     rules = {r.rule_id: r for r in timeline.lookup(key, points["SHP-RUN2"][0][0]).rules}
     assert set(rules) == set(numbers)  # both shipments' rules on the one sensor
     assert all(r.cap_ms == 600_000 and r.from_ms is not None for r in rules.values())
-    detector = Detector(DetectorConfig(), timeline)
+    detector = Detector(CFG, timeline)
     changes: list[AlertChange] = []
     for shipment, logger in files.items():  # each run imported a day after it stopped
         assert logger.run is not None
         assert logger.run.stopped_at is not None
         changes += _backfill(detector, key, points[shipment], _ms(logger.run.stopped_at))
-    progress = detector.states[detector.index[key]].rules
+    progress = detector.sensors.states[detector.sensors.index[key]].rules
     # A still-open alarm's minutes run to its own run's stop: the rule's window ends there.
     ours = _alarms(changes, rules, progress, FAR_FUTURE)
     for shipment, logger in files.items():

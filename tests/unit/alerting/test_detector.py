@@ -7,10 +7,12 @@ import math
 import orjson
 import pytest
 
-from alerting.conditions import FAR_FUTURE, FAR_PAST, ConditionTimeline, Segment
+from alerting.config import DetectorConfig
 from alerting.detector import Detector
 from alerting.episodes import AlertChange
-from alerting.rules import DetectorConfig, Limits
+from alerting.limits import Limits
+from alerting.timeline import FAR_FUTURE, FAR_PAST, ConditionTimeline, Segment
+from coldchain.config import Settings
 from coldchain.models import DeviceStatus, Reading, SensorKey, SourceKind
 
 KEY = SensorKey("S", "unit", "U1", "p1")
@@ -22,7 +24,7 @@ def _detector() -> Detector:
     timeline = ConditionTimeline(
         {KEY: [Segment(FAR_PAST, FAR_FUTURE, Limits(2.0, 8.0, 30 * MIN, "VAX"), True)]}
     )
-    detector = Detector(DetectorConfig(), timeline)
+    detector = Detector(DetectorConfig.from_settings(Settings()), timeline)
     detector.register_catalog(T0)
     return detector
 
@@ -125,9 +127,9 @@ def test_state_persists_sensor_keys_as_lists_and_restores_them_named() -> None:
     assert raw["key"] == ["S", "unit", "U1", "p1"]
     second = _detector()
     second.restore([raw], T0 + 5 * MIN)
-    assert second.index == {KEY: 0}
-    assert type(second.states[0].key) is SensorKey
-    assert second.states[0].key == KEY
+    assert second.sensors.index == {KEY: 0}
+    assert type(second.sensors.states[0].key) is SensorKey
+    assert second.sensors.states[0].key == KEY
 
 
 def test_a_shuffled_backfill_is_one_retrospective_alarm() -> None:

@@ -12,13 +12,16 @@ import pytest
 from sqlalchemy import select
 
 from alerting.alert_store import NotifyConfig, write_changes
-from alerting.conditions import FAR_FUTURE, FAR_PAST, ConditionTimeline, Segment, load_timeline
+from alerting.conditions import load_timeline
+from alerting.config import DetectorConfig
 from alerting.detector import Detector
 from alerting.device_rules import DeviceRule, device_rule
 from alerting.episodes import AlertChange
-from alerting.rules import NO_LIMITS, DetectorConfig, Limits
+from alerting.limits import NO_LIMITS, Limits
+from alerting.timeline import FAR_FUTURE, FAR_PAST, ConditionTimeline, Segment
 from coldchain.catalog import catalog_session, create_catalog_engine, import_fleet, upgrade_catalog
 from coldchain.catalog.schema import AlertRow, AlertRuleRow, LoggerReportRow, StorageUnitRow
+from coldchain.config import Settings
 from coldchain.models import Reading, SensorKey, SourceKind
 from coldchain.times import from_ms, rfc3339_ms
 
@@ -26,6 +29,7 @@ KEY = SensorKey("S", "logger", "LOG-1", "t")
 T0 = 1_763_800_000_000
 MIN = 60_000
 STEP = 10  # minutes between readings: the logging interval
+CFG = DetectorConfig.from_settings(Settings())
 
 
 def _rule(rule_id: int = 1, /, **params: object) -> DeviceRule:
@@ -35,7 +39,7 @@ def _rule(rule_id: int = 1, /, **params: object) -> DeviceRule:
 
 def _detector(*rules: DeviceRule, limits: Limits = NO_LIMITS) -> Detector:
     segment = Segment(FAR_PAST, FAR_FUTURE, limits, False, rules)
-    detector = Detector(DetectorConfig(), ConditionTimeline({KEY: [segment]}))
+    detector = Detector(CFG, ConditionTimeline({KEY: [segment]}))
     detector.register_catalog(T0)
     return detector
 
@@ -198,7 +202,7 @@ def test_two_runs_of_one_logger_with_the_same_rules_are_independent() -> None:
         (1, "open", T0 + 100 * MIN, _at(250)),
         (2, "open", T0 + 400 * MIN, _at(550)),
     ]
-    progress = detector.states[detector.index[KEY]].rules
+    progress = detector.sensors.states[detector.sensors.index[KEY]].rules
     assert (progress["1"].total_ms, progress["2"].total_ms) == (40 * MIN, 40 * MIN)
 
 
@@ -212,10 +216,11 @@ def test_a_run_beyond_the_limit_at_until_is_counted_up_to_until_and_stays_open()
     (opened,) = changes
     assert (opened.state, opened.start_ms, opened.at_ms) == ("open", T0 + 180 * MIN, T0 + 210 * MIN)
     assert opened.detail["triggered_at"] == _at(205)
-    progress = detector.states[detector.index[KEY]].rules["1"]
+    state = detector.sensors.states[detector.sensors.index[KEY]]
+    progress = state.rules["1"]
     assert progress.alarm is not None  # open, not resolved by the 5 °C readings after until
     assert progress.beyond_ms(rule, T0 + 10_000 * MIN) == 25 * MIN  # 10 + 10 + 5 (to until)
-    assert detector.states[detector.index[KEY]].quiet  # nothing left to decide: bulk path
+    assert state.quiet  # nothing left to decide: bulk path
 
 
 def test_a_rule_without_a_window_is_unchanged() -> None:
@@ -349,7 +354,7 @@ def test_rules_of_a_shipment_and_a_unit_come_from_the_catalog_to_the_alert_row(
         session.flush()
         shipment_rule, unit_rule = rows[0].id, rows[1].id
     with caplog.at_level(logging.WARNING, logger="alerting.conditions"):
-        timeline = load_timeline(engine)
+        timeline = load_timeline(engine, CFG.default_alarm_delay_ms)
     assert "left out: direction" in caplog.text
     logger_key = SensorKey("BSL", "logger", "LOG-1", "t")
     (rule,) = timeline.lookup(logger_key, T0).rules
@@ -357,7 +362,7 @@ def test_rules_of_a_shipment_and_a_unit_come_from_the_catalog_to_the_alert_row(
     (rule,) = timeline.lookup(SensorKey("BSL", "unit", "FR-1", "p1"), T0).rules
     assert (rule.rule_id, rule.cap_ms) == (unit_rule, 300_000)  # the export's, not the unit's
 
-    detector = Detector(DetectorConfig(), timeline)
+    detector = Detector(CFG, timeline)
     readings = [
         Reading("BSL", SourceKind.LOGGER, "LOG-1", "t", T0 + m * MIN, 9.0 if m < 40 else 5.0, m)
         for m in range(0, 60, 10)

@@ -1,0 +1,65 @@
+"""Which limits apply to a sensor at an event time: segments of time, each with its limits,
+whether the sensor should be reporting, and the device rules on top. The detector's core
+reads only this; `conditions.load_timeline` builds it from the catalog."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from alerting.device_rules import DeviceRule
+from alerting.limits import NO_LIMITS, Limits
+from coldchain.models import SensorKey
+
+__all__ = ["FAR_FUTURE", "FAR_PAST", "ConditionTimeline", "Segment"]
+
+FAR_PAST = -(2**62)
+FAR_FUTURE = 2**62
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """Limits valid for event times in [start_ms, end_ms); `expected`: the sensor should be
+    reporting then (units always; loggers while they carry something); `rules`: the
+    catalog's device rules of the sensor, applied on top of the limits."""
+
+    start_ms: int
+    end_ms: int
+    limits: Limits
+    expected: bool
+    rules: tuple[DeviceRule, ...] = ()
+
+
+_UNKNOWN = Segment(FAR_PAST, FAR_FUTURE, NO_LIMITS, False)
+
+
+class ConditionTimeline:
+    """Usage:
+    timeline = load_timeline(engine, default_alarm_delay_ms)  # alerting.conditions
+    segment = timeline.lookup(SensorKey("BSL", "unit", "FRIDGE-01", "p1"), ts_ms)
+    """
+
+    def __init__(self, segments: dict[SensorKey, list[Segment]]) -> None:
+        self._segments = segments
+        self._starts = {k: [s.start_ms for s in v] for k, v in segments.items()}
+
+    def for_sites(self, sites: Collection[str]) -> ConditionTimeline:
+        """Only the sensors of these sites (a detector partition); all when empty, so a
+        partition never reports another partition's sensors as missing."""
+        if not sites:
+            return self
+        return ConditionTimeline({k: v for k, v in self._segments.items() if k.site in sites})
+
+    def known(self, key: SensorKey) -> bool:
+        return key in self._segments
+
+    def sensors(self) -> list[SensorKey]:
+        return list(self._segments)
+
+    def lookup(self, key: SensorKey, ts_ms: int) -> Segment:
+        segments = self._segments.get(key)
+        if not segments:
+            return _UNKNOWN
+        i = bisect.bisect_right(self._starts[key], ts_ms) - 1
+        return segments[max(i, 0)]
