@@ -11,6 +11,8 @@ import pytest
 
 from tests.servers import InfluxServer, MosquittoServer, running_influxd, running_mosquitto
 
+pytest_plugins = ["tests.support.catalog"]
+
 
 @pytest.fixture(scope="session")
 def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoServer]:

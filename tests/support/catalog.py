@@ -1,4 +1,4 @@
-"""Catalog fixtures: every test runs on SQLite and on a real PostgreSQL, each time on a
+"""Catalog fixtures: every catalog test runs on SQLite and on a real PostgreSQL, each time on a
 fresh migrated database (copied from a template migrated once, to keep the suite fast)."""
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from coldchain.catalog.schema import (
     UserRow,
 )
 from coldchain.errors import ConfigError
-from tests.unit.catalog.conftest import FLEET_YAML
+from tests.support.catalog import FLEET_YAML
 
 
 def _counts(engine: Engine) -> dict[str, int]:

@@ -8,7 +8,7 @@ from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from cli.main import app
-from tests.unit.catalog.conftest import FLEET_YAML
+from tests.support.catalog import FLEET_YAML
 
 runner = CliRunner()
 
