@@ -18,11 +18,16 @@ test: deps
 check: venv
 	scripts/check
 
+# Every figure docs/operations.md quotes, each printed by the command shown beside it there
+# (about 25 minutes). taskset: the whole pipeline (broker, ingest, InfluxDB and the
+# publishing gateways) on one core, the per-core figure.
 bench: deps
 	$(PY) -m benchmarks.bench_ingest
 	$(PY) -m benchmarks.bench_ingest --workers 2
+	taskset -c 0 $(PY) -m benchmarks.bench_ingest
 	$(PY) -m benchmarks.bench_simulator
 	$(PY) -m benchmarks.bench_detector throughput
+	$(PY) -m benchmarks.bench_detector service
 	$(PY) -m benchmarks.bench_detector latency
 	$(PY) -m benchmarks.bench_export
 	$(PY) -m benchmarks.bench_api

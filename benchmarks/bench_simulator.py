@@ -1,50 +1,61 @@
-"""Load mode: how many readings per second the simulator alone publishes (batched, QoS 1).
+"""The simulator's rates as `coldchain simulate` runs them: load mode over MQTT and a
+history written to a file.
 
-Usage:
-    .venv/bin/python -m benchmarks.bench_simulator [--units 200] [--shipments 20] [--hours 6]
+    python -m benchmarks.bench_simulator [--units 200] [--shipments 20] [--hours 24] [--days 7]
 
-Starts its own mosquitto (tests.servers.running_mosquitto) with the project's broker
-config, generates a large fleet with `simulators.fleetgen`, runs it as fast as possible
-with an hour of a unit's readings per message, and prints readings/s. Nothing subscribes,
-so this measures the simulator and the broker's PUBACKs, not a consumer.
+Generates a fleet with `simulators.fleetgen`, starts its own mosquitto with the project's
+broker config, and runs the command a user runs, printing it and its own report line:
+`coldchain simulate FLEET --load` (as fast as the broker acknowledges, an hour of a unit's
+readings per message, QoS 1) and `coldchain simulate FLEET --to-file` (line protocol).
+Both reports time the run itself, not the command's start-up. Nothing subscribes to the
+broker, so load mode measures the simulator and the broker's PUBACKs, not a consumer.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
-from coldchain.config import MqttEndpoint
-from coldchain.fleet import Fleet
-from simulators.engine import Simulation
+import yaml
+
 from simulators.fleetgen import generate_fleet
-from simulators.plan import build_plan
-from simulators.runner import run_to_mqtt
 from tests.servers import running_mosquitto
 
-START_MS = 1_767_225_600_000
+_REPO = Path(__file__).resolve().parents[1]
+START = "2026-01-01T00:00:00Z"  # where fleetgen's placements begin
+
+
+def _simulate(fleet: Path, *options: str) -> None:
+    command = ["simulate", fleet.name, "--start", START, *options]
+    print(f"$ coldchain {' '.join(command)}", flush=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.main", *command],
+        cwd=fleet.parent,
+        env={**os.environ, "PYTHONPATH": str(_REPO)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    print(done.stdout.strip(), flush=True)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--units", type=int, default=200)
     parser.add_argument("--shipments", type=int, default=20)
-    parser.add_argument("--hours", type=int, default=6)
-    parser.add_argument("--batch-s", type=float, default=3600.0)
+    parser.add_argument("--hours", type=int, default=24, help="simulated, load mode")
+    parser.add_argument("--days", type=int, default=7, help="simulated, to a file")
     args = parser.parse_args()
-    fleet = Fleet.model_validate(generate_fleet(units=args.units, shipments=args.shipments))
-    plan = build_plan(fleet, START_MS, START_MS + args.hours * 3_600_000, seed=1)
-    with tempfile.TemporaryDirectory() as tmp, running_mosquitto(Path(tmp)) as broker:
-        stats = asyncio.run(
-            run_to_mqtt(Simulation(plan, batch_s=args.batch_s), MqttEndpoint(broker.url), speed=0.0)
-        )
-    print(
-        f"units={args.units} shipments={args.shipments} simulated_hours={args.hours} "
-        f"readings={stats.readings} messages={stats.messages} seconds={stats.elapsed_s:.2f} "
-        f"readings_per_s={stats.readings_per_s:,.0f}"
-    )
+    with tempfile.TemporaryDirectory(prefix="bench-sim-") as tmp:
+        fleet = Path(tmp) / f"fleet-{args.units}-units.yaml"
+        fleet.write_text(yaml.safe_dump(generate_fleet(units=args.units, shipments=args.shipments)))
+        with running_mosquitto(Path(tmp) / "mq") as broker:
+            _simulate(fleet, "--load", "--duration", f"{args.hours}h", "--mqtt-url", broker.url)
+        _simulate(fleet, "--to-file", "history.lp", "--duration", f"{args.days}d")
 
 
 if __name__ == "__main__":
