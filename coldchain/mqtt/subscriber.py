@@ -104,9 +104,16 @@ class MqttSubscriber:
 
     # -- paho callbacks (all run on the event loop) ----------------------------------------
 
+    def _read_limit(self) -> int:
+        """Deliveries that may wait before reading stops. While one of our own publishes
+        awaits its PUBACK, which can only arrive on this socket, reading goes on up to twice
+        that: a paused socket would time the publish out and send it again (a duplicate alert
+        event), and the broker sends at most Receive Maximum unacked QoS 1 messages."""
+        return 2 * self._queue_limit if self._pubacks else self._queue_limit
+
     def _read_ready(self) -> None:
         for _ in range(_PACKETS_PER_WAKEUP):
-            if len(self._queue) >= self._queue_limit:
+            if len(self._queue) >= self._read_limit():
                 self._pause_reading()
                 return
             before = self._received
@@ -254,6 +261,8 @@ class MqttSubscriber:
         # waiter is in place before it can arrive.
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pubacks[info.mid] = waiter
+        if self._driver.paused and len(self._queue) < self._read_limit():
+            self._driver.resume_reading()
         try:
             await asyncio.wait_for(waiter, timeout_s)
         except TimeoutError as exc:

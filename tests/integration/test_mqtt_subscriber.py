@@ -34,3 +34,23 @@ async def test_a_flood_pauses_reading_instead_of_growing_memory(mosquitto: Mosqu
             batch = await asyncio.wait_for(sub.take(), 10)
             received += [d.payload for d in batch]
         assert received == [b"%d" % i for i in range(3000)]
+
+
+async def test_a_publish_gets_its_puback_while_reading_is_paused(
+    mosquitto: MosquittoServer,
+) -> None:
+    """The detector publishes alert events on its subscriber connection; with a backlog its
+    reads are paused, and a PUBACK nobody reads made the publish time out and go again."""
+    endpoint = MqttEndpoint(mosquitto.url)
+    async with MqttSubscriber(endpoint, "paused-test", ["paused/#"], receive_maximum=10) as sub:
+        await sub.wait_connected(10)
+        await asyncio.to_thread(
+            subprocess.run,
+            ["mosquitto_pub", "-p", str(mosquitto.port), "-q", "0", "-t", "paused/x", "-l"],
+            input=b"".join(b"%d\n" % i for i in range(150)),  # past the limit of 100
+            check=True,
+        )
+        await asyncio.sleep(1.0)
+        assert sub._driver.paused  # the backlog stopped reading
+        await sub.publish("elsewhere/alert", b"event", timeout_s=5)
+        assert len(sub._queue) <= 2 * 100  # still bounded while it waited
