@@ -5,6 +5,11 @@ process, publishes readings as batched messages (50 readings each) and as single
 messages, and prints readings/s from the first publish to the last reading counted in
 InfluxDB, plus the ingest process's peak and final RSS. Prints figures; asserts nothing.
 
+Every batch costs a read-back of what InfluxDB already holds (ingest/duplicates.py): the
+median read-back and write times per batch are printed. The batched run then publishes all
+its messages again, as a logger re-sending a backfill would, and prints readings/s until
+ingest has counted every one as a duplicate.
+
 The gateways are `mosquitto_pub -l` processes (one per device, QoS 1), as in the field
 the gateways are other machines: a Python publisher here would take CPU from what is
 being measured.
@@ -39,7 +44,9 @@ def _rss_kib(pid: int) -> tuple[int, int]:
     return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
 
 
-def _run(label: str, per_message: int, readings: int, workdir: Path, workers: int) -> None:
+def _run(
+    label: str, per_message: int, readings: int, workdir: Path, workers: int, *, resend: bool
+) -> None:
     sensors, steps_per_device = 5, 1000
     devices = max(1, readings // (sensors * steps_per_device))
     with (
@@ -88,6 +95,21 @@ def _run(label: str, per_message: int, readings: int, workdir: Path, workers: in
         wait_until(landed, 900, "all readings in InfluxDB", interval_s=0.25)
         elapsed = time.perf_counter() - started
         rss, peak = rss_of_largest()
+        live_times = f"{_p50(ingests, 'readback')}, {_p50(ingests, 'write')}"
+        if resend:
+            started = time.perf_counter()
+            for gateway in [
+                _gateway(broker.port, topic, payloads, f"bench-{label}-again-{n}")
+                for n, (topic, payloads) in enumerate(by_topic.items())
+            ]:
+                gateway.wait(600)
+            wait_until(
+                lambda: sum(int(str(i.metrics().get("duplicates", 0))) for i in ingests) >= total,
+                900,
+                "every re-sent reading counted as a duplicate",
+                interval_s=0.1,
+            )
+            resent_s = time.perf_counter() - started
         for ingest in ingests:
             ingest.stop()
         tsm, other = _bytes_after_compaction(influx)
@@ -95,11 +117,23 @@ def _run(label: str, per_message: int, readings: int, workdir: Path, workers: in
             f"{label:>8}, {workers} worker(s): {total:,} readings in {messages:,} messages "
             f"({per_message}/message): {elapsed:.2f} s end to end -> "
             f"{total / elapsed:,.0f} readings/s, {messages / elapsed:,.0f} messages/s "
-            f"(publishing alone took {publish_s:.2f} s); ingest RSS {rss / 1024:.0f} MiB, "
+            f"(publishing alone took {publish_s:.2f} s); per batch {live_times}; "
+            f"ingest RSS {rss / 1024:.0f} MiB, "
             f"peak {max(peak, peak_rss) / 1024:.0f} MiB; InfluxDB TSM files after compaction "
             f"{tsm / total:.1f} bytes/reading (+ {other / 2**20:.0f} MiB series file and "
             "index, which grow with the number of sensors, not readings)"
         )
+        if resend:
+            print(
+                f"{'re-sent':>8}, {workers} worker(s): the same {total:,} readings again, all "
+                f"stored already: {resent_s:.2f} s until counted as duplicates -> "
+                f"{total / resent_s:,.0f} readings/s"
+            )
+
+
+def _p50(ingests: list[IngestProcess], what: str) -> str:
+    """The median `what` time per batch the first worker last published."""
+    return f"{what} p50 {ingests[0].metrics().get(f'{what}_latency_ms_p50') or 0:.1f} ms"
 
 
 def _bytes_after_compaction(influx: InfluxServer) -> tuple[int, int]:
@@ -174,8 +208,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="ingest processes, shared sub")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
-        _run("batched", 50, args.readings, Path(tmp), args.workers)
-        _run("single", 1, args.single, Path(tmp), args.workers)
+        _run("batched", 50, args.readings, Path(tmp), args.workers, resend=True)
+        _run("single", 1, args.single, Path(tmp), args.workers, resend=False)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import orjson
 
 __all__ = ["DeadLetter", "DeadLetterStore", "Stage"]
 
-Stage = Literal["decode", "store", "spool"]
+Stage = Literal["decode", "store", "conflict", "spool"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +27,8 @@ class DeadLetter:
     """Why a message or a line was refused, with the bytes exactly as they arrived.
 
     `stage` says where: "decode" (the wire format), "store" (InfluxDB refused the line),
-    "spool" (a damaged spool record).
+    "conflict" (InfluxDB holds the reading with other values, which are kept), "spool" (a
+    damaged spool record).
     """
 
     time_ms: int

@@ -21,23 +21,32 @@ class IngestMetrics:
     readings_received: int = 0
     lines_written: int = 0
     dead_letters: int = 0
+    duplicates: int = 0
     write_batches: int = 0
     write_retries: int = 0
     spool_depth_bytes: int = 0
     influx_up: bool = True
     broker_connects: int = 0
     _latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=512))
+    _readback_latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=512))
 
     def record_write(self, lines: int, latency_ms: float) -> None:
         self.lines_written += lines
         self.write_batches += 1
         self._latencies_ms.append(latency_ms)
 
+    def record_readback(self, latency_ms: float) -> None:
+        self._readback_latencies_ms.append(latency_ms)
+
     def snapshot(self) -> dict[str, object]:
         data = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
-        latencies = sorted(self._latencies_ms)
-        data["write_latency_ms_p50"] = latencies[len(latencies) // 2] if latencies else None
-        data["write_latency_ms_max"] = latencies[-1] if latencies else None
+        for name, window in (
+            ("write", self._latencies_ms),
+            ("readback", self._readback_latencies_ms),
+        ):
+            latencies = sorted(window)
+            data[f"{name}_latency_ms_p50"] = latencies[len(latencies) // 2] if latencies else None
+            data[f"{name}_latency_ms_max"] = latencies[-1] if latencies else None
         return data
 
 

@@ -5,8 +5,8 @@ moment loses nothing: what was acked is on disk, what was not is redelivered by 
 Each record is one MQTT message's lines, framed as `<length, crc32, line count>` + bytes;
 a torn record at the tail (crash mid-append) fails its length or checksum and is cut off
 at open, which is safe because its message was never acked. A checkpoint file says how
-far the writer has delivered to InfluxDB; replay after a crash starts there, and InfluxDB
-overwrites the points it already had (same series and time), so replay is harmless.
+far the writer has delivered to InfluxDB; replay after a crash starts there, and the writer
+leaves out the readings InfluxDB already has, so replay changes nothing stored.
 """
 
 from __future__ import annotations

@@ -1,8 +1,13 @@
-"""Drains the spool into InfluxDB in batches, retrying while InfluxDB is down.
+"""Drains the spool into InfluxDB in writes of `batch_lines`, retrying while InfluxDB is down.
 
-What InfluxDB refuses (a 4xx) is split in halves until the refused lines are found, and
-only those go to the dead letters with the server's message: one bad line must not take
-4,999 good ones with it. Rewriting the good halves is harmless (same series and time).
+What is read from the spool first loses what InfluxDB already holds (`ingest.duplicates`):
+a re-sent reading, or a batch replayed after a crash, leaves the stored points as they are.
+That read-back costs InfluxDB per series asked about, plus a sort of each series it holds
+in memory out of order (two workers writing one device), whatever the number of lines, so
+with a backlog one read-back covers several writes. What InfluxDB then refuses (a 4xx) is
+split in halves until the refused lines are found, and only those go to the dead letters
+with the server's message: one bad line must not take 4,999 good ones with it. Rewriting
+the good halves is harmless: InfluxDB may have taken them, and they are the same lines.
 """
 
 from __future__ import annotations
@@ -10,10 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from coldchain.errors import StoreRejected, StoreUnavailable
 from coldchain.influx import InfluxClient
 from ingest.dead_letters import DeadLetter, DeadLetterStore, Stage
+from ingest.duplicates import NOTHING_LEFT_OUT, Checked, ReadbackRefused, check_stored
 from ingest.metrics import IngestMetrics
 from ingest.spool import Spool, SpoolBatch
 
@@ -22,6 +30,10 @@ __all__ = ["SpoolWriter"]
 log = logging.getLogger(__name__)
 
 _MAX_BACKOFF_S = 10.0
+# Writes of `batch_lines` per read-back of what is stored, when the spool holds that much.
+_WRITES_PER_READBACK = 4
+
+_T = TypeVar("_T")
 
 
 def _now_ms() -> int:
@@ -43,6 +55,7 @@ class SpoolWriter:
         self._dead_letters = dead_letters
         self._metrics = metrics
         self._batch_lines = batch_lines
+        self._unchecked = False
         self.appended = asyncio.Event()
         self.delivered = asyncio.Event()
 
@@ -58,7 +71,8 @@ class SpoolWriter:
     async def deliver_available(self) -> int:
         """Deliver what the spool holds now; returns the number of lines delivered."""
         total = 0
-        while batch := await asyncio.to_thread(self._spool.read_batch, self._batch_lines):
+        most = self._batch_lines * _WRITES_PER_READBACK
+        while batch := await asyncio.to_thread(self._spool.read_batch, most):
             try:
                 await self._deliver(batch)
             except BaseException:
@@ -77,14 +91,45 @@ class SpoolWriter:
             )
         if not batch.records:
             return
+        text = batch.body.decode()
+        checked = await self._retrying(lambda: self._check(text), batch.line_count)
+        self._metrics.duplicates += checked.duplicates
+        for conflict in checked.conflicts:
+            await self._dead_letter("conflict", conflict.reason, conflict.line.encode())
+        if checked.lines is None and batch.line_count <= self._batch_lines:
+            try:
+                await self._retrying(
+                    lambda: self._write(batch.body, batch.line_count), batch.line_count
+                )
+            except StoreRejected:
+                await self._write_or_split(batch.lines)
+            return
+        lines = batch.lines if checked.lines is None else checked.lines
+        for start in range(0, len(lines), self._batch_lines):
+            await self._write_or_split(lines[start : start + self._batch_lines])
+
+    async def _check(self, text: str) -> Checked:
+        started = time.perf_counter()
         try:
-            await self._write_with_retry(batch.body, batch.line_count)
-        except StoreRejected:
-            await self._write_or_split(batch.lines)
+            checked = await check_stored(self._influx, text)
+        except ReadbackRefused as exc:
+            if not self._unchecked:
+                log.warning(
+                    "ingest: InfluxDB refuses the read-back of stored readings (%s): writing "
+                    "without it, so a re-sent reading overwrites the stored one; grant the "
+                    "ingest user READ on the database",
+                    exc,
+                )
+                self._unchecked = True
+            return NOTHING_LEFT_OUT
+        self._unchecked = False
+        self._metrics.record_readback((time.perf_counter() - started) * 1000)
+        return checked
 
     async def _write_or_split(self, lines: list[str]) -> None:
         try:
-            await self._write_with_retry("\n".join(lines).encode(), len(lines))
+            body = "\n".join(lines).encode()
+            await self._retrying(lambda: self._write(body, len(lines)), len(lines))
         except StoreRejected as exc:
             if len(lines) == 1:
                 await self._dead_letter("store", exc.server_message, lines[0].encode())
@@ -93,12 +138,16 @@ class SpoolWriter:
             await self._write_or_split(lines[:middle])
             await self._write_or_split(lines[middle:])
 
-    async def _write_with_retry(self, body: bytes, line_count: int) -> None:
+    async def _write(self, body: bytes, line_count: int) -> None:
+        started = time.perf_counter()
+        await self._influx.write_body(body)
+        self._metrics.record_write(line_count, (time.perf_counter() - started) * 1000)
+
+    async def _retrying(self, action: Callable[[], Awaitable[_T]], line_count: int) -> _T:
         delay = 0.1
         while True:
-            started = time.perf_counter()
             try:
-                await self._influx.write_body(body)
+                result = await action()
             except StoreUnavailable as exc:
                 self._metrics.influx_up = False
                 self._metrics.write_retries += 1
@@ -116,8 +165,7 @@ class SpoolWriter:
                     await self._recreate_database()
                 continue
             self._metrics.influx_up = True
-            self._metrics.record_write(line_count, (time.perf_counter() - started) * 1000)
-            return
+            return result
 
     async def _recreate_database(self) -> None:
         try:

@@ -20,7 +20,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from coldchain.config import Settings
 from coldchain.pipeline_metrics import metrics_file
+from ingest.spool import Spool
 
 __all__ = [
     "IngestProcess",
@@ -126,6 +128,24 @@ class IngestProcess:
         path = metrics_file(self.data_dir, "ingest", self.client_id)
         return dict(orjson.loads(path.read_bytes())) if path.exists() else {}
 
+    def spooled_reading_keys(self) -> list[ReadingKey]:
+        """The readings in the spool not yet delivered to InfluxDB, as the next start
+        will find them; only while the process is not running."""
+        assert not self.alive(), "the spool belongs to the running process"
+        defaults = Settings.model_fields
+        spool = Spool(
+            self.data_dir / "spool" / self.client_id,
+            segment_bytes=defaults["spool_segment_bytes"].default,
+            max_bytes=defaults["spool_max_bytes"].default,
+        )
+        keys: list[ReadingKey] = []
+        try:
+            while batch := spool.read_batch(10_000):
+                keys += [_reading_key(line) for line in batch.lines if line.startswith("reading,")]
+        finally:
+            spool.close()
+        return keys
+
     def dead_letters(self) -> list[dict[str, object]]:
         letters = []
         for path in sorted((self.data_dir / "dead-letters").glob("*.jsonl")):
@@ -209,6 +229,12 @@ def make_batches(
             else:
                 payload = orjson.dumps({"device": device, "readings": chunk})
             yield topic, payload, [(device, str(r["sensor"]), int(r["ts"])) for r in chunk]  # type: ignore[call-overload]
+
+
+def _reading_key(line: str) -> ReadingKey:
+    series, _, time_ms = line.rsplit(" ", 2)
+    tags = dict(part.split("=", 1) for part in series.split(",")[1:])
+    return tags["device"], tags["sensor"], int(time_ms)
 
 
 def stored_reading_keys(influx_url: str, db: str) -> list[ReadingKey]:

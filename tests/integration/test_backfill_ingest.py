@@ -1,11 +1,14 @@
 """Simulator -> real mosquitto -> ingest -> real influxd: a logger's backfill, which arrives
-late, out of order and partly twice, ends up in InfluxDB exactly as the logger recorded it."""
+late, out of order and partly twice, ends up in InfluxDB exactly as the logger recorded it,
+every reading sent twice counted once as a duplicate by ingest."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
+import httpx
+import orjson
 import pytest
 
 from coldchain.config import MqttEndpoint
@@ -14,7 +17,7 @@ from simulators.engine import Simulation
 from simulators.outbound import ReadingsMessage
 from simulators.plan import build_plan
 from simulators.runner import run_to_mqtt
-from tests.pipeline import IngestProcess, stored_reading_keys, wait_until
+from tests.pipeline import IngestProcess, wait_until
 from tests.servers import InfluxServer, running_mosquitto
 
 pytestmark = pytest.mark.integration
@@ -58,6 +61,24 @@ FLEET = Fleet.model_validate(
 )
 
 
+def _stored_temperatures(influx_url: str, db: str) -> dict[tuple[str, str, int], float]:
+    response = httpx.post(
+        f"{influx_url}/query",
+        data={
+            "q": 'SELECT temp_c FROM "reading" GROUP BY "device", "sensor"',
+            "db": db,
+            "epoch": "ms",
+        },
+        timeout=30,
+    )
+    stored: dict[tuple[str, str, int], float] = {}
+    for series in orjson.loads(response.content)["results"][0]["series"]:
+        device, sensor = series["tags"]["device"], series["tags"]["sensor"]
+        for time_ms, temp_c in series["values"]:
+            stored[(device, sensor, time_ms)] = temp_c
+    return stored
+
+
 def test_logger_backfill_lands_exactly_once(
     influxd: InfluxServer, influx_db: str, tmp_path: Path
 ) -> None:
@@ -82,13 +103,19 @@ def test_logger_backfill_lands_exactly_once(
                 )
             )
             assert stats.readings > len(recorded)  # duplicates were really sent
-            wait_until(
-                lambda: len(stored_reading_keys(influxd.url, influx_db)) >= len(recorded),
-                60,
-                "every recorded reading in InfluxDB",
-            )
-            stored = stored_reading_keys(influxd.url, influx_db)
-            assert sorted(stored) == sorted(recorded)
+
+            def processed() -> bool:
+                metrics = ingest.metrics()
+                return (
+                    metrics.get("readings_received") == stats.readings
+                    and metrics.get("spool_depth_bytes") == 0
+                )
+
+            wait_until(processed, 60, "ingest to receive and deliver every reading sent")
+            assert ingest.metrics()["duplicates"] == stats.readings - len(recorded)
+            assert ingest.dead_letters() == []
+            stored = _stored_temperatures(influxd.url, influx_db)
+            assert stored == recorded
             logger = [key for key in stored if key[0] == "LOG-1"]
             assert len(logger) == sum(1 for key in recorded if key[0] == "LOG-1") > 100
         finally:
