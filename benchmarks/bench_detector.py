@@ -62,7 +62,7 @@ from coldchain.config import MqttEndpoint, Settings
 from coldchain.fleet import Fleet
 from coldchain.influx import InfluxClient
 from coldchain.models import Reading, SensorKey, SourceKind
-from coldchain.pipeline_metrics import metrics_file
+from coldchain.pipeline_metrics import metrics_file, read_snapshot
 from simulators.engine import Simulation
 from simulators.fleetgen import generate_fleet
 from simulators.plan import build_plan
@@ -142,8 +142,10 @@ def throughput(sensors: int, minutes: int) -> None:
 
 
 def _detector_counters(data_dir: Path) -> dict[str, Any]:
-    path = metrics_file(data_dir, "detector", CLIENT_ID)
-    return dict(orjson.loads(path.read_bytes())) if path.exists() else {}
+    try:
+        return dict(read_snapshot(metrics_file(data_dir, "detector", CLIENT_ID)).values)
+    except FileNotFoundError:
+        return {}
 
 
 def _import_catalog(work: Path, fleet: dict[str, Any]) -> str:

@@ -11,11 +11,12 @@ import base64
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 import orjson
+
+from coldchain.times import from_ms
 
 __all__ = ["DeadLetter", "DeadLetterStore", "Stage"]
 
@@ -40,7 +41,7 @@ class DeadLetter:
     def to_json(self) -> bytes:
         return orjson.dumps(
             {
-                "time": datetime.fromtimestamp(self.time_ms / 1000, UTC).isoformat(),
+                "time": from_ms(self.time_ms).isoformat(),
                 "time_ms": self.time_ms,
                 "stage": self.stage,
                 "topic": self.topic,
@@ -73,7 +74,7 @@ class DeadLetterStore:
             return
         by_day: dict[str, list[bytes]] = {}
         for letter in letters:
-            day = datetime.fromtimestamp(letter.time_ms / 1000, UTC).strftime("%Y-%m-%d")
+            day = from_ms(letter.time_ms).strftime("%Y-%m-%d")
             by_day.setdefault(day, []).append(letter.to_json() + b"\n")
         for day, lines in by_day.items():
             with (self.directory / f"{day}.jsonl").open("ab") as handle:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from coldchain.errors import PayloadError
 from coldchain.lineprotocol import encode_point, reading_line, status_line
+from coldchain.measurements import GATEWAY_STATUS
 from coldchain.wire import decode_gateway_state, decode_readings, decode_status, parse_topic
 
 __all__ = ["DecodePolicy", "Decoded", "decode_message"]
@@ -40,7 +41,7 @@ def decode_message(
     if topic.source == "gateway":
         state = decode_gateway_state(topic, payload)
         line = encode_point(
-            "gateway_status",
+            GATEWAY_STATUS,
             {"site": topic.site, "gateway": topic.device},
             {"state": state},
             received_ms,

@@ -23,16 +23,17 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Final
 
 from coldchain.errors import StoreRejected, StoreUnavailable
 from coldchain.influx import InfluxClient, Series, quote_identifier, quote_string
+from coldchain.measurements import READING
+from coldchain.times import from_ms
 
 __all__ = ["BatchReadings", "Checked", "Conflict", "ReadbackRefused", "check_stored"]
 
-_MEASUREMENT: Final = "reading"
+_MEASUREMENT: Final = READING
 _PREFIX: Final = _MEASUREMENT + ","
 # What a reading measured; the other fields say when it arrived and its place in a series.
 _MEASURED: Final = ("temp_c", "rh")
@@ -174,9 +175,7 @@ class BatchReadings:
             if values == held:
                 duplicates += 1
                 continue
-            when = datetime.fromtimestamp(int(time_ms) / 1000, UTC).isoformat(
-                timespec="milliseconds"
-            )
+            when = from_ms(int(time_ms)).isoformat(timespec="milliseconds")
             conflicts.append(
                 Conflict(
                     line,

@@ -20,6 +20,7 @@ from typing import TypeVar
 
 from coldchain.errors import StoreRejected, StoreUnavailable
 from coldchain.influx import InfluxClient
+from coldchain.times import now_ms
 from ingest.dead_letters import DeadLetter, DeadLetterStore, Stage
 from ingest.duplicates import NOTHING_LEFT_OUT, Checked, ReadbackRefused, check_stored
 from ingest.metrics import IngestMetrics
@@ -34,10 +35,6 @@ _MAX_BACKOFF_S = 10.0
 _WRITES_PER_READBACK = 4
 
 _T = TypeVar("_T")
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class SpoolWriter:
@@ -177,7 +174,7 @@ class SpoolWriter:
             log.warning("ingest: cannot create database %s: %s", self._influx.database, exc)
 
     async def _dead_letter(self, stage: Stage, reason: str, payload: bytes) -> None:
-        letter = DeadLetter(_now_ms(), stage, "", reason, payload)
+        letter = DeadLetter(now_ms(), stage, "", reason, payload)
         await asyncio.to_thread(self._dead_letters.append, [letter])
         self._metrics.dead_letters += 1
         log.warning("ingest: dead letter stage=%s reason=%s bytes=%d", stage, reason, len(payload))

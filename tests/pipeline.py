@@ -21,7 +21,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from coldchain.config import Settings
-from coldchain.pipeline_metrics import metrics_file
+from coldchain.measurements import READING
+from coldchain.pipeline_metrics import metrics_file, read_snapshot
 from ingest.spool import Spool
 
 __all__ = [
@@ -125,8 +126,10 @@ class IngestProcess:
         return self.process is not None and self.process.poll() is None
 
     def metrics(self) -> dict[str, object]:
-        path = metrics_file(self.data_dir, "ingest", self.client_id)
-        return dict(orjson.loads(path.read_bytes())) if path.exists() else {}
+        try:
+            return dict(read_snapshot(metrics_file(self.data_dir, "ingest", self.client_id)).values)
+        except FileNotFoundError:
+            return {}
 
     def spooled_reading_keys(self) -> list[ReadingKey]:
         """The readings in the spool not yet delivered to InfluxDB, as the next start
@@ -141,7 +144,9 @@ class IngestProcess:
         keys: list[ReadingKey] = []
         try:
             while batch := spool.read_batch(10_000):
-                keys += [_reading_key(line) for line in batch.lines if line.startswith("reading,")]
+                keys += [
+                    _reading_key(line) for line in batch.lines if line.startswith(f"{READING},")
+                ]
         finally:
             spool.close()
         return keys
