@@ -56,7 +56,7 @@ from coldchain.catalog.schema import (
 )
 from coldchain.downsampling import ensure_downsampling
 from coldchain.influx import InfluxClient
-from tests.servers import free_port, running_influxd
+from tests.support.servers import free_port, running_influxd
 
 SITES, UNITS_PER_SITE, SPONSORS = 20, 100, 20
 MINUTE_MS = 60_000

@@ -67,9 +67,9 @@ from simulators.engine import Simulation
 from simulators.fleetgen import generate_fleet
 from simulators.plan import build_plan
 from simulators.runner import run_to_mqtt
-from tests.integration.test_detector_support import AlertListener, DetectProcess, WebhookReceiver
-from tests.pipeline import Publisher, wait_until
-from tests.servers import free_port, running_influxd, running_mosquitto
+from tests.support.detector import AlertListener, DetectProcess, WebhookReceiver
+from tests.support.pipeline import Publisher, wait_until
+from tests.support.servers import free_port, running_influxd, running_mosquitto
 
 T0 = 1_763_800_000_000
 ALARM_DELAY_MS = 12_000  # the latency fleet's product: alarm_delay_min 0.2

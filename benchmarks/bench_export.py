@@ -35,7 +35,7 @@ from sqlalchemy import Engine
 from api.export.record import load_batch_record, sensor_request
 from coldchain.catalog import create_catalog_engine, import_fleet, upgrade_catalog
 from coldchain.influx import InfluxClient
-from tests.servers import running_influxd
+from tests.support.servers import running_influxd
 
 _START = datetime(2025, 1, 1, tzinfo=UTC)
 _BATCH_LINES = 50_000

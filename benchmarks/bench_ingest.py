@@ -32,8 +32,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import IO
 
-from tests.pipeline import IngestProcess, count_readings, make_batches, wait_until
-from tests.servers import InfluxServer, running_influxd, running_mosquitto
+from tests.support.pipeline import IngestProcess, count_readings, make_batches, wait_until
+from tests.support.servers import InfluxServer, running_influxd, running_mosquitto
 
 
 def _rss_kib(pid: int) -> tuple[int, int]:

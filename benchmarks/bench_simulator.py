@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from simulators.fleetgen import generate_fleet
-from tests.servers import running_mosquitto
+from tests.support.servers import running_mosquitto
 
 _REPO = Path(__file__).resolve().parents[1]
 START = "2026-01-01T00:00:00Z"  # where fleetgen's placements begin

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import InfluxServer, MosquittoServer, running_influxd, running_mosquitto
+from tests.support.servers import InfluxServer, MosquittoServer, running_influxd, running_mosquitto
 
-pytest_plugins = ["tests.support.catalog"]
+pytest_plugins = ["tests.support.catalog", "tests.support.api_world"]
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +68,7 @@ def _no_secret_in_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
     of the project's loggers (at INFO, the deployed level, even where tests do not show
     them) and every `*.log` file the servers and service processes wrote under the run's
     temporary folder; fails at the end of the session naming the place, not the secret."""
-    from tests.secrets_registry import find_secrets, registered
+    from tests.support.secrets_registry import find_secrets, registered
 
     keeper = _RecordKeeper()
     keeper.setFormatter(logging.Formatter("%(name)s %(message)s"))

@@ -9,8 +9,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,15 +21,15 @@ from api.export import PUBLIC_KEY_NAME, load_public_key, verify_file
 from coldchain.catalog import catalog_session, set_password
 from coldchain.catalog.audit import read_audit
 from coldchain.catalog.users import upsert_user
-from tests.e2e.webpage import (
+from tests.support.api_world import PASSWORD, World, serve_in_thread
+from tests.support.servers import free_port
+from tests.support.webpage import (
     attributes,
     login,
     severe_browser_errors,
     shot,
     wait_for_download,
 )
-from tests.integration.test_api_support import PASSWORD, World, api_world, serve_in_thread
-from tests.servers import InfluxServer, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -42,14 +40,6 @@ HEADERS = {
     "pdf": b"%PDF-",
 }
 EXPORT_ENTRY = "#nav-export:not(.hidden)"
-
-
-@pytest.fixture(scope="module")
-def world(influxd: InfluxServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with api_world(
-        tmp_path_factory.mktemp("web-export"), influxd.url, f"test_{uuid.uuid4().hex[:12]}"
-    ) as built:
-        yield built
 
 
 def _open_export_page(driver: WebDriver) -> None:

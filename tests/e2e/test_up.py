@@ -13,8 +13,8 @@ import pytest
 
 from cli.up_cmd import DEMO_FLEET
 from coldchain.fleet import load_fleet
-from tests.pipeline import wait_until
-from tests.servers import free_port
+from tests.support.pipeline import wait_until
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.integration
 

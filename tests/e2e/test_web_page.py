@@ -4,30 +4,18 @@ test-artifacts/web/ for people to look at. The QA export page: test_export_page.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.e2e.webpage import attributes, login, severe_browser_errors, shot
-from tests.integration.test_api_support import World, api_world, write_reading
-from tests.servers import InfluxServer
+from tests.support.api_world import World, write_reading
+from tests.support.webpage import attributes, login, severe_browser_errors, shot
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def world(influxd: InfluxServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with api_world(
-        tmp_path_factory.mktemp("web"),
-        influxd.url,
-        f"test_{uuid.uuid4().hex[:12]}",
-        api_stream_interval_s=0.5,
-    ) as built:
-        yield built
+API_SETTINGS = {"api_stream_interval_s": 0.5}
 
 
 def _tile_temp(driver: WebDriver, place: str) -> str:

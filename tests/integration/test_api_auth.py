@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.test_api_support import PASSWORD, World, api_world
-from tests.servers import InfluxServer
+from tests.support.api_world import PASSWORD, World
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def world(influxd: InfluxServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with api_world(
-        tmp_path_factory.mktemp("auth"),
-        influxd.url,
-        f"test_{uuid.uuid4().hex[:12]}",
-        api_login_max_failures_per_user=3,
-        api_login_max_attempts_per_client=1000,
-        api_login_token_ttl_s=2.0,
-    ) as built:
-        yield built
+API_SETTINGS = {
+    "api_login_max_failures_per_user": 3,
+    "api_login_max_attempts_per_client": 1000,
+    "api_login_token_ttl_s": 2.0,
+}
 
 
 def test_login_answers_a_bearer_token(world: World) -> None:

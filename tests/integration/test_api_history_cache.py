@@ -10,7 +10,7 @@ import httpx
 
 from api.querycache import StatementCache
 from coldchain.influx import InfluxClient, Series
-from tests.servers import InfluxServer
+from tests.support.servers import InfluxServer
 
 _T0 = 1_700_000_000_000
 

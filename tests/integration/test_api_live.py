@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,21 +12,12 @@ from coldchain.catalog import catalog_session
 from coldchain.catalog.audit import read_audit
 from coldchain.influx import InfluxClient, quote_string
 from coldchain.times import now_ms, to_ms
-from tests.integration.test_api_support import World, api_world, write_reading
-from tests.servers import InfluxServer
+from tests.support.api_world import World, write_reading
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def world(influxd: InfluxServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with api_world(
-        tmp_path_factory.mktemp("live"),
-        influxd.url,
-        f"test_{uuid.uuid4().hex[:12]}",
-        api_stream_interval_s=0.2,
-    ) as built:
-        yield built
+API_SETTINGS = {"api_stream_interval_s": 0.2}
 
 
 def test_product_live_lists_every_place_holding_it(world: World) -> None:

@@ -3,17 +3,13 @@ not), sent with a sponsor's token to a real server, never get a 5xx answer."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.integration.test_api_support import World, api_world
-from tests.servers import InfluxServer
+from tests.support.api_world import World
 
 pytestmark = pytest.mark.integration
 
@@ -22,17 +18,11 @@ _SKIP = {("GET", "/v1/live/stream")}
 _EXAMPLES = 12
 
 
-@pytest.fixture(scope="module")
-def world(influxd: InfluxServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    # A generous login limit: generated logins must reach the handler, not the limiter.
-    with api_world(
-        tmp_path_factory.mktemp("fuzz"),
-        influxd.url,
-        f"test_{uuid.uuid4().hex[:12]}",
-        api_login_max_attempts_per_client=100_000,
-        api_login_max_failures_per_user=100_000,
-    ) as built:
-        yield built
+# A generous login limit: generated logins must reach the handler, not the limiter.
+API_SETTINGS = {
+    "api_login_max_attempts_per_client": 100_000,
+    "api_login_max_failures_per_user": 100_000,
+}
 
 
 @pytest.mark.parametrize("user", ["alice"])

@@ -5,7 +5,6 @@ fill fails the test rather than skipping the route."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,8 +13,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Mount
 
 from coldchain.times import to_ms
-from tests.integration.test_api_support import World, api_world
-from tests.servers import InfluxServer
+from tests.support.api_world import World
 
 pytestmark = pytest.mark.integration
 
@@ -41,14 +39,6 @@ ACME_ONLY_IDS = (
     "ACME",
     "alice",
 )
-
-
-@pytest.fixture(scope="module")
-def world(influxd: InfluxServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with api_world(
-        tmp_path_factory.mktemp("tenancy"), influxd.url, f"test_{uuid.uuid4().hex[:12]}"
-    ) as built:
-        yield built
 
 
 def api_routes(routes: list[BaseRoute], prefix: str = "") -> Iterator[tuple[str, APIRoute]]:

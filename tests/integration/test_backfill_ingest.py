@@ -17,8 +17,8 @@ from simulators.engine import Simulation
 from simulators.outbound import ReadingsMessage
 from simulators.plan import build_plan
 from simulators.runner import run_to_mqtt
-from tests.pipeline import IngestProcess, wait_until
-from tests.servers import InfluxServer, running_mosquitto
+from tests.support.pipeline import IngestProcess, wait_until
+from tests.support.servers import InfluxServer, running_mosquitto
 
 pytestmark = pytest.mark.integration
 

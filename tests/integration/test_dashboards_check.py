@@ -32,8 +32,8 @@ from dashboards.render import build_dashboards, write_dashboards
 from simulators.engine import Simulation
 from simulators.plan import build_plan
 from simulators.runner import run_to_mqtt
-from tests.pipeline import IngestProcess, count_readings, wait_until
-from tests.servers import InfluxServer, MosquittoServer
+from tests.support.pipeline import IngestProcess, count_readings, wait_until
+from tests.support.servers import InfluxServer, MosquittoServer
 
 pytestmark = pytest.mark.integration
 

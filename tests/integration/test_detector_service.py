@@ -11,14 +11,14 @@ import orjson
 import pytest
 
 from coldchain.times import now_ms, to_ms
-from tests.integration.test_detector_support import (
+from tests.support.detector import (
     AlertListener,
     DetectProcess,
     alerts,
     make_catalog,
 )
-from tests.pipeline import Publisher, wait_until
-from tests.servers import InfluxServer, MosquittoServer, running_mosquitto
+from tests.support.pipeline import Publisher, wait_until
+from tests.support.servers import InfluxServer, MosquittoServer, running_mosquitto
 
 pytestmark = pytest.mark.integration
 

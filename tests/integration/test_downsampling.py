@@ -15,7 +15,7 @@ from coldchain.downsampling import (
 )
 from coldchain.influx import InfluxClient
 from coldchain.times import now_ms
-from tests.servers import InfluxServer
+from tests.support.servers import InfluxServer
 
 pytestmark = pytest.mark.integration
 

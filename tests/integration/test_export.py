@@ -36,7 +36,7 @@ from coldchain.catalog.alerts import NewAlert, close_alert, open_alert, resolve_
 from coldchain.catalog.audit import read_audit
 from coldchain.influx import InfluxClient
 from coldchain.times import to_ms
-from tests.servers import InfluxServer
+from tests.support.servers import InfluxServer
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from coldchain.errors import StoreRejected, StoreUnavailable
 from coldchain.influx import InfluxClient, quote_identifier, quote_string
 from coldchain.lineprotocol import encode_point
-from tests.servers import InfluxServer, free_port
+from tests.support.servers import InfluxServer, free_port
 
 pytestmark = pytest.mark.integration
 

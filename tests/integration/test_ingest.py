@@ -15,7 +15,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.pipeline import (
+from tests.support.pipeline import (
     IngestProcess,
     Publisher,
     count_readings,
@@ -23,7 +23,7 @@ from tests.pipeline import (
     stored_reading_keys,
     wait_until,
 )
-from tests.servers import InfluxServer, MosquittoServer, running_influxd, running_mosquitto
+from tests.support.servers import InfluxServer, MosquittoServer, running_influxd, running_mosquitto
 
 pytestmark = pytest.mark.integration
 

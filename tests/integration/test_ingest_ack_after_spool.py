@@ -27,8 +27,8 @@ from paho.mqtt.properties import Properties
 from coldchain.config import Settings
 from ingest.service import IngestService, subscription_filters
 from ingest.spool import Position, Spool
-from tests.pipeline import Publisher, count_readings, make_batches, stored_reading_keys
-from tests.servers import InfluxServer, running_mosquitto
+from tests.support.pipeline import Publisher, count_readings, make_batches, stored_reading_keys
+from tests.support.servers import InfluxServer, running_mosquitto
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pipeline import (
+from tests.support.pipeline import (
     IngestProcess,
     Publisher,
     ReadingKey,
@@ -25,7 +25,7 @@ from tests.pipeline import (
     stored_reading_keys,
     wait_until,
 )
-from tests.servers import InfluxServer, MosquittoServer, running_mosquitto
+from tests.support.servers import InfluxServer, MosquittoServer, running_mosquitto
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -33,10 +33,10 @@ from coldchain.catalog import (
 from coldchain.catalog.schema import AlertRow, AlertRuleRow, AuditEntryRow, LoggerReportRow
 from coldchain.influx import InfluxClient
 from coldchain.times import to_ms
-from tests.integration.test_detector_support import DetectProcess
-from tests.pipeline import IngestProcess, stored_reading_keys, wait_until
-from tests.servers import InfluxServer, MosquittoServer
-from tests.unit.loggers.real_files import real_path, real_text
+from tests.support.detector import DetectProcess
+from tests.support.pipeline import IngestProcess, stored_reading_keys, wait_until
+from tests.support.real_loggers import real_path, real_text
+from tests.support.servers import InfluxServer, MosquittoServer
 
 pytestmark = pytest.mark.integration
 

@@ -44,7 +44,7 @@ from coldchain.loggers import LoggerFile, parse_logger_file
 from coldchain.models import Reading, SensorKey, SourceKind
 from coldchain.times import local, parse_rfc3339, to_ms
 from logger_import.importer import prepare_import, record_import
-from tests.needs import REAL_LOGGERS, needed_file
+from tests.support.needs import REAL_LOGGERS, needed_file
 
 #: The devices' clocks are naive local time; one fixed zone both ways keeps their days.
 ZONE = ZoneInfo("Europe/Zurich")

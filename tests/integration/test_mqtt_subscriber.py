@@ -10,7 +10,7 @@ import pytest
 
 from coldchain.config import MqttEndpoint
 from coldchain.mqtt import MqttSubscriber
-from tests.servers import MosquittoServer
+from tests.support.servers import MosquittoServer
 
 pytestmark = pytest.mark.integration
 

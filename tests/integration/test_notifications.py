@@ -32,7 +32,7 @@ from coldchain.catalog.outbox import Notification
 from coldchain.config import MqttEndpoint
 from coldchain.mqtt import MqttSubscriber
 from coldchain.times import now_ms
-from tests.integration.test_detector_support import (
+from tests.support.detector import (
     AlertListener,
     DetectProcess,
     SmtpReceiver,
@@ -40,8 +40,8 @@ from tests.integration.test_detector_support import (
     alerts,
     make_catalog,
 )
-from tests.pipeline import Publisher, wait_until
-from tests.servers import MosquittoServer, free_port, running_mosquitto
+from tests.support.pipeline import Publisher, wait_until
+from tests.support.servers import MosquittoServer, free_port, running_mosquitto
 
 pytestmark = pytest.mark.integration
 

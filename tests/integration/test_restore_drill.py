@@ -42,10 +42,10 @@ from coldchain.models import DeviceStatus, Reading, SourceKind
 from coldchain.times import to_ms
 from ingest.dead_letters import DeadLetter, DeadLetterStore
 from ingest.spool import Spool
-from tests.catalog_servers import PostgresServer, find_postgres_bin, running_postgres
-from tests.needs import missing
-from tests.secrets_registry import register
-from tests.servers import InfluxServer, free_port, running_influxd
+from tests.support.needs import missing
+from tests.support.postgres import PostgresServer, find_postgres_bin, running_postgres
+from tests.support.secrets_registry import register
+from tests.support.servers import InfluxServer, free_port, running_influxd
 
 pytestmark = pytest.mark.integration
 

@@ -26,9 +26,9 @@ import yaml
 
 from coldchain.catalog.schema import AlertRow
 from simulators.fleetgen import generate_fleet
-from tests.integration.test_detector_support import AlertListener, DetectProcess, alerts
-from tests.pipeline import IngestProcess, count_readings, wait_until
-from tests.servers import InfluxServer, MosquittoServer, running_mosquitto
+from tests.support.detector import AlertListener, DetectProcess, alerts
+from tests.support.pipeline import IngestProcess, count_readings, wait_until
+from tests.support.servers import InfluxServer, MosquittoServer, running_mosquitto
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -26,9 +26,9 @@ from cli.local_servers import LocalInflux, LocalMosquitto, free_port
 from coldchain.catalog import catalog_session, create_catalog_engine, upgrade_catalog
 from coldchain.catalog.schema import SiteRow
 from coldchain.times import now_ms
-from tests.integration.test_detector_support import DetectProcess, make_catalog
-from tests.pipeline import IngestProcess, wait_until
-from tests.secrets_registry import register
+from tests.support.detector import DetectProcess, make_catalog
+from tests.support.pipeline import IngestProcess, wait_until
+from tests.support.secrets_registry import register
 
 pytestmark = pytest.mark.integration
 

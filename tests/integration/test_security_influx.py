@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from cli import broker_cmd
 from cli.local_servers import LocalInflux
 from coldchain.influx_users import InfluxAccount, InfluxSetupError, setup_influx_users
-from tests.secrets_registry import register
+from tests.support.secrets_registry import register
 
 pytestmark = pytest.mark.integration
 

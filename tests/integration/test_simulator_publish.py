@@ -21,7 +21,7 @@ from coldchain.wire import decode_gateway_state, decode_readings, decode_status,
 from simulators.engine import Simulation
 from simulators.plan import build_plan
 from simulators.runner import RunStats, run_to_mqtt
-from tests.servers import MosquittoServer
+from tests.support.servers import MosquittoServer
 
 pytestmark = pytest.mark.integration
 

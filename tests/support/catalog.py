@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import Engine
 
 from coldchain.catalog import create_catalog_engine, upgrade_catalog
-from tests.catalog_servers import PostgresServer, find_postgres_bin, running_postgres
-from tests.needs import missing
+from tests.support.needs import missing
+from tests.support.postgres import PostgresServer, find_postgres_bin, running_postgres
 
 FLEET_YAML = """\
 sponsors: [{id: ACME, name: Acme Pharma}, {id: GLOBEX, name: Globex Bio}]

@@ -25,7 +25,7 @@ from coldchain.errors import ConfigError
 from coldchain.loggers.serialize import device_record
 from coldchain.models import SourceKind
 from logger_import.importer import import_rules_only, prepare_import, record_import
-from tests.unit.loggers.real_files import real_file, real_path
+from tests.support.real_loggers import real_file, real_path
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 

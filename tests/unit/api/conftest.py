@@ -25,8 +25,8 @@ from coldchain.catalog import (
     upgrade_catalog,
 )
 from coldchain.config import Settings
-from tests.secrets_registry import register
-from tests.servers import free_port
+from tests.support.secrets_registry import register
+from tests.support.servers import free_port
 
 PASSWORD = "unit-test horse battery staple"
 USERS = ("alice", "omar", "quinn")

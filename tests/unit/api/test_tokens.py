@@ -26,7 +26,7 @@ from coldchain.catalog import catalog_session, create_token
 from coldchain.catalog.credentials import revoke_token
 from coldchain.catalog.schema import ApiTokenRow
 from coldchain.catalog.users import upsert_user
-from tests.secrets_registry import register
+from tests.support.secrets_registry import register
 from tests.unit.api.conftest import PASSWORD
 
 KEY = bytes(range(32))

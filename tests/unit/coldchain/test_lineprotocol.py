@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from coldchain.lineprotocol import FieldValue, encode_point, format_float, reading_line
 from coldchain.models import Reading, SourceKind
-from tests.needs import LINE_PROTOCOL_CORPUS, needed_file
+from tests.support.needs import LINE_PROTOCOL_CORPUS, needed_file
 
 
 def _corpus_encode_cases() -> list[Any]:

@@ -12,7 +12,7 @@ import pytest
 
 from cli.main import app
 from coldchain.config import Settings
-from tests.unit.deploy.deployfiles import (
+from tests.support.deployfiles import (
     COMPOSE_FILE,
     DEPLOY,
     ENV_EXAMPLE,

@@ -14,8 +14,7 @@ import pytest
 
 from coldchain.broker_auth import SERVICE_ACCOUNTS, check_mosquitto_password, service_accounts
 from coldchain.influx_users import INFLUX_ACCOUNTS
-from tests.needs import needed_program
-from tests.unit.deploy.deployfiles import (
+from tests.support.deployfiles import (
     COMPOSE_FILE,
     DEPLOY,
     ENV_EXAMPLE,
@@ -29,6 +28,7 @@ from tests.unit.deploy.deployfiles import (
     load_compose,
     read_env_file,
 )
+from tests.support.needs import needed_program
 
 #: Where each third-party image keeps its state.
 STATE_PATHS = {

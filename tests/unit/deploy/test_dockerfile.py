@@ -8,7 +8,7 @@ import re
 import shlex
 import tomllib
 
-from tests.unit.deploy.deployfiles import DOCKERFILE, ROOT
+from tests.support.deployfiles import DOCKERFILE, ROOT
 
 
 def _instructions() -> list[tuple[str, str]]:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.needs import needed_program
-from tests.unit.deploy.deployfiles import SYSTEMD, UNIT_EXECUTABLE, unit_files
+from tests.support.deployfiles import SYSTEMD, UNIT_EXECUTABLE, unit_files
+from tests.support.needs import needed_program
 
 #: Instance names to verify the templates under (`systemd-analyze verify` wants units).
 INSTANCES = {"coldchain-ingest@.service": "1", "coldchain-detect@.service": "all"}

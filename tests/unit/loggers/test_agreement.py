@@ -22,7 +22,7 @@ from coldchain.loggers import LoggerFile
 from coldchain.loggers.compare import daily_figures, run_figures
 from coldchain.loggers.timebase import epoch_ms, local_instant
 from coldchain.times import to_ms
-from tests.unit.loggers.real_files import real_file
+from tests.support.real_loggers import real_file
 
 #: Any zone does, used both ways; Zurich has no DST change inside either log.
 ZONE = "Europe/Zurich"

@@ -10,7 +10,7 @@ import pytest
 from coldchain.loggers import AlarmRule, RunEvent, parse_logger_text
 from coldchain.loggers.berlinger import BerlingerFormat
 from coldchain.loggers.serialize import device_record, record_from_json, record_to_json
-from tests.unit.loggers.real_files import INTACT, real_file, real_path, real_text
+from tests.support.real_loggers import INTACT, real_file, real_path, real_text
 
 
 @pytest.mark.parametrize("name", INTACT)

@@ -14,7 +14,7 @@ from coldchain.catalog.logger_reports import StoredReport
 from coldchain.loggers.compare import daily_figures
 from coldchain.loggers.serialize import device_record
 from coldchain.loggers.timebase import epoch_ms
-from tests.unit.loggers.real_files import real_file
+from tests.support.real_loggers import real_file
 
 ZONE = "Europe/Zurich"
 

@@ -17,7 +17,7 @@ from coldchain.loggers import (
     parse_logger_file,
     parse_logger_text,
 )
-from tests.unit.loggers.real_files import real_path, real_text
+from tests.support.real_loggers import real_path, real_text
 
 
 def _refusal(text: str) -> LoggerFileError:

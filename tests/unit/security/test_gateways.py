@@ -19,7 +19,7 @@ from coldchain.catalog.gateways import (
     revoke_gateway,
 )
 from coldchain.catalog.schema import GatewayRow, SiteRow
-from tests.secrets_registry import register
+from tests.support.secrets_registry import register
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import re
 import subprocess
 from pathlib import Path
 
-from tests.needs import missing
-from tests.secrets_registry import find_secrets
+from tests.support.needs import missing
+from tests.support.secrets_registry import find_secrets
 
 _REPO = Path(__file__).resolve().parents[3]
 # Files where a password would be configuration rather than code.

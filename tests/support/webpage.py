@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tests.integration.test_api_support import PASSWORD
-from tests.needs import missing
+from tests.support.api_world import PASSWORD
+from tests.support.needs import missing
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver

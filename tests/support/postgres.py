@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.servers import free_port
+from tests.support.servers import free_port
 
 __all__ = ["PostgresServer", "find_postgres_bin", "running_postgres"]
 

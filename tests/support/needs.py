@@ -20,7 +20,7 @@ __all__ = [
     "needed_program",
 ]
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 #: Real Berlinger Fridge-tag and Q-tag exports (MIT OR Apache-2.0, see its SOURCE.md).
 REAL_LOGGERS = DATA_DIR / "real-loggers" / "msupply-berlinger-fridgetag-qtag" / "data"
 #: InfluxData's line-protocol test corpus, a subset (MIT, see its SOURCE.md).

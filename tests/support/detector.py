@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from coldchain.catalog import catalog_session, create_catalog_engine, import_fleet, upgrade_catalog
 from coldchain.catalog.schema import AlertRow
-from tests.pipeline import wait_until
+from tests.support.pipeline import wait_until
 
 _REPO = Path(__file__).resolve().parents[2]
 

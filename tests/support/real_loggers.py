@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from coldchain.loggers import LoggerFile, parse_logger_file
-from tests.needs import REAL_LOGGERS, needed_file
+from tests.support.needs import REAL_LOGGERS, needed_file
 
 FILES = {
     "fridgetag2l": "FridgeTag 2L/130500109088_202206081014.txt",

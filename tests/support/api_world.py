@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -38,6 +40,7 @@ from coldchain.config import Settings
 from coldchain.downsampling import downsample_range, ensure_downsampling
 from coldchain.influx import InfluxClient
 from coldchain.times import rfc3339, to_ms
+from tests.support.servers import InfluxServer
 
 __all__ = ["PASSWORD", "World", "api_world", "serve_in_thread", "write_reading"]
 
@@ -247,7 +250,7 @@ def _seed_catalog(
 def serve_in_thread(app: FastAPI) -> Iterator[str]:
     """Run `app` under uvicorn on a free loopback port in a thread (as httpx's own
     tests do); yields its base URL and stops it, lifespan and all, on exit."""
-    from tests.servers import free_port
+    from tests.support.servers import free_port
 
     port = free_port()
     config = uvicorn.Config(
@@ -304,3 +307,17 @@ def api_world(
             yield world
     finally:
         engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def world(
+    request: pytest.FixtureRequest, influxd: InfluxServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """The API world of one test module, with that module's `API_SETTINGS` (a dict of
+    `Settings` fields, e.g. a faster SSE interval) over the defaults."""
+    overrides: dict[str, object] = getattr(request.module, "API_SETTINGS", {})
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    with api_world(
+        tmp_path_factory.mktemp(name), influxd.url, f"test_{uuid.uuid4().hex[:12]}", **overrides
+    ) as built:
+        yield built

@@ -34,7 +34,7 @@ __all__ = [
     "wait_until",
 ]
 
-_REPO = Path(__file__).resolve().parents[1]
+_REPO = Path(__file__).resolve().parents[2]
 
 ReadingKey = tuple[str, str, int]  # (device, sensor, ts_ms)
 
