@@ -14,8 +14,8 @@ The gateways are `mosquitto_pub -l` processes (one per device, QoS 1), as in the
 the gateways are other machines: a Python publisher here would take CPU from what is
 being measured.
 
-`--workers 2` runs that many ingest processes on one MQTT shared subscription (issue #11's
-one worker vs two); RSS is then the largest worker's.
+`--workers 2` runs that many ingest processes on one MQTT shared subscription (one worker
+against two: what scaling out buys); RSS is then the largest worker's.
 
     python -m benchmarks.bench_ingest [--readings 500000] [--single 100000] [--workers 1]
 """

@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     catalog_url: str | None = None
     data_dir: Path = Path("./var")
 
-    # secrets and TLS (issue 10); see docs/security.md
+    # secrets and TLS; see docs/security.md
     mqtt_ca_file: Path | None = Field(
         default=None, description="CA certificate that signed the broker's (mqtts://)"
     )
@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     influx_timeout_s: float = Field(default=10.0, gt=0)
     metrics_interval_s: float = Field(default=5.0, gt=0)
 
-    # detector (alerting/, issue 5); see alerting/README.md
+    # detector (alerting/); see alerting/README.md
     detect_client_id: str = "coldchain-detect-1"
     detect_sites: list[str] = Field(
         default_factory=list,
@@ -146,7 +146,7 @@ class Settings(BaseSettings):
     notify_timeout_s: float = Field(default=10.0, gt=0)
     notify_retry_max_s: float = Field(default=60.0, gt=0)
 
-    # API and web page (api/, issue 6); see api/README.md
+    # API and web page (api/); see api/README.md
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
     api_login_token_ttl_s: float = Field(

@@ -1,6 +1,6 @@
 """InfluxDB 1.x users for an `auth-enabled` server: an admin, a writer, a reader.
 
-Least privilege per service (issue 10): ingest gets `WRITE` on the readings database
+Least privilege per service: ingest gets `WRITE` on the readings database
 and can neither read nor drop anything; the API and the exporter get `READ` and can
 neither write nor drop. The admin exists for this setup and for operators (retention
 policies, continuous queries). InfluxDB 1.x lets the first user be created without

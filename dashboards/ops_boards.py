@@ -1,4 +1,4 @@
-"""The Shipment and Pipeline health dashboards (issue 9, dashboards 3 and 4)."""
+"""The Shipment and Pipeline health dashboards (dashboards 3 and 4)."""
 
 from __future__ import annotations
 

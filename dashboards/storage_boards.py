@@ -1,4 +1,4 @@
-"""The Fleet and Storage unit dashboards (issue 9, dashboards 1 and 2)."""
+"""The Fleet and Storage unit dashboards (dashboards 1 and 2)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """A USB logger's own report next to ours, for the record of the placement it describes.
 
-When a logger's export was imported (`coldchain logger import`, issue 12), the catalog
+When a logger's export was imported (`coldchain logger import`), the catalog
 keeps what the device itself printed: run min/max/mean/MKT and alarm events (Q-tag), or
 per day min/max/mean and minutes out of range (Fridge-tag). Here the same quantities are
 recomputed from the readings as stored in InfluxDB over the file's own span, with the

@@ -1,4 +1,4 @@
-"""The PDF's section on imported USB logger reports, as text and table rows (issue 12).
+"""The PDF's section on imported USB logger reports, as text and table rows.
 
 Kept apart from pdf_format.py, which lays out whatever blocks this returns: the device's
 figures and ours are shown as "device / ours" so that a QA person reads them side by side.

@@ -348,7 +348,7 @@ def _gaps(report: Report, styles: dict[str, ParagraphStyle]) -> list[Flowable]:
 
 
 def _device_reports(report: Report, styles: dict[str, ParagraphStyle]) -> list[Flowable]:
-    """Each imported USB logger report: the device's own figures next to ours (issue 12)."""
+    """Each imported USB logger report: the device's own figures next to ours."""
     items = summary_dict(report)["device_reports"]
     if not items:
         return []

@@ -98,7 +98,7 @@ class PlacementInfo:
         until: where the record stops: `end`, or the generation time for an open placement.
         timezone: the IANA zone local times are shown in (the unit's site; a shipment's
             origin site, under which its loggers publish, DESIGN.md §10).
-        logger_reports: USB logger exports imported for this unit or shipment (issue 12):
+        logger_reports: USB logger exports imported for this unit or shipment:
             the device's own summary, shown next to ours.
     """
 

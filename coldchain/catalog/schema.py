@@ -263,7 +263,7 @@ class PlacementRow(Base):
 
 
 class AlertRuleRow(Base):
-    """A detector rule beyond the product's own limits (issue 5 fills `params`)."""
+    """A detector rule beyond the product's own limits (`params` as the rule's kind reads them)."""
 
     __tablename__ = "alert_rules"
     __table_args__ = (CheckConstraint(_one_of("kind", ALERT_KINDS), name="kind"),)
@@ -273,7 +273,7 @@ class AlertRuleRow(Base):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("storage_units.id"))
     params_json: Mapped[str] = mapped_column(Text, default="{}")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Added by migration 0004 (issue 12): a shipment's own rules, e.g. the alarm settings
+    # Added by migration 0004: a shipment's own rules, e.g. the alarm settings
     # of the USB logger that travelled with it, imported with its report.
     shipment_id: Mapped[str | None] = mapped_column(ForeignKey("shipments.id"))
 
@@ -302,7 +302,7 @@ class AlertRow(Base):
     retrospective: Mapped[bool] = mapped_column(Boolean, default=False)
     rule_id: Mapped[int | None] = mapped_column(ForeignKey("alert_rules.id"))
     updated_at: Mapped[datetime]
-    # Added by migration 0002 (issue 5): escalation along the contact chain, and what the
+    # Added by migration 0002: escalation along the contact chain, and what the
     # detector saw (limit, direction, reason) as JSON for people and exports.
     escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_escalation_at: Mapped[datetime | None]
@@ -390,7 +390,7 @@ class AuditHeadRow(Base):
 
 
 class GatewayRow(Base):
-    """A gateway's MQTT account (migration 0003, issue 10): one per (site, gateway), never
+    """A gateway's MQTT account (migration 0003): one per (site, gateway), never
     deleted; `revoked_at` set when it may no longer connect. `password_hash` is mosquitto's
     `$7$` PBKDF2 hash of a random password shown once; the broker's password file is
     regenerated from these rows."""
@@ -407,7 +407,7 @@ class GatewayRow(Base):
 
 
 class LoggerReportRow(Base):
-    """A USB logger's own export, imported (migration 0004, issue 12): which shipment or
+    """A USB logger's own export, imported (migration 0004): which shipment or
     unit and sensor its readings were published for, and what the device itself said
     (daily or run summary, alarm record, alarm rules) as JSON, for the QA export to show
     beside our figures. `file_sha256` is unique per target, so a re-import is a no-op."""

@@ -1,4 +1,4 @@
-"""Our detector against the alarm record of real Berlinger loggers (issue 12).
+"""Our detector against the alarm record of real Berlinger loggers.
 
 The device's own `Conf:` alarm rules go through the `alert_rules` contract
 (`AlarmRule.params()` → `device_rule`) into the detector, its log rows are fed in-process as

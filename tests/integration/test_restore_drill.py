@@ -1,4 +1,4 @@
-"""The restore drill (issue #11): fill an installation, `coldchain backup DIR`, destroy it,
+"""The restore drill: fill an installation, `coldchain backup DIR`, destroy it,
 `coldchain restore DIR` into a new influxd and a new catalog (SQLite, and PostgreSQL), and
 prove that nothing changed: points per measurement and retention policy, field types, a
 digest of every raw reading, rows per catalog table, the audit chain, the signing key (an

@@ -1,4 +1,4 @@
-"""Scale-out on one machine (issue #11): two ingest workers on a shared subscription and two
+"""Scale-out on one machine: two ingest workers on a shared subscription and two
 detector partitions by site, on a real mosquitto and influxd, under the simulator's load,
 with one ingest worker and one detector partition killed (-9) and restarted mid-run, as
 systemd's `Restart=always` would.

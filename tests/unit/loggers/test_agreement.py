@@ -1,4 +1,4 @@
-"""Our figures over the real logs agree with what the devices printed (issue 12).
+"""Our figures over the real logs agree with what the devices printed.
 
 - Fridge-tag 2 L: per local day, our minutes above 8 °C / below 2 °C vs the device's
   `t Acc`, within 10 minutes (two logging intervals) on all 38 days.

@@ -1,4 +1,4 @@
-"""Gateways get MQTT accounts of their own (issue 10): site, id, user name, hash, revocation.
+"""Gateways get MQTT accounts of their own: site, id, user name, hash, revocation.
 
 Revision ID: 0003
 Revises: 0002
