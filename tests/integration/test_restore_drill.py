@@ -42,8 +42,7 @@ from coldchain.models import DeviceStatus, Reading, SourceKind
 from coldchain.times import to_ms
 from ingest.dead_letters import DeadLetter, DeadLetterStore
 from ingest.spool import Spool
-from tests.support.needs import missing
-from tests.support.postgres import PostgresServer, find_postgres_bin, running_postgres
+from tests.support.postgres import PostgresServer
 from tests.support.secrets_registry import register
 from tests.support.servers import InfluxServer, free_port, running_influxd
 
@@ -289,17 +288,6 @@ def target_influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxS
         yield server
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    bin_dir = find_postgres_bin()
-    if bin_dir is None:
-        missing(
-            "PostgreSQL (initdb, pg_ctl)", "`make deps` installs it (Debian package postgresql)"
-        )
-    with running_postgres(bin_dir) as server:
-        yield server
-
-
 def _restore(drill: Drill, url: str, db: str, data_dir: Path, *extra: str) -> Result:
     return _run(
         "restore", str(drill.backup_dir), "--influx-url", url, "--influx-db", db,
@@ -368,9 +356,9 @@ def test_restore_drill_into_postgresql(
     target_influxd: InfluxServer,
     influx_db: str,
     tmp_path: Path,
-    postgres: PostgresServer,
+    postgres_server: PostgresServer,
 ) -> None:
-    catalog_url = postgres.create_database()
+    catalog_url = postgres_server.create_database()
     data_dir = tmp_path / "var"
     result = _restore(drill, target_influxd.url, influx_db, data_dir, "--catalog-url", catalog_url)
     assert result.exit_code == 0, result.output
