@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
-import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,9 +19,7 @@ from sqlalchemy import select
 
 from coldchain.catalog import catalog_session, create_catalog_engine, import_fleet, upgrade_catalog
 from coldchain.catalog.schema import AlertRow
-from tests.support.pipeline import wait_until
-
-_REPO = Path(__file__).resolve().parents[2]
+from tests.support.processes import ServiceProcess
 
 FLEET = """\
 sponsors: [{id: ACME, name: Acme}]
@@ -65,7 +60,7 @@ def alerts(catalog_url: str) -> list[AlertRow]:
 
 
 @dataclass
-class DetectProcess:
+class DetectProcess(ServiceProcess):
     """`coldchain detect` as a child process, so a test can kill -9 it."""
 
     mqtt_url: str
@@ -73,53 +68,25 @@ class DetectProcess:
     data_dir: Path
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
 
     @property
     def log_path(self) -> Path:
         return self.data_dir / "detect.log"
 
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+    def arguments(self) -> list[str]:
+        return [
+            "detect",
+            "--mqtt-url",
+            self.mqtt_url,
+            "--catalog-url",
+            self.catalog_url,
+            "--data-dir",
+            str(self.data_dir),
+        ]
 
-    def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        before = self.log_text().count("mqtt: connected")
-        env = {**os.environ, "PYTHONPATH": str(_REPO), "COLDCHAIN_DETECT_TICK_S": "0.2", **self.env}
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "cli.main",
-                    "detect",
-                    "--mqtt-url",
-                    self.mqtt_url,
-                    "--catalog-url",
-                    self.catalog_url,
-                    "--data-dir",
-                    str(self.data_dir),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=_REPO,
-            )
-        wait_until(
-            lambda: self.log_text().count("mqtt: connected") > before,
-            30,
-            f"detector to connect:\n{self.log_text()[-3000:]}",
-        )
-
-    def kill9(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> int:
-        if self.process is None or self.process.poll() is not None:
-            return 0 if self.process is None else self.process.returncode
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=30)
+    def environment(self) -> dict[str, str]:
+        return {"COLDCHAIN_DETECT_TICK_S": "0.2", **self.env}
 
 
 class AlertListener:

@@ -3,12 +3,8 @@ a QoS 1 publisher that knows what the broker acknowledged, and InfluxDB look-ups
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +20,7 @@ from coldchain.config import Settings
 from coldchain.measurements import READING
 from coldchain.pipeline_metrics import metrics_file, read_snapshot
 from ingest.spool import Spool
+from tests.support.processes import ServiceProcess, wait_until
 
 __all__ = [
     "IngestProcess",
@@ -34,22 +31,12 @@ __all__ = [
     "wait_until",
 ]
 
-_REPO = Path(__file__).resolve().parents[2]
 
 ReadingKey = tuple[str, str, int]  # (device, sensor, ts_ms)
 
 
-def wait_until(condition: object, timeout_s: float, what: str, interval_s: float = 0.2) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if callable(condition) and condition():
-            return
-        time.sleep(interval_s)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-
-
 @dataclass
-class IngestProcess:
+class IngestProcess(ServiceProcess):
     """`coldchain ingest` as a child process, so a test can kill -9 it."""
 
     mqtt_url: str
@@ -66,64 +53,28 @@ class IngestProcess:
     def log_path(self) -> Path:
         return self.data_dir / f"{self.client_id}.log"
 
-    def start(self, wait_connected: bool = True) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+    def arguments(self) -> list[str]:
+        return [
+            "ingest",
+            "--mqtt-url",
+            self.mqtt_url,
+            "--influx-url",
+            self.influx_url,
+            "--influx-db",
+            self.influx_db,
+            "--data-dir",
+            str(self.data_dir),
+        ]
+
+    def environment(self) -> dict[str, str]:
         env = {
-            **os.environ,
             "COLDCHAIN_INGEST_CLIENT_ID": self.client_id,
             "COLDCHAIN_METRICS_INTERVAL_S": "0.5",
-            "PYTHONPATH": str(_REPO),
             **self.extra_env,
         }
         if self.shared_group:
             env["COLDCHAIN_INGEST_SHARED_GROUP"] = self.shared_group
-        connects_before = self.log_text().count("mqtt: connected")
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "cli.main",
-                    "ingest",
-                    "--mqtt-url",
-                    self.mqtt_url,
-                    "--influx-url",
-                    self.influx_url,
-                    "--influx-db",
-                    self.influx_db,
-                    "--data-dir",
-                    str(self.data_dir),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=_REPO,
-            )
-        self.starts += 1
-        if wait_connected:
-            wait_until(
-                lambda: self.log_text().count("mqtt: connected") > connects_before,
-                30,
-                f"{self.client_id} to connect:\n{self.log_text()[-3000:]}",
-            )
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def kill9(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self, timeout_s: float = 30) -> int:
-        """SIGTERM and wait; returns the exit code."""
-        if self.process is None or self.process.poll() is not None:
-            return self.process.returncode if self.process else 0
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=timeout_s)
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return env
 
     def metrics(self) -> dict[str, object]:
         try:
