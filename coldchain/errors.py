@@ -6,6 +6,7 @@ ColdchainError
 ├── MqttPublishFailed    the broker did not take a publish: keep it, retry or stop
 └── StoreError
     ├── StoreUnavailable the store did not answer: keep the data, retry later
+    │   └── DatabaseNotFound  the database is not there (yet): create it, then retry
     └── StoreRejected    the store refused the data (4xx): dead-letter it
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 __all__ = [
     "ColdchainError",
     "ConfigError",
+    "DatabaseNotFound",
     "MqttPublishFailed",
     "PayloadError",
     "StoreError",
@@ -45,6 +47,11 @@ class StoreError(ColdchainError):
 
 class StoreUnavailable(StoreError):
     """A transport failure or 5xx: the data is fine, the store is not; retry."""
+
+
+class DatabaseNotFound(StoreUnavailable):
+    """A write to a database the server does not have (dropped, or not yet created): the
+    data is fine; a writer allowed to create the database does, then retries."""
 
 
 class StoreRejected(StoreError):

@@ -19,7 +19,7 @@ import httpx
 import orjson
 
 from coldchain.config import Settings
-from coldchain.errors import StoreRejected, StoreUnavailable
+from coldchain.errors import DatabaseNotFound, StoreRejected, StoreUnavailable
 
 __all__ = ["InfluxClient", "RawAnswer", "Series", "quote_identifier", "quote_string"]
 
@@ -148,6 +148,8 @@ class InfluxClient:
             return
         message = _server_message(response)
         text = f"InfluxDB {action}: HTTP {response.status_code}: {message}"
+        if response.status_code == 404 and message.startswith("database not found"):
+            raise DatabaseNotFound(text)
         if response.status_code >= 500 or response.status_code in _RETRYABLE_CLIENT_ERRORS:
             raise StoreUnavailable(text)
         raise StoreRejected(text, status_code=response.status_code, server_message=message)

@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from coldchain.errors import StoreRejected, StoreUnavailable
+from coldchain.errors import DatabaseNotFound, StoreRejected, StoreUnavailable
 from coldchain.influx import InfluxClient
 from coldchain.times import now_ms
 from ingest.dead_letters import DeadLetter, DeadLetterStore, Stage
@@ -158,7 +158,7 @@ class SpoolWriter:
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _MAX_BACKOFF_S)
-                if "database not found" in str(exc):
+                if isinstance(exc, DatabaseNotFound):
                     await self._recreate_database()
                 continue
             self._metrics.influx_up = True

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coldchain.errors import StoreRejected, StoreUnavailable
+from coldchain.errors import DatabaseNotFound, StoreRejected, StoreUnavailable
 from coldchain.influx import InfluxClient, quote_identifier, quote_string
 from coldchain.lineprotocol import encode_point
 from tests.support.servers import InfluxServer, free_port
@@ -78,7 +78,7 @@ async def test_a_closed_port_is_unavailable_not_rejected() -> None:
 
 async def test_writing_to_a_missing_database_is_retryable(influxd: InfluxServer) -> None:
     async with InfluxClient(influxd.url, "never_created") as client:
-        with pytest.raises(StoreUnavailable, match="database not found"):
+        with pytest.raises(DatabaseNotFound, match="database not found"):
             await client.write_lines(["m f=1 0"])
 
 

@@ -517,3 +517,27 @@ def test_a_full_spool_pushes_back_on_the_broker_and_drops_nothing(
         influx.start()
         publisher.wait_acked(60)
         _wait_all_stored(expected, influx.url, "full", "the held-back readings")
+
+
+def test_a_dropped_database_is_created_again_and_nothing_is_lost(
+    broker: MosquittoServer,
+    influxd: InfluxServer,
+    influx_db: str,
+    ingest: IngestProcess,
+    gateway: Callable[[int], Publisher],
+) -> None:
+    batches = list(make_batches("BSL", 2, 2, 50, per_message=50))  # 200 readings
+    first, second = batches[: len(batches) // 2], batches[len(batches) // 2 :]
+    publisher = gateway(broker.port)
+    for topic, payload, _ in first:
+        publisher.publish(topic, payload)
+    publisher.wait_acked()
+    _wait_all_stored([key for _, _, keys in first for key in keys], influxd.url, influx_db, "first")
+    response = httpx.post(f"{influxd.url}/query", params={"q": f'DROP DATABASE "{influx_db}"'})
+    assert response.status_code == 200
+    for topic, payload, _ in second:
+        publisher.publish(topic, payload)
+    publisher.wait_acked()
+    expected = [key for _, _, keys in second for key in keys]
+    _wait_all_stored(expected, influxd.url, influx_db, "the database to be created again")
+    assert f"database {influx_db} was missing and has been created" in ingest.log_text()
