@@ -218,7 +218,10 @@ class MqttSubscriber:
             if self._driver.sock is None:
                 try:
                     await self._connect_once()
-                    await asyncio.wait_for(self._connected.wait(), 10)
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that
+                    # arrives as the wait completes, and leaving `async with` then hangs.
+                    async with asyncio.timeout(10):
+                        await self._connected.wait()
                     delay = 0.1
                 except (OSError, TimeoutError) as exc:
                     log.warning(
