@@ -7,11 +7,7 @@ from typing import Final
 
 from coldchain import times
 
-__all__ = ["parse_duration_s", "parse_rfc3339_ms", "to_rfc3339"]
-
-#: The ground truth's time text under its old name, only until
-#: tests/integration/test_detector_scoring.py calls `coldchain.times.rfc3339_ms`.
-to_rfc3339: Final = times.rfc3339_ms
+__all__ = ["parse_duration_s", "parse_rfc3339_ms"]
 
 _DURATION: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNIT_S: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}

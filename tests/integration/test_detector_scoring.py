@@ -27,7 +27,8 @@ from coldchain.catalog import create_catalog_engine, import_fleet, upgrade_catal
 from coldchain.config import Settings
 from coldchain.fleet import Fleet
 from coldchain.models import Reading, SensorKey
-from simulators.durations import parse_rfc3339_ms, to_rfc3339
+from coldchain.times import rfc3339_ms
+from simulators.durations import parse_rfc3339_ms
 from simulators.engine import Simulation
 from simulators.fleetgen import generate_fleet
 from simulators.outbound import ReadingsMessage, StatusMessage
@@ -79,8 +80,8 @@ def _close_shipments(fleet: dict[str, Any], plan_shipments: Any) -> None:
     for placement in fleet["placements"]:
         if "shipment" in placement:
             depart, end = arrive[placement["shipment"]]
-            placement["from"] = to_rfc3339(depart)
-            placement["to"] = to_rfc3339(end)
+            placement["from"] = rfc3339_ms(depart)
+            placement["to"] = rfc3339_ms(end)
 
 
 class Arrivals:
@@ -300,13 +301,13 @@ def test_detector_scores_against_ground_truth(tmp_path: Path) -> None:
         f"alerts={len(missing)}\nalerts by kind: {dict(sorted(kinds.items()))} retrospective={retro}"
     )
     assert not missed, (
-        f"missed excursions: {[(t.sensor, to_rfc3339(t.start_ms)) for t in missed[:5]]}"
+        f"missed excursions: {[(t.sensor, rfc3339_ms(t.start_ms)) for t in missed[:5]]}"
     )
     assert precision >= 0.99, f"precision {precision:.3f} ({len(alarms)} alarms)"
     assert not door_alarms, f"alarms for short spikes: {door_alarms[:3]}"
     assert not late, (
         "alarms later than the reading that proved the delay: "
-        f"{[(t.sensor, to_rfc3339(t.start_ms), f'{ms / 1000:.0f} s') for t, ms in late[:5]]}"
+        f"{[(t.sensor, rfc3339_ms(t.start_ms), f'{ms / 1000:.0f} s') for t, ms in late[:5]]}"
     )
     assert not silent_missed, (
         f"silent sensors not reported: {[(t.kind, t.sensor) for t in silent_missed[:5]]}"
