@@ -56,7 +56,7 @@ from alerting.config import DetectorConfig
 from alerting.detector import Detector
 from alerting.limits import Limits
 from alerting.timeline import FAR_FUTURE, FAR_PAST, ConditionTimeline, Segment
-from benchmarks.bench_ingest import _rss_kib
+from benchmarks.process_memory import rss_kib
 from coldchain.catalog import create_catalog_engine, import_fleet, upgrade_catalog
 from coldchain.config import MqttEndpoint, Settings
 from coldchain.fleet import Fleet
@@ -197,7 +197,7 @@ def _service_run(fleet: dict[str, Any], hours: int, batch_s: float, label: str) 
             nonlocal peak_kib
             if detect.process is None or detect.process.poll() is not None:
                 raise SystemExit(f"the detector stopped:\n{detect.log_text()[-3000:]}")
-            peak_kib = max(peak_kib, _rss_kib(pid)[1])
+            peak_kib = max(peak_kib, rss_kib(pid)[1])
             return int(_detector_counters(var).get(name, 0))
 
         wait_until(
@@ -207,7 +207,7 @@ def _service_run(fleet: dict[str, Any], hours: int, batch_s: float, label: str) 
             interval_s=0.05,
         )
         elapsed = time.perf_counter() - began
-        rss_kib = _rss_kib(pid)[0]
+        current_kib = rss_kib(pid)[0]
         wait_until(
             lambda: (
                 counter("outbox_depth") == 0 and len(listener.events) >= counter("alert_changes")
@@ -233,7 +233,7 @@ def _service_run(fleet: dict[str, Any], hours: int, batch_s: float, label: str) 
         f"{changes} alert changes, {len(listener.events)} alert events received on MQTT "
         f"({len(distinct)} distinct: QoS 1 is at least once; "
         f"{', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}), the last "
-        f"{events_s:.1f} s after connect; detector RSS {rss_kib / 1024:.0f} MiB, "
+        f"{events_s:.1f} s after connect; detector RSS {current_kib / 1024:.0f} MiB, "
         f"peak {peak_kib / 1024:.0f} MiB"
     )
 
@@ -389,7 +389,7 @@ def latency(devices: int, alarms: int, rate: float) -> None:
         with contextlib.suppress(AssertionError):  # a timeout is a figure: alarms missing
             wait_until(lambda: len(_alarm_arrivals(receiver)) >= len(completed), 60, "alarms")
         arrivals = _alarm_arrivals(receiver)
-        rss_kib, peak_kib = _rss_kib(detect.process.pid)
+        current_kib, peak_kib = rss_kib(detect.process.pid)
         stop.set()
         loader.join()
         detect.stop()
@@ -400,7 +400,7 @@ def latency(devices: int, alarms: int, rate: float) -> None:
         f"latency publish(completing reading) -> webhook: {len(ms)} of {len(completed)} "
         f"alarms arrived, p50={p50:.0f} ms p95={p95:.0f} ms p99={p99:.0f} ms "
         f"max={ms.max():.0f} ms ({rate:g} new alarms/s; background: {2 * devices:,} sensors "
-        f"reporting every minute); detector RSS {rss_kib / 1024:.0f} MiB, "
+        f"reporting every minute); detector RSS {current_kib / 1024:.0f} MiB, "
         f"peak {peak_kib / 1024:.0f} MiB"
     )
 

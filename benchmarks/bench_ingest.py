@@ -32,16 +32,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import IO
 
+from benchmarks.process_memory import rss_kib
 from tests.support.pipeline import IngestProcess, count_readings, make_batches, wait_until
 from tests.support.servers import InfluxServer, running_influxd, running_mosquitto
-
-
-def _rss_kib(pid: int) -> tuple[int, int]:
-    """(current RSS, peak RSS) of a process in KiB, from /proc."""
-    fields = dict(
-        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-    )
-    return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
 
 
 def _run(
@@ -84,7 +77,7 @@ def _run(
         peak_rss = 0
 
         def rss_of_largest() -> tuple[int, int]:
-            sizes = [_rss_kib(i.process.pid) for i in ingests if i.process is not None]
+            sizes = [rss_kib(i.process.pid) for i in ingests if i.process is not None]
             return max(s[0] for s in sizes), max(s[1] for s in sizes)
 
         def landed() -> bool:
