@@ -409,10 +409,13 @@ def test_influxdb_down_for_a_while_loses_nothing_and_the_spool_drains(
         ingest = spawn_ingest(broker.url, influx.url, "outage")
         batches = list(make_batches("BSL", 10, 5, 200, per_message=50))  # 10,000 readings
         expected = [key for _, _, keys in batches for key in keys]
+        messages = [(t, p) for t, p, _ in batches]
         publisher = gateway(broker.port)
-        feeder = _publish_in_background(publisher, [(t, p) for t, p, _ in batches], 100)
-        time.sleep(0.5)
+        # Half before the outage, half during it: published only once influxd has exited, so
+        # a slow machine cannot deliver everything before the store goes down.
+        _publish_in_background(publisher, messages[:100], 100).join()
         influx.stop()
+        feeder = _publish_in_background(publisher, messages[100:], 100)
         wait_until(
             lambda: (
                 ingest.metrics().get("influx_up") is False
