@@ -31,7 +31,6 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from alerting.device_rules import DeviceRule, device_rule
-from alerting.limits import KIND_DEFAULT_RANGES, MINUTE_MS, NO_LIMITS, Limits
 from alerting.timeline import FAR_FUTURE, FAR_PAST, ConditionTimeline, Segment
 from coldchain.catalog.schema import (
     AlertRuleRow,
@@ -45,21 +44,13 @@ from coldchain.catalog.schema import (
     StorageUnitRow,
 )
 from coldchain.catalog.store import catalog_session
+from coldchain.judgement.limits import KIND_DEFAULT_RANGES, NO_LIMITS, Limits, strictest
 from coldchain.models import SensorKey
 from coldchain.times import to_ms
 
 __all__ = ["load_timeline"]
 
 log = logging.getLogger(__name__)
-
-
-def _combine(products: list[ProductRow], label_prefix: str) -> Limits:
-    return Limits(
-        low_c=max(p.min_c for p in products),
-        high_c=min(p.max_c for p in products),
-        alarm_delay_ms=round(min(p.alarm_delay_min for p in products) * MINUTE_MS),
-        label=label_prefix + " + ".join(sorted(p.id for p in products)),
-    )
 
 
 def _cut(
@@ -73,7 +64,7 @@ def _cut(
             continue
         active = [p for a, b, p in placements if a <= start and b > start]
         if active:
-            segment = Segment(start, end, _combine(active, "products "), True)
+            segment = Segment(start, end, strictest(active), True)
         else:
             segment = Segment(start, end, idle, idle_expected)
         if (
@@ -120,6 +111,7 @@ def load_timeline(engine: Engine, default_alarm_delay_ms: int) -> ConditionTimel
     segments: dict[SensorKey, list[Segment]] = {}
     carried: dict[SensorKey, list[tuple[int, int, ProductRow]]] = {}
     rules: dict[SensorKey, list[DeviceRule]] = defaultdict(list)
+    intervals: dict[SensorKey, int] = {}
     for sensor in sensors:
         if sensor.unit_id is not None:
             unit = units[sensor.unit_id]
@@ -136,13 +128,13 @@ def load_timeline(engine: Engine, default_alarm_delay_ms: int) -> ConditionTimel
             cap_ms, found = logger.log_interval_s * 1000, shipment_rules.get(logger.shipment_id, [])
         else:
             continue
-        cap_ms = max(cap_ms, imported.get(key, 0), 1)
+        cap_ms = intervals[key] = max(cap_ms, imported.get(key, 0), 1)
         rules[key] += [replace(rule, cap_ms=cap_ms) for rule in found]
     for key, placements in carried.items():
         segments[key] = _cut(placements, NO_LIMITS, False)
-    for key, found in rules.items():
-        if found:
-            segments[key] = [replace(s, rules=tuple(found)) for s in segments[key]]
+    for key, cut in segments.items():
+        own = tuple(rules.get(key, ()))
+        segments[key] = [replace(s, rules=own, interval_ms=intervals[key]) for s in cut]
     return ConditionTimeline(segments)
 
 

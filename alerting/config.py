@@ -9,8 +9,10 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
-from alerting.limits import MINUTE_MS, Limits
 from coldchain.config import Settings
+from coldchain.judgement.excursion import ExcursionRule
+from coldchain.judgement.limits import MINUTE_MS, Limits, warning_band_c
+from coldchain.judgement.validity import ReadingValidity
 
 __all__ = ["DetectorConfig"]
 
@@ -20,7 +22,9 @@ _SECOND_MS: Final = 1000
 @dataclass(frozen=True, slots=True)
 class DetectorConfig:
     """Tunables shared by every sensor, in ms and °C; each is the `Settings` field
-    `detect_<name>` (minutes and seconds turned into ms, °C/min into °C/ms).
+    `detect_<name>` (minutes and seconds turned into ms, °C/min into °C/ms); `excursion` and
+    `validity` are the domain's one excursion and reading-validity rules (coldchain.judgement),
+    which the batch record applies too.
 
     Usage:
         DetectorConfig.from_settings(Settings())
@@ -32,14 +36,11 @@ class DetectorConfig:
     default_alarm_delay_ms: int
     warning_margin_c: float
     warning_delay_ms: int
-    hysteresis_c: float
-    clear_after_ms: int
+    excursion: ExcursionRule
     missing_after_ms: int
     stuck_after_ms: int
     stuck_min_readings: int
-    error_values_c: tuple[float, ...]
-    sensor_min_c: float
-    sensor_max_c: float
+    validity: ReadingValidity
     rate_c_per_ms: float
     rate_window_ms: int
     rate_sustain_ms: int
@@ -63,14 +64,11 @@ class DetectorConfig:
             default_alarm_delay_ms=minutes(s.detect_default_alarm_delay_min),
             warning_margin_c=s.detect_warning_margin_c,
             warning_delay_ms=minutes(s.detect_warning_delay_min),
-            hysteresis_c=s.detect_hysteresis_c,
-            clear_after_ms=minutes(s.detect_clear_after_min),
+            excursion=ExcursionRule.from_settings(s),
             missing_after_ms=minutes(s.detect_missing_after_min),
             stuck_after_ms=minutes(s.detect_stuck_after_min),
             stuck_min_readings=s.detect_stuck_min_readings,
-            error_values_c=tuple(s.detect_error_values_c),
-            sensor_min_c=s.detect_sensor_min_c,
-            sensor_max_c=s.detect_sensor_max_c,
+            validity=ReadingValidity.from_settings(s),
             rate_c_per_ms=s.detect_rate_c_per_min / MINUTE_MS,
             rate_window_ms=minutes(s.detect_rate_window_min),
             rate_sustain_ms=minutes(s.detect_rate_sustain_min),
@@ -88,9 +86,10 @@ class DetectorConfig:
         return max(self.warning_margin_c, limits.span_c / 4)
 
     def warning_limits(self, limits: Limits) -> Limits:
-        """The alert limits of a condition, `warning_margin_c` inside its range, with the
-        warning delay: beyond them a warning, before the alarm."""
-        margin = self.warning_margin_c
+        """The alert limits of a condition, inside its range by the warning band
+        (`warning_band_c`, as the live view and the dashboards draw it), with the warning
+        delay: beyond them a warning, before the alarm."""
+        band = warning_band_c(limits, self.warning_margin_c)
         return Limits(
-            limits.low_c + margin, limits.high_c - margin, self.warning_delay_ms, limits.label
+            limits.low_c + band, limits.high_c - band, self.warning_delay_ms, limits.label
         )

@@ -47,7 +47,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 from alerting.episodes import Episode, Report
-from alerting.limits import MINUTE_MS
+from coldchain.judgement.limits import MINUTE_MS
 from coldchain.times import NaiveTimeError, parse_rfc3339_ms, rfc3339_ms
 
 __all__ = ["DeviceRule", "RuleProgress", "apply_device_rules", "device_rule", "rule_slot"]

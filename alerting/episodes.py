@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
-from alerting.limits import MINUTE_MS
+from coldchain.judgement.limits import MINUTE_MS
 from coldchain.models import SensorKey
 
 __all__ = [

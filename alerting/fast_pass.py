@@ -54,7 +54,6 @@ class FastPass:
 
     def __init__(self, table: SensorTable) -> None:
         self.table = table
-        self.error_values_c = np.array(table.cfg.error_values_c)
 
     def plain_sensors(self, batch: Batch) -> np.ndarray:
         """Which readings belong to a sensor whose every reading in the batch is plain."""
@@ -74,7 +73,7 @@ class FastPass:
             & (np.abs(values_c - prev_c) < cfg.rate_c_per_ms * np.maximum(gap_ms, 1))
             & (ts_ms >= columns.valid_from_ms[rows])
             & (ts_ms < columns.valid_to_ms[rows])
-            & ~np.isin(values_c, self.error_values_c)
+            & self.table.cfg.validity.valid(values_c)
         )
         needs_thought = np.zeros(len(columns.frontier_ms), dtype=bool)
         needs_thought[rows[~plain]] = True

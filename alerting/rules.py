@@ -23,7 +23,6 @@ from alerting.config import DetectorConfig
 from alerting.device_rules import DeviceRule, apply_device_rules
 from alerting.episodes import Episode, Report, Severity
 from alerting.history import History
-from alerting.limits import MINUTE_MS, Limits
 from alerting.sensor import (
     BATTERY,
     EXCURSION_ALARM,
@@ -35,6 +34,7 @@ from alerting.sensor import (
     SensorState,
     excursion_slot,
 )
+from coldchain.judgement.limits import MINUTE_MS, Limits
 
 __all__ = ["Criteria", "SensorRules", "judge_battery", "merge_late", "open_missing_data"]
 
@@ -51,18 +51,31 @@ class Criteria:
         alert_limits: the warning's range (`DetectorConfig.warning_limits`).
         guard_c: how far inside the range a value is watched closely (`guard_c`).
         device_rules: the catalog's device rules of the sensor, on top of the limits.
+        interval_ms: how often the sensor logs there (a reading's longest step that is not
+            a gap, `coldchain.judgement.excursion.gap_ms`).
     """
 
     limits: Limits
     alert_limits: Limits
     guard_c: float
     device_rules: tuple[DeviceRule, ...]
+    interval_ms: int
 
     @classmethod
     def of(
-        cls, limits: Limits, device_rules: Sequence[DeviceRule], cfg: DetectorConfig
+        cls,
+        limits: Limits,
+        device_rules: Sequence[DeviceRule],
+        interval_ms: int,
+        cfg: DetectorConfig,
     ) -> Criteria:
-        return cls(limits, cfg.warning_limits(limits), cfg.guard_c(limits), tuple(device_rules))
+        return cls(
+            limits,
+            cfg.warning_limits(limits),
+            cfg.guard_c(limits),
+            tuple(device_rules),
+            interval_ms,
+        )
 
 
 class SensorRules:
@@ -70,7 +83,7 @@ class SensorRules:
 
     Usage:
         rules = SensorRules(cfg, state, history, report)
-        rules.apply(ts_ms, value_c, Criteria.of(segment.limits, segment.rules, cfg))
+        rules.apply(ts_ms, value_c, table.criteria_at(row, ts_ms))
     """
 
     def __init__(
@@ -90,8 +103,9 @@ class SensorRules:
         if self._faulty_value(ts_ms, value_c):
             return  # not a temperature: judged by nothing else
         self._stuck(ts_ms, value_c)
-        self._excursion(Severity.ALARM, ts_ms, value_c, limits)
-        self._excursion(Severity.WARNING, ts_ms, value_c, criteria.alert_limits)
+        interval_ms = criteria.interval_ms
+        self._excursion(Severity.ALARM, ts_ms, value_c, limits, interval_ms)
+        self._excursion(Severity.WARNING, ts_ms, value_c, criteria.alert_limits, interval_ms)
         self._rate(ts_ms, value_c)
         self._forecast(ts_ms, value_c, criteria)
         if criteria.device_rules or state.rules:
@@ -103,18 +117,14 @@ class SensorRules:
     # -- the rules, in the order applied -------------------------------------------------
 
     def _faulty_value(self, ts_ms: int, value_c: float) -> bool:
-        """An error code or a value outside the probe's range: a fault, and unusable."""
-        cfg = self.cfg
-        invalid = value_c in cfg.error_values_c or not (
-            cfg.sensor_min_c <= value_c <= cfg.sensor_max_c
-        )
-        if invalid:
-            reason = "error value or outside the probe's range"
+        """Not a temperature (the domain's reading-validity rule): a fault, and unusable."""
+        reason = self.cfg.validity.reason(value_c)
+        if reason is not None:
             found = Episode.fault(start_ms=ts_ms, at_ms=ts_ms, reason=reason, value_c=value_c)
             self._beyond(FAULT_VALUE, found, delay_ms=0)
         else:
             self._within(FAULT_VALUE, ts_ms, cleared=True, clear_ms=0)
-        return invalid
+        return reason is not None
 
     def _stuck(self, ts_ms: int, value_c: float) -> None:
         """One value for `stuck_min_readings` readings and `stuck_after_ms`: a fault that
@@ -136,26 +146,31 @@ class SensorRules:
         else:
             self._within(FAULT_STUCK, ts_ms, cleared=True, clear_ms=0)
 
-    def _excursion(self, severity: Severity, ts_ms: int, value_c: float, limits: Limits) -> None:
-        """Beyond `limits` for their delay (counted from the last reading inside); clears
-        once back inside by the hysteresis for `clear_after_ms`."""
+    def _excursion(
+        self, severity: Severity, ts_ms: int, value_c: float, limits: Limits, interval_ms: int
+    ) -> None:
+        """The domain's excursion rule (coldchain.judgement.excursion), which the batch record
+        applies too: beyond `limits` for their delay, counted from the last reading inside
+        unless that is a gap ago; a pending one ends at the first reading back, an alert
+        once back inside by the hysteresis for the clear time."""
         if not math.isfinite(limits.span_c):
             return
-        slot = excursion_slot(severity)
-        direction = 1 if value_c > limits.high_c else -1 if value_c < limits.low_c else 0
+        slot, rule = excursion_slot(severity), self.cfg.excursion
+        direction = limits.direction(value_c)
         if direction == 0:
-            hysteresis = self.cfg.hysteresis_c
-            cleared = limits.low_c + hysteresis <= value_c <= limits.high_c - hysteresis
-            self._within(slot, ts_ms, cleared=cleared, clear_ms=self.cfg.clear_after_ms)
+            pending = self.state.episodes.get(slot)
+            if pending is not None and pending.alert_id is None:
+                self._end(slot, ts_ms)
+                return
+            cleared = rule.cleared(value_c, limits)
+            self._within(slot, ts_ms, cleared=cleared, clear_ms=rule.clear_after_ms)
             return
-        prev_ok_ms = self.state.last_ok_ms
-        if prev_ok_ms is not None and ts_ms - prev_ok_ms > self.cfg.backfill_gap_ms:
-            prev_ok_ms = None  # too long ago to say when it began
+        since_ms = rule.since_ms(self.state.last_ok_ms, ts_ms, interval_ms)
         found = Episode.excursion(
             severity,
             direction,
             at_ms=ts_ms,
-            prev_ok_ms=prev_ok_ms,
+            prev_ok_ms=None if since_ms == ts_ms else since_ms,
             value_c=value_c,
             limit_c=limits.high_c if direction > 0 else limits.low_c,
             condition=limits.label,
@@ -172,7 +187,9 @@ class SensorRules:
         rate = (value_c - float(values[0])) / (ts_ms - int(times[0]))
         limit = cfg.rate_c_per_ms
         if abs(rate) < limit:
-            self._within(RATE, ts_ms, cleared=abs(rate) < limit / 2, clear_ms=cfg.clear_after_ms)
+            self._within(
+                RATE, ts_ms, cleared=abs(rate) < limit / 2, clear_ms=cfg.excursion.clear_after_ms
+            )
             return
         found = Episode.rate_of_change(
             1 if rate > 0 else -1,
@@ -204,7 +221,7 @@ class SensorRules:
             if slope != 0 and r2 >= cfg.forecast_min_r2:
                 eta_ms = (target - value_c) / slope
         if eta_ms is None or not 0 < eta_ms <= cfg.forecast_horizon_ms:
-            self._within(FORECAST, ts_ms, cleared=True, clear_ms=cfg.clear_after_ms)
+            self._within(FORECAST, ts_ms, cleared=True, clear_ms=cfg.excursion.clear_after_ms)
             return
         eta_min = round(eta_ms / MINUTE_MS, 1)
         found = Episode.forecast(at_ms=ts_ms, value_c=value_c, eta_min=eta_min)

@@ -19,10 +19,10 @@ import numpy as np
 from alerting.config import DetectorConfig
 from alerting.device_rules import DeviceRule
 from alerting.history import History, Rings
-from alerting.limits import Limits
 from alerting.rules import Criteria
 from alerting.sensor import MISSING, SensorState
 from alerting.timeline import ConditionTimeline, Segment
+from coldchain.judgement.limits import Limits
 from coldchain.models import SensorKey
 
 __all__ = ["DeviceTable", "SensorColumns", "SensorTable"]
@@ -99,7 +99,7 @@ class SensorTable:
         self.states: list[SensorState] = []
         self.segments: list[Segment] = []
         self.criteria: list[Criteria] = []
-        self._shared: dict[tuple[Limits, tuple[DeviceRule, ...]], Criteria] = {}
+        self._shared: dict[tuple[Limits, tuple[DeviceRule, ...], int], Criteria] = {}
         self.columns = SensorColumns.empty(_CAPACITY)
         self.rings = Rings(capacity=_CAPACITY)
         self.changed: set[int] = set()  # rows to save with the next snapshot
@@ -161,9 +161,9 @@ class SensorTable:
         return criteria
 
     def criteria_of(self, segment: Segment) -> Criteria:
-        """One `Criteria` for every segment with the same limits and rules: a fleet has few
-        (its products), and each sensor holds one."""
-        key = (segment.limits, tuple(segment.rules))
+        """One `Criteria` for every segment with the same limits, rules and logging interval:
+        a fleet has few (its products and intervals), and each sensor holds one."""
+        key = (segment.limits, tuple(segment.rules), segment.interval_ms)
         criteria = self._shared.get(key)
         if criteria is None:
             criteria = self._shared[key] = Criteria.of(*key, self.cfg)
@@ -182,7 +182,7 @@ class SensorTable:
         limits, guard = criteria.limits, criteria.guard_c
         low, high = limits.low_c + guard, limits.high_c - guard
         if not math.isfinite(limits.span_c):
-            low, high = self.cfg.sensor_min_c, self.cfg.sensor_max_c
+            low, high = self.cfg.validity.probe_min_c, self.cfg.validity.probe_max_c
         for rule in criteria.device_rules:
             if rule.direction > 0:
                 high = min(high, rule.limit_c)

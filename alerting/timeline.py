@@ -9,7 +9,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from alerting.device_rules import DeviceRule
-from alerting.limits import NO_LIMITS, Limits
+from coldchain.judgement.limits import MINUTE_MS, NO_LIMITS, Limits
 from coldchain.models import SensorKey
 
 __all__ = ["FAR_FUTURE", "FAR_PAST", "ConditionTimeline", "Segment"]
@@ -22,13 +22,15 @@ FAR_FUTURE = 2**62
 class Segment:
     """Limits valid for event times in [start_ms, end_ms); `expected`: the sensor should be
     reporting then (units always; loggers while they carry something); `rules`: the
-    catalog's device rules of the sensor, applied on top of the limits."""
+    catalog's device rules of the sensor, applied on top of the limits; `interval_ms`: how
+    often the sensor logs (the catalog's, or a longer one of an imported logger export)."""
 
     start_ms: int
     end_ms: int
     limits: Limits
     expected: bool
     rules: tuple[DeviceRule, ...] = ()
+    interval_ms: int = MINUTE_MS
 
 
 _UNKNOWN = Segment(FAR_PAST, FAR_FUTURE, NO_LIMITS, False)

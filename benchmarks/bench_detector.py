@@ -54,13 +54,13 @@ import yaml
 
 from alerting.config import DetectorConfig
 from alerting.detector import Detector
-from alerting.limits import Limits
 from alerting.timeline import FAR_FUTURE, FAR_PAST, ConditionTimeline, Segment
 from benchmarks.process_memory import rss_kib
 from coldchain.catalog import create_catalog_engine, import_fleet, upgrade_catalog
 from coldchain.config import MqttEndpoint, Settings
 from coldchain.fleet import Fleet
 from coldchain.influx import InfluxClient
+from coldchain.judgement.limits import Limits
 from coldchain.models import Reading, SensorKey, SourceKind
 from coldchain.pipeline_metrics import metrics_file, read_snapshot
 from simulators.engine import Simulation

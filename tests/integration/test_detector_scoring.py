@@ -22,10 +22,10 @@ from alerting.conditions import load_timeline
 from alerting.config import DetectorConfig
 from alerting.detector import Detector
 from alerting.episodes import AlertChange
-from alerting.limits import KIND_DEFAULT_RANGES
 from coldchain.catalog import create_catalog_engine, import_fleet, upgrade_catalog
 from coldchain.config import Settings
 from coldchain.fleet import Fleet
+from coldchain.judgement.limits import KIND_DEFAULT_RANGES
 from coldchain.models import Reading, SensorKey
 from coldchain.times import rfc3339_ms
 from simulators.durations import parse_rfc3339_ms

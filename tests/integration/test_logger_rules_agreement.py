@@ -36,10 +36,10 @@ from alerting.config import DetectorConfig
 from alerting.detector import Detector
 from alerting.device_rules import DeviceRule, RuleProgress, device_rule
 from alerting.episodes import AlertChange
-from alerting.limits import NO_LIMITS
 from alerting.timeline import FAR_FUTURE, FAR_PAST, ConditionTimeline, Segment
 from coldchain.catalog import create_catalog_engine, import_fleet, upgrade_catalog
 from coldchain.config import Settings
+from coldchain.judgement.limits import NO_LIMITS
 from coldchain.loggers import LoggerFile, parse_logger_file
 from coldchain.models import Reading, SensorKey, SourceKind
 from coldchain.times import local, parse_rfc3339, to_ms

@@ -10,9 +10,9 @@ import pytest
 from alerting.config import DetectorConfig
 from alerting.detector import Detector
 from alerting.episodes import AlertChange
-from alerting.limits import Limits
 from alerting.timeline import FAR_FUTURE, FAR_PAST, ConditionTimeline, Segment
 from coldchain.config import Settings
+from coldchain.judgement.limits import Limits
 from coldchain.models import DeviceStatus, Reading, SensorKey, SourceKind
 
 KEY = SensorKey("S", "unit", "U1", "p1")
@@ -61,10 +61,28 @@ def test_a_sustained_excursion_alarms_after_the_delay_with_its_true_start() -> N
     assert not opened.retrospective
 
 
-def test_a_value_dancing_around_the_limit_is_one_alert() -> None:
+def test_an_alarm_dancing_around_the_limit_stays_one_alert_until_cleared() -> None:
+    sustained = {m: 8.4 for m in range(30, 70)}
+    dancing = {m: (8.4 if m % 2 else 7.9) for m in range(70, 150)}
+    changes = _feed(_detector(), sustained | dancing, 200)
+    opened, resolved = _alarms(changes)
+    assert (opened.state, opened.start_ms) == ("open", T0 + 30 * MIN)
+    assert (resolved.state, resolved.end_ms) == ("resolved", T0 + 150 * MIN)
+
+
+def test_a_value_dancing_around_the_limit_without_ever_lasting_the_delay_is_no_alarm() -> None:
+    # The delay is continuous time beyond the limit: each minute at 8.4 ends at the next 7.9.
     dancing = {m: (8.4 if m % 2 else 7.9) for m in range(30, 150)}
-    changes = _feed(_detector(), dancing, 200)
-    assert [c.state for c in _alarms(changes)] == ["open", "resolved"]
+    assert _alarms(_feed(_detector(), dancing, 200)) == []
+
+
+def test_two_blips_hours_apart_with_the_unit_just_inside_between_are_no_alarm() -> None:
+    # Hysteresis clears only an active alarm: 7.8 °C (inside, but within the hysteresis of
+    # 8.0) ends a pending excursion, so two 5-minute blips three hours apart stay blips.
+    values = {m: 7.8 for m in range(20, 260)}
+    values |= {m: 8.2 for m in range(30, 35)} | {m: 8.2 for m in range(215, 220)}
+    changes = _feed(_detector(), values, 280)
+    assert _alarms(changes) == []
 
 
 def test_a_silent_sensor_is_missing_data_then_resolved_when_it_reports() -> None:
@@ -78,7 +96,7 @@ def test_a_silent_sensor_is_missing_data_then_resolved_when_it_reports() -> None
 @pytest.mark.parametrize(
     ("values", "reason"),
     [
-        ({m: -127.0 for m in range(20, 25)}, "error value"),
+        ({m: -127.0 for m in range(20, 25)}, "error code -127"),
         ({m: 5.55 for m in range(20, 90)}, "stuck"),
     ],
 )

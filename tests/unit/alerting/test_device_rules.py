@@ -17,11 +17,11 @@ from alerting.config import DetectorConfig
 from alerting.detector import Detector
 from alerting.device_rules import DeviceRule, device_rule
 from alerting.episodes import AlertChange
-from alerting.limits import NO_LIMITS, Limits
 from alerting.timeline import FAR_FUTURE, FAR_PAST, ConditionTimeline, Segment
 from coldchain.catalog import catalog_session, create_catalog_engine, import_fleet, upgrade_catalog
 from coldchain.catalog.schema import AlertRow, AlertRuleRow, LoggerReportRow, StorageUnitRow
 from coldchain.config import Settings
+from coldchain.judgement.limits import NO_LIMITS, Limits
 from coldchain.models import Reading, SensorKey, SourceKind
 from coldchain.times import from_ms, rfc3339_ms
 

@@ -1,0 +1,95 @@
+"""What a sensor must hold at a moment: the limits of a storage condition, how the products
+sharing a place combine, the warning band inside them, and the ranges an empty unit falls
+back to by kind. The detector, the batch record, the live view and the dashboards all take
+these from here (docs/design.md §11), so a tile, a chart line and an alarm never disagree."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+__all__ = [
+    "KIND_DEFAULT_RANGES",
+    "MINUTE_MS",
+    "NO_LIMITS",
+    "Limits",
+    "StorageCondition",
+    "strictest",
+    "warning_band_c",
+]
+
+#: The detector counts time in ms; delays and rates are set and shown in minutes.
+MINUTE_MS: Final = 60_000
+
+#: Limits of an empty storage unit, by kind: what the unit is built to hold (USP <659>
+#: "refrigerator" 2–8 °C, "freezer" −25…−15 °C; common ultra-low and CRT practice). Used only
+#: when nothing is stored in the unit; a stored product's labelled condition always wins.
+KIND_DEFAULT_RANGES: Final[dict[str, tuple[float, float]]] = {
+    "refrigerator": (2.0, 8.0),
+    "cold_room": (2.0, 8.0),
+    "freezer": (-25.0, -15.0),
+    "ultra_low": (-90.0, -60.0),
+    "crt": (15.0, 25.0),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What a sensor must hold at a moment: the action range [low_c, high_c] and how long a
+    value may be beyond it before the alert (the alarm delay; for the alert limits of
+    `DetectorConfig.warning_limits`, the warning delay); `label` says where they came from
+    (products, or a unit kind's default)."""
+
+    low_c: float
+    high_c: float
+    alarm_delay_ms: int
+    label: str
+
+    @property
+    def span_c(self) -> float:
+        return self.high_c - self.low_c
+
+    def direction(self, value_c: float) -> int:
+        """+1 above the range, -1 below it, 0 inside; a value equal to a limit is inside."""
+        return 1 if value_c > self.high_c else -1 if value_c < self.low_c else 0
+
+
+#: A sensor that must hold nothing (a logger on a shelf, a sensor the catalog does not know).
+NO_LIMITS: Final = Limits(-math.inf, math.inf, 0, "none")
+
+
+class StorageCondition(Protocol):
+    """A product's labelled storage condition, as the catalog rows and views both carry it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def min_c(self) -> float: ...
+    @property
+    def max_c(self) -> float: ...
+    @property
+    def alarm_delay_min(self) -> float: ...
+
+
+def strictest(products: Sequence[StorageCondition], label_prefix: str = "products ") -> Limits:
+    """The limits a place holding all of `products` must keep: the highest minimum, the lowest
+    maximum and the shortest alarm delay. The unit's own alarm follows these, so that no
+    product in it goes unwatched; each product's batch record still judges by its own."""
+    if not products:
+        raise ValueError("strictest: expected at least one product")
+    return Limits(
+        low_c=max(p.min_c for p in products),
+        high_c=min(p.max_c for p in products),
+        alarm_delay_ms=round(min(p.alarm_delay_min for p in products) * MINUTE_MS),
+        label=label_prefix + " + ".join(sorted(p.id for p in products)),
+    )
+
+
+def warning_band_c(limits: Limits, margin_c: float) -> float:
+    """How far inside the range the alert (warning) limits lie: `margin_c`, but never more than
+    a quarter of the range, so a narrow range keeps a band where all is well."""
+    if not math.isfinite(limits.span_c):
+        return 0.0
+    return max(0.0, min(margin_c, limits.span_c / 4))
