@@ -14,9 +14,10 @@ from api.convert import alert_public, history_public, limits_public, location_pu
 from api.errors import BadRequest
 from api.livecache import CachedLive, LiveKey
 from api.readings import read_history, read_live, read_sparklines
-from api.readings.live import place_status
+from api.readings.live import LiveJudge, place_status
 from api.schemas import LivePlacePublic, LivePublic, SensorLivePublic
 from api.state import ApiState, HistoryKey
+from coldchain.judgement.validity import ReadingValidity
 from coldchain.times import from_ms, to_ms
 
 __all__ = [
@@ -61,10 +62,20 @@ def history_range(
     return start, end
 
 
-async def live_answer(state: ApiState, places: list[LivePlace], *, spark: bool) -> LivePublic:
+async def live_answer(
+    state: ApiState, places: list[LivePlace], *, spark: bool, own_limits_only: bool = False
+) -> LivePublic:
+    """The live answer for `places`; `own_limits_only`: the viewer is a sponsor, whose
+    places carry only their own products' limits (`api.readings.live.LiveJudge`)."""
     settings = state.settings
     now = state.clock()
     now_ms = to_ms(now)
+    judge = LiveJudge(
+        validity=ReadingValidity.from_settings(settings),
+        warning_margin_c=settings.detect_warning_margin_c,
+        no_data_intervals=settings.api_no_data_intervals,
+        own_limits_only=own_limits_only,
+    )
     readings = await read_live(
         state.influx,
         places,
@@ -78,19 +89,14 @@ async def live_answer(state: ApiState, places: list[LivePlace], *, spark: bool) 
             now_ms=now_ms,
             span_ms=int(_SPARK_SPAN.total_seconds() * 1000),
             points=_SPARK_POINTS,
+            validity=judge.validity,
         )
         if spark
         else {}
     )
     answers = []
     for place in places:
-        status, sensors = place_status(
-            place,
-            readings,
-            now_ms=now_ms,
-            no_data_intervals=settings.api_no_data_intervals,
-            warning_margin_c=settings.detect_warning_margin_c,
-        )
+        live = place_status(place, readings, now_ms=now_ms, judge=judge)
         answers.append(
             LivePlacePublic(
                 location=location_public(place.location),
@@ -98,18 +104,19 @@ async def live_answer(state: ApiState, places: list[LivePlace], *, spark: bool) 
                 products=list(place.products),
                 limits=limits_public(place.limits),
                 since=place.since,
-                status=status,  # type: ignore[arg-type]
+                status=live.status,
                 sensors=[
                     SensorLivePublic(
                         device=s.device,
                         sensor=s.sensor,
                         ts=None if s.reading is None else from_ms(s.reading.ts_ms),
-                        temp_c=None if s.reading is None else s.reading.temp_c,
-                        status=s.status,  # type: ignore[arg-type]
+                        temp_c=s.temp_c,
+                        status=s.status,
+                        fault=s.fault,
                     )
-                    for s in sensors
+                    for s in live.sensors
                 ],
-                alerts=[alert_public(a) for a in place.alerts],
+                alerts=[alert_public(a) for a in live.alerts],
                 spark=sparks.get(place.location.id) if spark else None,
             )
         )
@@ -132,7 +139,8 @@ async def scoped_live(
 
     async def compute() -> CachedLive:
         places = await access.live(product=product, batch=batch, unit=unit, shipment=shipment)
-        return CachedLive.of(await live_answer(state, places, spark=spark))
+        sponsor = access.viewer.role == "sponsor_viewer"
+        return CachedLive.of(await live_answer(state, places, spark=spark, own_limits_only=sponsor))
 
     return await state.live_cache.get(key, compute)
 

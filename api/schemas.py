@@ -37,7 +37,9 @@ __all__ = [
     "TokenPublic",
 ]
 
-Status = Literal["ok", "warning", "alarm", "no_data"]
+#: "fault": the sensor's latest reading is not a temperature (an error code, a value outside
+#: the probe's range) or an open sensor-fault alert is on it; its temperature is then unknown.
+Status = Literal["ok", "warning", "alarm", "no_data", "fault"]
 
 
 class _Out(BaseModel):
@@ -173,8 +175,15 @@ class SensorLivePublic(_Out):
     device: str
     sensor: str
     ts: datetime | None = Field(description="event time of the latest reading")
-    temp_c: float | None
+    temp_c: float | None = Field(
+        description="the latest reading; null without one or when it is not a temperature"
+    )
     status: Status
+    fault: str | None = Field(
+        default=None,
+        description="why the probe is not measuring: its latest reading is not a temperature "
+        '(e.g. "error code 85 °C"; then temp_c is null) or a sensor-fault alert is open',
+    )
 
 
 class LivePlacePublic(_Out):

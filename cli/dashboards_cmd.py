@@ -18,6 +18,7 @@ from coldchain.influx import InfluxClient
 from dashboards.check import check_dashboards
 from dashboards.influxql import MIN_INTERVAL
 from dashboards.inputs import BuildInputs, inputs_from_fleet
+from dashboards.limits import DEFAULT_ALERT_MARGIN_C
 from dashboards.macros import parse_interval_ms
 from dashboards.provision import ProvisionError, provision
 from dashboards.render import build_dashboards, generated_markdown, update_readme, write_dashboards
@@ -48,7 +49,7 @@ def build(
     ] = None,
     alert_margin: Annotated[
         float, typer.Option("--alert-margin", min=0, help="alert limits this far inside, °C")
-    ] = 0.5,
+    ] = DEFAULT_ALERT_MARGIN_C,
 ) -> None:
     """Render every dashboard to OUT/{uid}.json (deterministic) and the panel list."""
     inputs = _inputs(fleet, alert_margin)

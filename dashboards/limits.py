@@ -1,11 +1,12 @@
 """Alert and action limits of each storage unit, taken from the fleet file at build time.
 
 Grafana cannot ask the catalog what is stored where, so limits are baked into the dashboard
-JSON when it is built: the action limits are the strictest storage condition of the products
-placed in the unit (max of minima, min of maxima, as `storage_condition_for_sensor` does in
-the catalog), the alert limits lie `alert_margin_c` inside them (an early warning before the
-product is out of its labelled range). A unit with nothing placed in it falls back to the
-usual range of its kind. Same fleet file, same limits, same bytes.
+JSON when it is built. The rules are the domain's (docs/design.md §11,
+`coldchain.judgement.limits`), the same the detector alarms by: the action limits are the
+`strictest` storage condition of the products placed in the unit, the alert limits lie the
+`warning_band_c` of `alert_margin_c` inside them (the detector's warning limits), and a unit
+with nothing placed in it falls back to its kind's `KIND_DEFAULT_RANGES`. Same fleet file,
+same limits, same bytes.
 """
 
 from __future__ import annotations
@@ -13,20 +14,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from coldchain.fleet import Fleet, UnitKind
+from coldchain.config import Settings
+from coldchain.fleet import Fleet, Product
+from coldchain.judgement.limits import KIND_DEFAULT_RANGES, Limits, strictest, warning_band_c
 
-__all__ = ["DEFAULT_ALERT_MARGIN_C", "KIND_RANGES", "UnitLimits", "threshold_steps", "unit_limits"]
+__all__ = ["DEFAULT_ALERT_MARGIN_C", "UnitLimits", "threshold_steps", "unit_limits"]
 
-DEFAULT_ALERT_MARGIN_C: Final = 0.5
+#: The detector's warning margin (`Settings.detect_warning_margin_c`), so that by default the
+#: dashboards' alert limits are the detector's warning limits.
+DEFAULT_ALERT_MARGIN_C: Final[float] = Settings.model_fields["detect_warning_margin_c"].default
 
-# Usual labelled ranges (USP <659> storage terms; freezer and ultra-low as commonly labelled).
-KIND_RANGES: Final[dict[UnitKind, tuple[float, float]]] = {
-    UnitKind.REFRIGERATOR: (2.0, 8.0),
-    UnitKind.COLD_ROOM: (2.0, 8.0),
-    UnitKind.FREEZER: (-25.0, -15.0),
-    UnitKind.ULTRA_LOW: (-90.0, -60.0),
-    UnitKind.CRT: (15.0, 25.0),
-}
+
+@dataclass(frozen=True, slots=True)
+class _Condition:
+    """A fleet product's storage condition as `coldchain.judgement.limits.strictest` reads it."""
+
+    id: str
+    min_c: float
+    max_c: float
+    alarm_delay_min: float
+
+    @classmethod
+    def of(cls, product: Product) -> _Condition:
+        storage = product.storage
+        return cls(product.id, storage.min_c, storage.max_c, storage.alarm_delay_min)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +48,7 @@ class UnitLimits:
         site, unit: fleet ids.
         action_min_c, action_max_c: out of the labelled range: act (the product is at risk).
         alert_min_c, alert_max_c: nearing the range: look.
-        source: `products VAX-1, ...` or `kind refrigerator` (which rule gave the limits).
+        source: `products VAX-1 + ...` or `kind refrigerator` (which rule gave the limits).
     """
 
     site: str
@@ -56,7 +67,7 @@ class UnitLimits:
 
 def unit_limits(fleet: Fleet, alert_margin_c: float = DEFAULT_ALERT_MARGIN_C) -> list[UnitLimits]:
     """Limits of every unit of the fleet, sorted by site and unit."""
-    products = {p.id: p for p in fleet.products}
+    products = {p.id: _Condition.of(p) for p in fleet.products}
     batch_product = {b.id: b.product for b in fleet.batches}
     placed: dict[str, set[str]] = {}
     for placement in fleet.placements:
@@ -65,21 +76,34 @@ def unit_limits(fleet: Fleet, alert_margin_c: float = DEFAULT_ALERT_MARGIN_C) ->
     result = []
     for site in sorted(fleet.sites, key=lambda s: s.id):
         for unit in sorted(site.units, key=lambda u: u.id):
-            ids = sorted(placed.get(f"{site.id}/{unit.id}", set()))
-            if ids:
-                low = max(products[p].storage.min_c for p in ids)
-                high = min(products[p].storage.max_c for p in ids)
-                source = "products " + ", ".join(ids)
+            stored = [products[p] for p in sorted(placed.get(f"{site.id}/{unit.id}", set()))]
+            if stored:
+                limits = strictest(stored)
             else:
-                low, high = KIND_RANGES[unit.kind]
-                source = f"kind {unit.kind.value}"
-            if low >= high:  # products that cannot share a unit: show the widest of them
-                low = min(products[p].storage.min_c for p in ids)
-                high = max(products[p].storage.max_c for p in ids)
+                low, high = KIND_DEFAULT_RANGES[unit.kind.value]
+                limits = Limits(low, high, 0, f"kind {unit.kind.value}")
+            source = limits.label
+            if limits.low_c >= limits.high_c:
+                # Products that cannot share a unit (the detector alarms on every reading):
+                # the chart shows the widest of their ranges rather than no green at all.
+                limits = Limits(
+                    min(p.min_c for p in stored),
+                    max(p.max_c for p in stored),
+                    limits.alarm_delay_ms,
+                    limits.label,
+                )
                 source += " (conflicting ranges)"
-            margin = min(alert_margin_c, (high - low) / 4)
+            band = warning_band_c(limits, alert_margin_c)
             result.append(
-                UnitLimits(site.id, unit.id, low, high, low + margin, high - margin, source)
+                UnitLimits(
+                    site.id,
+                    unit.id,
+                    limits.low_c,
+                    limits.high_c,
+                    limits.low_c + band,
+                    limits.high_c - band,
+                    source,
+                )
             )
     return result
 

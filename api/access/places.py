@@ -31,6 +31,7 @@ from coldchain.catalog.schema import (
     StorageUnitRow,
 )
 from coldchain.catalog.users import Viewer
+from coldchain.judgement.limits import strictest as combine_conditions
 
 __all__ = [
     "Stay",
@@ -59,6 +60,7 @@ class Stay:
     sponsor: str
     min_c: float
     max_c: float
+    alarm_delay_min: float
     label: str
     unit_id: int | None
     shipment_id: str | None
@@ -66,12 +68,17 @@ class Stay:
     end: datetime | None
 
     @property
+    def id(self) -> str:
+        """The product's id: a stay is a `StorageCondition` (coldchain.judgement.limits)."""
+        return self.product
+
+    @property
     def span(self) -> Span:
         return Span(self.start, self.end)
 
 
 _StaySelect = Select[
-    str, str, str, float, float, str, int | None, str | None, datetime, datetime | None
+    str, str, str, float, float, float, str, int | None, str | None, datetime, datetime | None
 ]
 
 
@@ -83,6 +90,7 @@ def stay_query() -> _StaySelect:
             ProductRow.sponsor_id,
             ProductRow.min_c,
             ProductRow.max_c,
+            ProductRow.alarm_delay_min,
             ProductRow.label,
             PlacementRow.unit_id,
             PlacementRow.shipment_id,
@@ -185,15 +193,17 @@ def merged_windows(spans: Iterable[Span]) -> tuple[Span, ...]:
 
 
 def strictest(items: Sequence[Stay]) -> Limits | None:
-    """The range every product in `items` allows (max of minima, min of maxima)."""
+    """The range every product in `items` allows: the domain's one combination rule
+    (`coldchain.judgement.limits.strictest`, which the detector alarms by), labelled with
+    the products' storage conditions."""
     if not items:
         return None
-    products = sorted({s.product for s in items})
+    combined = combine_conditions(items)
     return Limits(
-        min_c=max(s.min_c for s in items),
-        max_c=min(s.max_c for s in items),
+        min_c=combined.low_c,
+        max_c=combined.high_c,
         label=" + ".join(sorted({s.label for s in items})),
-        products=tuple(products),
+        products=tuple(sorted({s.product for s in items})),
     )
 
 

@@ -1,28 +1,60 @@
 """Live view: the latest reading of each sensor by event time, and a status per sensor
-and per place (ok / warning / alarm / no_data).
+and per place (ok / warning / alarm / fault / no_data).
 
 "Latest" is InfluxQL `last()`, the point with the greatest timestamp, i.e. the device's
 event time (docs/design.md §6), not the last one received: a logger's backfill of old readings
 never hides a newer one. Readings from before the viewer's `since` (a sponsor's batch
 arrived then; the unit held someone else's product before) are not theirs to see.
+
+The status follows the domain's rules (docs/design.md §11, `coldchain.judgement`): the
+warning band of `warning_band_c`, as the detector's warning limits and the dashboards'
+alert limits lie, and the reading validity of `ReadingValidity`. A sensor whose latest
+reading is not a temperature (an error code, a value outside the probe's range) is in
+*fault* and shows no temperature: the product's temperature there is unknown, and an old
+valid value shown in its place would read as a current one.
+
+A sponsor's tile is judged by their own products' limits (`LivePlace.limits` holds only
+theirs). An excursion or forecast alert on a shared unit was raised under the unit's
+strictest limits, which may be another sponsor's product's; for a sponsor it counts only as
+far as its peak is beyond their own limits (beyond the range: the alert's severity; inside
+the warning band: a warning; otherwise not at all, and it is not listed on their tile).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Final, Literal
 
-from api.access.model import AlertItem, LivePlace
-from api.readings.influxql import GROUP_TAGS, devices_clause, tag_key
+from api.access.model import AlertItem, Limits, LivePlace
+from api.readings.influxql import GROUP_TAGS, devices_clause, tag_key, valid_values_clause
 from coldchain.influx import InfluxClient, quote_identifier
+from coldchain.judgement.limits import Limits as JudgedLimits
+from coldchain.judgement.limits import warning_band_c
+from coldchain.judgement.validity import ReadingValidity
 from coldchain.measurements import READING
 from coldchain.models import SensorKey
 from coldchain.times import to_ms
 
-__all__ = ["LiveReading", "SensorLive", "place_status", "read_live", "read_sparklines"]
+__all__ = [
+    "LiveJudge",
+    "LiveReading",
+    "PlaceLive",
+    "SensorLive",
+    "place_status",
+    "read_live",
+    "read_sparklines",
+]
 
-# Worst first: a place's status is its worst sensor's.
-STATUS_ORDER = ("alarm", "no_data", "warning", "ok")
+LiveStatus = Literal["alarm", "fault", "no_data", "warning", "ok"]
+Severity = Literal["alarm", "warning"]
+
+# Worst first: a place's status is its worst sensor's. A fault (the probe does not measure)
+# ranks below an alarm (the product is known to be out of range) and above no data.
+STATUS_ORDER: Final[tuple[LiveStatus, ...]] = ("alarm", "fault", "no_data", "warning", "ok")
+#: Alert kinds judged against the product limits (the detector's, docs/design.md §9).
+_LIMIT_KINDS: Final = frozenset({"excursion", "forecast"})
+_FAULT_KIND: Final = "sensor_fault"
 _DEVICES_PER_STATEMENT = 200
 
 
@@ -34,10 +66,56 @@ class LiveReading:
 
 @dataclass(frozen=True, slots=True)
 class SensorLive:
+    """A sensor's latest reading (by event time, valid or not) and status.
+
+    Attributes:
+        fault: why the probe is not measuring: its latest reading is not a temperature (the
+            `ReadingValidity` reason), or an open sensor-fault alert; else None.
+        invalid: the latest reading is not a temperature: `temp_c` is None.
+    """
+
     device: str
     sensor: str
     reading: LiveReading | None
-    status: str
+    status: LiveStatus
+    fault: str | None = None
+    invalid: bool = False
+
+    @property
+    def temp_c(self) -> float | None:
+        """The temperature to show: None without a reading or when it is not a temperature."""
+        if self.reading is None or self.invalid:
+            return None
+        return self.reading.temp_c
+
+
+@dataclass(frozen=True, slots=True)
+class LiveJudge:
+    """How the live view judges, from the settings and the viewer.
+
+    Attributes:
+        validity: which readings are temperatures (`ReadingValidity.from_settings`).
+        warning_margin_c: the detector's warning margin (`detect_warning_margin_c`); the band
+            is `warning_band_c` of it.
+        no_data_intervals: no reading for this many log intervals: no data.
+        own_limits_only: the viewer is a sponsor, whose `LivePlace.limits` are their own
+            products' only: limit alerts count only as far as their peak is beyond those.
+    """
+
+    validity: ReadingValidity
+    warning_margin_c: float
+    no_data_intervals: float
+    own_limits_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceLive:
+    """A place's status (its worst sensor's or device alert's), its sensors, and the open
+    alerts that count for this viewer (what the tile lists)."""
+
+    status: LiveStatus
+    sensors: list[SensorLive]
+    alerts: list[AlertItem] = field(default_factory=list)
 
 
 async def read_live(
@@ -77,8 +155,45 @@ async def read_live(
     return found
 
 
-def _worst(statuses: Sequence[str]) -> str:
+def _worst(statuses: Sequence[LiveStatus]) -> LiveStatus:
     return min(statuses, key=STATUS_ORDER.index) if statuses else "no_data"
+
+
+def _judge_value(value_c: float, limits: Limits | None, margin_c: float) -> Severity | None:
+    """Beyond the range: alarm; beyond the warning limits (the range less its
+    `warning_band_c`, the detector's warning limits): warning; else None. A value equal to a
+    limit is inside (`coldchain.judgement.limits.Limits.direction`)."""
+    if limits is None:
+        return None
+    action = JudgedLimits(limits.min_c, limits.max_c, 0, limits.label)
+    if action.direction(value_c) != 0:
+        return "alarm"
+    band = warning_band_c(action, margin_c)
+    warning = JudgedLimits(action.low_c + band, action.high_c - band, 0, action.label)
+    return "warning" if warning.direction(value_c) != 0 else None
+
+
+def alert_severity(alert: AlertItem, limits: Limits | None, judge: LiveJudge) -> Severity | None:
+    """How much an open alert counts for this viewer: its own severity, except that for a
+    sponsor a limit alert (excursion, forecast) counts only as far as its peak is beyond the
+    sponsor's own limits (never more than the alert's severity); None: not theirs at all."""
+    severity: Severity = "alarm" if alert.severity == "alarm" else "warning"
+    if (
+        not judge.own_limits_only
+        or alert.kind not in _LIMIT_KINDS
+        or limits is None
+        or alert.peak_c is None
+    ):
+        return severity
+    judged = _judge_value(alert.peak_c, limits, judge.warning_margin_c)
+    if judged is None:
+        return None
+    return "warning" if judged == "warning" else severity
+
+
+def _fault_reason(alert: AlertItem) -> str:
+    reason = alert.detail.get("reason")
+    return f"sensor fault: {reason}" if isinstance(reason, str) and reason else "sensor fault"
 
 
 def sensor_status(
@@ -88,25 +203,35 @@ def sensor_status(
     *,
     now_ms: int,
     log_interval_s: int,
-    no_data_intervals: float,
-    warning_margin_c: float,
-) -> str:
-    """Open alarm alert → alarm; no recent reading → no_data; outside the limits → alarm;
-    an open warning or within the margin of a limit → warning; else ok."""
-    if any(a.severity == "alarm" for a in alerts):
-        return "alarm"
-    if reading is None or now_ms - reading.ts_ms > no_data_intervals * log_interval_s * 1000:
-        return "no_data"
+    judge: LiveJudge,
+) -> tuple[LiveStatus, str | None]:
+    """(status, fault). The status, in order: an open alarm alert (other than a sensor
+    fault) → alarm; an open sensor-fault alert → fault; no recent reading → no_data; the
+    latest reading not a temperature → fault; outside the limits → alarm; an open warning
+    or within the warning band of a limit → warning; else ok. Alerts count as
+    `alert_severity` says. The fault: why the probe is not measuring (its latest reading is
+    not a temperature, or a sensor-fault alert is open), whatever the status; else None."""
     limits = place.limits
-    if limits is not None and not limits.min_c <= reading.temp_c <= limits.max_c:
-        return "alarm"
-    if alerts:
-        return "warning"
-    if limits is not None and not (
-        limits.min_c + warning_margin_c <= reading.temp_c <= limits.max_c - warning_margin_c
-    ):
-        return "warning"
-    return "ok"
+    counted = [(a, alert_severity(a, limits, judge)) for a in alerts]
+    counted = [(a, sev) for a, sev in counted if sev is not None]
+    invalid = None if reading is None else judge.validity.reason(reading.temp_c)
+    fault_alerts = [a for a, _ in counted if a.kind == _FAULT_KIND]
+    fault = invalid or (_fault_reason(fault_alerts[0]) if fault_alerts else None)
+    if any(sev == "alarm" and a.kind != _FAULT_KIND for a, sev in counted):
+        return "alarm", fault
+    if fault_alerts:
+        return "fault", fault
+    stale_ms = judge.no_data_intervals * log_interval_s * 1000
+    if reading is None or now_ms - reading.ts_ms > stale_ms:
+        return "no_data", fault
+    if invalid is not None:
+        return "fault", fault
+    judged = _judge_value(reading.temp_c, limits, judge.warning_margin_c)
+    if judged == "alarm":
+        return "alarm", None
+    if counted or judged == "warning":
+        return "warning", None
+    return "ok", None
 
 
 def place_status(
@@ -114,32 +239,37 @@ def place_status(
     readings: dict[SensorKey, LiveReading],
     *,
     now_ms: int,
-    no_data_intervals: float,
-    warning_margin_c: float,
-) -> tuple[str, list[SensorLive]]:
-    """Each sensor's latest reading and status, and the place's (its worst sensor's)."""
+    judge: LiveJudge,
+) -> PlaceLive:
+    """Each sensor's latest reading and status, the place's (its worst sensor's), and the
+    open alerts that count for this viewer."""
     sensors = []
     for device in place.location.devices:
         device_alerts = [a for a in place.alerts if a.device == device.device]
         for sensor in device.sensors:
             reading = readings.get(SensorKey(device.site, device.source, device.device, sensor))
-            status = sensor_status(
+            status, fault = sensor_status(
                 place,
                 reading,
                 [a for a in device_alerts if a.sensor == sensor],
                 now_ms=now_ms,
                 log_interval_s=device.log_interval_s,
-                no_data_intervals=no_data_intervals,
-                warning_margin_c=warning_margin_c,
+                judge=judge,
             )
-            sensors.append(SensorLive(device.device, sensor, reading, status))
+            invalid = reading is not None and judge.validity.reason(reading.temp_c) is not None
+            sensors.append(SensorLive(device.device, sensor, reading, status, fault, invalid))
     statuses = [s.status for s in sensors]
+    counted: list[AlertItem] = []
     # An alert on the device as a whole (e.g. low battery) counts for the place.
     sensor_names = {(s.device, s.sensor) for s in sensors}
     for alert in place.alerts:
+        severity = alert_severity(alert, place.limits, judge)
+        if severity is None:
+            continue
+        counted.append(alert)
         if (alert.device, alert.sensor) not in sensor_names:
-            statuses.append("alarm" if alert.severity == "alarm" else "warning")
-    return _worst(statuses), sensors
+            statuses.append("fault" if alert.kind == _FAULT_KIND else severity)
+    return PlaceLive(_worst(statuses), sensors, counted)
 
 
 async def read_sparklines(
@@ -149,10 +279,12 @@ async def read_sparklines(
     now_ms: int,
     span_ms: int,
     points: int,
+    validity: ReadingValidity,
 ) -> dict[str, list[tuple[int, float]]]:
     """A small series per place (mean of its sensors per bucket) for tiles, from the raw
-    readings; each place only from its own `since`, so a sponsor's sparkline never shows
-    the time before their batch arrived."""
+    readings that are temperatures (`validity`: an error code would drag a mean far off);
+    each place only from its own `since`, so a sponsor's sparkline never shows the time
+    before their batch arrived."""
     bucket_ms = max(span_ms // points, 1000)
     by_lower: dict[int, list[LivePlace]] = {}
     for place in places:
@@ -167,6 +299,7 @@ async def read_sparklines(
             statements.append(
                 f'SELECT mean("temp_c") AS "mean" FROM {quote_identifier(READING)}'
                 f" WHERE time >= {lower}ms AND time <= {now_ms}ms AND {devices_clause(devices)}"
+                f" AND {valid_values_clause(validity)}"
                 f' GROUP BY time({bucket_ms}ms), "site", "source", "device" fill(none)'
             )
     if not statements:

@@ -127,6 +127,12 @@ function renderTiles() {
     tile.append(el("div", { class: "temp", "data-temp": temp === null ? "" : temp.toFixed(1) },
       temp === null ? "—" : `${temp.toFixed(1)} °C`));
     tile.append(el("div", { class: "status" }, place.status.replace("_", " ")));
+    // A probe that does not measure (error code, out of its range) shows no temperature: say why.
+    const faults = place.sensors.filter((s) => s.fault);
+    if (faults.length) {
+      tile.append(el("div", { class: "meta fault-note" },
+        `probe fault: ${faults.map((s) => `${s.sensor} (${s.fault})`).join(", ")}`));
+    }
     const limits = place.limits ? `limits ${place.limits.min_c}–${place.limits.max_c} °C` : "no limits (empty)";
     tile.append(el("div", { class: "meta" }, `${limits} · ${place.batches.join(", ") || "—"}`));
     const newest = place.sensors.map((s) => s.ts).filter(Boolean).sort().pop();

@@ -26,6 +26,7 @@ from coldchain.catalog.schema import (
     StorageUnitRow,
 )
 from coldchain.catalog.users import Viewer
+from coldchain.judgement.limits import MINUTE_MS, strictest
 from coldchain.times import utc
 
 __all__ = [
@@ -314,8 +315,10 @@ def _places_of_sensor(
 
 
 def _strictest(products: list[ProductView]) -> AppliedCondition:
-    low = max(p.min_c for p in products)
-    high = min(p.max_c for p in products)
+    """The condition of a place holding all of `products`: the limits and alarm delay are
+    the domain's `strictest` (docs/design.md §11, what the detector alarms by); the stability
+    budget combines here, as only the batch record and this answer carry it."""
+    limits = strictest(products)
     budgets = [p.budget for p in products]
     budget = None
     # Any product without a budget allows no excursion at all, so neither does the unit.
@@ -329,13 +332,13 @@ def _strictest(products: list[ProductView]) -> AppliedCondition:
         )
     labels = sorted({p.label for p in products})
     return AppliedCondition(
-        min_c=low,
-        max_c=high,
-        alarm_delay_min=min(p.alarm_delay_min for p in products),
+        min_c=limits.low_c,
+        max_c=limits.high_c,
+        alarm_delay_min=limits.alarm_delay_ms / MINUTE_MS,
         budget=budget,
         label=" + ".join(labels),
         products=tuple(p.id for p in products),
-        conflicting=low >= high,
+        conflicting=limits.low_c >= limits.high_c,
     )
 
 

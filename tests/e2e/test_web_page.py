@@ -56,3 +56,33 @@ def test_operator_acknowledges_an_alert(world: World, browser: WebDriver) -> Non
     assert alert["history"][-1]["actor"] == "omar"
     assert alert["history"][-1]["comment"] == "probe moved back, door shut"
     shot(browser, "operator-acknowledged.png")
+
+
+def _tile(driver: WebDriver, place: str) -> dict[str, str]:
+    """The tile's class, temperature and fault note, read in one step (tiles re-render)."""
+    script = (
+        "const t = document.querySelector(`.tile[data-place='${arguments[0]}']`);"
+        "if (!t) return {};"
+        "const note = t.querySelector('.fault-note');"
+        "return {cls: t.className, temp: t.querySelector('.temp').getAttribute('data-temp'),"
+        " status: t.querySelector('.status').textContent, fault: note ? note.textContent : ''};"
+    )
+    found: dict[str, str] = driver.execute_script(script, place)
+    return found
+
+
+def test_a_probe_error_code_shows_as_a_fault_not_a_temperature(
+    world: World, browser: WebDriver
+) -> None:
+    login(browser, world.base_url, "omar")
+    write_reading(world.settings, "FRIDGE-03", "p1", 85.0)  # a DS18B20 that lost power
+    WebDriverWait(browser, 15).until(
+        lambda d: "fault" in _tile(d, "BSL/FRIDGE-03").get("cls", "").split()
+    )
+    tile = _tile(browser, "BSL/FRIDGE-03")
+    assert tile["temp"] == ""  # shown as "—", never 85.0
+    assert tile["status"] == "fault"
+    assert tile["fault"] == "probe fault: p1 (error code 85 °C)"
+    shot(browser, "operator-probe-fault.png")
+    errors = severe_browser_errors(browser)
+    assert not errors, errors

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -189,3 +191,36 @@ def test_health(world: World) -> None:
         "influx": True,
         "catalog": True,
     }
+
+
+def _live_when(world: World, path: str, user: str, ready: Any, **params: str) -> Any:
+    """The first place of `path`'s live answer once `ready(place)` (answers are shared for a
+    second, so an earlier look may still be served)."""
+    deadline = time.monotonic() + 10
+    while True:
+        answer = world.client.get(path, headers=world.headers(user), params=params)
+        assert answer.status_code == 200, answer.text
+        place = answer.json()["places"][0]
+        if ready(place) or time.monotonic() > deadline:
+            return place
+
+
+def test_an_error_code_is_a_probe_fault_not_the_units_temperature(world: World) -> None:
+    # A DS18B20 that lost power reports 85 °C: stored (nothing is dropped), never shown.
+    write_reading(world.settings, "FRIDGE-03", "p1", 85.0)
+    place = _live_when(
+        world,
+        "/v1/sites/BSL/units/FRIDGE-03/live",
+        "ada",
+        lambda p: p["sensors"][0]["status"] == "fault",
+        spark="true",
+    )
+    [sensor] = place["sensors"]
+    assert sensor["status"] == "fault"
+    assert sensor["temp_c"] is None
+    assert sensor["fault"] == "error code 85 °C"
+    assert sensor["ts"] is not None  # the probe still reports
+    assert place["status"] == "fault"
+    spark = place["spark"]
+    assert spark  # the sparkline is there, from the valid readings only
+    assert max(v for _, v in spark) < 10.0

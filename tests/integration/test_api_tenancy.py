@@ -5,15 +5,22 @@ fill fails the test rather than skipping the route."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
+from sqlalchemy import delete, select
 from starlette.routing import BaseRoute, Mount
 
+from coldchain.catalog import catalog_session
+from coldchain.catalog.alerts import NewAlert, open_alert, resolve_alert
+from coldchain.catalog.schema import BatchRow, PlacementRow, StorageUnitRow
 from coldchain.times import to_ms
-from tests.support.api_world import World
+from tests.support.api_world import World, write_reading
 
 pytestmark = pytest.mark.integration
 
@@ -185,6 +192,102 @@ def test_sponsor_may_not_acknowledge_even_its_own_alert(world: World) -> None:
 
 
 def _days(n: float) -> Any:
-    from datetime import timedelta
-
     return timedelta(days=n)
+
+
+# GLOBEX's BIO-7 (3-7 °C) is in FRIDGE-01 now; for the next test ACME's VAX-1 (2-8 °C) is
+# there too, and the detector has raised an alarm under the unit's strictest limits (BIO-7's
+# 7 °C) at 7.4 °C, which is well inside VAX-1's own range.
+SHARED_BATCH = "LOT-A9"
+SHARED_ALERT = "X-F01-SHARED"
+
+
+@contextmanager
+def _acme_also_in_fridge_01(world: World) -> Iterator[None]:
+    """ACME's LOT-A9 placed in FRIDGE-01 three hours ago, and the alarm; both removed again
+    (rows, not a move: a closed placement would still give ACME the last three hours)."""
+    now = datetime.now(UTC)
+    with catalog_session(world.engine) as session:
+        unit_id = session.execute(
+            select(StorageUnitRow.id).where(
+                StorageUnitRow.site_id == "BSL", StorageUnitRow.code == "FRIDGE-01"
+            )
+        ).scalar_one()
+        session.add(BatchRow(id=SHARED_BATCH, product_id="VAX-1"))
+        session.flush()
+        session.add(
+            PlacementRow(
+                batch_id=SHARED_BATCH,
+                unit_id=unit_id,
+                shipment_id=None,
+                start_at=now - timedelta(hours=3),
+                end_at=None,
+                recorded_at=now,
+            )
+        )
+        alert = NewAlert(
+            alert_id=SHARED_ALERT,
+            kind="excursion",
+            severity="alarm",
+            site="BSL",
+            source="unit",
+            device="FRIDGE-01",
+            sensor="p2",
+            start=now - timedelta(hours=1),
+            peak_c=7.4,
+            detail={"limit_c": 7.0, "condition": "BIO-7 3-7 °C", "value_c": 7.4},
+        )
+        open_alert(session, alert, at=alert.start)
+    try:
+        yield
+    finally:
+        with catalog_session(world.engine) as session:
+            resolve_alert(session, SHARED_ALERT, actor="detector", at=now, end=now)
+            session.execute(delete(PlacementRow).where(PlacementRow.batch_id == SHARED_BATCH))
+            session.execute(delete(BatchRow).where(BatchRow.id == SHARED_BATCH))
+
+
+def _unit_live(world: World, user: str, ready: Callable[[dict[str, Any]], bool]) -> Any:
+    """FRIDGE-01's live answer for `user` once `ready` (answers are shared for a second)."""
+    deadline = time.monotonic() + 10
+    while True:
+        answer = world.client.get("/v1/sites/BSL/units/FRIDGE-01/live", headers=world.headers(user))
+        assert answer.status_code == 200, answer.text
+        place = answer.json()["places"][0]
+        if ready(place) or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.2)
+
+
+def test_shared_unit_tile_judges_a_sponsor_by_their_own_product(world: World) -> None:
+    write_reading(world.settings, "FRIDGE-01", "p2", 7.2)  # beyond 7, inside 2.5-7.5
+    with _acme_also_in_fridge_01(world):
+        alice = _unit_live(world, "alice", lambda p: p["products"] == ["VAX-1"])
+        staff = _unit_live(world, "quinn", lambda p: len(p["limits"]["products"]) == 2)
+        bob = _unit_live(
+            world, "bob", lambda p: SHARED_ALERT in {a["alert_id"] for a in p["alerts"]}
+        )
+    [mine] = alice.json()["places"]
+    assert (mine["limits"]["min_c"], mine["limits"]["max_c"]) == (2.0, 8.0)
+    assert mine["limits"]["products"] == ["VAX-1"]
+    p2 = next(s for s in mine["sensors"] if s["sensor"] == "p2")
+    assert (p2["temp_c"], p2["status"]) == (7.2, "ok")
+    assert mine["status"] != "alarm"  # the alarm is BIO-7's, raised under its 7 °C
+    assert SHARED_ALERT not in {a["alert_id"] for a in mine["alerts"]}
+    for foreign in ("BIO-7", "GLOBEX", "LOT-B1", "3–7 °C", "limit_c", SHARED_ALERT):
+        assert foreign not in alice.text, foreign
+
+    # Warehouse staff and QA see the unit's strictest limits, which drive its alarm.
+    [unit] = staff.json()["places"]
+    assert (unit["limits"]["min_c"], unit["limits"]["max_c"]) == (3.0, 7.0)
+    assert unit["limits"]["products"] == ["BIO-7", "VAX-1"]
+    assert unit["status"] == "alarm"
+    assert SHARED_ALERT in {a["alert_id"] for a in unit["alerts"]}
+
+    # GLOBEX's own product is the one out of range: its tile is red, without ACME's ids.
+    [theirs] = bob.json()["places"]
+    assert (theirs["limits"]["min_c"], theirs["limits"]["max_c"]) == (3.0, 7.0)
+    assert theirs["limits"]["products"] == ["BIO-7"]
+    assert theirs["status"] == "alarm"
+    leaked = [i for i in (*ACME_ONLY_IDS, SHARED_BATCH) if i in bob.text]
+    assert not leaked, leaked
