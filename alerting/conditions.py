@@ -8,6 +8,10 @@ storage_condition_for_sensor` answers for a single moment. Where nothing is stor
 a unit falls back to its kind's default range (`KIND_DEFAULT_RANGES`), a shipment's logger
 has no limits and is not expected to report (it may be on a shelf).
 
+A logger that records to memory (offline in the catalog, or one whose export was imported)
+is a recorder (`Segment.recorder`): never expected to report while it travels, and its
+plateaus at the device's resolution are no stuck probe.
+
 On top of the limits, every segment of a sensor carries the enabled `alert_rules` of kind
 "excursion" set on its shipment (the sensors of the shipment's loggers) or its unit: the
 alarm rules a USB logger applied itself, imported with its file (device_rules.py). A logger
@@ -22,23 +26,25 @@ Fridge-tag logging every 5 min may report as the probe of a unit that logs every
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from collections import defaultdict
 from dataclasses import replace
+from datetime import datetime
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from alerting.device_rules import DeviceRule, device_rule
 from alerting.timeline import FAR_FUTURE, FAR_PAST, ConditionTimeline, Segment
+from coldchain.catalog.conditions import ProductCondition, all_condition_versions
 from coldchain.catalog.schema import (
     AlertRuleRow,
     BatchRow,
     LoggerReportRow,
     LoggerRow,
     PlacementRow,
-    ProductRow,
     SensorRow,
     ShipmentRow,
     StorageUnitRow,
@@ -54,7 +60,7 @@ log = logging.getLogger(__name__)
 
 
 def _cut(
-    placements: list[tuple[int, int, ProductRow]], idle: Limits, idle_expected: bool
+    placements: list[tuple[int, int, ProductCondition]], idle: Limits, idle_expected: bool
 ) -> list[Segment]:
     """Segments over the whole time axis: stored products' limits, `idle` in between."""
     points = sorted({FAR_PAST, *(p[0] for p in placements), *(p[1] for p in placements)})
@@ -78,6 +84,39 @@ def _cut(
     return segments
 
 
+def _in_force(
+    versions: list[tuple[datetime, ProductCondition]], start_ms: int, end_ms: int
+) -> list[tuple[int, int, ProductCondition]]:
+    """A placement [start_ms, end_ms) cut where its product's condition changed: each part
+    judged by the version then in force (a later change never rewrites the past)."""
+    bounds = [to_ms(valid_from) for valid_from, _ in versions[1:]] + [FAR_FUTURE]
+    parts = []
+    for (valid_from, condition), valid_to in zip(versions, bounds, strict=True):
+        low, high = max(start_ms, to_ms(valid_from)), min(end_ms, valid_to)
+        if low < high:
+            parts.append((low, high, condition))
+    return parts
+
+
+def _fitted(segments: list[Segment], installed_ms: int, removed_ms: int) -> list[Segment]:
+    """`segments` cut where the probe was fitted and removed: not expected to report
+    outside [installed_ms, removed_ms) (a swapped probe's silence is no missing data)."""
+    if installed_ms == FAR_PAST and removed_ms == FAR_FUTURE:
+        return segments
+    out: list[Segment] = []
+    for segment in segments:
+        cuts = sorted({segment.start_ms, segment.end_ms, installed_ms, removed_ms})
+        for low, high in itertools.pairwise(cuts):
+            if segment.start_ms <= low and high <= segment.end_ms and low < high:
+                fitted = installed_ms <= low and high <= removed_ms
+                out.append(
+                    replace(
+                        segment, start_ms=low, end_ms=high, expected=segment.expected and fitted
+                    )
+                )
+    return out
+
+
 def load_timeline(engine: Engine, default_alarm_delay_ms: int) -> ConditionTimeline:
     """Read units, loggers, sensors and placements once and build every sensor's timeline;
     `default_alarm_delay_ms`: an empty unit's (`DetectorConfig.default_alarm_delay_ms`).
@@ -86,20 +125,17 @@ def load_timeline(engine: Engine, default_alarm_delay_ms: int) -> ConditionTimel
         CatalogError: the catalog could not be read (translated in `catalog_session`).
     """
     with catalog_session(engine) as session:
-        products = {p.id: p for p in session.execute(select(ProductRow)).scalars()}
+        versions = all_condition_versions(session)
         batch_product = {b: p for b, p in session.execute(select(BatchRow.id, BatchRow.product_id))}
-        by_unit: dict[int, list[tuple[int, int, ProductRow]]] = defaultdict(list)
-        by_shipment: dict[str, list[tuple[int, int, ProductRow]]] = defaultdict(list)
+        by_unit: dict[int, list[tuple[int, int, ProductCondition]]] = defaultdict(list)
+        by_shipment: dict[str, list[tuple[int, int, ProductCondition]]] = defaultdict(list)
         for row in session.execute(select(PlacementRow)).scalars():
-            entry = (
-                to_ms(row.start_at),
-                FAR_FUTURE if row.end_at is None else to_ms(row.end_at),
-                products[batch_product[row.batch_id]],
-            )
+            end_ms = FAR_FUTURE if row.end_at is None else to_ms(row.end_at)
+            entries = _in_force(versions[batch_product[row.batch_id]], to_ms(row.start_at), end_ms)
             if row.unit_id is not None:
-                by_unit[row.unit_id].append(entry)
+                by_unit[row.unit_id].extend(entries)
             elif row.shipment_id is not None:
-                by_shipment[row.shipment_id].append(entry)
+                by_shipment[row.shipment_id].extend(entries)
         units = {u.id: u for u in session.execute(select(StorageUnitRow)).scalars()}
         loggers = {g.id: g for g in session.execute(select(LoggerRow)).scalars()}
         origins = {
@@ -109,9 +145,11 @@ def load_timeline(engine: Engine, default_alarm_delay_ms: int) -> ConditionTimel
         unit_rules, shipment_rules = _load_rules(session)
         imported = _imported_intervals_ms(session)
     segments: dict[SensorKey, list[Segment]] = {}
-    carried: dict[SensorKey, list[tuple[int, int, ProductRow]]] = {}
+    carried: dict[SensorKey, list[tuple[int, int, ProductCondition]]] = {}
+    fitted: dict[SensorKey, tuple[int, int]] = {}
     rules: dict[SensorKey, list[DeviceRule]] = defaultdict(list)
     intervals: dict[SensorKey, int] = {}
+    offline: set[SensorKey] = set()
     for sensor in sensors:
         if sensor.unit_id is not None:
             unit = units[sensor.unit_id]
@@ -125,21 +163,46 @@ def load_timeline(engine: Engine, default_alarm_delay_ms: int) -> ConditionTimel
             key = SensorKey(origins[logger.shipment_id], "logger", logger.code, sensor.code)
             # A logger reused on several shipments: every shipment's placements count.
             carried.setdefault(key, []).extend(by_shipment.get(logger.shipment_id, []))
+            if logger.offline:
+                offline.add(key)
             cap_ms, found = logger.log_interval_s * 1000, shipment_rules.get(logger.shipment_id, [])
         else:
             continue
+        fitted[key] = (
+            FAR_PAST if sensor.installed_at is None else to_ms(sensor.installed_at),
+            FAR_FUTURE if sensor.removed_at is None else to_ms(sensor.removed_at),
+        )
         cap_ms = intervals[key] = max(cap_ms, imported.get(key, 0), 1)
         rules[key] += [replace(rule, cap_ms=cap_ms) for rule in found]
     for key, placements in carried.items():
         segments[key] = _cut(placements, NO_LIMITS, False)
     for key, cut in segments.items():
+        cut = _fitted(cut, *fitted[key])
         own = tuple(rules.get(key, ()))
-        segments[key] = [replace(s, rules=own, interval_ms=intervals[key]) for s in cut]
+        recorder = key in imported or key in offline
+        segments[key] = [
+            replace(
+                s,
+                rules=own,
+                interval_ms=intervals[key],
+                recorder=recorder,
+                expected=s.expected and not recorder,
+            )
+            for s in cut
+        ]
+    for key, interval_ms in imported.items():
+        # An imported logger the catalog has no sensor for (read out onto a unit): known,
+        # so that its backfill is neither a silent sensor afterwards nor a stuck probe.
+        if key not in segments:
+            segments[key] = [
+                Segment(FAR_PAST, FAR_FUTURE, NO_LIMITS, False, (), interval_ms, recorder=True)
+            ]
     return ConditionTimeline(segments)
 
 
 def _imported_intervals_ms(session: Session) -> dict[SensorKey, int]:
-    """The longest logging interval of the exports imported for each sensor."""
+    """The longest logging interval of the exports imported for each sensor (every sensor
+    with an imported export is a recorder, `Segment.recorder`)."""
     out: dict[SensorKey, int] = {}
     query = select(
         LoggerReportRow.site_id,

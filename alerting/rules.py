@@ -14,7 +14,6 @@ sensor (`open_missing_data`) and a device's battery (`judge_battery`).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +33,7 @@ from alerting.sensor import (
     SensorState,
     excursion_slot,
 )
+from alerting.timeline import Segment
 from coldchain.judgement.limits import MINUTE_MS, Limits
 
 __all__ = ["Criteria", "SensorRules", "judge_battery", "merge_late", "open_missing_data"]
@@ -53,6 +53,7 @@ class Criteria:
         device_rules: the catalog's device rules of the sensor, on top of the limits.
         interval_ms: how often the sensor logs there (a reading's longest step that is not
             a gap, `coldchain.judgement.excursion.gap_ms`).
+        recorder: a logger that checks its own probe (`Segment.recorder`): no stuck rule.
     """
 
     limits: Limits
@@ -60,21 +61,18 @@ class Criteria:
     guard_c: float
     device_rules: tuple[DeviceRule, ...]
     interval_ms: int
+    recorder: bool
 
     @classmethod
-    def of(
-        cls,
-        limits: Limits,
-        device_rules: Sequence[DeviceRule],
-        interval_ms: int,
-        cfg: DetectorConfig,
-    ) -> Criteria:
+    def of(cls, segment: Segment, cfg: DetectorConfig) -> Criteria:
+        limits = segment.limits
         return cls(
             limits,
             cfg.warning_limits(limits),
             cfg.guard_c(limits),
-            tuple(device_rules),
-            interval_ms,
+            tuple(segment.rules),
+            segment.interval_ms,
+            segment.recorder,
         )
 
 
@@ -102,7 +100,8 @@ class SensorRules:
         self._end(MISSING, self.report.now_ms)
         if self._faulty_value(ts_ms, value_c):
             return  # not a temperature: judged by nothing else
-        self._stuck(ts_ms, value_c)
+        if not criteria.recorder:
+            self._stuck(ts_ms, value_c)
         interval_ms = criteria.interval_ms
         self._excursion(Severity.ALARM, ts_ms, value_c, limits, interval_ms)
         self._excursion(Severity.WARNING, ts_ms, value_c, criteria.alert_limits, interval_ms)

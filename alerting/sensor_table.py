@@ -99,7 +99,7 @@ class SensorTable:
         self.states: list[SensorState] = []
         self.segments: list[Segment] = []
         self.criteria: list[Criteria] = []
-        self._shared: dict[tuple[Limits, tuple[DeviceRule, ...], int], Criteria] = {}
+        self._shared: dict[tuple[Limits, tuple[DeviceRule, ...], int, bool], Criteria] = {}
         self.columns = SensorColumns.empty(_CAPACITY)
         self.rings = Rings(capacity=_CAPACITY)
         self.changed: set[int] = set()  # rows to save with the next snapshot
@@ -161,12 +161,12 @@ class SensorTable:
         return criteria
 
     def criteria_of(self, segment: Segment) -> Criteria:
-        """One `Criteria` for every segment with the same limits, rules and logging interval:
-        a fleet has few (its products and intervals), and each sensor holds one."""
-        key = (segment.limits, tuple(segment.rules), segment.interval_ms)
+        """One `Criteria` for every segment that judges alike (limits, rules, logging
+        interval, recorder): a fleet has few, and each sensor holds one."""
+        key = (segment.limits, tuple(segment.rules), segment.interval_ms, segment.recorder)
         criteria = self._shared.get(key)
         if criteria is None:
-            criteria = self._shared[key] = Criteria.of(*key, self.cfg)
+            criteria = self._shared[key] = Criteria.of(segment, self.cfg)
         return criteria
 
     def _set_segment(self, row: int, segment: Segment, criteria: Criteria) -> None:

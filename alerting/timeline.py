@@ -23,7 +23,11 @@ class Segment:
     """Limits valid for event times in [start_ms, end_ms); `expected`: the sensor should be
     reporting then (units always; loggers while they carry something); `rules`: the
     catalog's device rules of the sensor, applied on top of the limits; `interval_ms`: how
-    often the sensor logs (the catalog's, or a longer one of an imported logger export)."""
+    often the sensor logs (the catalog's, or a longer one of an imported logger export);
+    `recorder`: a logger that records to memory and is read out later (a USB logger: offline
+    in the catalog, or one whose export was imported). It checks its own probe, so a plateau
+    at its 0.1 °C resolution is the room, not a stuck probe; and it is silent while it
+    travels, so it is never expected to report (its status is "awaiting upload")."""
 
     start_ms: int
     end_ms: int
@@ -31,6 +35,7 @@ class Segment:
     expected: bool
     rules: tuple[DeviceRule, ...] = ()
     interval_ms: int = MINUTE_MS
+    recorder: bool = False
 
 
 _UNKNOWN = Segment(FAR_PAST, FAR_FUTURE, NO_LIMITS, False)

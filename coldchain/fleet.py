@@ -4,17 +4,31 @@ products, batches, shipments and placements, read by the simulators and the cata
 Keys of §10 are relied on by scripts outside the repository: add keys, never rename.
 Unknown keys are refused (a typo must not pass silently), except under `simulation:`,
 which belongs to the simulators and which the catalog ignores.
+
+Most problems are found by the models; those that need a site's time zone (a sensor's
+`installed`/`removed` given as a date) by `fleet_problems`, which `load_fleet` and the
+catalog import both run. Whether a batch is in two places at once without a split (see
+`Placement.quantity`) is the catalog import's check, against the file and the record alike.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any, Self
+from typing import Annotated, Any, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from coldchain.errors import ConfigError
 from coldchain.wire import ID_PATTERN
@@ -22,7 +36,9 @@ from coldchain.wire import ID_PATTERN
 __all__ = [
     "Batch",
     "Fleet",
+    "Loc",
     "Logger",
+    "Moment",
     "Placement",
     "Product",
     "Role",
@@ -36,10 +52,41 @@ __all__ = [
     "UnitKind",
     "User",
     "describe_location",
+    "fleet_problems",
     "load_fleet",
+    "moment_utc",
+    "sensor_time_zones",
 ]
 
 _ID = Field(pattern=f"^{ID_PATTERN.pattern}$")
+
+Loc = tuple[int | str, ...]
+"""Where a value sits in the file, e.g. ("placements", 3, "to")."""
+
+
+def _moment(value: object) -> date | datetime:
+    """A date (2026-11-05) or an RFC 3339 time with its offset; anything else is refused.
+
+    Written out because pydantic's `datetime | date` takes the text "2026-11-05" for a
+    naive midnight and the number 5 for a time in 1970.
+    """
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):  # refused below, with the expected forms
+            value = (date if len(value) == 10 else datetime).fromisoformat(value)
+    if isinstance(value, datetime):
+        if value.utcoffset() is None:
+            raise ValueError("needs a time zone offset or Z (or give a date)")
+        return value
+    if isinstance(value, date):
+        return value
+    raise ValueError(
+        "expected a date (2026-11-05) or an RFC 3339 time with its offset "
+        "(2026-11-05T08:00:00+01:00)"
+    )
+
+
+Moment = Annotated[date | datetime, BeforeValidator(_moment)]
+"""A fleet file moment: an aware datetime, or a date meaning midnight at the site."""
 
 
 class _Strict(BaseModel):
@@ -83,8 +130,13 @@ class User(_Strict):
 
 
 class Sensor(_Strict):
+    """A probe. `installed`/`removed` bound when it measured (absent: always, still); a
+    date means midnight in the site's time zone (for a logger, its shipment's origin)."""
+
     id: str = _ID
     calibration_due: date | None = None
+    installed: Moment | None = None
+    removed: Moment | None = None
 
 
 class StorageUnit(_Strict):
@@ -140,9 +192,14 @@ class Batch(_Strict):
 
 
 class Logger(_Strict):
+    """A shipment's logger; `offline` when it records to memory and is read out at the
+    destination (a USB logger such as a Berlinger Fridge-tag or Q-tag): nothing arrives
+    while it travels, which is no missing data."""
+
     id: str = _ID
     sensors: list[Sensor] = Field(min_length=1)
     log_interval_s: int = Field(default=600, gt=0)
+    offline: bool = Field(default=False, strict=True)
 
 
 class Shipment(_Strict):
@@ -154,7 +211,11 @@ class Shipment(_Strict):
 
 
 class Placement(_Strict):
-    """Batch `batch` was in `unit` ("SITE/UNIT") or `shipment` from `from_` to `to`."""
+    """Batch `batch` was in `unit` ("SITE/UNIT") or `shipment` from `from_` to `to`.
+
+    `quantity` (units of the batch in that place) records a split: a batch may be in two
+    places at once only when both placements carry one (the catalog import checks that).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -163,6 +224,7 @@ class Placement(_Strict):
     shipment: str | None = None
     from_: datetime = Field(alias="from")
     to: datetime | None = None
+    quantity: Annotated[int, Field(strict=True, gt=0)] | None = None
 
     @model_validator(mode="after")
     def _one_place(self) -> Self:
@@ -232,6 +294,55 @@ class Fleet(_Strict):
         return self
 
 
+def moment_utc(value: date | datetime, timezone: str) -> datetime:
+    """A fleet moment as an aware UTC datetime; a date is midnight in `timezone`.
+
+    Raises:
+        ZoneInfoNotFoundError: `timezone` is not an IANA zone (only asked for a date).
+    """
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return datetime.combine(value, time(), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+
+
+def sensor_time_zones(fleet: Fleet) -> list[tuple[Loc, str, Sensor]]:
+    """Every sensor of the fleet with where it sits and the time zone its dates are read in:
+    its site's for a unit's probe, its shipment's origin site's for a logger's."""
+    zones = {site.id: site.timezone for site in fleet.sites}
+    found: list[tuple[Loc, str, Sensor]] = []
+    for i, site in enumerate(fleet.sites):
+        for j, unit in enumerate(site.units):
+            for k, sensor in enumerate(unit.sensors):
+                found.append((("sites", i, "units", j, "sensors", k), site.timezone, sensor))
+    for i, shipment in enumerate(fleet.shipments):
+        zone = zones.get(shipment.origin, "UTC")
+        for j, logger in enumerate(shipment.loggers):
+            for k, sensor in enumerate(logger.sensors):
+                found.append((("shipments", i, "loggers", j, "sensors", k), zone, sensor))
+    return found
+
+
+def fleet_problems(fleet: Fleet) -> list[tuple[Loc, str]]:
+    """What the models cannot check alone, each with where it is: a sensor removed before it
+    was installed (comparable only once a date is read in its site's time zone)."""
+    problems: list[tuple[Loc, str]] = []
+    for loc, zone, sensor in sensor_time_zones(fleet):
+        installed, removed = sensor.installed, sensor.removed
+        try:
+            moments = [moment_utc(m, zone) for m in (installed, removed) if m is not None]
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append((loc, f"unknown time zone {zone!r} for the dates of {sensor.id}"))
+            continue
+        if installed is not None and removed is not None and moments[1] <= moments[0]:
+            problems.append(
+                (
+                    (*loc, "removed"),
+                    f"removed {removed.isoformat()} is not after installed {installed.isoformat()}",
+                )
+            )
+    return problems
+
+
 def _unique(problems: list[str], where: str, ids: list[str]) -> set[str]:
     seen: set[str] = set()
     for item in ids:
@@ -270,10 +381,16 @@ def load_fleet(path: Path) -> Fleet:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top, got {type(raw).__name__}")
     try:
-        return Fleet.model_validate(raw)
+        fleet = Fleet.model_validate(raw)
     except ValidationError as exc:
         messages = []
         for error in exc.errors():
             loc = tuple(p for p in error["loc"] if isinstance(p, int | str))
             messages.append(f"{path}: {describe_location(tree, loc)}: {error['msg']}")
         raise ConfigError("\n".join(messages)) from None
+    problems = fleet_problems(fleet)
+    if problems:
+        raise ConfigError(
+            "\n".join(f"{path}: {describe_location(tree, loc)}: {text}" for loc, text in problems)
+        )
+    return fleet

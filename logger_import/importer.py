@@ -3,8 +3,9 @@
 The order is what keeps it from ever being half-written:
 
 1. `prepare_import` parses and verifies the whole file, resolves where its readings
-   belong from the catalog, reads its clock in the site's zone and builds every message.
-   A refused file (`LoggerFileError`) has published nothing and written nothing.
+   belong from the catalog, reads its clock (in the site's zone, or at the fixed offset
+   its log proves: coldchain/loggers/timebase.py) and builds every message. A refused
+   file (`LoggerFileError`) has published nothing and written nothing.
 2. `publish_backfill` sends the readings in the wire format (docs/design.md §2, §9) at QoS 1
    and waits for every PUBACK: the broker then holds them for ingest, which makes them
    durable like any late upload; the detector judges them retrospectively by their times.
@@ -22,11 +23,10 @@ recorded, the file's SHA-256 makes any further import of it a no-op.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, Literal, Protocol
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -46,7 +46,7 @@ from coldchain.catalog.store import catalog_session
 from coldchain.loggers.formats import parse_logger_file
 from coldchain.loggers.model import LoggerFile
 from coldchain.loggers.serialize import device_record
-from coldchain.loggers.timebase import epoch_ms, local_instant
+from coldchain.loggers.timebase import DeviceClock, read_clock
 from coldchain.models import Reading
 from coldchain.times import from_ms
 from coldchain.wire import encode_readings, readings_topic
@@ -78,9 +78,15 @@ class PreparedImport:
     """A verified file, where it goes, and its readings' true times.
 
     Attributes:
+        file: the parsed file; its notes end with how its clock was read when its log
+            spans a change of the zone's offset (`clock.note`), so the record keeps it.
+        target: where it goes; its `timezone` is the one the device times are read in
+            (`clock.timezone`: the site's, or e.g. `Etc/GMT-2` for a clock kept at
+            UTC+02:00), as the catalog stores it beside the report.
         existing: the report of an earlier import of this very file for this target;
             when set, there is nothing to do.
         elsewhere: other shipments/units this same file was imported for (a warning).
+        clock: how the device's clock was read, and why (timebase.read_clock).
     """
 
     path: Path
@@ -89,6 +95,7 @@ class PreparedImport:
     times_ms: npt.NDArray[np.int64]
     existing: StoredReport | None
     elsewhere: tuple[str, ...]
+    clock: DeviceClock
 
     @property
     def first_reading_at(self) -> datetime | None:
@@ -107,7 +114,7 @@ class PreparedImport:
         file without a log (Fridge-tag 2: daily summaries only) spans activation to report
         creation. None where the file says nothing (that side stays unbounded).
         """
-        zone = ZoneInfo(self.target.timezone)
+        clock = self.clock
         run = self.file.run
         first, last = self.first_reading_at, self.last_reading_at
         started = run.started_at if run is not None else None
@@ -115,8 +122,8 @@ class PreparedImport:
         if first is None:
             started = started or self.file.activated_at
             stopped = stopped or self.file.created_at
-        start = None if started is None else local_instant(started, zone)
-        stop = None if stopped is None else local_instant(stopped, zone, after=last or start)
+        start = None if started is None else clock.instant(started)
+        stop = None if stopped is None else clock.instant(stopped, after=last or start)
         return (
             min((t for t in (first, start) if t is not None), default=None),
             max((t for t in (last, stop) if t is not None), default=None),
@@ -171,7 +178,7 @@ def prepare_import(
 
     Raises:
         LoggerFileError: unknown, damaged, truncated or edited file, or a clock that
-            cannot be read in the zone.
+            cannot be read (two rows on one instant).
         CatalogNotFound, ConfigError: the target cannot be resolved.
     """
     file = parse_logger_file(path)
@@ -193,8 +200,12 @@ def prepare_import(
             ).scalars()
             if existing is None or row.id != existing.id
         )
-    times = epoch_ms(file.readings, target.timezone)
-    return PreparedImport(Path(path), file, target, times, existing, elsewhere)
+    clock = read_clock(file, target.timezone)
+    times = clock.epoch_ms(file.readings)
+    if clock.note is not None:
+        file = replace(file, notes=(*file.notes, clock.note))
+    target = replace(target, timezone=clock.timezone)
+    return PreparedImport(Path(path), file, target, times, existing, elsewhere, clock)
 
 
 async def publish_backfill(

@@ -5,6 +5,11 @@ audited with old and new values), what it does not name is left alone (the catal
 history; a batch's record must outlive its line in a file). Re-importing the same file
 changes nothing. Every problem, in the file or against the record, is collected first and
 reported together as one `ConfigError` naming line and field; then nothing is written.
+
+A product's storage condition is versioned (`coldchain.catalog.conditions`): a new product
+gets its first version in force since 1970-01-01 (it has always had its label condition,
+and the placements imported with it may lie in the past); a changed condition gets a new
+version in force from the import, so the past is still judged by the limits of its time.
 """
 
 from __future__ import annotations
@@ -21,12 +26,20 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from coldchain.catalog.audit import append_audit
-from coldchain.catalog.placements import Place, find_overlap, placement_fields
+from coldchain.catalog.conditions import SINCE_EVER, condition_fields
+from coldchain.catalog.placements import (
+    Place,
+    find_overlap,
+    find_unsplit_overlap,
+    place_name,
+    placement_fields,
+)
 from coldchain.catalog.schema import (
     Base,
     BatchRow,
     LoggerRow,
     PlacementRow,
+    ProductConditionRow,
     ProductRow,
     SensorRow,
     ShipmentRow,
@@ -38,7 +51,16 @@ from coldchain.catalog.schema import (
 from coldchain.catalog.store import catalog_session
 from coldchain.catalog.users import upsert_user
 from coldchain.errors import ConfigError
-from coldchain.fleet import Fleet, Placement, Product, describe_location, load_fleet
+from coldchain.fleet import (
+    Fleet,
+    Placement,
+    Product,
+    Sensor,
+    describe_location,
+    fleet_problems,
+    load_fleet,
+    moment_utc,
+)
 from coldchain.times import rfc3339, utc
 
 __all__ = ["ImportReport", "import_fleet", "import_fleet_model", "storage_label"]
@@ -92,7 +114,11 @@ def import_fleet(engine: Engine, path: Path, *, actor: str) -> ImportReport:
     lines = _Lines(path)
     with catalog_session(engine) as session:
         return import_fleet_model(
-            session, fleet, actor=actor, where=lambda loc: f"{path}: {lines.describe(loc)}"
+            session,
+            fleet,
+            actor=actor,
+            where=lambda loc: f"{path}: {lines.describe(loc)}",
+            cite=lines.describe,
         )
 
 
@@ -102,15 +128,20 @@ def import_fleet_model(
     *,
     actor: str,
     where: Describe | None = None,
+    cite: Describe | None = None,
 ) -> ImportReport:
     """Import an already parsed fleet in the caller's transaction (which must roll back on error).
 
-    `where(loc)` turns a location like ("placements", 3, "to") into "line 41: placements.3.to".
+    `where(loc)` turns a location like ("placements", 3, "to") into "line 41: placements.3.to";
+    `cite(loc)` names another place of the same file inside a message (default: `where`).
     """
     describe: Describe = where or (lambda loc: ".".join(str(p) for p in loc))
+    problems = [f"{describe(loc)}: {text}" for loc, text in fleet_problems(fleet)]
+    if problems:
+        raise ConfigError("\n".join(problems))
     job = _Import(session, actor)
     problems = job.write(fleet, describe)
-    problems += job.write_placements(fleet, describe)
+    problems += job.write_placements(fleet, describe, cite or describe)
     if problems:
         # Raising inside the caller's transaction rolls back everything written above.
         raise ConfigError("\n".join(problems))
@@ -124,6 +155,9 @@ class _Import:
         self.created: Counter[str] = Counter()
         self.updated: Counter[str] = Counter()
         self.units: dict[str, int] = {}
+        self.zones: dict[str, str] = {}
+        # One moment for the whole import: every condition it changes takes effect together.
+        self.now = datetime.now(UTC)
 
     def upsert(
         self, model: type[RowT], key: Any, entity: str, entity_id: str, fields: dict[str, Any]
@@ -174,6 +208,7 @@ class _Import:
         problems: list[str] = []
         for sponsor in fleet.sponsors:
             self.upsert(SponsorRow, sponsor.id, "sponsor", sponsor.id, {"name": sponsor.name})
+        self.zones = {site.id: site.timezone for site in fleet.sites}
         for site in fleet.sites:
             fields = {"name": site.name, "timezone": site.timezone}
             self.upsert(SiteRow, site.id, "site", site.id, fields)
@@ -192,8 +227,10 @@ class _Import:
             )
             if changed:
                 (self.updated if existed else self.created)["user"] += 1
-        for product in fleet.products:
-            self.upsert(ProductRow, product.id, "product", product.id, _product_fields(product))
+        for i, product in enumerate(fleet.products):
+            problem = self._product(product)
+            if problem is not None:
+                problems.append(f"{describe(('products', i, 'storage'))}: {problem}")
         for i, batch in enumerate(fleet.batches):
             recorded = self.session.get(BatchRow, batch.id)
             if recorded is not None and recorded.product_id != batch.product:
@@ -211,8 +248,51 @@ class _Import:
             }
             self.upsert(ShipmentRow, shipment.id, "shipment", shipment.id, fields)
             for logger in shipment.loggers:
-                self._logger(shipment.id, logger)
+                self._logger(shipment.id, shipment.origin, logger)
         return problems
+
+    def _product(self, product: Product) -> str | None:
+        """Upsert the product and version its condition; a problem with the record, if any."""
+        recorded = self.session.get(ProductRow, product.id)
+        before = None if recorded is None else condition_fields(recorded)
+        row = self.upsert(ProductRow, product.id, "product", product.id, _product_fields(product))
+        after = condition_fields(row)
+        latest = self.session.execute(
+            select(ProductConditionRow)
+            .where(ProductConditionRow.product_id == product.id)
+            .order_by(ProductConditionRow.valid_from.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        if latest is None:
+            # New, or written before versions existed (the migration gives every product
+            # one, so only a row inserted by hand): what it had is what it always had.
+            self._version(product.id, SINCE_EVER, before or after)
+            if before is None or before == after:
+                return None
+        elif condition_fields(latest) == after:
+            return None
+        elif latest.valid_from >= self.now:
+            return (
+                f"the recorded condition of {product.id} is in force from "
+                f"{rfc3339(latest.valid_from)}, not before this import "
+                f"({rfc3339(self.now)}): is the clock behind?"
+            )
+        self._version(product.id, self.now, after)
+        return None
+
+    def _version(self, product_id: str, valid_from: datetime, fields: dict[str, Any]) -> None:
+        row = ProductConditionRow(
+            product_id=product_id, valid_from=valid_from, recorded_at=self.now, **fields
+        )
+        self.session.add(row)
+        self.session.flush()
+        self._audit(
+            "create",
+            "product_condition",
+            str(row.id),
+            None,
+            {"product": product_id, "valid_from": valid_from, **fields},
+        )
 
     def _unit(self, site_id: str, unit: Any) -> None:
         name = f"{site_id}/{unit.id}"
@@ -232,9 +312,9 @@ class _Import:
         row = self._apply(row, StorageUnitRow, "unit", name, fields)
         self.units[name] = row.id
         for sensor in unit.sensors:
-            self._sensor(SensorRow.unit_id, row.id, f"{name}/{sensor.id}", sensor)
+            self._sensor(SensorRow.unit_id, row.id, f"{name}/{sensor.id}", sensor, site_id)
 
-    def _logger(self, shipment_id: str, logger: Any) -> None:
+    def _logger(self, shipment_id: str, origin: str, logger: Any) -> None:
         name = f"{shipment_id}/{logger.id}"
         row = self.session.execute(
             select(LoggerRow).where(
@@ -245,19 +325,25 @@ class _Import:
             "shipment_id": shipment_id,
             "code": logger.id,
             "log_interval_s": logger.log_interval_s,
+            "offline": logger.offline,
         }
         row = self._apply(row, LoggerRow, "logger", name, fields)
         for sensor in logger.sensors:
-            self._sensor(SensorRow.logger_id, row.id, f"{name}/{sensor.id}", sensor)
+            self._sensor(SensorRow.logger_id, row.id, f"{name}/{sensor.id}", sensor, origin)
 
-    def _sensor(self, parent: Any, parent_id: int, name: str, sensor: Any) -> None:
+    def _sensor(self, parent: Any, parent_id: int, name: str, sensor: Sensor, site_id: str) -> None:
+        """A probe; a date it was installed or removed is midnight at `site_id`."""
         row = self.session.execute(
             select(SensorRow).where(parent == parent_id, SensorRow.code == sensor.id)
         ).scalar_one_or_none()
+        zone = self.zones[site_id]  # the fleet model checked the site is in the file
+        installed, removed = sensor.installed, sensor.removed
         fields = {
             parent.key: parent_id,
             "code": sensor.id,
             "calibration_due": sensor.calibration_due,
+            "installed_at": None if installed is None else moment_utc(installed, zone),
+            "removed_at": None if removed is None else moment_utc(removed, zone),
         }
         self._apply(row, SensorRow, "sensor", name, fields)
 
@@ -282,12 +368,12 @@ class _Import:
             )
         ).scalar_one_or_none()
 
-    def write_placements(self, fleet: Fleet, describe: Describe) -> list[str]:
+    def write_placements(self, fleet: Fleet, describe: Describe, cite: Describe) -> list[str]:
         """Close what the file closes, then add what is new; the problems found on the way.
 
         Closing first lets a file that ends a placement and starts the next in the same
         place pass; inserting as we go makes later lines of the file meet earlier ones in
-        the same overlap check as the record.
+        the same overlap checks as the record.
         """
         problems: list[str] = []
         fresh: list[tuple[int, Placement]] = []
@@ -296,7 +382,14 @@ class _Import:
             recorded = self._recorded(placement)
             if recorded is None:
                 fresh.append((i, placement))
-            elif recorded.end_at is None and end is not None:
+                continue
+            if recorded.quantity != placement.quantity:
+                problems.append(
+                    f"{describe(('placements', i, 'quantity'))}: recorded quantity "
+                    f"{_quantity(recorded.quantity)}, the file says "
+                    f"{_quantity(placement.quantity)}: placements are recorded, never overwritten"
+                )
+            if recorded.end_at is None and end is not None:
                 recorded.end_at = end
                 self.session.flush()
                 self._audit("close", "placement", str(recorded.id), {"to": None}, {"to": end})
@@ -307,6 +400,12 @@ class _Import:
                     "moves are recorded, never overwritten"
                 )
         from_file: dict[int, int] = {}
+
+        def other(row: PlacementRow) -> str:
+            if row.id in from_file:
+                return f"placements[{from_file[row.id]}]"
+            return f"the recorded placement from {_iso(row.start_at)} to {_iso(row.end_at)}"
+
         for i, placement in fresh:
             place, start = self._place(placement), utc(placement.from_)
             end = _utc_or_none(placement)
@@ -314,16 +413,21 @@ class _Import:
                 self.session, batch=placement.batch, place=place, start=start, end=end
             )
             if clash is not None:
-                other = (
-                    f"placements[{from_file[clash.id]}]"
-                    if clash.id in from_file
-                    else f"the recorded placement from {_iso(clash.start_at)} "
-                    f"to {_iso(clash.end_at)}"
-                )
                 problems.append(
                     f"{describe(('placements', i, 'from'))}: batch {placement.batch} "
-                    f"would be in the same place twice at once: overlaps {other}"
+                    f"would be in the same place twice at once: overlaps {other(clash)}"
                 )
+                continue
+            elsewhere = find_unsplit_overlap(
+                self.session,
+                batch=placement.batch,
+                place=place,
+                start=start,
+                end=end,
+                quantity=placement.quantity,
+            )
+            if elsewhere is not None:
+                problems.append(self._unsplit(i, placement, elsewhere, from_file, describe, cite))
                 continue
             row = PlacementRow(
                 batch_id=placement.batch,
@@ -332,6 +436,7 @@ class _Import:
                 start_at=start,
                 end_at=end,
                 recorded_at=datetime.now(UTC),
+                quantity=placement.quantity,
             )
             self.session.add(row)
             self.session.flush()
@@ -341,9 +446,39 @@ class _Import:
             )
         return problems
 
+    def _unsplit(
+        self,
+        i: int,
+        placement: Placement,
+        elsewhere: PlacementRow,
+        from_file: dict[int, int],
+        describe: Describe,
+        cite: Describe,
+    ) -> str:
+        """The message for a batch in two places at once without a recorded split."""
+        here = (
+            f"unit {placement.unit}"
+            if placement.unit is not None
+            else f"shipment {placement.shipment}"
+        )
+        j = from_file.get(elsewhere.id)
+        there = f"recorded placement {elsewhere.id}" if j is None else cite(("placements", j))
+        return (
+            f"{describe(('placements', i))}: batch {placement.batch} in {here} from "
+            f"{_iso(utc(placement.from_))} to {_iso(_utc_or_none(placement))} overlaps its "
+            f"placement in {place_name(self.session, elsewhere)} from "
+            f"{_iso(elsewhere.start_at)} to {_iso(elsewhere.end_at)} ({there}): a batch is in "
+            "two places at once only as a split, with a `quantity` on both placements "
+            "(else end the earlier one with `to`)"
+        )
+
 
 def _iso(moment: datetime | None) -> str:
     return "open" if moment is None else rfc3339(moment)
+
+
+def _quantity(quantity: int | None) -> str:
+    return "none (the whole batch)" if quantity is None else str(quantity)
 
 
 def _utc_or_none(placement: Placement) -> datetime | None:

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -50,6 +51,7 @@ __all__ = [
     "LoggerRow",
     "OutboxRow",
     "PlacementRow",
+    "ProductConditionRow",
     "ProductRow",
     "SensorRow",
     "ShipmentRow",
@@ -197,6 +199,9 @@ class LoggerRow(Base):
     shipment_id: Mapped[str] = mapped_column(ForeignKey("shipments.id"))
     code: Mapped[str] = mapped_column(String(64), index=True)
     log_interval_s: Mapped[int] = mapped_column(Integer)
+    # Added by migration 0005: a logger that records to memory and is read out at the
+    # destination (USB); nothing arrives while it travels ("awaiting upload").
+    offline: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SensorRow(Base):
@@ -208,16 +213,28 @@ class SensorRow(Base):
         UniqueConstraint("unit_id", "code"),
         UniqueConstraint("logger_id", "code"),
         CheckConstraint("(unit_id IS NULL) != (logger_id IS NULL)", name="one_device"),
+        CheckConstraint(
+            "installed_at IS NULL OR removed_at IS NULL OR removed_at > installed_at",
+            name="installed",
+        ),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("storage_units.id"))
     logger_id: Mapped[int | None] = mapped_column(ForeignKey("loggers.id"))
     code: Mapped[str] = mapped_column(String(64))
     calibration_due: Mapped[date | None]
+    # Added by migration 0005: when the probe was fitted and taken out (None: always, still);
+    # `coldchain.catalog.conditions.installed_span` answers for a span.
+    installed_at: Mapped[datetime | None]
+    removed_at: Mapped[datetime | None]
 
 
 class ProductRow(Base):
-    """A product and its labelled storage condition, stability budget and MKT parameter."""
+    """A product and its labelled storage condition, stability budget and MKT parameter.
+
+    The condition columns hold the version in force now; `product_conditions` keeps every
+    version with the moment it took effect, for judging the past (migration 0005).
+    """
 
     __tablename__ = "products"
     __table_args__ = (CheckConstraint("min_c < max_c", name="range"),)
@@ -234,6 +251,30 @@ class ProductRow(Base):
     mkt_delta_h_kj_per_mol: Mapped[float] = mapped_column(Float)
 
 
+class ProductConditionRow(Base):
+    """One version of a product's storage condition, in force from `valid_from` until the
+    next version's (migration 0005). Versions are only ever added: a later change of the
+    limits must not rewrite how the past is judged. The first is in force from 1970-01-01
+    (a product has always had its label condition); `recorded_at` is when it was written."""
+
+    __tablename__ = "product_conditions"
+    __table_args__ = (
+        UniqueConstraint("product_id", "valid_from"),
+        CheckConstraint("min_c < max_c", name="range"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
+    valid_from: Mapped[datetime]
+    min_c: Mapped[float] = mapped_column(Float)
+    max_c: Mapped[float] = mapped_column(Float)
+    alarm_delay_min: Mapped[float] = mapped_column(Float)
+    budget_max_c: Mapped[float | None] = mapped_column(Float)
+    budget_min_c: Mapped[float | None] = mapped_column(Float)
+    budget_hours: Mapped[float | None] = mapped_column(Float)
+    label: Mapped[str] = mapped_column(String(400))
+    recorded_at: Mapped[datetime]
+
+
 class BatchRow(Base):
     __tablename__ = "batches"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -244,12 +285,15 @@ class PlacementRow(Base):
     """Batch B was in unit U or shipment S from `start_at` to `end_at` (None: still there).
 
     Rows are never rewritten: the only change allowed is closing an open one (a move).
+    `quantity` (units of the batch there, migration 0005) marks a part of a split batch: a
+    batch is in two places at once only when both placements carry one.
     """
 
     __tablename__ = "placements"
     __table_args__ = (
         CheckConstraint("(unit_id IS NULL) != (shipment_id IS NULL)", name="one_place"),
         CheckConstraint("end_at IS NULL OR end_at > start_at", name="ordered"),
+        CheckConstraint("quantity IS NULL OR quantity > 0", name="quantity"),
         Index("ix_placements_unit_time", "unit_id", "start_at"),
         Index("ix_placements_shipment_time", "shipment_id", "start_at"),
     )
@@ -260,6 +304,7 @@ class PlacementRow(Base):
     start_at: Mapped[datetime]
     end_at: Mapped[datetime | None]
     recorded_at: Mapped[datetime]
+    quantity: Mapped[int | None] = mapped_column(Integer)
 
 
 class AlertRuleRow(Base):

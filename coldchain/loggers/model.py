@@ -3,8 +3,9 @@
 Every format (Berlinger Fridge-tag / Q-tag today; LogTag, ELPRO later) parses into the same
 frozen `LoggerFile`, so the importer, the detector's agreement tests and the QA export never
 look at a format's text. Times are the device's naive local clock, exactly as printed: the
-file carries no offset, and the site's time zone is applied only by whoever publishes the
-readings (`coldchain logger import`).
+file carries no offset, and how the clock is read (the site's zone, or a fixed offset the
+log proves, timebase.py) is decided only by whoever publishes the readings
+(`coldchain logger import`).
 """
 
 from __future__ import annotations
@@ -210,7 +211,11 @@ class LoggerFile:
         signature: how the file's authenticity was established, for the record (e.g. the
             device certificate that signed it), or None for a format without one.
         notes: irregularities the device itself wrote and signed (e.g. a gap in its log):
-            kept and shown, not grounds for refusal.
+            kept and shown, not grounds for refusal. The import adds how it read the
+            device's clock when the log spans a DST change (timebase.py).
+        clock_utc_offset_min: the UTC offset, in minutes, the file states its clock kept
+            throughout, for formats that state one; None when the file does not (no
+            Berlinger export does: their `Zone:` field is undocumented, see timebase.py).
     """
 
     format: str
@@ -228,6 +233,7 @@ class LoggerFile:
     sha256: str
     signature: str | None = None
     notes: tuple[str, ...] = ()
+    clock_utc_offset_min: int | None = None
 
     def rule(self, number: int) -> AlarmRule | None:
         return next((r for r in self.rules if r.number == number), None)

@@ -3,7 +3,9 @@ real influxd, the device's record in the catalog, and the QA export showing both
 
 Importing the same file again changes nothing; a truncated or edited file is refused with
 its line and reason, and nothing of it is published or recorded; a publish that fails
-records nothing, and running the import again completes it.
+records nothing, and running the import again completes it. A device clock that kept one
+offset across the site's DST change lands at its true times, and the record says how the
+clock was read (issue #18).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,6 +32,7 @@ from coldchain.catalog import (
     import_fleet,
     upgrade_catalog,
 )
+from coldchain.catalog.logger_reports import reports_for
 from coldchain.catalog.schema import AlertRow, AlertRuleRow, AuditEntryRow, LoggerReportRow
 from coldchain.influx import InfluxClient
 from coldchain.times import to_ms
@@ -37,6 +40,13 @@ from tests.support.detector import DetectProcess
 from tests.support.pipeline import IngestProcess, stored_reading_keys, wait_until
 from tests.support.real_loggers import real_path, real_text
 from tests.support.servers import InfluxServer, MosquittoServer
+from tests.unit.loggers.synthetic import (
+    falling_back,
+    move_clock,
+    resign,
+    shifted,
+    trust_test_issuer,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -272,3 +282,58 @@ def test_an_imported_file_raises_retrospective_alarms_at_the_devices_times(
         assert abs((starts[0] - device_start).total_seconds()) <= 600, starts
     finally:
         detect.stop()
+
+
+def test_a_clock_kept_across_the_autumn_change_lands_at_its_true_times(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Q-tag run 2 moved across Zurich's autumn change (2022-10-30 03:00 CEST → 02:00 CET),
+    re-signed under a test issuer: once from a clock that kept CEST (its 10-min step
+    unbroken), once from one that fell back with the zone (02:59, then 02:09). Both record
+    the same run, so both land on the same 124 instants 10 min apart, the first at 18:49
+    CEST; read in the zone, the first file's last 73 readings were an hour late."""
+    issuer = trust_test_issuer(monkeypatch)
+    to_autumn = -timedelta(days=9, hours=10)  # 2022-11-08 04:49 -> 2022-10-29 18:49
+    files = {
+        "kept": move_clock(real_text("qtag_run2"), shifted(to_autumn)),
+        "followed": move_clock(
+            real_text("qtag_run2"), falling_back(to_autumn, datetime(2022, 10, 30, 3, 0))
+        ),
+    }
+    paths = {}
+    for name, text in files.items():
+        paths[name] = tmp_path / f"RCPJ00010_02_{name}.txt"
+        paths[name].write_bytes(resign(text, issuer).encode())
+    first = to_ms(datetime(2022, 10, 29, 16, 49, tzinfo=UTC))
+    expected = [first + i * 600_000 for i in range(124)]
+
+    code, kept_out = _import(world, paths["kept"], "--shipment", "SHP-1", "--import-rules")
+    assert code == 0, kept_out
+    code, followed_out = _import(world, paths["followed"], "--shipment", "SHP-2")
+    assert code == 0, followed_out
+    for device in ("RCPJ00010", "LOG-2"):
+
+        def all_stored(device: str = device) -> bool:
+            return len(_stored(world, device)) >= 124
+
+        wait_until(all_stored, 60, f"{device}: 124 readings stored")
+        assert _stored(world, device) == expected, device
+
+    assert "device clock read in Etc/GMT-2" in kept_out
+    assert "note: device clock read at a fixed UTC+02:00 (Etc/GMT-2): the log keeps its" in kept_out
+    assert "device clock read in Europe/Zurich" in followed_out
+    assert "so the clock followed the zone" in followed_out
+
+    with catalog_session(world.engine) as session:
+        (kept,) = reports_for(session, shipment="SHP-1")
+        (followed,) = reports_for(session, shipment="SHP-2")
+        rules = session.execute(select(AlertRuleRow).where(AlertRuleRow.shipment_id == "SHP-1"))
+        windows = {
+            (p["from"], p["until"]) for p in (json.loads(r.params_json) for r in rules.scalars())
+        }
+    assert (kept.timezone, followed.timezone) == ("Etc/GMT-2", "Europe/Zurich")
+    assert kept.last_reading_at == datetime(2022, 10, 30, 13, 19, tzinfo=UTC)
+    assert any("did not follow it" in n for n in kept.record.notes)
+    assert any("followed the zone" in n for n in followed.record.notes)
+    # The rules judge the run until TS Stop (15:28 on the clock), at the same offset.
+    assert windows == {("2022-10-29T16:49:00.000Z", "2022-10-30T13:28:00.000Z")}

@@ -29,7 +29,7 @@ def _verify(engine: Engine) -> AuditVerification:
 def test_an_untouched_trail_verifies(imported: Engine) -> None:
     result = _verify(imported)
     assert result.ok
-    assert result.entries == 21  # one per row the import created
+    assert result.entries == 23  # one per row the import created (2 condition versions too)
     assert len(result.head_hash) == 64
 
 
@@ -67,7 +67,7 @@ def test_a_deleted_entry_is_found(imported: Engine) -> None:
 
 def test_deleting_the_newest_entry_is_found_by_the_head(imported: Engine) -> None:
     with imported.begin() as connection:
-        connection.execute(text("DELETE FROM audit_log WHERE seq = 21"))
+        connection.execute(text("DELETE FROM audit_log WHERE seq = 23"))
     result = _verify(imported)
     assert not result.ok
-    assert result.broken_at == 21
+    assert result.broken_at == 23

@@ -26,7 +26,7 @@ def test_import_then_verify_then_tamper(data_dir: Path, fleet_file: Path) -> Non
     assert (code, out.strip()) == (0, "catalog already up to date: nothing changed")
     code, out, _ = _run("audit", "verify", data_dir=data_dir)
     assert code == 0
-    assert out.startswith("audit trail intact: 21 entries")
+    assert out.startswith("audit trail intact: 23 entries")
     engine = create_engine(f"sqlite:///{data_dir / 'catalog.sqlite3'}")
     with engine.begin() as connection:
         connection.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3"))
