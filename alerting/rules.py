@@ -36,7 +36,7 @@ from alerting.sensor import (
 from alerting.timeline import Segment
 from coldchain.judgement.limits import MINUTE_MS, Limits
 
-__all__ = ["Criteria", "SensorRules", "judge_battery", "merge_late", "open_missing_data"]
+__all__ = ["Criteria", "SensorRules", "judge_battery", "open_missing_data"]
 
 _BATTERY_CLEAR_PCT = 5  # a battery warning clears this many points above the threshold
 
@@ -112,6 +112,57 @@ class SensorRules:
         state.last_c = value_c
         if limits.low_c <= value_c <= limits.high_c:
             state.last_ok_ms = ts_ms
+
+    def merge_late(self, ts_ms: int, value_c: float, criteria: Criteria) -> None:
+        """A reading slightly out of order (within the reorder window): the excursions in
+        progress become what they would have been had it come in order. One beyond on the
+        same side before an excursion's first moves its start, and its delay's basis, earlier
+        (which may complete the delay); one inside the range amid a pending excursion ended
+        that one: what follows it starts anew. The other rules have moved on."""
+        if self.cfg.validity.reason(value_c) is not None:
+            return
+        for severity, limits in (
+            (Severity.ALARM, criteria.limits),
+            (Severity.WARNING, criteria.alert_limits),
+        ):
+            slot = excursion_slot(severity)
+            episode = self.state.episodes.get(slot)
+            if episode is None or episode.alert_id is not None:
+                continue  # an open alert keeps its start (it is part of its id)
+            direction = limits.direction(value_c)
+            if direction == episode.direction and ts_ms < episode.start_ms:
+                self._earlier_start(episode, ts_ms, value_c, criteria.interval_ms)
+                if episode.sustained_ms() >= limits.alarm_delay_ms:
+                    self.report.opened(slot, episode)
+            elif direction == 0 and ts_ms > episode.start_ms:
+                self._restart_after(slot, episode, ts_ms, criteria.interval_ms)
+
+    def _earlier_start(
+        self, episode: Episode, ts_ms: int, value_c: float, interval_ms: int
+    ) -> None:
+        last_ok = self.state.last_ok_ms
+        if episode.prev_ok_ms is not None and episode.prev_ok_ms >= ts_ms:
+            return  # before the reading inside that preceded it: not part of it
+        since_ms = self.cfg.excursion.since_ms(
+            last_ok if last_ok is not None and last_ok < ts_ms else None, ts_ms, interval_ms
+        )
+        episode.start_ms = ts_ms
+        episode.prev_ok_ms = None if since_ms == ts_ms else since_ms
+        episode.note_bad(ts_ms, value_c)
+
+    def _restart_after(self, slot: str, episode: Episode, ts_ms: int, interval_ms: int) -> None:
+        times, values = self.history(ts_ms + 1)
+        if len(times) == 0:
+            self._end(slot, ts_ms)
+            return
+        first_ms = int(times[0])
+        since_ms = self.cfg.excursion.since_ms(ts_ms, first_ms, interval_ms)
+        episode.start_ms = first_ms
+        episode.prev_ok_ms = None if since_ms == first_ms else since_ms
+        worst = values.max() if episode.direction > 0 else values.min()
+        episode.peak_c = float(worst)
+        if self.state.last_ok_ms is None or self.state.last_ok_ms < ts_ms:
+            self.state.last_ok_ms = ts_ms
 
     # -- the rules, in the order applied -------------------------------------------------
 
@@ -264,28 +315,6 @@ class SensorRules:
         episode = self.state.episodes.pop(slot, None)
         if episode is not None and episode.alert_id is not None:
             self.report.resolved(slot, episode, end_ms)
-
-
-def merge_late(state: SensorState, ts_ms: int, value_c: float, limits: Limits) -> None:
-    """A reading slightly out of order (within the reorder window): it can only move an
-    excursion's start earlier or raise its peak; everything else already moved on."""
-    episode = state.episodes.get(EXCURSION_ALARM)
-    if episode is None:
-        return
-    direction = episode.direction
-    beyond = (value_c > limits.high_c and direction > 0) or (
-        value_c < limits.low_c and direction < 0
-    )
-    if not beyond:
-        return
-    if (
-        ts_ms < episode.start_ms
-        and (episode.prev_ok_ms is None or ts_ms > episode.prev_ok_ms)
-        and episode.alert_id is None
-    ):
-        episode.start_ms = ts_ms
-    if episode.peak_c is None or (value_c - episode.peak_c) * direction > 0:
-        episode.peak_c = value_c
 
 
 def open_missing_data(state: SensorState, since_ms: int, report: Report) -> None:

@@ -2,8 +2,8 @@
 (rules.py). Where each reading goes depends on when it happened:
 
 - after the sensor's newest, by no more than the backfill gap: the rules, now;
-- up to the reorder window behind the newest: merged (`merge_late`: an excursion's start
-  and peak);
+- up to the reorder window behind the newest: merged (`SensorRules.merge_late`: the
+  excursions in progress become what they would have been in order);
 - further behind: held as late readings, evaluated on their own as history by the clock;
 - more than the backfill gap ahead, or while a backfill is held: held as the backfill,
   evaluated in order by the clock once the burst is over (a logger's memory may come in
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from alerting.episodes import AlertChange, Report
 from alerting.fast_pass import Batch
-from alerting.rules import SensorRules, merge_late
+from alerting.rules import SensorRules
 from alerting.sensor import SensorState
 from alerting.sensor_table import SensorTable
 
@@ -67,7 +67,7 @@ class SlowPath:
             if state.backlog and ts_ms > frontier_ms:
                 self._hold_backlog(state, ts_ms, value_c, now_ms)
             elif ts_ms <= frontier_ms:
-                self._late(row, state, ts_ms, value_c, now_ms)
+                self._late(rules, row, ts_ms, value_c, now_ms)
             elif frontier_ms >= 0 and ts_ms - frontier_ms > cfg.backfill_gap_ms:
                 self._hold_backlog(state, ts_ms, value_c, now_ms)
             else:
@@ -78,9 +78,10 @@ class SlowPath:
         state.backlog.append((ts_ms, value_c))
         state.backlog_arrival_ms = now_ms
 
-    def _late(self, row: int, state: SensorState, ts_ms: int, value_c: float, now_ms: int) -> None:
+    def _late(self, rules: SensorRules, row: int, ts_ms: int, value_c: float, now_ms: int) -> None:
+        state = rules.state
         if ts_ms >= state.frontier_ms - self.table.cfg.reorder_window_ms:
-            merge_late(state, ts_ms, value_c, self.table.criteria_at(row, ts_ms).limits)
+            rules.merge_late(ts_ms, value_c, self.table.criteria_at(row, ts_ms))
         else:
             state.late.append((ts_ms, value_c))
             state.late_arrival_ms = now_ms
