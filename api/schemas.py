@@ -39,7 +39,7 @@ __all__ = [
 
 #: "fault": the sensor's latest reading is not a temperature (an error code, a value outside
 #: the probe's range) or an open sensor-fault alert is on it; its temperature is then unknown.
-Status = Literal["ok", "warning", "alarm", "no_data", "fault"]
+Status = Literal["ok", "warning", "alarm", "no_data", "fault", "awaiting_upload"]
 
 
 class _Out(BaseModel):

@@ -22,13 +22,16 @@ LocationKind = Literal["unit", "shipment"]
 
 @dataclass(frozen=True, slots=True)
 class Device:
-    """A unit or a logger as InfluxDB tags it (docs/design.md §3: site, source, device, sensor)."""
+    """A unit or a logger as InfluxDB tags it (docs/design.md §3: site, source, device, sensor);
+    `offline`: a logger that records to memory and is read out at the destination (silent
+    while it travels: "awaiting upload", not "no data")."""
 
     site: str
     source: str
     device: str
     sensors: tuple[str, ...]
     log_interval_s: int
+    offline: bool = False
 
 
 @dataclass(frozen=True, slots=True)

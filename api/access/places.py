@@ -285,7 +285,14 @@ def locations_by_key(
         for logger, codes in logger_sensors.values():
             origin = shipments[logger.shipment_id].origin_site_id
             devices[logger.shipment_id].append(
-                Device(origin, "logger", logger.code, tuple(codes), logger.log_interval_s)
+                Device(
+                    origin,
+                    "logger",
+                    logger.code,
+                    tuple(codes),
+                    logger.log_interval_s,
+                    offline=logger.offline,
+                )
             )
         for shipment_id, shipment in shipments.items():
             found[shipment_id] = Location(

@@ -46,12 +46,19 @@ __all__ = [
     "read_sparklines",
 ]
 
-LiveStatus = Literal["alarm", "fault", "no_data", "warning", "ok"]
+LiveStatus = Literal["alarm", "fault", "no_data", "warning", "awaiting_upload", "ok"]
 Severity = Literal["alarm", "warning"]
 
 # Worst first: a place's status is its worst sensor's. A fault (the probe does not measure)
 # ranks below an alarm (the product is known to be out of range) and above no data.
-STATUS_ORDER: Final[tuple[LiveStatus, ...]] = ("alarm", "fault", "no_data", "warning", "ok")
+STATUS_ORDER: Final[tuple[LiveStatus, ...]] = (
+    "alarm",
+    "fault",
+    "no_data",
+    "warning",
+    "awaiting_upload",
+    "ok",
+)
 #: Alert kinds judged against the product limits (the detector's, docs/design.md §9).
 _LIMIT_KINDS: Final = frozenset({"excursion", "forecast"})
 _FAULT_KIND: Final = "sensor_fault"
@@ -204,9 +211,11 @@ def sensor_status(
     now_ms: int,
     log_interval_s: int,
     judge: LiveJudge,
+    offline: bool = False,
 ) -> tuple[LiveStatus, str | None]:
     """(status, fault). The status, in order: an open alarm alert (other than a sensor
-    fault) → alarm; an open sensor-fault alert → fault; no recent reading → no_data; the
+    fault) → alarm; an open sensor-fault alert → fault; no recent reading → no_data (for an
+    `offline` logger, which records to memory until it is read out: awaiting_upload); the
     latest reading not a temperature → fault; outside the limits → alarm; an open warning
     or within the warning band of a limit → warning; else ok. Alerts count as
     `alert_severity` says. The fault: why the probe is not measuring (its latest reading is
@@ -223,7 +232,7 @@ def sensor_status(
         return "fault", fault
     stale_ms = judge.no_data_intervals * log_interval_s * 1000
     if reading is None or now_ms - reading.ts_ms > stale_ms:
-        return "no_data", fault
+        return ("awaiting_upload" if offline else "no_data"), fault
     if invalid is not None:
         return "fault", fault
     judged = _judge_value(reading.temp_c, limits, judge.warning_margin_c)
@@ -255,6 +264,7 @@ def place_status(
                 now_ms=now_ms,
                 log_interval_s=device.log_interval_s,
                 judge=judge,
+                offline=device.offline,
             )
             invalid = reading is not None and judge.validity.reason(reading.temp_c) is not None
             sensors.append(SensorLive(device.device, sensor, reading, status, fault, invalid))

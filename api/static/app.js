@@ -126,7 +126,7 @@ function renderTiles() {
     tile.append(el("div", { class: "name" }, place.location.id));
     tile.append(el("div", { class: "temp", "data-temp": temp === null ? "" : temp.toFixed(1) },
       temp === null ? "—" : `${temp.toFixed(1)} °C`));
-    tile.append(el("div", { class: "status" }, place.status.replace("_", " ")));
+    tile.append(el("div", { class: "status" }, place.status.replaceAll("_", " ")));
     // A probe that does not measure (error code, out of its range) shows no temperature: say why.
     const faults = place.sensors.filter((s) => s.fault);
     if (faults.length) {

@@ -215,3 +215,17 @@ def test_alerts_about_the_device_count_for_sponsors_too(
     live = _live(_place(VAX, alert), 5.0, judge=SPONSOR)
     assert live.status == status
     assert live.alerts == [alert]
+
+
+# -- an offline (USB) logger is awaiting its upload, not silent --------------------------
+
+
+@pytest.mark.parametrize(("offline", "status"), [(True, "awaiting_upload"), (False, "no_data")])
+def test_a_travelling_offline_logger_is_awaiting_upload_not_no_data(
+    offline: bool, status: str
+) -> None:
+    logger = Device("BSL", "logger", "TAG-1", ("t",), 300, offline=offline)
+    location = Location("shipment", "SHP-1", "BSL", None, (logger,))
+    place = LivePlace(location, ("LOT-1",), ("VAX-1",), VAX, None, ())
+    live = place_status(place, {}, now_ms=NOW_MS, judge=STAFF)
+    assert (live.status, [s.status for s in live.sensors]) == (status, [status])
