@@ -39,10 +39,10 @@ from sqlalchemy.orm import Session
 from alerting.device_rules import DeviceRule, device_rule
 from alerting.timeline import FAR_FUTURE, FAR_PAST, ConditionTimeline, Segment
 from coldchain.catalog.conditions import ProductCondition, all_condition_versions
+from coldchain.catalog.logger_reports import imported_intervals_s
 from coldchain.catalog.schema import (
     AlertRuleRow,
     BatchRow,
-    LoggerReportRow,
     LoggerRow,
     PlacementRow,
     SensorRow,
@@ -143,7 +143,7 @@ def load_timeline(engine: Engine, default_alarm_delay_ms: int) -> ConditionTimel
         }
         sensors = list(session.execute(select(SensorRow)).scalars())
         unit_rules, shipment_rules = _load_rules(session)
-        imported = _imported_intervals_ms(session)
+        imported = {k: v * 1000 for k, v in imported_intervals_s(session).items()}
     segments: dict[SensorKey, list[Segment]] = {}
     carried: dict[SensorKey, list[tuple[int, int, ProductCondition]]] = {}
     fitted: dict[SensorKey, tuple[int, int]] = {}
@@ -198,23 +198,6 @@ def load_timeline(engine: Engine, default_alarm_delay_ms: int) -> ConditionTimel
                 Segment(FAR_PAST, FAR_FUTURE, NO_LIMITS, False, (), interval_ms, recorder=True)
             ]
     return ConditionTimeline(segments)
-
-
-def _imported_intervals_ms(session: Session) -> dict[SensorKey, int]:
-    """The longest logging interval of the exports imported for each sensor (every sensor
-    with an imported export is a recorder, `Segment.recorder`)."""
-    out: dict[SensorKey, int] = {}
-    query = select(
-        LoggerReportRow.site_id,
-        LoggerReportRow.source,
-        LoggerReportRow.device,
-        LoggerReportRow.sensor,
-        LoggerReportRow.log_interval_s,
-    ).where(LoggerReportRow.log_interval_s.is_not(None))
-    for site, source, device, sensor, interval_s in session.execute(query):
-        key = SensorKey(site, source, device, sensor)
-        out[key] = max(out.get(key, 0), (interval_s or 0) * 1000)
-    return out
 
 
 def _load_rules(

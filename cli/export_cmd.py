@@ -25,6 +25,7 @@ from api.export import (
     load_public_key,
     verify_file,
 )
+from api.export.findings import SCREEN
 from cli.options import (
     CatalogUrl,
     ConfigFile,
@@ -65,8 +66,9 @@ def export(
     config: ConfigFile = None,
     actor: Actor = None,
 ) -> None:
-    """Write the signed release record of BATCH (every placement, reading, gap, excursion,
-    MKT, budget and recommendation) to OUTPUT, and record the export in the audit trail."""
+    """Write the signed record of BATCH (every placement, reading, gap, excursion, MKT,
+    budget, finding and the automated screen's verdict) to OUTPUT, and record the export in
+    the audit trail."""
     settings = build_settings(
         config,
         influx_url=influx_url,
@@ -97,9 +99,9 @@ def export(
         f"exported batch {batch} as {fmt} to {output}: sha256 {done.sha256}, "
         f"audit entry {done.audit_seq}"
     )
-    typer.echo(f"{done.verdict} (to be confirmed by QA)")
-    for reason in done.reasons:
-        typer.echo(f"  - {reason}")
+    typer.echo(f"verdict: {done.verdict} ({SCREEN})")
+    for finding in done.findings:
+        typer.echo(f"  - {finding}")
 
 
 def _fail(partial: Path, message: str, code: int) -> NoReturn:
@@ -122,6 +124,7 @@ async def _export(
                 signer=signer,
                 actor=actor,
                 done=done,
+                settings=settings,
             )
             async for chunk in stream:
                 handle.write(chunk)

@@ -6,7 +6,10 @@ Storage and Transportation of Drug Products" defines
     T_K = (ΔH / R) / -ln( Σ w_i · exp(-ΔH / (R · T_i)) / Σ w_i )
 
 with T_i in kelvin, ΔH the activation energy (83.144 kJ/mol unless the product's own
-stability data give another) and R the gas constant. The chapter writes it for equally
+stability data give another) and R the gas constant as the chapter states it, 8.3144
+J/(mol·K) (so that ΔH/R is 10,000 K by default, the chapter's own figure; CODATA's
+8.314462618 would move an MKT by a few hundred-thousandths of a degree, and a record must
+reproduce the chapter's numbers exactly). The chapter writes it for equally
 spaced readings (all w_i = 1); a time-weighted mean of the Arrhenius factors is the same
 quantity on an unequal time base, so here each value carries the duration it stands for.
 
@@ -33,7 +36,7 @@ __all__ = [
 ]
 
 DEFAULT_DELTA_H_KJ_PER_MOL = 83.144
-GAS_CONSTANT_J_PER_MOL_K = 8.314462618  # CODATA 2018, exact since the 2019 SI redefinition
+GAS_CONSTANT_J_PER_MOL_K = 8.3144  # as USP <1079.2> states it (ΔH/R = 10,000 K by default)
 KELVIN_OFFSET = 273.15
 
 
@@ -55,8 +58,8 @@ def mean_kinetic_temperature(
             negative or non-finite weight, weights that sum to zero, or a length mismatch.
 
     Usage:
-        mean_kinetic_temperature([5.0, 25.0])                  # about 17.9 °C
-        mean_kinetic_temperature([5.0, 25.0], weights=[3, 1])  # 25 °C for a quarter of the time
+        mean_kinetic_temperature([5.0, 25.0])                  # 19.70 °C
+        mean_kinetic_temperature([5.0, 25.0], weights=[3, 1])  # 15.13 °C (25 °C a quarter)
     """
     temps = _as_array(temperatures_c)
     if temps.ndim != 1 or temps.size == 0:
@@ -106,10 +109,14 @@ class MktAccumulator:
 
     def add(
         self, temperatures_c: npt.NDArray[np.float64], weights: npt.NDArray[np.float64]
-    ) -> None:
-        """Add values and the durations they stand for; zero weights are allowed (ignored)."""
+    ) -> npt.NDArray[np.float64]:
+        """Add values and the durations they stand for; zero weights are allowed (ignored).
+
+        Returns each value's term of the sums (its weight times its scaled Arrhenius
+        factor), for a caller that also sums them by time to read the MKT of a part (`part`).
+        """
         if temperatures_c.size == 0:
-            return
+            return np.empty(0)
         kelvin = temperatures_c + KELVIN_OFFSET
         if not np.all(np.isfinite(kelvin)) or np.any(kelvin <= 0):
             raise ValueError("temperatures_c: every value must be finite and above -273.15 °C")
@@ -118,8 +125,17 @@ class MktAccumulator:
         inverse = 1.0 / kelvin
         if self._inv_ref is None:
             self._inv_ref = float(inverse[0])
-        self._scaled += float(np.dot(weights, np.exp(-self._a * (inverse - self._inv_ref))))
+        terms: npt.NDArray[np.float64] = weights * np.exp(-self._a * (inverse - self._inv_ref))
+        self._scaled += float(terms.sum())
         self.weight += float(weights.sum())
+        return terms
+
+    def part(self, weight: float, scaled: float) -> MktAccumulator:
+        """The sums of a part of what was added: `weight` and `scaled` are sums of the weights
+        and of the terms `add` returned for that part (e.g. the hours of a window)."""
+        part = MktAccumulator(self.delta_h_kj_per_mol)
+        part._inv_ref, part.weight, part._scaled = self._inv_ref, weight, scaled
+        return part
 
     def merge(self, other: MktAccumulator, scale: float = 1.0) -> None:
         """Add `other`'s sums, its weights multiplied by `scale` (e.g. 1/number of probes)."""

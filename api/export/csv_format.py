@@ -4,28 +4,37 @@
     # batch,LOT-0001
     # ...
     # placement,1,unit,BSL/FRIDGE-01,2026-11-01T08:00:00.000Z,...
-    placement,place,site,source,device,sensor,time_utc,time_local,temp_c
-    1,BSL/FRIDGE-01,BSL,unit,FRIDGE-01,p1,2026-11-01T08:00:00.000Z,2026-11-01T09:00:00.000+01:00,5.1
+    placement,place,site,source,device,sensor,time_utc,time_local,temp_c,invalid
+    1,BSL/FRIDGE-01,BSL,unit,FRIDGE-01,p1,2026-11-01T08:00:00.000Z,2026-11-01T09:00:00.000+01:00,5.1,
+    1,BSL/FRIDGE-01,...,2026-11-01T09:01:00.000+01:00,85.0,error code 85 °C
     ...
-    # summary,...
+    # summary
+    # verdict,open findings
+    # screen,automated screen of the record ...
+    # findings,2
+    # finding,kind,start_utc,start_local,end_utc,end_local,where,state,...
+    ...
     #coldchain-signature,v1,sha256=...,ed25519=...,key=...   (added by the signer)
 
 Comment lines are themselves CSV after the `# `, so the summary can be read back by a
 program; free text (comments, root causes) has its line breaks replaced by spaces so a
-line is always one record. Readings are grouped by placement, then sensor, in time order.
+line is always one record. Readings are grouped by placement, then sensor, in time order;
+`invalid` is empty for a temperature and says why for a reading that is not one
+(coldchain.judgement.validity).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from api.export.document import ExportMeta, header_dict, placement_dict, summary_dict
 from api.export.record import BatchRecord
 from api.export.rows import reading_rows
 from api.export.walk import Event, PlacementBegin, Readings, RecordEnd, SensorBegin
+from coldchain.judgement.validity import ReadingValidity
 
 __all__ = ["COLUMNS", "render_csv"]
 
@@ -39,6 +48,7 @@ COLUMNS = (
     "time_utc",
     "time_local",
     "temp_c",
+    "invalid",
 )
 
 
@@ -91,6 +101,9 @@ def _header(record: BatchRecord, meta: ExportMeta) -> str:
 def _summary(record_end: RecordEnd) -> str:
     summary = summary_dict(record_end.report)
     lines = ["# summary\n"]
+    lines.append(_row(["verdict", summary["verdict"]], comment=True))
+    lines.append(_row(["screen", summary["screen"]], comment=True))
+    lines.extend(_table("finding", summary["findings"]))
     figure_keys: list[str] = []
     for placement in summary["placements"]:
         figure_keys = [k for k in placement if k not in ("index", "place", "sensors")]
@@ -105,27 +118,31 @@ def _summary(record_end: RecordEnd) -> str:
                     comment=True,
                 )
             )
+        for n, path in enumerate(summary["paths"], start=1):
+            scope = f"path {n} (placements {' '.join(map(str, path['placements']))})"
+            if path["worst"]:
+                scope += " worst"
+            lines.append(
+                _row(["figures", scope, *[path.get(k) for k in figure_keys]], comment=True)
+            )
         chain = summary["chain"]
         lines.append(_row(["figures", "chain", *[chain.get(k) for k in figure_keys]], comment=True))
     for key, value in summary["budget"].items():
         lines.append(_row(["budget", key, value], comment=True))
+    for key, value in summary["mkt"].items():
+        lines.append(_row(["mkt", key, value], comment=True))
     lines.extend(_table("excursion", summary["excursions"]))
     lines.extend(_table("gap", summary["gaps"]))
+    lines.extend(_table("invalid_reading", summary["invalid_readings"]))
+    lines.extend(_table("custody_gap", summary["custody_gaps"]))
     lines.extend(_device_reports(summary["device_reports"]))
-    recommendation = summary["recommendation"]
-    lines.append(_row(["recommendation", recommendation["verdict"]], comment=True))
-    for reason in recommendation["reasons"]:
-        lines.append(_row(["reason", reason], comment=True))
-    for note in recommendation["notes"]:
-        lines.append(_row(["note", note], comment=True))
-    lines.append(_row(["confirmation", recommendation["confirmation"]], comment=True))
     return "".join(lines)
 
 
 def _flat(item: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in item.items():
-        if isinstance(value, dict) and key in ("detector_alert",):
+        if isinstance(value, dict) and key in ("detector_alert", "mkt_window"):
             flat.update(_flat(value, f"{key}."))
         elif isinstance(value, dict) and set(value) == {"utc", "local"}:
             flat[f"{prefix}{key}_utc"] = value["utc"]
@@ -160,6 +177,16 @@ def _device_reports(reports: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _invalid_note(validity: ReadingValidity) -> Callable[[float], bytes]:
+    """A reading's `invalid` cell: empty for a temperature, else why it is not one."""
+
+    def note(value: float) -> bytes:
+        reason = validity.reason(value)
+        return b"," if reason is None else ("," + _row([reason])[:-1]).encode()
+
+    return note
+
+
 async def render_csv(
     record: BatchRecord, meta: ExportMeta, events: AsyncIterator[Event]
 ) -> AsyncIterator[bytes]:
@@ -191,6 +218,7 @@ async def render_csv(
                 mid=b",",
                 sep=b",",
                 tail=b"\n",
+                note=_invalid_note(event.validity),
             )
         elif isinstance(event, RecordEnd):
             yield _summary(event).encode()

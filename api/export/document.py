@@ -9,18 +9,30 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from api.export.devicereports import device_report_dict
-from api.export.reconcile import ExcursionFinding, GapFinding
+from api.export.findings import SCREEN, Finding
+from api.export.mktwindow import MARGIN_H
+from api.export.reconcile import (
+    ExcursionFinding,
+    GapFinding,
+    InvalidFinding,
+    stricter_limits_text,
+)
 from api.export.record import AlertInfo, BatchRecord, PlacementInfo, SensorRef
 from api.export.stats import SensorSummary
 from api.export.summary import Figures
 from api.export.timefmt import when_ms
+from api.export.timeline import CustodyGap
 from api.export.walk import Report
+from coldchain.mkt import GAS_CONSTANT_J_PER_MOL_K
 from coldchain.times import to_ms
 
 __all__ = [
     "FORMAT_VERSION",
+    "MKT_CAVEAT",
+    "WINDOW_RULE",
     "ExportMeta",
     "figures_dict",
+    "finding_dict",
     "header_dict",
     "placement_dict",
     "sensor_dict",
@@ -29,7 +41,19 @@ __all__ = [
     "when_dict",
 ]
 
-FORMAT_VERSION = 1
+#: 2: `summary.verdict` and `summary.findings` replace the recommendation; invalid readings
+#: are marked; paths, custody gaps, MKT windows.
+FORMAT_VERSION = 2
+
+MKT_CAVEAT = (
+    "MKT summarises the thermal history; it never excuses an excursion: each excursion is "
+    "judged by its own time beyond the range"
+)
+WINDOW_RULE = (
+    f"MKT of each alarm excursion's window: from {MARGIN_H} h before the clock hour it began "
+    f"in to {MARGIN_H} h after the clock hour it ended in, clipped to the placements of the "
+    "probes that recorded it"
+)
 
 
 def software_version() -> str:
@@ -81,6 +105,7 @@ def header_dict(record: BatchRecord, meta: ExportMeta) -> dict[str, Any]:
             "min_c": product.budget_min_c,
         },
         "mkt_delta_h_kj_per_mol": product.delta_h_kj_per_mol,
+        "mkt_gas_constant_j_per_mol_k": GAS_CONSTANT_J_PER_MOL_K,
         "period_start": when_dict(start, zone),
         "period_end": when_dict(end, zone),
         "placements": len(record.placements),
@@ -119,6 +144,7 @@ def sensor_dict(sensor: SensorRef) -> dict[str, Any]:
 def figures_dict(figures: Figures, delta_h: float) -> dict[str, Any]:
     return {
         "readings": figures.count,
+        "invalid_readings": figures.invalid,
         "expected_readings": figures.expected,
         "present_share": _r(figures.present_share, 5),
         "min_c": _r(figures.min_c),
@@ -135,9 +161,10 @@ def figures_dict(figures: Figures, delta_h: float) -> dict[str, Any]:
     }
 
 
-def _sensor_figures(summary: SensorSummary) -> dict[str, Any]:
+def _sensor_figures(summary: SensorSummary, excursions: int) -> dict[str, Any]:
     return {
         "readings": summary.count,
+        "invalid_readings": summary.invalid,
         "expected_readings": summary.expected,
         "present_share": _r(summary.present_share, 5),
         "min_c": _r(summary.min_c),
@@ -145,17 +172,25 @@ def _sensor_figures(summary: SensorSummary) -> dict[str, Any]:
         "mean_c": _r(summary.mean_c),
         "mkt_c": _r(summary.mkt.value_or_none()),
         "gaps": len(summary.gaps),
-        "excursions": len(summary.excursions),
+        "excursions": excursions,
     }
 
 
-def _alert_dict(alert: AlertInfo | None, zone: str) -> dict[str, Any] | None:
+def _limits_text(alert: AlertInfo, place: PlacementInfo) -> str:
+    """Whose limits an alarm was raised under, without naming another product or its
+    limits (a sponsor's record never shows them)."""
+    return stricter_limits_text(place) if alert.other_limits else "the product's own"
+
+
+def _alert_dict(alert: AlertInfo | None, place: PlacementInfo) -> dict[str, Any] | None:
     if alert is None:
         return None
+    zone = place.timezone
     return {
         "alert_id": alert.id,
         "state": alert.state,
         "severity": alert.severity,
+        "limits": _limits_text(alert, place) if alert.kind == "excursion" else None,
         "retrospective": alert.retrospective,
         "start": when_dict(alert.start, zone),
         "end": when_dict(alert.end, zone),
@@ -169,22 +204,55 @@ def _alert_dict(alert: AlertInfo | None, zone: str) -> dict[str, Any] | None:
     }
 
 
-def excursion_dict(finding: ExcursionFinding, zone: str) -> dict[str, Any]:
-    exc = finding.excursion
-    return {
+def _minutes(ms: float) -> float:
+    return round(ms / 60_000, 2)
+
+
+def excursion_dict(finding: ExcursionFinding, place: PlacementInfo) -> dict[str, Any]:
+    exc, window, zone = finding.excursion, finding.window, place.timezone
+    out: dict[str, Any] = {
         "placement": finding.placement,
         "sensor": finding.sensor.label,
+        "where": None if exc is None else exc.where,
         "agreement": finding.agreement,
-        "alarm": finding.counts,
+        "alarm": finding.alarm,
         "explained": finding.explained,
-        "start": None if exc is None else when_ms(exc.start_ms, zone),
-        "end": None if exc is None else when_ms(exc.end_ms, zone),
-        "duration_min": None if exc is None else round(exc.duration_ms / 60_000, 2),
-        "peak_c": None if exc is None else exc.peak_c,
-        "direction": None if exc is None else exc.direction,
-        "ongoing": None if exc is None else exc.ongoing,
-        "detector_alert": _alert_dict(finding.alert, zone),
+        "start": None,
+        "end": None,
+        "duration_min": None,
+        "beyond_since": None,
+        "beyond_min": None,
+        "alarm_at": None,
+        "peak_c": None,
+        "direction": None,
+        "readings": None,
+        "ended": None,
+        "ongoing": None,
+        "mkt_window": None
+        if window is None
+        else {
+            "start": when_ms(window.start_ms, zone),
+            "end": when_ms(window.end_ms, zone),
+            "mkt_c": _r(window.mkt_c),
+        },
+        "detector_alert": _alert_dict(finding.alert, place),
     }
+    if exc is not None:
+        run = exc.run
+        out |= {
+            "start": when_ms(exc.start_ms, zone),
+            "end": when_ms(exc.end_ms, zone),
+            "duration_min": _minutes(exc.duration_ms),
+            "beyond_since": when_ms(run.since_ms, zone),
+            "beyond_min": _minutes(run.sustained_ms),
+            "alarm_at": None if run.alarm_ms is None else when_ms(run.alarm_ms, zone),
+            "peak_c": run.peak_c,
+            "direction": exc.direction,
+            "readings": run.readings,
+            "ended": exc.ended,
+            "ongoing": exc.ongoing,
+        }
+    return out
 
 
 def gap_dict(finding: GapFinding, zone: str) -> dict[str, Any]:
@@ -195,27 +263,99 @@ def gap_dict(finding: GapFinding, zone: str) -> dict[str, Any]:
         "where": gap.where,
         "start": when_ms(gap.start_ms, zone),
         "end": when_ms(gap.end_ms, zone),
-        "duration_min": round(gap.duration_ms / 60_000, 2),
+        "duration_min": _minutes(gap.duration_ms),
         "missing_readings": gap.missing,
         "explained_by": None if finding.explained_by is None else finding.explained_by.id,
     }
 
 
-def summary_dict(report: Report) -> dict[str, Any]:
-    """Figures per placement (and per sensor) and for the chain, budget, excursions, gaps,
-    recommendation."""
-    delta_h = report.record.product.delta_h_kj_per_mol
-    zones = {p.index: p.timezone for p in report.record.placements}
-    budget = report.budget
+def invalid_dict(finding: InvalidFinding, zone: str) -> dict[str, Any]:
+    run = finding.run
     return {
+        "placement": finding.placement,
+        "sensor": finding.sensor.label,
+        "start": when_ms(run.start_ms, zone),
+        "end": when_ms(run.end_ms, zone),
+        "readings": run.count,
+        "values_c": list(run.values),
+        "reasons": list(run.reasons),
+        "explained_by": None if finding.explained_by is None else finding.explained_by.id,
+    }
+
+
+def custody_gap_dict(gap: CustodyGap) -> dict[str, Any]:
+    zone = gap.before.timezone
+    return {
+        "from_placement": gap.before.index,
+        "from_place": gap.before.place,
+        "to_placement": gap.after.index,
+        "to_place": gap.after.place,
+        "start": when_ms(gap.start_ms, zone),
+        "end": when_ms(gap.end_ms, zone),
+        "duration_min": _minutes(gap.end_ms - gap.start_ms),
+    }
+
+
+def finding_dict(finding: Finding) -> dict[str, Any]:
+    """kind, start, end, where, state, then what the kind needs."""
+    zone = finding.zone
+    return {
+        "kind": finding.kind,
+        "start": None if finding.start_ms is None else when_ms(finding.start_ms, zone),
+        "end": None if finding.end_ms is None else when_ms(finding.end_ms, zone),
+        "where": finding.where,
+        "state": finding.state,
+        **finding.detail,
+    }
+
+
+def mkt_dict(delta_h: float) -> dict[str, Any]:
+    """How MKT is computed and what it may not be used for."""
+    return {
+        "standard": "USP <1079.2>",
+        "delta_h_kj_per_mol": delta_h,
+        "gas_constant_j_per_mol_k": GAS_CONSTANT_J_PER_MOL_K,
+        "time_base": "each reading weighted by the time to the next, at most one logging "
+        "interval; gaps are not bridged; invalid readings are left out",
+        "excursion_window": WINDOW_RULE,
+        "caveat": MKT_CAVEAT,
+    }
+
+
+def summary_dict(report: Report) -> dict[str, Any]:
+    """Verdict and findings first, then the figures per placement (and per sensor), per path
+    and for the chain, budget, excursions, gaps, invalid readings, custody gaps, MKT."""
+    delta_h = report.record.product.delta_h_kj_per_mol
+    places = {p.index: p for p in report.record.placements}
+    budget = report.budget
+    counts: dict[tuple[int, SensorRef], int] = {}
+    for f in report.excursions:
+        for leg in () if f.excursion is None else f.excursion.legs:
+            key = (leg.placement.index, leg.sensor)
+            counts[key] = counts.get(key, 0) + 1
+    return {
+        "verdict": report.verdict,
+        "screen": SCREEN,
+        "findings": [finding_dict(f) for f in report.findings],
         "placements": [
             {
                 "index": p.info.index,
                 "place": p.info.place,
                 **figures_dict(p.figures, delta_h),
-                "sensors": {s.label: _sensor_figures(summary) for s, summary in p.sensors},
+                "sensors": {
+                    s.label: _sensor_figures(summary, counts.get((p.info.index, s), 0))
+                    for s, summary in p.sensors
+                },
             }
             for p in report.placements
+        ],
+        "paths": [
+            {
+                "placements": list(path.placements),
+                "worst": path is report.worst,
+                **figures_dict(path.figures, delta_h),
+            }
+            for path in report.paths
         ],
         "chain": figures_dict(report.chain, delta_h),
         "budget": {
@@ -226,16 +366,12 @@ def summary_dict(report: Report) -> dict[str, Any]:
             "over_by_h": round(budget.over_by_h, 4),
             "reasons": list(budget.reasons),
         },
-        "excursions": [excursion_dict(f, zones.get(f.placement, "UTC")) for f in report.excursions],
-        "gaps": [gap_dict(g, zones.get(g.placement, "UTC")) for g in report.gaps],
+        "excursions": [excursion_dict(f, places[f.placement]) for f in report.excursions],
+        "gaps": [gap_dict(g, places[g.placement].timezone) for g in report.gaps],
+        "invalid_readings": [invalid_dict(i, places[i.placement].timezone) for i in report.invalid],
+        "custody_gaps": [custody_gap_dict(g) for g in report.custody_gaps],
+        "mkt": mkt_dict(delta_h),
         "device_reports": [
             device_report_dict(c) for p in report.placements for c in p.logger_reports
         ],
-        "recommendation": {
-            "verdict": report.recommendation.verdict,
-            "release": report.recommendation.release,
-            "reasons": list(report.recommendation.reasons),
-            "notes": list(report.recommendation.notes),
-            "confirmation": "to be confirmed by QA",
-        },
     }

@@ -6,12 +6,15 @@
      "integrity": {...}}            <- the signer's trailer closes the object
 
 Readings are arrays `[time_utc, time_local, temp_c]` rather than objects: a year of
-1-minute readings is half a million per probe, and the keys would triple the size.
+1-minute readings is half a million per probe, and the keys would triple the size. A
+reading that is not a temperature (coldchain.judgement.validity: an error code, a value
+the probe cannot measure) has a fourth element, why it is invalid:
+`[time_utc, time_local, 85.0, "error code 85 °C"]`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import orjson
 
@@ -27,12 +30,23 @@ from api.export.walk import (
     SensorBegin,
     SensorEnd,
 )
+from coldchain.judgement.validity import ReadingValidity
 
 __all__ = ["render_json"]
 
 
 def _dump(value: object) -> str:
     return orjson.dumps(value).decode()
+
+
+def _invalid_note(validity: ReadingValidity) -> Callable[[float], bytes]:
+    """A reading's fourth element: the reason it is invalid; nothing for a temperature."""
+
+    def note(value: float) -> bytes:
+        reason = validity.reason(value)
+        return b"" if reason is None else b"," + orjson.dumps(reason)
+
+    return note
 
 
 async def render_json(
@@ -67,6 +81,7 @@ async def render_json(
                 mid=b'","',
                 sep=b'",',
                 tail=b"]",
+                note=_invalid_note(event.validity),
             )
             yield rows[1:] if first_chunk else rows  # the first row has no comma before it
             first_chunk = False

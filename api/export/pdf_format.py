@@ -1,7 +1,8 @@
-"""The PDF a QA person reads and signs: summary and recommendation, chain of custody with a
-chart per placement, excursion and gap tables (exact, never downsampled), MKT, and a
-confirmation block. Laid out with reportlab once the single pass is over; the readings
-themselves are not in the PDF (the CSV/JSON carry them), only their charts.
+"""The PDF a QA person reads and signs: summary, the automated screen's verdict and every
+finding, chain of custody with a chart per placement, excursion and gap tables (exact, never
+downsampled), MKT, and a confirmation block. Laid out with reportlab once the single pass is
+over; the readings themselves are not in the PDF (the CSV/JSON carry them), only their
+charts.
 """
 
 from __future__ import annotations
@@ -32,12 +33,14 @@ from reportlab.platypus import (
 )
 
 from api.export.document import ExportMeta, header_dict, summary_dict, when_dict
+from api.export.findings import INCOMPLETE, NO_OPEN_FINDINGS
 from api.export.pdf_charts import placement_chart_png
 from api.export.pdf_devicereports import device_report_blocks
+from api.export.reconcile import OTHER_LIMITS
 from api.export.record import BatchRecord
 from api.export.walk import Event, RecordEnd, Report
 
-__all__ = ["render_pdf"]
+__all__ = ["build_pdf", "render_pdf", "story"]
 
 _FONT = "DejaVuSans"
 _BOLD = "DejaVuSans-Bold"
@@ -115,7 +118,6 @@ def _summary_section(
 ) -> list[Flowable]:
     header = header_dict(report.record, meta)
     summary = summary_dict(report)
-    rec = summary["recommendation"]
     budget = header["budget"]
     generated = header["generated_at"]
     facts = [
@@ -146,25 +148,15 @@ def _summary_section(
         _table([("Field", "Value"), *facts], (38, 142), styles),
         Spacer(1, 4 * mm),
     ]
-    colour = "#1e7b34" if rec["release"] else "#b03a2e"
+    verdict = summary["verdict"]
+    colour = {NO_OPEN_FINDINGS: "#1e7b34", INCOMPLETE: "#b9770e"}.get(verdict, "#b03a2e")
     out.append(
         Paragraph(
-            f'<font color="{colour}">{_esc(rec["verdict"])}</font> '
-            "— recommendation, to be confirmed by QA",
-            styles["verdict"],
+            f'Automated screen: <font color="{colour}">{_esc(verdict)}</font>', styles["verdict"]
         )
     )
-    for reason in rec["reasons"]:
-        out.append(Paragraph(f"• {_esc(reason)}", styles["body"]))
-    for note in rec["notes"]:
-        out.append(Paragraph(f"<i>note:</i> {_esc(note)}", styles["body"]))
-    if not rec["reasons"]:
-        out.append(
-            Paragraph(
-                "No unexplained excursion, stability budget kept, no unexplained gap.",
-                styles["body"],
-            )
-        )
+    out.append(Paragraph(_esc(summary["screen"]) + ".", styles["body"]))
+    out.extend(_findings(summary["findings"], styles))
     out.append(Paragraph("Figures per placement and for the whole chain", styles["h2"]))
     rows: list[Sequence[Any]] = [
         (
@@ -191,10 +183,15 @@ def _summary_section(
                 p,
             )
         )
+    if len(summary["paths"]) > 1:
+        for n, path in enumerate(summary["paths"], start=1):
+            through = " → ".join(str(i) for i in path["placements"])
+            worst = " (worst)" if path["worst"] else ""
+            rows.append(_figures_row(f"path {n}", f"placements {through}{worst}", "", "", path))
     rows.append(
         _figures_row(
             "all",
-            "whole chain",
+            "whole chain" + (" (worst path)" if len(summary["paths"]) > 1 else ""),
             _local(header["period_start"]),
             _local(header["period_end"]),
             summary["chain"],
@@ -216,16 +213,50 @@ def _summary_section(
             styles["body"],
         )
     )
+    mkt = summary["mkt"]
     out.append(
         Paragraph(
-            "MKT per USP &lt;1079.2&gt; with "
-            f"ΔH = {report.record.product.delta_h_kj_per_mol:g} kJ/mol, "
-            "R = 8.314462618 J/(mol·K), on the actual time base (each reading weighted by "
-            "the time to the next, at most one logging interval; gaps are not bridged).",
+            f"MKT per {_esc(mkt['standard'])} with ΔH = {mkt['delta_h_kj_per_mol']:g} kJ/mol, "
+            f"R = {mkt['gas_constant_j_per_mol_k']:g} J/(mol·K), on the actual time base "
+            f"({_esc(mkt['time_base'])}). {_esc(mkt['excursion_window'])}. "
+            f"<b>{_esc(mkt['caveat'])}.</b>",
             styles["body"],
         )
     )
     return out
+
+
+_FINDING_KEYS = ("kind", "start", "end", "where", "state")
+
+
+def _finding_detail(finding: dict[str, Any]) -> str:
+    return "; ".join(
+        f"{k.replace('_', ' ')}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
+        for k, v in finding.items()
+        if k not in _FINDING_KEYS and v not in (None, [], "")
+    )
+
+
+def _findings(items: list[dict[str, Any]], styles: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """Every finding of the screen, as the JSON and CSV list them."""
+    if not items:
+        return [Paragraph("No findings.", styles["body"])]
+    rows: list[Sequence[Any]] = [("Kind", "Where", "From", "To", "State", "Detail")]
+    flagged = []
+    for n, f in enumerate(items, start=1):
+        rows.append(
+            [
+                f["kind"].replace("_", " "),
+                f["where"],
+                _local(f["start"]),
+                _local(f["end"]),
+                f["state"],
+                _finding_detail(f),
+            ]
+        )
+        if f["state"] in ("open", "ongoing"):
+            flagged.append(n)
+    return [_table(rows, (20, 38, 22, 22, 14, 64), styles, flagged)]
 
 
 def _figures_row(index: str, place: str, start: str, end: str, f: dict[str, Any]) -> list[str]:
@@ -267,7 +298,8 @@ def _alert_text(alert: dict[str, Any] | None) -> tuple[str, str]:
             f"root cause: {alert['root_cause']}"
         )
     retro = " (retrospective)" if alert["retrospective"] else ""
-    return f"{alert['alert_id'][:14]}{retro}; {ack}", closed
+    limits = f"; limits: {alert['limits']}" if alert["limits"] else ""
+    return f"{alert['alert_id'][:14]}{retro}{limits}; {ack}", closed
 
 
 def _excursions(report: Report, styles: dict[str, ParagraphStyle]) -> list[Flowable]:
@@ -277,12 +309,12 @@ def _excursions(report: Report, styles: dict[str, ParagraphStyle]) -> list[Flowa
         return [*out, Paragraph("No reading outside the storage range.", styles["body"])]
     rows: list[Sequence[Any]] = [
         (
-            "Pl.",
-            "Sensor",
+            "Where",
             "Start",
             "End",
             "Minutes",
             "Peak °C",
+            "MKT window °C",
             "Readings vs detector",
             "Detector alert, acknowledged",
             "Closed",
@@ -292,24 +324,25 @@ def _excursions(report: Report, styles: dict[str, ParagraphStyle]) -> list[Flowa
     for n, e in enumerate(items, start=1):
         alert, closed = _alert_text(e["detector_alert"])
         kind = e["agreement"] + ("" if e["alarm"] else " (below alarm delay)")
-        if e["ongoing"]:
-            kind += "; ongoing at end"
+        if e["ended"] not in (None, "back in range"):
+            kind += f"; ended: {e['ended']}"
+        window = e["mkt_window"]
         rows.append(
             [
-                e["placement"],
-                e["sensor"],
+                e["where"] or e["sensor"],
                 _local(e["start"]),
                 _local(e["end"]),
                 _num(e["duration_min"], "", 1),
                 _num(e["peak_c"], "", 2),
+                "–" if window is None else _num(window["mkt_c"], "", 2),
                 kind,
                 alert,
                 closed,
             ]
         )
-        if e["alarm"] and not e["explained"]:
+        if e["alarm"] and not e["explained"] and e["agreement"] != OTHER_LIMITS:
             flagged.append(n)
-    out.append(_table(rows, (9, 25, 19, 19, 14, 12, 20, 33, 29), styles, flagged))
+    out.append(_table(rows, (30, 18, 18, 13, 11, 13, 20, 29, 28), styles, flagged))
     return out
 
 
@@ -387,9 +420,21 @@ def _footer(batch: str) -> Any:
     return draw
 
 
-def build_pdf(report: Report, meta: ExportMeta) -> bytes:
+def story(report: Report, meta: ExportMeta) -> list[Flowable]:
+    """The PDF's content in reading order (its text is what a test can read back)."""
     _fonts()
     styles = _styles()
+    return [
+        *_summary_section(report, meta, styles),
+        *_charts(report, styles),
+        *_excursions(report, styles),
+        *_gaps(report, styles),
+        *_device_reports(report, styles),
+        *_confirmation(styles),
+    ]
+
+
+def build_pdf(report: Report, meta: ExportMeta) -> bytes:
     out = io.BytesIO()
     doc = SimpleDocTemplate(
         out,
@@ -402,16 +447,8 @@ def build_pdf(report: Report, meta: ExportMeta) -> bytes:
         author=meta.software,
         subject="QA batch-release record",
     )
-    story = [
-        *_summary_section(report, meta, styles),
-        *_charts(report, styles),
-        *_excursions(report, styles),
-        *_gaps(report, styles),
-        *_device_reports(report, styles),
-        *_confirmation(styles),
-    ]
     footer = _footer(report.record.batch)
-    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    doc.build(story(report, meta), onFirstPage=footer, onLaterPages=footer)
     return out.getvalue()
 
 

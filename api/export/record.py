@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from api.export.influx_msgpack import MSGPACK, Chunk, readings
 from coldchain.catalog import Viewer, catalog_session, chain_of_custody
 from coldchain.catalog.errors import CatalogNotFound
-from coldchain.catalog.logger_reports import StoredReport, reports_for
+from coldchain.catalog.logger_reports import StoredReport, imported_intervals_s, reports_for
 from coldchain.catalog.schema import (
     AlertHistoryRow,
     AlertRow,
@@ -37,7 +37,9 @@ from coldchain.catalog.schema import (
 )
 from coldchain.errors import StoreRejected
 from coldchain.influx import InfluxClient, quote_identifier, quote_string
+from coldchain.judgement.limits import MINUTE_MS, Limits, strictest
 from coldchain.measurements import READING
+from coldchain.models import SensorKey
 from coldchain.times import to_ms
 
 __all__ = [
@@ -86,6 +88,14 @@ class ProductInfo:
     label: str
     delta_h_kj_per_mol: float
 
+    @property
+    def limits(self) -> Limits:
+        """The product's own limits: what its record judges by along the whole timeline,
+        whoever else shares a unit with it."""
+        return Limits(
+            self.min_c, self.max_c, round(self.alarm_delay_min * MINUTE_MS), f"product {self.id}"
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class PlacementInfo:
@@ -124,7 +134,14 @@ class PlacementInfo:
 
 @dataclass(frozen=True, slots=True)
 class AlertInfo:
-    """A detector alert on one of the record's sensors, with how people handled it."""
+    """A detector alert on one of the record's sensors, with how people handled it.
+
+    Attributes:
+        other_limits: an excursion alert raised while the place held other products too and
+            its limits in force (the strictest of them all, as the detector alarms) were not
+            the batch's product's own: it may be about another product's tighter condition,
+            which this record must neither judge by nor reveal.
+    """
 
     id: str
     kind: str
@@ -141,6 +158,7 @@ class AlertInfo:
     closed_by: str | None = None
     closed_at: datetime | None = None
     root_cause: str | None = None
+    other_limits: bool = False
 
     @property
     def explained(self) -> bool:
@@ -171,12 +189,17 @@ def load_batch_record(
         if batch_row is None:  # chain_of_custody checked it; a concurrent delete is possible
             raise CatalogNotFound(f"batch {batch!r} not found")
         product = _product(session, batch_row.product_id)
+        rows = sorted(
+            (_placement_row(session, view.placement_id) for view in views),
+            key=lambda r: (r.start_at, r.end_at is None, r.end_at or r.start_at, r.id),
+        )
+        intervals = imported_intervals_s(session)
         placements = tuple(
-            _placement(session, index, view.placement_id, now)
-            for index, view in enumerate(views, start=1)
+            _placement(session, index, row, now, intervals)
+            for index, row in enumerate(rows, start=1)
         )
         sensors = sorted({s for p in placements for s in p.sensors}, key=lambda s: s.label)
-        alerts = _alerts(session, sensors, placements)
+        alerts = _alerts(session, sensors, placements, product)
     return BatchRecord(batch, product, placements, alerts, now)
 
 
@@ -199,10 +222,31 @@ def _product(session: Session, product_id: str) -> ProductInfo:
     )
 
 
-def _placement(session: Session, index: int, placement_id: int, now: datetime) -> PlacementInfo:
+def _placement_row(session: Session, placement_id: int) -> PlacementRow:
     row = session.get(PlacementRow, placement_id)
     if row is None:
         raise CatalogNotFound(f"placement {placement_id} not found")
+    return row
+
+
+def _sensor(
+    site: str,
+    source: str,
+    device: str,
+    sensor: str,
+    interval_s: int,
+    imported: dict[SensorKey, int],
+) -> SensorRef:
+    """A probe with the interval it logs at: the catalog's, or the longer one of a logger
+    export imported for it, as the detector takes it (alerting/conditions.py), so that the
+    record and the alarms count gaps and the alarm delay on the same time base."""
+    longest = max(interval_s, imported.get(SensorKey(site, source, device, sensor), 0))
+    return SensorRef(site, source, device, sensor, longest)
+
+
+def _placement(
+    session: Session, index: int, row: PlacementRow, now: datetime, imported: dict[SensorKey, int]
+) -> PlacementInfo:
     until = row.end_at if row.end_at is not None else max(now, row.start_at)
     if row.unit_id is not None:
         unit = session.get(StorageUnitRow, row.unit_id)
@@ -211,7 +255,8 @@ def _placement(session: Session, index: int, placement_id: int, now: datetime) -
             select(SensorRow.code).where(SensorRow.unit_id == unit.id).order_by(SensorRow.code)
         ).scalars()
         sensors = tuple(
-            SensorRef(unit.site_id, "unit", unit.code, code, unit.log_interval_s) for code in codes
+            _sensor(unit.site_id, "unit", unit.code, code, unit.log_interval_s, imported)
+            for code in codes
         )
         kind, place, site = "unit", f"{unit.site_id}/{unit.code}", unit.site_id
         reports = reports_for(session, unit_id=unit.id)
@@ -225,7 +270,7 @@ def _placement(session: Session, index: int, placement_id: int, now: datetime) -
             .where(LoggerRow.shipment_id == shipment.id)
             .order_by(LoggerRow.code, SensorRow.code)
         ).all()
-        sensors = tuple(SensorRef(site, "logger", lg, code, iv) for lg, iv, code in pairs)
+        sensors = tuple(_sensor(site, "logger", lg, code, iv, imported) for lg, iv, code in pairs)
         kind, place = "shipment", shipment.id
         reports = reports_for(session, shipment=shipment.id)
     return PlacementInfo(
@@ -253,9 +298,13 @@ def _timezone(session: Session, site: str) -> str:
 
 
 def _alerts(
-    session: Session, sensors: Sequence[SensorRef], placements: Sequence[PlacementInfo]
+    session: Session,
+    sensors: Sequence[SensorRef],
+    placements: Sequence[PlacementInfo],
+    product: ProductInfo,
 ) -> tuple[AlertInfo, ...]:
-    """Excursion and missing-data alerts on the record's sensors during the record.
+    """Excursion, missing-data and sensor-fault alerts on the record's sensors during the
+    record.
 
     Only columns of the first schema are read by name, so fields the detector's engineer
     adds later cannot break the export.
@@ -268,7 +317,7 @@ def _alerts(
     rows = session.execute(
         select(AlertRow)
         .where(
-            AlertRow.kind.in_(("excursion", "missing_data")),
+            AlertRow.kind.in_(("excursion", "missing_data", "sensor_fault")),
             AlertRow.device.in_(sorted({s.device for s in sensors})),
             AlertRow.start_at < last,
             AlertRow.end_at.is_(None) | (AlertRow.end_at > first),
@@ -278,12 +327,57 @@ def _alerts(
     found: list[AlertInfo] = []
     for row in rows:
         ref = by_key.get((row.site_id, row.source, row.device, row.sensor))
-        if ref is not None:
-            found.append(_alert(session, row, ref))
+        if ref is None:
+            continue
+        other = (
+            row.kind == "excursion"
+            and row.rule_id is None
+            and _limits_in_force(session, ref, placements, row.start_at) != _values(product.limits)
+        )
+        found.append(_alert(session, row, ref, other))
     return tuple(found)
 
 
-def _alert(session: Session, row: AlertRow, ref: SensorRef) -> AlertInfo:
+def _values(limits: Limits | None) -> tuple[float, float, int] | None:
+    return None if limits is None else (limits.low_c, limits.high_c, limits.alarm_delay_ms)
+
+
+def _limits_in_force(
+    session: Session, sensor: SensorRef, placements: Sequence[PlacementInfo], at: datetime
+) -> tuple[float, float, int] | None:
+    """The limits the detector alarmed by on `sensor` at `at`: the strictest of the products
+    then in its place (`strictest`, as alerting/conditions.py cuts them), None when the
+    place held none of them (its kind's default applied)."""
+    place = next(
+        (p for p in placements if sensor in p.sensors and p.start <= at < p.until),
+        next(p for p in placements if sensor in p.sensors),
+    )
+    held = session.get(PlacementRow, place.placement_id)
+    assert held is not None  # read moments ago in the same session
+    where = (
+        PlacementRow.unit_id == held.unit_id
+        if held.unit_id is not None
+        else PlacementRow.shipment_id == held.shipment_id
+    )
+    products = (
+        session.execute(
+            select(ProductRow)
+            .join(BatchRow, BatchRow.product_id == ProductRow.id)
+            .join(PlacementRow, PlacementRow.batch_id == BatchRow.id)
+            .where(
+                where,
+                PlacementRow.start_at <= at,
+                PlacementRow.end_at.is_(None) | (PlacementRow.end_at > at),
+            )
+        )
+        .scalars()
+        .unique()
+        .all()
+    )
+    return _values(strictest(products)) if products else None
+
+
+def _alert(session: Session, row: AlertRow, ref: SensorRef, other_limits: bool) -> AlertInfo:
     history = session.execute(
         select(AlertHistoryRow)
         .where(AlertHistoryRow.alert_id == row.id)
@@ -309,6 +403,7 @@ def _alert(session: Session, row: AlertRow, ref: SensorRef) -> AlertInfo:
         closed_by=None if closed is None else closed.actor,
         closed_at=None if closed is None else closed.at,
         root_cause=None if closed is None else closed.root_cause,
+        other_limits=other_limits,
     )
 
 

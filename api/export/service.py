@@ -20,11 +20,13 @@ from sqlalchemy import Engine
 from api.export.csv_format import render_csv
 from api.export.document import ExportMeta, software_version
 from api.export.errors import ExportForbidden, ExportFormatError
+from api.export.findings import describe
 from api.export.json_format import render_json
 from api.export.record import BatchRecord, load_batch_record
 from api.export.signing import ExportSigner, trailer
-from api.export.walk import Event, RecordEnd, walk_record
+from api.export.walk import Event, RecordEnd, Rules, walk_record
 from coldchain.catalog import Viewer, append_audit, catalog_session
+from coldchain.config import Settings
 from coldchain.influx import InfluxClient
 
 __all__ = ["FORMATS", "MEDIA_TYPES", "ExportDone", "export_batch"]
@@ -58,13 +60,14 @@ class ExportDone:
     Attributes:
         sha256: digest of the body (what the trailer and the audit entry carry).
         audit_seq: the audit entry's number.
+        verdict: the record's screen (findings.py); findings: one line per finding.
     """
 
     def __init__(self) -> None:
         self.sha256: str | None = None
         self.audit_seq: int | None = None
         self.verdict: str | None = None
-        self.reasons: tuple[str, ...] = ()
+        self.findings: tuple[str, ...] = ()
 
 
 async def export_batch(
@@ -78,6 +81,7 @@ async def export_batch(
     viewer: Viewer | None = None,
     now: datetime | None = None,
     done: ExportDone | None = None,
+    settings: Settings | None = None,
 ) -> AsyncIterator[bytes]:
     """The signed export of batch `batch_id` in `fmt`, chunk by chunk.
 
@@ -87,6 +91,9 @@ async def export_batch(
         actor: the name the audit trail records.
         now: the generation time (tests pin it); an open placement's record ends here.
         done: receives the digest and audit entry number once the stream is complete.
+        settings: where the excursion and reading-validity rules are configured, as for the
+            detector (`detect_hysteresis_c`, `detect_clear_after_min`,
+            `detect_error_values_c`, the probe range); None reads them from the environment.
 
     Raises:
         ExportFormatError: `fmt` is not csv, json or pdf.
@@ -106,8 +113,12 @@ async def export_batch(
         load_batch_record, catalog_engine, batch=batch_id, viewer=viewer, now=generated
     )
     meta = ExportMeta(fmt=fmt, actor=actor, generated_at=generated, software=software_version())
+    rules = Rules.from_settings(settings if settings is not None else Settings())
     events = _noting(
-        walk_record(record, influx, chart_buckets=CHART_BUCKETS if fmt == "pdf" else 0), done
+        walk_record(
+            record, influx, rules=rules, chart_buckets=CHART_BUCKETS if fmt == "pdf" else 0
+        ),
+        done,
     )
     hasher = hashlib.sha256()
     size = 0
@@ -141,11 +152,11 @@ async def export_batch(
 
 
 async def _noting(events: AsyncIterator[Event], done: ExportDone | None) -> AsyncIterator[Event]:
-    """Pass the events through, keeping the recommendation for `done`."""
+    """Pass the events through, keeping the verdict and findings for `done`."""
     async for event in events:
         if done is not None and isinstance(event, RecordEnd):
-            done.verdict = event.report.recommendation.verdict
-            done.reasons = event.report.recommendation.reasons
+            done.verdict = event.report.verdict
+            done.findings = tuple(describe(f) for f in event.report.findings)
         yield event
 
 

@@ -1,48 +1,40 @@
 """Statistics of one sensor over one placement, computed in a single pass over chunks of
-readings: min/max/mean, time in and out of range, MKT sums, gaps and excursions.
+readings: min/max/mean, time in and out of range, MKT sums (whole and per hour), gaps.
 
 The time base (the choice the issue leaves to us, written down in README.md):
 
+- Only valid readings count (invalid.py screens the others out first): an invalid reading
+  is a missing one.
 - A reading stands for the time until the next reading, but for at most one logging
   interval: a longer silence is a *gap*, reported with its start (the last reading before
   it) and end (the first after it), and is not bridged silently by the value before it.
   Mean, MKT (USP <1079.2>) and time in range use these weights.
 - A reading *out of range* stands for the whole time until the next reading, gap or not:
   nothing showed the product back in range, so time out of range (what the stability
-  budget is charged with) is conservative and equals the sum of the excursions' durations.
-- A gap is a silence longer than 1.5 logging intervals (at least one expected reading
-  missing; clock jitter of a few seconds is not a gap), also at the start and end of a
+  budget is charged with) is conservative.
+- A gap is a silence longer than 1.5 logging intervals (`coldchain.judgement.excursion.
+  gap_ms`, the rule the excursion delay uses too), also at the start and end of a
   placement. Expected readings = ceil(placement duration / interval).
-- An excursion runs from the first reading out of range to the first reading back in
-  range. It is an *alarm* excursion when it was sustained for the alarm delay, measured as
-  the detector measures it (alerting/episodes.py): from the last good reading before it to
-  the last bad one. Shorter ones are listed as brief (e.g. a door opening).
+
+Excursions are not found here: the domain's rule finds them (excursions.py).
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
+from api.export.invalid import InvalidRun, InvalidScreen
+from api.export.mktwindow import MktHours
+from coldchain.judgement.excursion import gap_ms
+from coldchain.judgement.limits import Limits
+from coldchain.judgement.validity import ReadingValidity
 from coldchain.mkt import MktAccumulator
 
-__all__ = ["Excursion", "Gap", "Limits", "SensorAccumulator", "SensorSummary"]
-
-GAP_FACTOR = 1.5
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """The product's storage condition as the statistics need it."""
-
-    low_c: float
-    high_c: float
-    alarm_delay_ms: int
-    delta_h_kj_per_mol: float
+__all__ = ["Gap", "SensorAccumulator", "SensorSummary"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,53 +57,21 @@ class Gap:
         return self.end_ms - self.start_ms
 
 
-@dataclass(frozen=True, slots=True)
-class Excursion:
-    """Readings out of range from `start_ms` until the first reading back in, `end_ms`.
-
-    Attributes:
-        sustained_ms: last bad reading minus the last good one before (the detector's
-            measure against the alarm delay).
-        ongoing: still out of range when the placement (or the record) ended; `end_ms` is
-            then the placement's end.
-        direction: "above", "below" or "both".
-    """
-
-    start_ms: int
-    end_ms: int
-    sustained_ms: int
-    peak_c: float
-    direction: str
-    readings: int
-    alarm: bool
-    ongoing: bool
-
-    @property
-    def duration_ms(self) -> int:
-        return self.end_ms - self.start_ms
-
-
-@dataclass(slots=True)
-class _Open:
-    start_ms: int
-    prev_ok_ms: int | None
-    last_bad_ms: int
-    high_c: float
-    low_c: float
-    readings: int
-
-
 @dataclass(slots=True)
 class SensorSummary:
     """Everything the record says about one sensor in one placement.
 
     Attributes:
+        count: valid readings; `invalid`: readings that were not temperatures, in `invalid_runs`.
         covered_ms: Σ of reading weights (observed time, see the module docstring).
+        mkt: the whole placement's MKT sums; `hours`: the same per clock hour, for the
+            windows around excursions (mktwindow.py).
         chart_low, chart_high: per-bucket minimum and maximum for the PDF's chart (peaks
             kept, NaN where a bucket had no reading); empty when no chart was asked for.
     """
 
     count: int
+    invalid: int
     expected: int
     min_c: float | None
     max_c: float | None
@@ -121,8 +81,9 @@ class SensorSummary:
     above_ms: float
     below_ms: float
     mkt: MktAccumulator
+    hours: MktHours
     gaps: list[Gap]
-    excursions: list[Excursion]
+    invalid_runs: list[InvalidRun]
     chart_low: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
     chart_high: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
 
@@ -134,7 +95,8 @@ class SensorSummary:
 class SensorAccumulator:
     """Feed chunks of (times, temperatures) in time order with `add`, then `finish` once.
 
-    Memory is constant in the number of readings (plus one entry per gap and excursion).
+    Memory is constant in the number of readings (plus one entry per gap and invalid run,
+    and the MKT hours that excursion windows still need, `prune_hours`).
     """
 
     def __init__(
@@ -144,22 +106,22 @@ class SensorAccumulator:
         end_ms: int,
         interval_ms: int,
         limits: Limits,
+        delta_h_kj_per_mol: float,
+        validity: ReadingValidity,
         chart_buckets: int = 0,
     ) -> None:
         self.start_ms, self.end_ms = start_ms, end_ms
         self.interval_ms = max(1, interval_ms)
-        self.gap_ms = GAP_FACTOR * self.interval_ms
+        self.gap_ms = gap_ms(self.interval_ms)
         self.limits = limits
+        self.screen = InvalidScreen(validity)
         self._last: tuple[int, float] | None = None  # newest reading, weight not yet known
         self._count = 0
         self._min = math.inf
         self._max = -math.inf
         self._covered = self._sum_wv = self._in_range = self._above = self._below = 0.0
-        self._mkt = MktAccumulator(limits.delta_h_kj_per_mol)
+        self.hours = MktHours(delta_h_kj_per_mol)
         self._gaps: list[Gap] = []
-        self._excursions: list[Excursion] = []
-        self._open: _Open | None = None
-        self._last_ok_ms: int | None = None
         # About two expected readings per bucket at least: an empty bucket breaks the line,
         # which must mean a gap, not clock jitter.
         expected = math.ceil(max(0, end_ms - start_ms) / self.interval_ms)
@@ -167,9 +129,13 @@ class SensorAccumulator:
         self._chart_low = np.full(self._buckets, np.nan)
         self._chart_high = np.full(self._buckets, np.nan)
 
-    def add(self, times: npt.NDArray[np.int64], temps: npt.NDArray[np.float64]) -> None:
+    def add(
+        self, times: npt.NDArray[np.int64], temps: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """Take a chunk; returns its valid readings (what the excursion rule is fed)."""
+        times, temps = self.screen.split(times, temps)
         if times.size == 0:
-            return
+            return times, temps
         if self._last is None:
             self._gap(self.start_ms, int(times[0]), "start")
             all_t, all_v = times, temps
@@ -179,14 +145,14 @@ class SensorAccumulator:
         steps = np.diff(all_t)
         for i in np.flatnonzero(steps > self.gap_ms):
             self._gap(int(all_t[i]), int(all_t[i + 1]), "between")
-        self._weigh(all_v[:-1], steps.astype(np.float64))
-        self._excursions_in(times, temps)
+        self._weigh(all_t[:-1], all_v[:-1], steps.astype(np.float64))
         self._count += int(times.size)
         self._min = min(self._min, float(temps.min()))
         self._max = max(self._max, float(temps.max()))
         if self._buckets:
             self._chart(times, temps)
         self._last = (int(times[-1]), float(temps[-1]))
+        return times, temps
 
     def finish(self) -> SensorSummary:
         if self._last is None:
@@ -194,14 +160,13 @@ class SensorAccumulator:
         else:
             last_t, last_v = self._last
             tail = max(0, self.end_ms - last_t)
-            self._weigh(np.array([last_v]), np.array([float(tail)]))
+            self._weigh(np.array([last_t]), np.array([last_v]), np.array([float(tail)]))
             self._gap(last_t, self.end_ms, "end")
-        if self._open is not None:
-            self._close(self.end_ms, ongoing=True)
         span = max(0, self.end_ms - self.start_ms)
         has = self._count > 0
         return SensorSummary(
             count=self._count,
+            invalid=self.screen.count,
             expected=math.ceil(span / self.interval_ms),
             min_c=self._min if has else None,
             max_c=self._max if has else None,
@@ -210,9 +175,10 @@ class SensorAccumulator:
             in_range_ms=self._in_range,
             above_ms=self._above,
             below_ms=self._below,
-            mkt=self._mkt,
+            mkt=self.hours.total,
+            hours=self.hours,
             gaps=self._gaps,
-            excursions=self._excursions,
+            invalid_runs=self.screen.finish(),
             chart_low=self._chart_low,
             chart_high=self._chart_high,
         )
@@ -229,7 +195,12 @@ class SensorAccumulator:
             missing = max(1, math.ceil((end_ms - start_ms) / self.interval_ms) - 1)
             self._gaps.append(Gap(start_ms, end_ms, where, missing))
 
-    def _weigh(self, temps: npt.NDArray[np.float64], steps: npt.NDArray[np.float64]) -> None:
+    def _weigh(
+        self,
+        times: npt.NDArray[np.int64],
+        temps: npt.NDArray[np.float64],
+        steps: npt.NDArray[np.float64],
+    ) -> None:
         """Charge each reading with its weight (see the module docstring)."""
         weights = np.minimum(steps, float(self.interval_ms))
         above = temps > self.limits.high_c
@@ -240,49 +211,7 @@ class SensorAccumulator:
         self._in_range += float(weights[inside].sum())
         self._above += float(steps[above].sum())
         self._below += float(steps[below].sum())
-        self._mkt.add(temps, weights)
-
-    def _excursions_in(self, times: npt.NDArray[np.int64], temps: npt.NDArray[np.float64]) -> None:
-        out = (temps > self.limits.high_c) | (temps < self.limits.low_c)
-        edges = np.flatnonzero(out[1:] != out[:-1]) + 1
-        bounds = [0, *edges.tolist(), int(out.size)]
-        for a, b in itertools.pairwise(bounds):
-            if out[a]:
-                segment = temps[a:b]
-                if self._open is None:
-                    self._open = _Open(int(times[a]), self._last_ok_ms, 0, -math.inf, math.inf, 0)
-                self._open.last_bad_ms = int(times[b - 1])
-                self._open.high_c = max(self._open.high_c, float(segment.max()))
-                self._open.low_c = min(self._open.low_c, float(segment.min()))
-                self._open.readings += b - a
-            else:
-                if self._open is not None:
-                    self._close(int(times[a]), ongoing=False)
-                self._last_ok_ms = int(times[b - 1])
-
-    def _close(self, end_ms: int, *, ongoing: bool) -> None:
-        run = self._open
-        assert run is not None
-        self._open = None
-        over = run.high_c - self.limits.high_c
-        under = self.limits.low_c - run.low_c
-        direction = "both" if over > 0 and under > 0 else ("above" if over > 0 else "below")
-        peak = run.high_c if over >= under else run.low_c
-        since = run.start_ms if run.prev_ok_ms is None else run.prev_ok_ms
-        # An excursion still running at the end has lasted at least until then.
-        sustained = (end_ms if ongoing else run.last_bad_ms) - since
-        self._excursions.append(
-            Excursion(
-                start_ms=run.start_ms,
-                end_ms=end_ms,
-                sustained_ms=sustained,
-                peak_c=peak,
-                direction=direction,
-                readings=run.readings,
-                alarm=sustained >= self.limits.alarm_delay_ms,
-                ongoing=ongoing,
-            )
-        )
+        self.hours.add(times, temps, weights)
 
     def _chart(self, times: npt.NDArray[np.int64], temps: npt.NDArray[np.float64]) -> None:
         span = max(1, self.end_ms - self.start_ms)

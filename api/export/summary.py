@@ -1,25 +1,29 @@
-"""Per-placement and whole-chain figures, combined from the per-sensor summaries, and the
-stability budget verdict.
+"""Per-placement, per-path and whole-chain figures, combined from the per-sensor
+summaries, and the stability budget verdict.
 
 How probes are combined (the issue is silent; README.md says the same):
 - min and max over every probe; mean and MKT (USP <1079.2>) pool the probes' time-weighted
   sums, so a placement's MKT is the MKT of everything its probes saw.
 - Time out of range of a placement is that of its worst probe (the product may have sat
-  next to it). The chain's time out of range is the sum over its placements, which for a
-  lot split over several places at once counts each part: conservative.
-- For the chain, each placement's sums are scaled by 1 / (its number of probes), so a
-  fridge with two probes counts its time once, not twice.
+  next to it).
+- A path (timeline.py: the placements one part of the batch went through) sums its
+  placements, each placement's sums scaled by 1 / (its number of probes), so a fridge with
+  two probes counts its time once, not twice.
+- The chain's figures are those of its worst path: the most time out of range, then the
+  highest MKT. A lot split over two places at once is judged by its worse half, never by an
+  MKT pooling a warm half with a cold one; without a split there is one path, the chain.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from api.export.record import ProductInfo
 from api.export.stats import SensorSummary
 from coldchain.mkt import MktAccumulator
 
-__all__ = ["BudgetVerdict", "Figures", "budget_verdict", "combine"]
+__all__ = ["BudgetVerdict", "Figures", "PathFigures", "budget_verdict", "combine", "worst_path"]
 
 _HOUR_MS = 3_600_000.0
 
@@ -31,7 +35,8 @@ class Figures:
     Attributes:
         in_range_share: time in range / observed time (None when nothing was observed).
         above_h, below_h: time out of range above the maximum / below the minimum (worst probe
-            for a placement, summed over placements for the chain).
+            for a placement, summed over placements for a path).
+        invalid: readings that were not temperatures (not in `count`, invalid.py).
     """
 
     count: int
@@ -45,6 +50,7 @@ class Figures:
     in_range_share: float | None
     above_h: float
     below_h: float
+    invalid: int = 0
 
     @property
     def out_of_range_h(self) -> float:
@@ -58,6 +64,7 @@ class Figures:
 @dataclass(slots=True)
 class _Sums:
     count: int = 0
+    invalid: int = 0
     expected: int = 0
     min_c: float | None = None
     max_c: float | None = None
@@ -71,7 +78,7 @@ class _Sums:
 def combine(
     groups: list[list[SensorSummary]], delta_h_kj_per_mol: float, *, chain: bool
 ) -> Figures:
-    """Figures of one placement (`groups` = [its probes], chain=False) or of the chain
+    """Figures of one placement (`groups` = [its probes], chain=False) or of a path
     (`groups` = one list of probes per placement, chain=True)."""
     sums = _Sums()
     mkt = MktAccumulator(delta_h_kj_per_mol)
@@ -80,6 +87,7 @@ def combine(
         worst_above = worst_below = 0.0
         for probe in probes:
             sums.count += probe.count
+            sums.invalid += probe.invalid
             sums.expected += probe.expected
             if probe.min_c is not None:
                 sums.min_c = probe.min_c if sums.min_c is None else min(sums.min_c, probe.min_c)
@@ -106,6 +114,27 @@ def combine(
         in_range_share=sums.in_range / sums.weight if sums.weight > 0 else None,
         above_h=sums.above / _HOUR_MS,
         below_h=sums.below / _HOUR_MS,
+        invalid=sums.invalid,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PathFigures:
+    """The figures of one path: `placements` are their indices, in time order."""
+
+    placements: tuple[int, ...]
+    figures: Figures
+
+
+def worst_path(paths: list[PathFigures]) -> PathFigures | None:
+    """The path with the most time out of range, then the highest MKT."""
+    return max(
+        paths,
+        key=lambda p: (
+            p.figures.out_of_range_h,
+            -math.inf if p.figures.mkt_c is None else p.figures.mkt_c,
+        ),
+        default=None,
     )
 
 
@@ -132,13 +161,14 @@ class BudgetVerdict:
         return max(0.0, self.charged_h - self.allowed_h)
 
 
-def budget_verdict(product: ProductInfo, chain: Figures) -> BudgetVerdict:
-    """Is the chain within the product's stability budget?
+def budget_verdict(product: ProductInfo, chain: Figures, extremes: Figures) -> BudgetVerdict:
+    """Is the chain (its worst path) within the product's stability budget?
 
     A budget allows up to `hours` cumulative between its bounds (catalog `Budget`); without
     a budget no time out of range is allowed. Without a lower bound, the budget covers
     excursions above the range only, so any time below the range is outside it (a 2–8 °C
-    product's budget for warm excursions says nothing about freezing).
+    product's budget for warm excursions says nothing about freezing). The budget's own
+    limits are checked against `extremes` (every placement: a peak on any path counts).
     """
     reasons: list[str] = []
     allowed = product.budget_hours if product.budget_hours is not None else 0.0
@@ -164,10 +194,11 @@ def budget_verdict(product: ProductInfo, chain: Figures) -> BudgetVerdict:
                 f"{allowed:g} h by {charged - allowed:.2f} h"
             )
     top, bottom = product.budget_max_c, product.budget_min_c
-    if top is not None and chain.max_c is not None and chain.max_c > top:
-        reasons.append(f"maximum {chain.max_c:g} °C is above the budget's limit of {top:g} °C")
-    if bottom is not None and chain.min_c is not None and chain.min_c < bottom:
-        reasons.append(f"minimum {chain.min_c:g} °C is below the budget's limit of {bottom:g} °C")
+    peak, low = extremes.max_c, extremes.min_c
+    if top is not None and peak is not None and peak > top:
+        reasons.append(f"maximum {peak:g} °C is above the budget's limit of {top:g} °C")
+    if bottom is not None and low is not None and low < bottom:
+        reasons.append(f"minimum {low:g} °C is below the budget's limit of {bottom:g} °C")
     return BudgetVerdict(
         allowed_h=allowed,
         charged_h=charged,

@@ -7,19 +7,25 @@ CSV and JSON put it in a trailer, the PDF (small, charts downsampled) is laid ou
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
 from api.export.devicereports import LoggerComparison, compare_report
-from api.export.recommend import Recommendation, recommend
+from api.export.excursions import Carry, Leg, ProbeExcursions, RecordExcursion, worst
+from api.export.findings import Finding, collect_findings, verdict
+from api.export.mktwindow import window_ms
 from api.export.reconcile import (
     ExcursionFinding,
     GapFinding,
+    InvalidFinding,
+    MktWindow,
     reconcile_excursions,
     reconcile_gaps,
+    reconcile_invalid,
 )
 from api.export.record import (
     BatchRecord,
@@ -29,9 +35,20 @@ from api.export.record import (
     speaks_msgpack,
     stream_sensor_readings,
 )
-from api.export.stats import Limits, SensorAccumulator, SensorSummary
-from api.export.summary import BudgetVerdict, Figures, budget_verdict, combine
+from api.export.stats import SensorAccumulator, SensorSummary
+from api.export.summary import (
+    BudgetVerdict,
+    Figures,
+    PathFigures,
+    budget_verdict,
+    combine,
+    worst_path,
+)
+from api.export.timeline import HAND_OVER, CustodyGap, Timeline, build_timeline
+from coldchain.config import Settings
 from coldchain.influx import InfluxClient
+from coldchain.judgement.excursion import ExcursionRule
+from coldchain.judgement.validity import ReadingValidity
 
 __all__ = [
     "Event",
@@ -41,10 +58,24 @@ __all__ = [
     "Readings",
     "RecordEnd",
     "Report",
+    "Rules",
     "SensorBegin",
     "SensorEnd",
     "walk_record",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The domain's rules the record applies (coldchain.judgement), configured as the
+    detector's are, so both judge the same readings the same way."""
+
+    excursion: ExcursionRule
+    validity: ReadingValidity
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Rules:
+        return cls(ExcursionRule.from_settings(settings), ReadingValidity.from_settings(settings))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +91,14 @@ class SensorBegin:
 
 @dataclass(frozen=True, slots=True)
 class Readings:
-    """A chunk of one sensor's readings, in time order (epoch ms, °C)."""
+    """A chunk of one sensor's readings, in time order (epoch ms, °C), invalid ones too
+    (`validity` says which: the formats mark them)."""
 
     placement: PlacementInfo
     sensor: SensorRef
     times: npt.NDArray[np.int64]
     temps: npt.NDArray[np.float64]
+    validity: ReadingValidity
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,16 +125,22 @@ class PlacementEnd:
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """The record's findings: figures per placement and for the chain, the budget verdict,
-    every excursion and gap with how it was handled, and the recommendation."""
+    """What the record found: figures per placement, per path and for the chain (its worst
+    path), the budget, every excursion, gap and invalid run with how it was handled, the
+    custody gaps, the findings and the verdict (findings.py)."""
 
     record: BatchRecord
     placements: tuple[PlacementReport, ...]
+    paths: tuple[PathFigures, ...]
+    worst: PathFigures | None
     chain: Figures
     budget: BudgetVerdict
     excursions: tuple[ExcursionFinding, ...]
     gaps: tuple[GapFinding, ...]
-    recommendation: Recommendation
+    invalid: tuple[InvalidFinding, ...]
+    custody_gaps: tuple[CustodyGap, ...]
+    findings: tuple[Finding, ...]
+    verdict: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,41 +151,48 @@ class RecordEnd:
 Event = PlacementBegin | SensorBegin | Readings | SensorEnd | PlacementEnd | RecordEnd
 
 
-def limits_of(record: BatchRecord) -> Limits:
-    product = record.product
-    return Limits(
-        low_c=product.min_c,
-        high_c=product.max_c,
-        alarm_delay_ms=round(product.alarm_delay_min * 60_000),
-        delta_h_kj_per_mol=product.delta_h_kj_per_mol,
-    )
-
-
 async def walk_record(
     record: BatchRecord,
     influx: InfluxClient,
     *,
+    rules: Rules,
     chart_buckets: int = 0,
     window_ms: int = 7 * 86_400_000,
 ) -> AsyncIterator[Event]:
-    """Events of the whole record in order; readings come in chunks, never all at once."""
-    limits = limits_of(record)
-    alerts = list(record.alerts)
+    """Events of the whole record in order; readings come in chunks, never all at once.
+
+    Placements come in time order (record.py), so the state an excursion hands over at a
+    hand-over (timeline.py, excursions.py) is known before the next placement is read.
+    """
+    product = record.product
+    limits, delta_h = product.limits, product.delta_h_kj_per_mol
+    timeline = build_timeline(record.placements)
     msgpack = await speaks_msgpack(influx)
+    carries: dict[int, Carry] = {}
     placements: list[PlacementReport] = []
-    excursions: list[ExcursionFinding] = []
+    excursions: list[RecordExcursion] = []
     gaps: list[GapFinding] = []
+    invalid: list[InvalidFinding] = []
     for placement in record.placements:
         yield PlacementBegin(placement)
+        handed = timeline.handed_from[placement.index]
+        seed = worst(carries[i] for i in handed if i in carries)
         sensors: list[tuple[SensorRef, SensorSummary]] = []
+        probes: list[ProbeExcursions] = []
         for sensor in placement.sensors:
             yield SensorBegin(placement, sensor)
+            interval_ms = sensor.log_interval_s * 1000
             accumulator = SensorAccumulator(
                 start_ms=placement.start_ms,
                 end_ms=placement.until_ms,
-                interval_ms=sensor.log_interval_s * 1000,
+                interval_ms=interval_ms,
                 limits=limits,
+                delta_h_kj_per_mol=delta_h,
+                validity=rules.validity,
                 chart_buckets=chart_buckets,
+            )
+            probe = ProbeExcursions(
+                rules.excursion, limits, Leg(placement, sensor), interval_ms, seed
             )
             stream = stream_sensor_readings(
                 influx,
@@ -157,49 +203,119 @@ async def walk_record(
                 msgpack=msgpack,
             )
             async for times, temps in prefetched(stream):
-                accumulator.add(times, temps)
-                yield Readings(placement, sensor, times, temps)
+                probe.add(*accumulator.add(times, temps))
+                accumulator.hours.prune(int(times[-1]), probe.spans())
+                yield Readings(placement, sensor, times, temps, rules.validity)
             summary = accumulator.finish()
             sensors.append((sensor, summary))
-            window = (placement.start_ms, placement.until_ms)
-            excursions.extend(
-                reconcile_excursions(
-                    placement.index, sensor, summary.excursions, alerts, window=window
-                )
+            probes.append(probe)
+            gaps.extend(reconcile_gaps(placement.index, sensor, summary.gaps, record.alerts))
+            invalid.extend(
+                reconcile_invalid(placement.index, sensor, summary.invalid_runs, record.alerts)
             )
-            gaps.extend(reconcile_gaps(placement.index, sensor, summary.gaps, alerts))
             yield SensorEnd(placement, sensor, summary)
-        figures = combine([[s for _, s in sensors]], limits.delta_h_kj_per_mol, chain=False)
+        excursions.extend(_hand_over(record, timeline, placement, probes, carries))
+        for probe, (_, summary) in zip(probes, sensors, strict=True):
+            summary.hours.prune(math.inf, probe.spans())
+        figures = combine([[s for _, s in sensors]], delta_h, chain=False)
         comparisons = [
-            await compare_report(
-                influx, placement, r, delta_h=limits.delta_h_kj_per_mol, msgpack=msgpack
-            )
+            await compare_report(influx, placement, r, delta_h=delta_h, msgpack=msgpack)
             for r in placement.logger_reports
         ]
         report = PlacementReport(placement, figures, tuple(sensors), tuple(comparisons))
         placements.append(report)
         yield PlacementEnd(report)
-    yield RecordEnd(build_report(record, placements, excursions, gaps))
+    yield RecordEnd(build_report(record, timeline, placements, excursions, gaps, invalid))
+
+
+def _hand_over(
+    record: BatchRecord,
+    timeline: Timeline,
+    placement: PlacementInfo,
+    probes: list[ProbeExcursions],
+    carries: dict[int, Carry],
+) -> list[RecordExcursion]:
+    """The placement's excursions, once all its probes are read. At a hand-over to a place
+    with sensors, the worst probe's state goes on (`carries`) and its open excursion is not
+    reported here: it continues in the next place."""
+    exit = timeline.exits[placement.index]
+    onward = exit == HAND_OVER and any(
+        q.sensors and placement.index in timeline.handed_from[q.index] for q in record.placements
+    )
+    states = [probe.carry() for probe in probes]
+    chosen = worst(states) if onward else None
+    if chosen is not None:
+        carries[placement.index] = chosen
+    found: list[RecordExcursion] = []
+    for probe, state in zip(probes, states, strict=True):
+        handed_on = state is chosen and state.excursion is not None
+        found.extend(probe.close(exit, handed_on))
+    return found
+
+
+def _window(
+    excursion: RecordExcursion, summaries: dict[tuple[int, SensorRef], SensorSummary]
+) -> MktWindow:
+    """The MKT of the excursion's evaluation window (mktwindow.py) along its probes."""
+    start, end = window_ms(excursion.start_ms, excursion.end_ms)
+    total = None
+    for leg in excursion.legs:
+        part = summaries[(leg.placement.index, leg.sensor)].hours.window(start, end)
+        if part is not None:
+            if total is None:
+                total = part
+            else:
+                total.merge(part)
+    return MktWindow(
+        max(start, excursion.legs[0].placement.start_ms),
+        min(end, excursion.legs[-1].placement.until_ms),
+        None if total is None else total.value_or_none(),
+    )
 
 
 def build_report(
     record: BatchRecord,
+    timeline: Timeline,
     placements: list[PlacementReport],
-    excursions: list[ExcursionFinding],
+    excursions: list[RecordExcursion],
     gaps: list[GapFinding],
+    invalid: list[InvalidFinding],
 ) -> Report:
-    """Chain figures, budget and recommendation from the per-placement results."""
-    groups = [[s for _, s in p.sensors] for p in placements if p.sensors]
-    chain = combine(groups, record.product.delta_h_kj_per_mol, chain=True)
-    budget = budget_verdict(record.product, chain)
-    recommendation = recommend(
-        excursions=excursions,
-        gaps=gaps,
-        budget=budget,
-        open_placement=any(p.end is None for p in record.placements),
-        placements=len(record.placements),
-        unmonitored=[f"{p.index} ({p.place})" for p in record.placements if not p.sensors],
+    """Paths, chain figures, budget, reconciliation, findings and verdict from the
+    per-placement results."""
+    delta_h = record.product.delta_h_kj_per_mol
+    probes = {p.info.index: [s for _, s in p.sensors] for p in placements}
+    paths = tuple(
+        PathFigures(path, combine([probes[i] for i in path if probes[i]], delta_h, chain=True))
+        for path in timeline.paths
+    )
+    worst = worst_path(list(paths))
+    chain = worst.figures if worst is not None else combine([], delta_h, chain=True)
+    extremes = combine([g for g in probes.values() if g], delta_h, chain=True)
+    budget = budget_verdict(record.product, chain, extremes)
+    summaries = {(p.info.index, s): summary for p in placements for s, summary in p.sensors}
+    table = [
+        f
+        if f.excursion is None or not f.excursion.run.alarm
+        else replace(f, window=_window(f.excursion, summaries))
+        for f in reconcile_excursions(
+            excursions, record.alerts, [(p.info, s) for p in placements for s, _ in p.sensors]
+        )
+    ]
+    findings = collect_findings(
+        record, timeline, excursions=table, gaps=gaps, invalid=invalid, budget=budget
     )
     return Report(
-        record, tuple(placements), chain, budget, tuple(excursions), tuple(gaps), recommendation
+        record=record,
+        placements=tuple(placements),
+        paths=paths,
+        worst=worst,
+        chain=chain,
+        budget=budget,
+        excursions=tuple(table),
+        gaps=tuple(gaps),
+        invalid=tuple(invalid),
+        custody_gaps=timeline.custody_gaps,
+        findings=tuple(findings),
+        verdict=verdict(findings, record),
     )

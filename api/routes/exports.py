@@ -52,6 +52,7 @@ async def export(
         signer=signer,
         actor=access.viewer.user_id,
         viewer=access.viewer,
+        settings=state.settings,
     )
     # Start the export before answering, so a refusal is still an error status.
     first = await anext(chunks, b"")

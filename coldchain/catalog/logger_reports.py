@@ -40,7 +40,7 @@ from coldchain.loggers.serialize import (
     record_from_json,
     record_to_json,
 )
-from coldchain.models import SourceKind
+from coldchain.models import SensorKey, SourceKind
 from coldchain.times import rfc3339
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "StoredReport",
     "find_report",
     "import_device_rules",
+    "imported_intervals_s",
     "record_report",
     "reports_for",
     "resolve_target",
@@ -362,3 +363,22 @@ def import_device_rules(
         )
         created.append(row.id)
     return created
+
+
+def imported_intervals_s(session: Session) -> dict[SensorKey, int]:
+    """The longest logging interval of the USB logger exports imported for each sensor: a
+    reading stands for up to the device's own interval, not the catalog's (a Fridge-tag
+    logging every 5 min may be imported as the probe of a unit that logs every minute).
+    The detector and the batch record both take a sensor's interval from here."""
+    out: dict[SensorKey, int] = {}
+    query = select(
+        LoggerReportRow.site_id,
+        LoggerReportRow.source,
+        LoggerReportRow.device,
+        LoggerReportRow.sensor,
+        LoggerReportRow.log_interval_s,
+    ).where(LoggerReportRow.log_interval_s.is_not(None))
+    for site, source, device, sensor, interval_s in session.execute(query):
+        key = SensorKey(site, source, device, sensor)
+        out[key] = max(out.get(key, 0), interval_s or 0)
+    return out

@@ -189,8 +189,11 @@ async def test_json_export_shows_the_backfilled_excursion_with_its_true_times(wo
         "2026-10-24T21:00:00.000Z",
     )
     assert gap["missing_readings"] == 60
-    assert summary["recommendation"]["release"] is False  # the gap is not explained
-    assert any("gap" in r for r in summary["recommendation"]["reasons"])
+    assert summary["verdict"] == "open findings"  # the gap is not explained
+    assert [(f["kind"], f["state"]) for f in summary["findings"]] == [
+        ("gap", "open"),
+        ("excursion", "cleared"),  # closed by QA with a root cause
+    ]
     fridge = record["placements"][0]
     assert [s["sensor"] for s in fridge["sensors"]] == ["p1", "p2"]
     assert len(fridge["sensors"][0]["readings"]) == 36 * 60
@@ -202,8 +205,8 @@ async def test_json_export_shows_the_backfilled_excursion_with_its_true_times(wo
 async def test_csv_shows_local_time_on_both_sides_of_the_dst_change(world: World) -> None:
     text = (await _export(world, "csv")).decode()
     # 2026-10-25 03:00 CEST becomes 02:00 CET: 02:30 local happens twice, offsets tell them apart.
-    assert ",2026-10-25T00:30:00.000Z,2026-10-25T02:30:00.000+02:00,5.0\n" in text
-    assert ",2026-10-25T01:30:00.000Z,2026-10-25T02:30:00.000+01:00,5.0\n" in text
+    assert ",2026-10-25T00:30:00.000Z,2026-10-25T02:30:00.000+02:00,5.0,\n" in text
+    assert ",2026-10-25T01:30:00.000Z,2026-10-25T02:30:00.000+01:00,5.0,\n" in text
     assert "\n1,BSL/FRIDGE-01,BSL,unit,FRIDGE-01,p1,2026-10-24T12:00:00.000Z," in text
     assert "2026-10-26T04:00:00.000Z" in text.split("# summary")[1]
     assert text.splitlines()[-1].startswith("#coldchain-signature,v1,sha256=")
@@ -265,7 +268,7 @@ def test_cli_export_then_verify_and_one_changed_byte_fails(
             ],
         )
         assert result.exit_code == 0, result.output
-        assert "RELEASE NOT RECOMMENDED" in result.output
+        assert "verdict: open findings (automated screen" in result.output
         ok = runner.invoke(cli, ["verify", str(out), "--data-dir", str(world.data_dir)])
         assert ok.exit_code == 0, ok.output
         assert "intact" in ok.output

@@ -1,19 +1,28 @@
-"""Budget verdict, detector/readings reconciliation, the recommendation, and local time
-across a daylight-saving change."""
+"""Budget verdict, detector/readings reconciliation, findings and the verdict, and local
+time across a daylight-saving change."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 
-from api.export.recommend import recommend
-from api.export.reconcile import reconcile_excursions, reconcile_gaps
-from api.export.record import AlertInfo, ProductInfo, SensorRef
-from api.export.stats import Excursion, Gap
-from api.export.summary import Figures, budget_verdict
+from api.export.excursions import BACK_IN_RANGE, Leg, RecordExcursion
+from api.export.findings import Finding, collect_findings, verdict
+from api.export.reconcile import (
+    ExcursionFinding,
+    GapFinding,
+    reconcile_excursions,
+    reconcile_gaps,
+)
+from api.export.record import AlertInfo, BatchRecord, PlacementInfo, ProductInfo, SensorRef
+from api.export.stats import Gap
+from api.export.summary import BudgetVerdict, Figures, budget_verdict
 from api.export.timefmt import format_local, format_utc
+from api.export.timeline import build_timeline
+from coldchain.judgement.excursion import Excursion
 from coldchain.times import to_ms
 
 H = 3_600_000
@@ -40,36 +49,46 @@ def _figures(above_h: float = 0.0, below_h: float = 0.0, max_c: float = 9.0) -> 
     return Figures(10, 10, 1.0, max_c, 5.0, 5.2, 10.0, 9.0, 0.9, above_h, below_h)
 
 
+def _budget(product: ProductInfo, figures: Figures) -> BudgetVerdict:
+    return budget_verdict(product, figures, figures)
+
+
 def test_budget_within_says_how_much_remains() -> None:
-    verdict = budget_verdict(_product(), _figures(above_h=3.5))
-    assert (verdict.exceeded, verdict.charged_h, verdict.remaining_h) == (False, 3.5, 20.5)
+    within = _budget(_product(), _figures(above_h=3.5))
+    assert (within.exceeded, within.charged_h, within.remaining_h) == (False, 3.5, 20.5)
 
 
 def test_budget_exceeded_says_by_how_much() -> None:
-    verdict = budget_verdict(_product(hours=2.0), _figures(above_h=3.5))
-    assert verdict.exceeded
-    assert verdict.over_by_h == pytest.approx(1.5)
-    assert "exceeds the stability budget of 2 h by 1.50 h" in verdict.reasons[0]
+    exceeded = _budget(_product(hours=2.0), _figures(above_h=3.5))
+    assert exceeded.exceeded
+    assert exceeded.over_by_h == pytest.approx(1.5)
+    assert "exceeds the stability budget of 2 h by 1.50 h" in exceeded.reasons[0]
 
 
-def test_a_peak_above_the_budgets_limit_exceeds_it_whatever_the_hours() -> None:
-    verdict = budget_verdict(_product(), _figures(above_h=0.1, max_c=27.0))
-    assert verdict.exceeded
-    assert "above the budget's limit of 25 °C" in verdict.reasons[0]
+def test_a_peak_above_the_budgets_limit_on_any_path_exceeds_it_whatever_the_hours() -> None:
+    worst_path, everywhere = _figures(above_h=0.1), _figures(above_h=0.1, max_c=27.0)
+    exceeded = budget_verdict(_product(), worst_path, everywhere)
+    assert exceeded.exceeded
+    assert "above the budget's limit of 25 °C" in exceeded.reasons[0]
 
 
 def test_cold_time_is_outside_a_budget_without_a_lower_bound() -> None:
-    assert budget_verdict(_product(), _figures(below_h=0.5)).exceeded
-    assert not budget_verdict(_product(budget_min=0.0), _figures(below_h=0.5)).exceeded
+    assert _budget(_product(), _figures(below_h=0.5)).exceeded
+    assert not _budget(_product(budget_min=0.0), _figures(below_h=0.5)).exceeded
 
 
 def test_without_a_budget_no_time_out_of_range_is_allowed() -> None:
-    assert budget_verdict(_product(hours=None), _figures(above_h=0.01)).exceeded
-    assert not budget_verdict(_product(hours=None), _figures()).exceeded
+    assert _budget(_product(hours=None), _figures(above_h=0.01)).exceeded
+    assert not _budget(_product(hours=None), _figures()).exceeded
 
 
 def _alert(
-    start_h: float, end_h: float | None, state: str = "closed", cause: str | None = "door"
+    start_h: float,
+    end_h: float | None,
+    state: str = "closed",
+    cause: str | None = "door",
+    *,
+    other_limits: bool = False,
 ) -> AlertInfo:
     return AlertInfo(
         id=f"a{start_h}",
@@ -83,35 +102,57 @@ def _alert(
         retrospective=True,
         closed_by="qa",
         root_cause=cause,
+        other_limits=other_limits,
     )
 
 
-def _excursion(start_h: float, end_h: float, alarm: bool = True) -> Excursion:
-    return Excursion(
-        int(start_h * H),
-        int(end_h * H),
-        int((end_h - start_h) * H),
-        12.0,
-        "above",
-        12,
-        alarm,
-        False,
-    )
+PLACEMENT = PlacementInfo(
+    index=1,
+    placement_id=7,
+    kind="shipment",
+    place="SHP-1",
+    start=datetime.fromtimestamp(0, UTC),
+    end=datetime.fromtimestamp(12 * 3600, UTC),
+    until=datetime.fromtimestamp(12 * 3600, UTC),
+    timezone="UTC",
+    sensors=(SENSOR,),
+)
+
+
+def _excursion(start_h: float, end_h: float, alarm: bool = True) -> RecordExcursion:
+    start, end = int(start_h * H), int(end_h * H)
+    run = Excursion(start, start, end - 1, 12.0, 1, 12, end, start + 1 if alarm else None)
+    return RecordExcursion(run, (Leg(PLACEMENT, SENSOR),), end, BACK_IN_RANGE)
+
+
+def _reconcile(
+    excursions: list[RecordExcursion], alerts: list[AlertInfo]
+) -> list[ExcursionFinding]:
+    return reconcile_excursions(excursions, alerts, [(PLACEMENT, SENSOR)])
 
 
 def test_excursions_and_alerts_are_paired_and_disagreements_named() -> None:
-    findings = reconcile_excursions(
-        1,
-        SENSOR,
+    findings = _reconcile(
         [_excursion(1, 2), _excursion(5, 6), _excursion(8, 8.1, alarm=False)],
         [_alert(1, 2), _alert(10, 11)],
-        window=(0, 12 * H),
     )
     assert [(f.agreement, f.explained) for f in findings] == [
         ("agree", True),
         ("readings only", False),
         ("brief", False),
         ("detector only", True),
+    ]
+
+
+def test_an_alarm_under_another_products_limits_is_context_or_explains_one_of_ours() -> None:
+    findings = _reconcile(
+        [_excursion(1, 2), _excursion(5, 5.2, alarm=False)],
+        [_alert(0.5, 2, other_limits=True), _alert(5, 5.5, other_limits=True)],
+    )
+    assert [(f.agreement, f.excursion is not None, f.disagrees) for f in findings] == [
+        ("agree", True, False),  # started earlier: its start was the stricter limits'
+        ("brief", True, False),  # our brief excursion stays brief
+        ("other limits", False, False),  # and the alarm is context
     ]
 
 
@@ -144,35 +185,40 @@ def test_gaps_are_explained_only_by_a_closed_missing_data_alert() -> None:
     assert open_one.explained_by is None
 
 
-def test_release_is_recommended_only_without_any_reason_against_it() -> None:
-    within = budget_verdict(_product(), _figures(above_h=1.0))
-    agreed = reconcile_excursions(1, SENSOR, [_excursion(1, 2)], [_alert(1, 2)], window=(0, 12 * H))
-    ok = recommend(excursions=agreed, gaps=[], budget=within, open_placement=False, placements=2)
-    assert ok.release
-    assert ok.verdict == "RELEASE RECOMMENDED"
-    assert not ok.reasons
-    unclosed = reconcile_excursions(
-        1,
-        SENSOR,
-        [_excursion(1, 2)],
-        [_alert(1, 2, state="resolved", cause=None)],
-        window=(0, 12 * H),
+def _record(open_placement: bool = False) -> BatchRecord:
+    placement = replace(PLACEMENT, end=None) if open_placement else PLACEMENT
+    return BatchRecord("LOT-1", _product(), (placement,), (), PLACEMENT.until)
+
+
+def _findings(
+    excursions: list[ExcursionFinding],
+    gaps: list[GapFinding],
+    budget: BudgetVerdict,
+    record: BatchRecord,
+) -> list[Finding]:
+    timeline = build_timeline(record.placements)
+    return collect_findings(
+        record, timeline, excursions=excursions, gaps=gaps, invalid=[], budget=budget
     )
+
+
+def test_no_open_findings_only_when_every_finding_is_cleared() -> None:
+    within = budget_verdict(_product(), _figures(above_h=1.0), _figures())
+    agreed = _reconcile([_excursion(1, 2)], [_alert(1, 2)])
+    findings = _findings(agreed, [], within, _record())
+    assert [(f.kind, f.state) for f in findings] == [("excursion", "cleared")]
+    assert verdict(findings, _record()) == "no open findings"
+    unclosed = _reconcile([_excursion(1, 2)], [_alert(1, 2, state="resolved", cause=None)])
     gap = reconcile_gaps(1, SENSOR, [Gap(0, H, "start", 11)], [])
-    exceeded = budget_verdict(_product(hours=0.5), _figures(above_h=1.0))
-    bad = recommend(
-        excursions=unclosed,
-        gaps=gap,
-        budget=exceeded,
-        open_placement=True,
-        placements=2,
-        unmonitored=["3 (BSL/ROOM-9)"],
-    )
-    assert not bad.release
-    text = " | ".join(bad.reasons)
-    for expected in ("not closed by QA", "exceeds the stability budget", "gap(s)", "no sensor"):
-        assert expected in text
-    assert any("still placed" in n for n in bad.notes)
+    exceeded = budget_verdict(_product(hours=0.5), _figures(above_h=1.0), _figures())
+    bad = _findings(unclosed, gap, exceeded, _record())
+    assert sorted((f.kind, f.state) for f in bad) == [
+        ("budget", "open"),
+        ("excursion", "open"),
+        ("gap", "open"),
+    ]
+    assert verdict(bad, _record()) == "open findings"
+    assert verdict(bad, _record(open_placement=True)) == "incomplete"
 
 
 def test_local_time_shows_the_offset_on_both_sides_of_the_dst_change() -> None:

@@ -74,18 +74,30 @@ def test_rows_are_the_readings_formatted_one_by_one(zone: str) -> None:
     ms = _instants()[:600]
     temps = np.array([5.0, -0.0, 0.0, -40.125, 1e-05, 1e16, 0.1 + 0.2, 123456.789, 6.0, 5.01] * 60)
     prefix = "1,BSL/FR-1,BSL,unit,FR-1,p1,"
+
+    def note(value: float) -> bytes:  # each distinct value's note, e.g. why it is invalid
+        return b",big" if value > 1000 else b","
+
+    def silent(value: float) -> bytes:
+        return b""
+
     csv = reading_rows(
-        ms, temps, zone, head=prefix.encode(), mid=b",", sep=b",", tail=b"\n"
+        ms, temps, zone, head=prefix.encode(), mid=b",", sep=b",", tail=b"\n", note=note
     ).decode()
     expected = [
-        f"{prefix}{_utc(t)},{_local(t, zone)},{v!r}\n"
+        f"{prefix}{_utc(t)},{_local(t, zone)},{v!r},{'big' if v > 1000 else ''}\n"
         for t, v in zip(ms.tolist(), temps.tolist(), strict=True)
     ]
     assert csv == "".join(expected)
-    json = reading_rows(ms[:3], temps[:3], zone, head=b',["', mid=b'","', sep=b'",', tail=b"]")
+    json = reading_rows(
+        ms[:3], temps[:3], zone, head=b',["', mid=b'","', sep=b'",', tail=b"]", note=silent
+    )
     assert json.decode() == "".join(
         f',["{_utc(t)}","{_local(t, zone)}",{v!r}]'
         for t, v in zip(ms[:3].tolist(), temps[:3].tolist(), strict=True)
     )
     empty = np.empty(0, dtype=np.int64)
-    assert reading_rows(empty, np.empty(0), zone, head=b"", mid=b"", sep=b"", tail=b"]") == b""
+    nothing = reading_rows(
+        empty, np.empty(0), zone, head=b"", mid=b"", sep=b"", tail=b"]", note=note
+    )
+    assert nothing == b""

@@ -185,7 +185,10 @@ async def test_record_with_an_empty_placement_and_a_dst_change(
     [gap] = summary["gaps"]
     assert (gap["where"], gap["missing_readings"]) == ("empty", 12)
     assert summary["placements"][0]["present_share"] == 1.0
-    assert summary["recommendation"]["release"] is False
+    assert summary["verdict"] == "open findings"
+    assert [(f["kind"], f["state"], f["where"]) for f in summary["findings"]] == [
+        ("gap", "open", "SHP-1 (LOG-1/p1)")
+    ]
     assert summary["chain"]["mkt_c"] == pytest.approx(summary["placements"][0]["mkt_c"])
 
 

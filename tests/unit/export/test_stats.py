@@ -1,15 +1,20 @@
-"""One sensor's statistics over a placement: the time base, gaps, excursions, edge cases."""
+"""One sensor's statistics over a placement: the time base, gaps, invalid readings, edge
+cases (its excursions are the domain rule's: test_excursions.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from api.export.stats import Limits, SensorAccumulator, SensorSummary
+from api.export.invalid import InvalidRun
+from api.export.stats import SensorAccumulator, SensorSummary
+from coldchain.judgement.limits import Limits
+from coldchain.judgement.validity import ReadingValidity
 from coldchain.mkt import mean_kinetic_temperature
 
 MIN = 60_000
-LIMITS = Limits(low_c=2.0, high_c=8.0, alarm_delay_ms=30 * MIN, delta_h_kj_per_mol=83.144)
+LIMITS = Limits(low_c=2.0, high_c=8.0, alarm_delay_ms=30 * MIN, label="product VAX")
+VALIDITY = ReadingValidity(error_values_c=(-127.0, 85.0), probe_min_c=-100.0, probe_max_c=70.0)
 
 
 def _run(
@@ -25,6 +30,8 @@ def _run(
         end_ms=int(end_min * MIN),
         interval_ms=int(interval_min * MIN),
         limits=LIMITS,
+        delta_h_kj_per_mol=83.144,
+        validity=VALIDITY,
         chart_buckets=10,
     )
     t = (np.array(times_min) * MIN).astype(np.int64)
@@ -54,7 +61,6 @@ def test_results_do_not_depend_on_how_the_stream_is_chunked() -> None:
     assert pieces.mean_c == pytest.approx(whole.mean_c)
     assert pieces.mkt.value_c() == pytest.approx(whole.mkt.value_c())
     assert pieces.gaps == whole.gaps
-    assert pieces.excursions == whole.excursions
     assert (pieces.above_ms, pieces.below_ms) == (whole.above_ms, whole.below_ms)
 
 
@@ -99,32 +105,38 @@ def test_late_first_and_early_last_readings_are_gaps_at_the_edges() -> None:
     ]
 
 
-def test_excursion_times_peak_and_alarm_by_the_alarm_delay() -> None:
-    temps = [5.0] * 10 + [9.0, 11.5, 10.0] * 12 + [5.0] * 10  # out from 10 to 45
-    summary = _run(list(range(len(temps))), temps, end_min=len(temps))
-    [exc] = summary.excursions
-    assert (exc.start_ms, exc.end_ms) == (10 * MIN, 46 * MIN)
-    assert (exc.peak_c, exc.direction, exc.readings, exc.alarm) == (11.5, "above", 36, True)
-    assert summary.above_ms == 36 * MIN  # time out of range = the excursion's duration
-    brief = _run(list(range(20)), [5.0] * 5 + [1.0] * 5 + [5.0] * 10, end_min=20)
-    [cold] = brief.excursions
-    assert (cold.direction, cold.peak_c, cold.alarm) == ("below", 1.0, False)
-
-
-def test_an_excursion_across_a_gap_charges_the_whole_gap_to_out_of_range() -> None:
+def test_a_reading_out_of_range_before_a_gap_charges_the_whole_gap_to_out_of_range() -> None:
     summary = _run([0, 1, 2, 30, 31], [5.0, 5.0, 12.0, 5.0, 5.0], end_min=32)
-    [exc] = summary.excursions
-    assert (exc.start_ms, exc.end_ms) == (2 * MIN, 30 * MIN)
     assert summary.above_ms == 28 * MIN  # nothing showed it back in range before 30
     assert summary.covered_ms == 5 * MIN  # but only five readings' worth was observed
 
 
-def test_an_excursion_still_open_at_the_end_is_ongoing() -> None:
-    summary = _run([0, 1, 2], [5.0, 9.0, 9.5], end_min=60, interval_min=1)
-    [exc] = summary.excursions
-    assert exc.ongoing
-    assert exc.end_ms == 60 * MIN
-    assert exc.alarm
+def test_an_invalid_reading_is_missing_and_enters_no_figure() -> None:
+    temps = [5.0] * 60
+    temps[30] = 85.0  # a DS18B20 that lost power
+    temps[40] = -127.0  # and one that lost its probe
+    summary = _run(list(range(60)), temps, end_min=60)
+    assert (summary.count, summary.invalid) == (58, 2)
+    assert (summary.min_c, summary.max_c, summary.mean_c) == (5.0, 5.0, 5.0)
+    assert summary.mkt.value_c() == pytest.approx(5.0)
+    assert (summary.above_ms, summary.below_ms) == (0.0, 0.0)
+    assert [(g.start_ms // MIN, g.end_ms // MIN, g.missing) for g in summary.gaps] == [
+        (29, 31, 1),
+        (39, 41, 1),
+    ]
+    assert summary.invalid_runs == [
+        InvalidRun(30 * MIN, 30 * MIN, 1, (85.0,), ("error code 85 °C",)),
+        InvalidRun(40 * MIN, 40 * MIN, 1, (-127.0,), ("error code -127 °C",)),
+    ]
+
+
+def test_a_run_of_invalid_readings_spans_chunks_and_lists_its_values() -> None:
+    temps = [5.0] * 10 + [85.0, 150.0, 85.0, 85.0] + [5.0] * 10
+    summary = _run(list(range(24)), temps, end_min=24, chunk=5)
+    [run] = summary.invalid_runs
+    assert (run.start_ms // MIN, run.end_ms // MIN, run.count) == (10, 13, 4)
+    assert run.values == (85.0, 150.0)
+    assert run.reasons == ("error code 85 °C", "outside the probe's range -100…70 °C")
 
 
 def test_chart_buckets_keep_the_peaks() -> None:

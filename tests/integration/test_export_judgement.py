@@ -1,0 +1,500 @@
+"""One judgement of a batch (docs/design.md §11), tried as a QA reviewer would, through the
+real path: the fleet file into the catalog, readings into a real influxd, the record from
+`export_batch` (or the CLI), read back as its JSON `summary.verdict` / `summary.findings`.
+
+Each batch below has a place and a day of its own, so each test writes only its readings."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from reportlab.platypus import KeepTogether, LongTable, Paragraph
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from api.export import ExportSigner, export_batch
+from api.export.document import ExportMeta
+from api.export.pdf_format import story
+from api.export.record import load_batch_record
+from api.export.walk import RecordEnd, Report, Rules, walk_record
+from cli import export_cmd
+from coldchain.catalog import (
+    Viewer,
+    catalog_session,
+    create_catalog_engine,
+    import_fleet,
+    upgrade_catalog,
+)
+from coldchain.catalog.alerts import NewAlert, open_alert
+from coldchain.catalog.logger_reports import record_report, resolve_target
+from coldchain.config import Settings
+from coldchain.influx import InfluxClient
+from coldchain.loggers.serialize import device_record
+from coldchain.mkt import mean_kinetic_temperature
+from coldchain.times import to_ms
+from tests.support.real_loggers import real_file
+from tests.support.servers import InfluxServer
+
+pytestmark = pytest.mark.integration
+
+DAY = datetime(2026, 3, 2, tzinfo=UTC)
+NOW = DAY + timedelta(hours=12)
+
+
+def at(hours: float) -> datetime:
+    return DAY + timedelta(hours=hours)
+
+
+def _iso(hours: float) -> str:
+    return at(hours).isoformat().replace("+00:00", "Z")
+
+
+_FRIDGES = "".join(
+    f"      - {{id: FRIDGE-0{n}, kind: refrigerator, setpoint_c: 5.0, log_interval_s: 60, "
+    "sensors: [{id: p1}]}\n"
+    for n in range(1, 8)
+)
+_LOTS = "".join(
+    f"  - {{id: LOT-{lot}, product: VAX-1}}\n"
+    for lot in ("HAND", "GAP", "SPLIT", "ON", "GLITCH", "A", "LOGGER", "DANCE")
+)
+_SHIPMENTS = "".join(
+    f"  - {{id: SHP-{n}, origin: BSL, destination: BSL, "
+    f"loggers: [{{id: LOG-{n}, sensors: [{{id: p1}}], log_interval_s: 60}}]}}\n"
+    for n in range(1, 5)
+)
+FLEET = f"""\
+sponsors: [{{id: ACME, name: Acme Pharma}}, {{id: GLOBEX, name: Globex}}]
+sites:
+  - id: BSL
+    timezone: Europe/Zurich
+    units:
+{_FRIDGES}\
+      - {{id: ROOM-1, kind: cold_room, setpoint_c: 4.0, log_interval_s: 60, sensors: [{{id: p1}}]}}
+products:
+  - id: VAX-1
+    sponsor: ACME
+    storage: {{min_c: 2.0, max_c: 8.0, alarm_delay_min: 30, budget: {{max_c: 25.0, hours: 24}}}}
+  - id: VAX-2
+    sponsor: GLOBEX
+    storage: {{min_c: 2.0, max_c: 6.0, alarm_delay_min: 30}}
+batches:
+{_LOTS}\
+  - {{id: LOT-B, product: VAX-2}}
+shipments:
+{_SHIPMENTS}\
+placements:
+  - {{batch: LOT-HAND, unit: BSL/FRIDGE-01, from: "{_iso(6)}", to: "{_iso(8)}"}}
+  - {{batch: LOT-HAND, shipment: SHP-1, from: "{_iso(8)}", to: "{_iso(12)}"}}
+  - {{batch: LOT-GAP, unit: BSL/FRIDGE-02, from: "{_iso(6)}", to: "{_iso(8)}"}}
+  - {{batch: LOT-GAP, shipment: SHP-2, from: "{_iso(10)}", to: "{_iso(12)}"}}
+  - {{batch: LOT-SPLIT, unit: BSL/FRIDGE-03, from: "{_iso(0)}", to: "{_iso(8)}"}}
+  - {{batch: LOT-SPLIT, shipment: SHP-3, from: "{_iso(8)}", to: "{_iso(12)}", quantity: 500}}
+  - {{batch: LOT-SPLIT, shipment: SHP-4, from: "{_iso(8)}", to: "{_iso(12)}", quantity: 500}}
+  - {{batch: LOT-ON, unit: BSL/FRIDGE-04, from: "{_iso(10)}"}}
+  - {{batch: LOT-GLITCH, unit: BSL/FRIDGE-05, from: "{_iso(-12)}", to: "{_iso(12)}"}}
+  - {{batch: LOT-A, unit: BSL/ROOM-1, from: "{_iso(0)}", to: "{_iso(12)}"}}
+  - {{batch: LOT-B, unit: BSL/ROOM-1, from: "{_iso(0)}", to: "{_iso(12)}"}}
+  - {{batch: LOT-LOGGER, unit: BSL/FRIDGE-06, from: "{_iso(0)}", to: "{_iso(12)}"}}
+  - {{batch: LOT-DANCE, unit: BSL/FRIDGE-07, from: "{_iso(0)}", to: "{_iso(4)}"}}
+"""
+
+
+@dataclass
+class World:
+    influx_url: str
+    influx_db: str
+    catalog_url: str
+    engine: Engine
+    data_dir: Path
+
+
+@pytest.fixture
+async def world(influxd: InfluxServer, influx_db: str, tmp_path: Path) -> AsyncIterator[World]:
+    catalog_url = f"sqlite:///{tmp_path / 'catalog.sqlite3'}"
+    engine = create_catalog_engine(catalog_url)
+    upgrade_catalog(engine)
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(FLEET)
+    import_fleet(engine, fleet, actor="test")
+    async with InfluxClient(influxd.url, influx_db) as influx:
+        await influx.create_database()
+        yield World(influxd.url, influx_db, catalog_url, engine, tmp_path / "var")
+        await influx.drop_database()
+    engine.dispose()
+
+
+def _series(
+    device: str,
+    source: str,
+    start_h: float,
+    end_h: float,
+    value: Callable[[float], float],
+    step_min: int = 1,
+) -> list[str]:
+    """A reading every `step_min` in [start, end); `value` of the hour (float) it is taken."""
+    lines = []
+    minute = 0
+    while (hour := start_h + minute / 60) < end_h:
+        lines.append(
+            f"reading,device={device},sensor=p1,site=BSL,source={source} "
+            f"temp_c={value(hour)} {to_ms(at(hour))}"
+        )
+        minute += step_min
+    return lines
+
+
+async def _write(world: World, lines: list[str]) -> None:
+    async with InfluxClient(world.influx_url, world.influx_db) as influx:
+        await influx.write_lines(lines)
+
+
+async def _export(
+    world: World, batch: str, fmt: str = "json", viewer: Viewer | None = None
+) -> bytes:
+    signer = ExportSigner.load_or_create(world.data_dir)
+    async with InfluxClient(world.influx_url, world.influx_db) as influx:
+        stream = export_batch(
+            batch,
+            fmt,
+            influx=influx,
+            catalog_engine=world.engine,
+            signer=signer,
+            actor="qa-maria",
+            viewer=viewer,
+            now=NOW,
+        )
+        return b"".join([chunk async for chunk in stream])
+
+
+async def _summary(world: World, batch: str, viewer: Viewer | None = None) -> dict[str, Any]:
+    summary: dict[str, Any] = json.loads(await _export(world, batch, viewer=viewer))["summary"]
+    return summary
+
+
+def _kinds(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(f["kind"], f["state"]) for f in summary["findings"]]
+
+
+def _warm(start_h: float, end_h: float, warm: float = 12.0) -> Callable[[float], float]:
+    return lambda hour: warm if start_h <= hour < end_h else 5.0
+
+
+async def test_an_excursion_across_a_hand_over_is_one_alarm_naming_both_places(
+    world: World,
+) -> None:
+    """Case 1: 47 min at 12 °C, 20 in the fridge and 27 in the truck: one excursion beyond
+    the 30-minute alarm delay, not two brief pieces."""
+    warm = _warm(7 + 40 / 60, 8 + 27 / 60)
+    await _write(
+        world, _series("FRIDGE-01", "unit", 6, 8, warm) + _series("LOG-1", "logger", 8, 12, warm)
+    )
+    summary = await _summary(world, "LOT-HAND")
+    [excursion] = summary["excursions"]
+    assert excursion["where"] == "BSL/FRIDGE-01 (p1) → SHP-1 (LOG-1/p1)"
+    assert (excursion["start"]["utc"], excursion["end"]["utc"]) == (
+        "2026-03-02T07:40:00.000Z",
+        "2026-03-02T08:27:00.000Z",
+    )
+    assert excursion["alarm"] is True
+    assert excursion["beyond_min"] == 47  # from the last reading inside, 07:39, to 08:26
+    assert excursion["agreement"] == "across hand-over"  # no probe alone reached the delay
+    [finding] = summary["findings"]
+    assert (finding["kind"], finding["state"], finding["where"]) == (
+        "excursion",
+        "open",
+        "BSL/FRIDGE-01 (p1) → SHP-1 (LOG-1/p1)",
+    )
+    assert summary["verdict"] == "open findings"
+    assert summary["custody_gaps"] == []
+
+
+async def test_time_between_placements_is_a_custody_gap_and_nothing_is_carried_across(
+    world: World,
+) -> None:
+    """Case 2: the fridge ends at 08:00, the truck starts at 10:00."""
+    warm = _warm(7 + 40 / 60, 10 + 27 / 60)
+    await _write(
+        world, _series("FRIDGE-02", "unit", 6, 8, warm) + _series("LOG-2", "logger", 10, 12, warm)
+    )
+    summary = await _summary(world, "LOT-GAP")
+    [gap] = [f for f in summary["findings"] if f["kind"] == "custody_gap"]
+    assert (gap["start"]["utc"], gap["end"]["utc"], gap["state"]) == (
+        "2026-03-02T08:00:00.000Z",
+        "2026-03-02T10:00:00.000Z",
+        "open",
+    )
+    assert gap["where"] == "between BSL/FRIDGE-02 and SHP-2"
+    pieces = summary["excursions"]
+    assert [(e["where"], e["alarm"], e["ended"]) for e in pieces] == [
+        ("BSL/FRIDGE-02 (p1)", False, "custody gap"),
+        ("SHP-2 (LOG-2/p1)", False, "back in range"),
+    ]
+    assert _kinds(summary) == [("custody_gap", "open")]  # two brief pieces: no alarm
+    assert summary["verdict"] == "open findings"
+
+
+async def test_a_split_lot_is_judged_by_its_worst_path_not_a_pooled_mkt(world: World) -> None:
+    """Case 2, split: after the fridge, half the lot rides warm in SHP-3, half cool in
+    SHP-4 at the same time; the chain's figures are SHP-3's path, never an average."""
+    await _write(
+        world,
+        _series("FRIDGE-03", "unit", 0, 8, _warm(0, 0))
+        + _series("LOG-3", "logger", 8, 12, _warm(9, 11))
+        + _series("LOG-4", "logger", 8, 12, _warm(9, 9 + 20 / 60, warm=9.0)),
+    )
+    summary = await _summary(world, "LOT-SPLIT")
+    paths = summary["paths"]
+    assert [(p["placements"], p["worst"]) for p in paths] == [([1, 2], True), ([1, 3], False)]
+    chain = summary["chain"]
+    expected = mean_kinetic_temperature([5.0] * 600 + [12.0] * 120)
+    assert chain["mkt_c"] == pytest.approx(expected, abs=1e-3)
+    assert chain["out_of_range_h"] == pytest.approx(2.0)
+    assert summary["budget"]["charged_h"] == pytest.approx(2.0)
+    assert chain["mkt_c"] == paths[0]["mkt_c"] > paths[1]["mkt_c"]
+    # SHP-3's alarm, which no detector alert matches; SHP-4's 20 minutes are brief
+    assert [(f["kind"], f["where"]) for f in summary["findings"]] == [
+        ("disagreement", "SHP-3 (LOG-3/p1)"),
+        ("excursion", "SHP-3 (LOG-3/p1)"),
+    ]
+
+
+async def test_an_excursion_still_running_at_generation_time_makes_the_record_incomplete(
+    world: World,
+) -> None:
+    """Case 4: 10 minutes at 12 °C up to the generation time, shorter than the alarm
+    delay, is not a note: it is an ongoing finding and the record is incomplete."""
+    await _write(world, _series("FRIDGE-04", "unit", 10, 12, _warm(11 + 50 / 60, 12)))
+    summary = await _summary(world, "LOT-ON")
+    [finding] = summary["findings"]
+    assert (finding["kind"], finding["state"], finding["alarm"]) == ("excursion", "ongoing", False)
+    assert finding["start"]["utc"] == "2026-03-02T11:50:00.000Z"
+    assert finding["ended"] == "ongoing"
+    assert summary["verdict"] == "incomplete"
+
+
+async def test_a_sensor_fault_value_is_invalid_missing_and_out_of_every_figure(
+    world: World,
+) -> None:
+    """Case 5: one power-on 85.0 °C in a day at 5 °C: MKT stays 5, the budget untouched,
+    the reading is marked invalid in the rows and is a finding of its own."""
+    await _write(
+        world,
+        _series("FRIDGE-05", "unit", -12, 12, lambda hour: 85.0 if hour == 0 else 5.0),
+    )
+    record = json.loads(await _export(world, "LOT-GLITCH"))
+    summary = record["summary"]
+    chain = summary["chain"]
+    assert chain["mkt_c"] == pytest.approx(5.0, abs=1e-9)
+    assert (chain["max_c"], chain["readings"], chain["invalid_readings"]) == (5.0, 1439, 1)
+    assert (summary["budget"]["charged_h"], summary["budget"]["exceeded"]) == (0.0, False)
+    assert sorted(_kinds(summary)) == [("gap", "open"), ("invalid_reading", "open")]
+    [invalid] = [f for f in summary["findings"] if f["kind"] == "invalid_reading"]
+    assert (invalid["readings"], invalid["values_c"], invalid["reasons"]) == (
+        1,
+        [85.0],
+        ["error code 85 °C"],
+    )
+    [gap] = summary["gaps"]
+    assert (gap["missing_readings"], gap["start"]["utc"]) == (1, "2026-03-01T23:59:00.000Z")
+    rows = record["placements"][0]["sensors"][0]["readings"]
+    assert [
+        "2026-03-02T00:00:00.000Z",
+        "2026-03-02T01:00:00.000+01:00",
+        85.0,
+        "error code 85 °C",
+    ] in rows
+    assert all(len(r) == 3 for r in rows if r[2] != 85.0)
+    csv = (await _export(world, "LOT-GLITCH", "csv")).decode()
+    assert ",time_utc,time_local,temp_c,invalid\n" in csv
+    assert ",2026-03-02T01:00:00.000+01:00,85.0,error code 85 °C\n" in csv
+    assert ",2026-03-02T01:01:00.000+01:00,5.0,\n" in csv
+
+
+async def test_in_a_shared_room_another_products_alarm_is_context_never_its_limits(
+    world: World,
+) -> None:
+    """Case 6: VAX-1 (2–8 °C) shares ROOM-1 with another sponsor's VAX-2 (2–6 °C); two hours
+    at 7 °C raise the room's alarm under the strictest limits. VAX-1's record judges by its
+    own: the alarm is context, and its sponsor never sees VAX-2, its id or its limits."""
+    await _write(world, _series("ROOM-1", "unit", 0, 12, _warm(4, 6, warm=7.0)))
+    alert = NewAlert(
+        alert_id="al-room-1-strict",
+        kind="excursion",
+        severity="alarm",
+        site="BSL",
+        source="unit",
+        device="ROOM-1",
+        sensor="p1",
+        start=at(4),
+        end=at(6),
+        peak_c=7.0,
+        detail={"limit_c": 6.0, "condition": "products VAX-1 + VAX-2"},
+    )
+    with catalog_session(world.engine) as session:
+        open_alert(session, alert, at=at(4.5))
+    sponsor = Viewer("alice", "sponsor_viewer", "ACME")
+    text = (await _export(world, "LOT-A", viewer=sponsor)).decode()
+    summary = json.loads(text)["summary"]
+    [finding] = summary["findings"]
+    assert (finding["kind"], finding["state"], finding["alert_id"]) == (
+        "excursion",
+        "context",
+        "al-room-1-strict",
+    )
+    assert finding["limits"] == "stricter limits of another product in the unit"
+    assert summary["verdict"] == "no open findings"
+    assert summary["excursions"][0]["detector_alert"]["limits"] == finding["limits"]
+    for secret in ("VAX-2", "GLOBEX", "LOT-B", "limit_c", "products VAX", "6.0"):
+        assert secret not in text
+    for fmt in ("csv", "pdf"):
+        assert b"VAX-2" not in await _export(world, "LOT-A", fmt, viewer=sponsor)
+    other = await _summary(world, "LOT-B")  # the alarm is VAX-2's own: it judges it
+    assert sorted(_kinds(other)) == [("budget", "open"), ("excursion", "open")]
+    assert other["excursions"][0]["agreement"] == "agree"
+
+
+async def test_a_usb_logger_on_a_unit_is_judged_at_its_own_logging_interval(
+    world: World,
+) -> None:
+    """Case 7: a Q-tag logging every 10 minutes, imported onto FRIDGE-06 (whose own probe
+    would log every minute): its readings are not a gap each."""
+    device = device_record(real_file("qtag_run2"))
+    assert device.log_interval_min == 10
+    with catalog_session(world.engine) as session:
+        target = resolve_target(session, unit="BSL/FRIDGE-06")
+        record_report(
+            session,
+            target=target,
+            record=device,
+            file_name="RCPJ00010_02.txt",
+            first_reading_at=at(0),
+            last_reading_at=at(12),
+            actor="qa-maria",
+            now=NOW,
+        )
+    await _write(world, _series("FRIDGE-06", "unit", 0, 12, _warm(0, 0), step_min=10))
+    record = json.loads(await _export(world, "LOT-LOGGER"))
+    summary = record["summary"]
+    assert record["placements"][0]["sensors"][0]["log_interval_s"] == 600
+    assert summary["gaps"] == []
+    assert summary["chain"]["present_share"] == 1.0
+    assert summary["verdict"] == "no open findings"
+
+
+async def test_the_record_finds_excursions_by_the_detectors_own_rule(world: World) -> None:
+    """Case 3: after 40 min at 9 °C a value dancing on the 8 °C limit is one alarm that
+    clears by the hysteresis, as the detector would alarm it, not a dozen pieces."""
+    dance = [7.9, 8.2]
+
+    def value(hour: float) -> float:
+        minute = round((hour) * 60)
+        if 60 <= minute < 100:
+            return 9.0
+        if 100 <= minute < 120:
+            return dance[minute % 2]
+        return 5.0
+
+    await _write(world, _series("FRIDGE-07", "unit", 0, 4, value))
+    summary = await _summary(world, "LOT-DANCE")
+    [excursion] = summary["excursions"]
+    assert (excursion["start"]["utc"], excursion["end"]["utc"]) == (
+        "2026-03-02T01:00:00.000Z",
+        "2026-03-02T02:00:00.000Z",
+    )
+    assert excursion["alarm_at"]["utc"] == "2026-03-02T01:29:00.000Z"  # 30 min after 00:59
+    window = excursion["mkt_window"]
+    assert (window["start"]["utc"], window["end"]["utc"]) == (
+        "2026-03-02T00:00:00.000Z",
+        "2026-03-02T04:00:00.000Z",
+    )  # a day either side, clipped to the placement
+    assert window["mkt_c"] == pytest.approx(summary["chain"]["mkt_c"])
+    assert summary["mkt"]["gas_constant_j_per_mol_k"] == 8.3144
+
+
+def _texts(flowables: list[Any]) -> str:
+    """The text of the PDF's paragraphs, tables (cells) and kept-together blocks."""
+    out: list[str] = []
+    for item in flowables:
+        if isinstance(item, Paragraph):
+            out.append(item.text)
+        elif isinstance(item, LongTable):
+            out.append(_texts([c for row in vars(item)["_cellvalues"] for c in row]))
+        elif isinstance(item, KeepTogether):
+            out.append(_texts(vars(item)["_content"]))
+    return "\n".join(out)
+
+
+async def _report(world: World, batch: str) -> Report:
+    record = load_batch_record(world.engine, batch=batch, viewer=None, now=NOW)
+    async with InfluxClient(world.influx_url, world.influx_db) as influx:
+        async for event in walk_record(record, influx, rules=Rules.from_settings(Settings())):
+            if isinstance(event, RecordEnd):
+                return event.report
+    raise AssertionError("the walk ends with RecordEnd")
+
+
+async def test_every_format_says_the_same_screen_and_never_recommends_release(
+    world: World, tmp_path: Path
+) -> None:
+    """Case 8: the verdict is an automated screen; JSON, CSV, PDF and the CLI say the same
+    verdict and list the same findings, and none of them says "release recommended"."""
+    warm = _warm(7 + 40 / 60, 10 + 27 / 60)
+    await _write(
+        world, _series("FRIDGE-02", "unit", 6, 8, warm) + _series("LOG-2", "logger", 10, 12, warm)
+    )
+    record = json.loads(await _export(world, "LOT-GAP"))
+    summary = record["summary"]
+    assert summary["verdict"] == "open findings"
+    assert summary["screen"].startswith("automated screen")
+    assert "recommendation" not in summary
+    assert record["header"]["mkt_gas_constant_j_per_mol_k"] == 8.3144
+    assert {"kind", "start", "end", "where", "state"} <= set(summary["findings"][0])
+    csv = (await _export(world, "LOT-GAP", "csv")).decode()
+    assert "# verdict,open findings\n" in csv
+    assert f"# findings,{len(summary['findings'])}\n" in csv
+    assert "# finding,custody_gap,2026-03-02T08:00:00.000Z," in csv
+    report = await _report(world, "LOT-GAP")
+    meta = ExportMeta("pdf", "qa-maria", NOW, "coldchain test")
+    pdf = _texts(story(report, meta))
+    assert "Automated screen:" in pdf
+    assert "open findings" in pdf
+    for finding in summary["findings"]:
+        assert finding["where"] in pdf
+    assert "8.3144" in pdf
+    assert "never excuses an excursion" in pdf
+    app = typer.Typer()
+    app.command("export")(export_cmd.export)  # the only command: invoked without its name
+    out = tmp_path / "lot.json"
+    result = await asyncio.to_thread(  # the command runs its own event loop
+        CliRunner().invoke,
+        app,
+        [
+            "LOT-GAP",
+            "-f",
+            "json",
+            "-o",
+            str(out),
+            "--influx-url",
+            world.influx_url,
+            "--influx-db",
+            world.influx_db,
+            "--catalog-url",
+            world.catalog_url,
+            "--data-dir",
+            str(world.data_dir),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "verdict: open findings (automated screen" in result.output
+    assert "open: custody gap, between BSL/FRIDGE-02 and SHP-2, 2026-03-02T08:00Z" in result.output
+    for text in (json.dumps(record), csv, pdf, result.output, out.read_text()):
+        assert "release recommended" not in text.lower()
