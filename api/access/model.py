@@ -43,6 +43,7 @@ class Location:
     site: str
     name: str | None
     devices: tuple[Device, ...]
+    unit_kind: str | None = None  # a unit's kind (refrigerator, freezer, ...); None: shipment
 
 
 @dataclass(frozen=True, slots=True)

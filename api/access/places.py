@@ -31,6 +31,7 @@ from coldchain.catalog.schema import (
     StorageUnitRow,
 )
 from coldchain.catalog.users import Viewer
+from coldchain.judgement.limits import KIND_DEFAULT_RANGES
 from coldchain.judgement.limits import strictest as combine_conditions
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "find_shipment",
     "find_unit",
     "group_by_place",
+    "idle_limits",
     "limit_spans",
     "location_of",
     "locations_by_key",
@@ -207,6 +209,15 @@ def strictest(items: Sequence[Stay]) -> Limits | None:
     )
 
 
+def idle_limits(location: Location) -> Limits | None:
+    """What an empty unit must hold: its kind's default range, as the detector judges it
+    (`coldchain.judgement.limits.KIND_DEFAULT_RANGES`); a shipment holding nothing, none."""
+    if location.unit_kind is None or location.unit_kind not in KIND_DEFAULT_RANGES:
+        return None
+    low, high = KIND_DEFAULT_RANGES[location.unit_kind]
+    return Limits(min_c=low, max_c=high, label=f"default of a {location.unit_kind}", products=())
+
+
 def limit_spans(items: Sequence[Stay], start: datetime, end: datetime) -> list[tuple[Span, Limits]]:
     """Piecewise strictest limits over [start, end) as the stays in `items` come and go."""
     cuts = {start, end}
@@ -260,7 +271,12 @@ def locations_by_key(
                 row.site_id, "unit", row.code, tuple(sensors[row.id]), row.log_interval_s
             )
             found[row.id] = Location(
-                "unit", f"{row.site_id}/{row.code}", row.site_id, row.name, (device,)
+                "unit",
+                f"{row.site_id}/{row.code}",
+                row.site_id,
+                row.name,
+                (device,),
+                unit_kind=row.kind,
             )
     wanted_shipments = sorted(set(shipment_ids))
     if wanted_shipments:

@@ -16,6 +16,7 @@ from api.access.places import (
     find_shipment,
     find_unit,
     group_by_place,
+    idle_limits,
     limit_spans,
     locations_by_key,
     overlapping,
@@ -178,6 +179,8 @@ def live_places(
     for key, location in sorted(locations.items(), key=lambda kv: kv[1].id):
         own = mine.get(key, [])
         limits: Limits | None = strictest(own if sponsor else everything_there.get(key, []))
+        if limits is None and not sponsor:
+            limits = idle_limits(location)  # an empty unit: what the detector judges it by
         place_alerts = [
             a for d in location.devices for a in alerts.get((d.site, d.source, d.device), [])
         ]

@@ -13,6 +13,7 @@ import pytest
 from coldchain.catalog import catalog_session
 from coldchain.catalog.audit import read_audit
 from coldchain.influx import InfluxClient, quote_string
+from coldchain.judgement.limits import KIND_DEFAULT_RANGES
 from coldchain.times import now_ms, to_ms
 from tests.support.api_world import World, write_reading
 
@@ -75,13 +76,17 @@ def test_out_of_range_reading_is_alarm_and_stale_is_no_data(world: World) -> Non
     assert place["alerts"] == []
 
 
-def test_a_warm_place_holding_nothing_is_ok(world: World) -> None:
+def test_a_warm_empty_unit_is_judged_by_its_kinds_range_as_the_detector_judges_it(
+    world: World,
+) -> None:
     write_reading(world.settings, "ROOM-01", "p1", 12.0, site="LYS")
     live = world.client.get("/v1/sites/LYS/units/ROOM-01/live", headers=world.headers("ada")).json()
-    # ROOM-01 holds nothing: no limits, so a warm empty room is ok, not alarm.
-    assert live["places"][0]["limits"] is None
-    assert live["places"][0]["sensors"][0]["temp_c"] == 12.0
-    assert live["places"][0]["status"] == "ok"
+    # ROOM-01 holds nothing: a cold room's default range, which the detector alarms by too.
+    [place] = live["places"]
+    assert (place["limits"]["min_c"], place["limits"]["max_c"]) == KIND_DEFAULT_RANGES["cold_room"]
+    assert place["limits"]["label"] == "default of a cold_room"
+    assert place["sensors"][0]["temp_c"] == 12.0
+    assert place["status"] == "alarm"
 
 
 async def _delete_readings_since(world: World, device: str, ago: timedelta) -> None:
