@@ -47,7 +47,12 @@ ViewerDep = Annotated[Viewer, Depends(current_viewer)]
 
 
 async def get_access(state: StateDep, viewer: ViewerDep) -> Access:
-    return Access(state.engine, viewer, clock=state.clock)
+    return Access(
+        state.engine,
+        viewer,
+        clock=state.clock,
+        warning_margin_c=state.settings.detect_warning_margin_c,
+    )
 
 
 AccessDep = Annotated[Access, Depends(get_access)]

@@ -17,7 +17,7 @@ from typing import TypeVar
 from sqlalchemy import ColumnElement, Engine
 from sqlalchemy.orm import Session
 
-from api.access.alerts import alert_item, find_alert, visible_alerts
+from api.access.alerts import DEFAULT_WARNING_MARGIN_C, alert_item, find_alert, visible_alerts
 from api.access.model import (
     AlertItem,
     Device,
@@ -124,10 +124,14 @@ class Access:
         viewer: Viewer,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        warning_margin_c: float = DEFAULT_WARNING_MARGIN_C,
     ) -> None:
+        """`warning_margin_c`: the detector's (`detect_warning_margin_c`), by which a sponsor
+        is shown only the limit alerts that concern their own product."""
         self.engine = engine
         self.viewer = viewer
         self._clock = clock
+        self._margin_c = warning_margin_c
 
     def _in_session(
         self, fn: Callable[..., T], args: tuple[object, ...], kwargs: dict[str, object]
@@ -189,10 +193,15 @@ class Access:
         )
 
     async def alerts(self, filters: AlertFilter, *, limit: int) -> list[AlertItem]:
-        return await self._run(visible_alerts, conditions=filters.conditions, limit=limit)
+        return await self._run(
+            visible_alerts,
+            conditions=filters.conditions,
+            limit=limit,
+            warning_margin_c=self._margin_c,
+        )
 
     async def alert(self, alert_id: str) -> AlertItem:
-        return await self._run(_alert_with_history, alert_id)
+        return await self._run(_alert_with_history, alert_id, warning_margin_c=self._margin_c)
 
     async def acknowledge(self, alert_id: str, *, comment: str) -> AlertItem:
         """Acknowledge (warehouse operator, admin); audited by the catalog."""
@@ -217,8 +226,15 @@ def _shipment_detail(session: Session, viewer: Viewer, shipment: str) -> PlaceDe
     return PlaceDetail(location_of(session, shipment=row), placements, windows)
 
 
-def _alert_with_history(session: Session, viewer: Viewer, alert_id: str) -> AlertItem:
-    return alert_item(find_alert(session, viewer, alert_id), viewer, session=session)
+def _alert_with_history(
+    session: Session,
+    viewer: Viewer,
+    alert_id: str,
+    *,
+    warning_margin_c: float = DEFAULT_WARNING_MARGIN_C,
+) -> AlertItem:
+    found = find_alert(session, viewer, alert_id, warning_margin_c=warning_margin_c)
+    return alert_item(found, viewer, session=session)
 
 
 def _acknowledge(

@@ -10,19 +10,23 @@ label may be another sponsor's product's) and the history drops people's comment
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, or_, select, true, tuple_
 from sqlalchemy.orm import Session
 
 from api.access.model import AlertItem, Span
-from api.access.places import group_by_place, locations_by_key, merged_windows, stays
+from api.access.places import Stay, group_by_place, locations_by_key, merged_windows, stays
 from coldchain.catalog.errors import CatalogNotFound
 from coldchain.catalog.schema import AlertHistoryRow, AlertRow, LoggerRow, ShipmentRow
 from coldchain.catalog.users import Viewer
+from coldchain.config import Settings
+from coldchain.judgement.limits import LIMIT_ALERT_KINDS, severity_of
+from coldchain.judgement.limits import strictest as combine_conditions
 
 __all__ = [
+    "DEFAULT_WARNING_MARGIN_C",
     "DeviceKey",
     "alert_item",
     "find_alert",
@@ -39,6 +43,7 @@ _SPONSOR_DETAIL_KEYS = frozenset(
     {"battery_pct", "c_per_min", "eta_min", "reason", "silent_min", "value_c"}
 )
 _OPEN = ("open", "acknowledged")
+DEFAULT_WARNING_MARGIN_C: float = Settings.model_fields["detect_warning_margin_c"].default
 
 
 def sponsor_device_windows(session: Session, viewer: Viewer) -> dict[DeviceKey, tuple[Span, ...]]:
@@ -96,18 +101,49 @@ def _sponsor_filter(
     return keys.in_(sorted(windows)), windows
 
 
+def _own_stays(session: Session, viewer: Viewer) -> dict[DeviceKey, list[Stay]]:
+    """For a sponsor: their own batches' stays with each device."""
+    grouped = group_by_place(stays(session, viewer))
+    locations = locations_by_key(
+        session,
+        [k for k in grouped if isinstance(k, int)],
+        [k for k in grouped if isinstance(k, str)],
+    )
+    found: dict[DeviceKey, list[Stay]] = {}
+    for key, items in grouped.items():
+        for device in locations[key].devices:
+            found.setdefault((device.site, device.source, device.device), []).extend(items)
+    return found
+
+
+def _concerns_own_product(row: AlertRow, own: Sequence[Stay], warning_margin_c: float) -> bool:
+    """Whether a sponsor's own products in the place had a say in the alert: a limit alert
+    in a shared unit may have been raised under another product's stricter limits; it
+    concerns the sponsor only where its peak went beyond their own limits (or their warning
+    band), judged as the live tile judges it (`coldchain.judgement.limits.severity_of`)."""
+    if row.kind not in LIMIT_ALERT_KINDS or row.peak_c is None:
+        return True
+    there = [s for s in own if s.start <= row.start_at and (s.end is None or s.end > row.start_at)]
+    limits = combine_conditions(there) if there else None
+    return limits is None or severity_of(row.peak_c, limits, warning_margin_c) is not None
+
+
 def visible_alerts(
     session: Session,
     viewer: Viewer,
     *,
     conditions: Iterable[ColumnElement[bool]] = (),
     limit: int = 500,
+    warning_margin_c: float = DEFAULT_WARNING_MARGIN_C,
 ) -> list[AlertItem]:
-    """Alerts the viewer may see, newest first, matching `conditions`."""
+    """Alerts the viewer may see, newest first, matching `conditions`; for a sponsor, not
+    a limit alert raised only under another product's stricter limits."""
     query = select(AlertRow).where(*conditions).order_by(AlertRow.start_at.desc(), AlertRow.id)
     windows: Mapping[DeviceKey, tuple[Span, ...]] | None = None
+    own: dict[DeviceKey, list[Stay]] = {}
     if viewer.role == "sponsor_viewer":
         scope, windows = _sponsor_filter(session, viewer)
+        own = _own_stays(session, viewer)
     elif viewer.role == "warehouse_operator":
         scope = _operator_scope(session, viewer)
     else:
@@ -115,6 +151,10 @@ def visible_alerts(
     items: list[AlertItem] = []
     for row in session.execute(query.where(scope)).scalars():
         if windows is not None and not _overlaps(row, windows[_key(row)]):
+            continue
+        if windows is not None and not _concerns_own_product(
+            row, own.get(_key(row), []), warning_margin_c
+        ):
             continue
         items.append(alert_item(row, viewer))
         if len(items) >= limit:
@@ -126,9 +166,21 @@ def _key(row: AlertRow) -> DeviceKey:
     return (row.site_id, row.source, row.device)
 
 
-def find_alert(session: Session, viewer: Viewer, alert_id: str) -> AlertRow:
+def find_alert(
+    session: Session,
+    viewer: Viewer,
+    alert_id: str,
+    *,
+    warning_margin_c: float = DEFAULT_WARNING_MARGIN_C,
+) -> AlertRow:
     """The alert if the viewer may see it, else `CatalogNotFound` (as for an unknown id)."""
-    found = visible_alerts(session, viewer, conditions=[AlertRow.id == alert_id], limit=1)
+    found = visible_alerts(
+        session,
+        viewer,
+        conditions=[AlertRow.id == alert_id],
+        limit=1,
+        warning_margin_c=warning_margin_c,
+    )
     row = session.get(AlertRow, alert_id) if found else None
     if row is None:
         raise CatalogNotFound(f"alert {alert_id} not found")

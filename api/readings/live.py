@@ -29,8 +29,8 @@ from typing import Final, Literal
 from api.access.model import AlertItem, Limits, LivePlace
 from api.readings.influxql import GROUP_TAGS, devices_clause, tag_key, valid_values_clause
 from coldchain.influx import InfluxClient, quote_identifier
+from coldchain.judgement.limits import LIMIT_ALERT_KINDS, Severity, severity_of
 from coldchain.judgement.limits import Limits as JudgedLimits
-from coldchain.judgement.limits import warning_band_c
 from coldchain.judgement.validity import ReadingValidity
 from coldchain.measurements import READING
 from coldchain.models import SensorKey
@@ -47,7 +47,6 @@ __all__ = [
 ]
 
 LiveStatus = Literal["alarm", "fault", "no_data", "warning", "awaiting_upload", "ok"]
-Severity = Literal["alarm", "warning"]
 
 # Worst first: a place's status is its worst sensor's. A fault (the probe does not measure)
 # ranks below an alarm (the product is known to be out of range) and above no data.
@@ -60,7 +59,6 @@ STATUS_ORDER: Final[tuple[LiveStatus, ...]] = (
     "ok",
 )
 #: Alert kinds judged against the product limits (the detector's, docs/design.md §9).
-_LIMIT_KINDS: Final = frozenset({"excursion", "forecast"})
 _FAULT_KIND: Final = "sensor_fault"
 _DEVICES_PER_STATEMENT = 200
 
@@ -167,17 +165,10 @@ def _worst(statuses: Sequence[LiveStatus]) -> LiveStatus:
 
 
 def _judge_value(value_c: float, limits: Limits | None, margin_c: float) -> Severity | None:
-    """Beyond the range: alarm; beyond the warning limits (the range less its
-    `warning_band_c`, the detector's warning limits): warning; else None. A value equal to a
-    limit is inside (`coldchain.judgement.limits.Limits.direction`)."""
+    """`coldchain.judgement.limits.severity_of` against the place's limits, if it has any."""
     if limits is None:
         return None
-    action = JudgedLimits(limits.min_c, limits.max_c, 0, limits.label)
-    if action.direction(value_c) != 0:
-        return "alarm"
-    band = warning_band_c(action, margin_c)
-    warning = JudgedLimits(action.low_c + band, action.high_c - band, 0, action.label)
-    return "warning" if warning.direction(value_c) != 0 else None
+    return severity_of(value_c, JudgedLimits(limits.min_c, limits.max_c, 0, limits.label), margin_c)
 
 
 def alert_severity(alert: AlertItem, limits: Limits | None, judge: LiveJudge) -> Severity | None:
@@ -187,7 +178,7 @@ def alert_severity(alert: AlertItem, limits: Limits | None, judge: LiveJudge) ->
     severity: Severity = "alarm" if alert.severity == "alarm" else "warning"
     if (
         not judge.own_limits_only
-        or alert.kind not in _LIMIT_KINDS
+        or alert.kind not in LIMIT_ALERT_KINDS
         or limits is None
         or alert.peak_c is None
     ):

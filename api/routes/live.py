@@ -109,7 +109,12 @@ async def _events(
             yield _event("expired", "{}")
             return
         try:
-            access = Access(state.engine, viewer, clock=state.clock)
+            access = Access(
+                state.engine,
+                viewer,
+                clock=state.clock,
+                warning_margin_c=state.settings.detect_warning_margin_c,
+            )
             answer = (await scoped_live(state, access, product=product, batch=batch)).model
         except CatalogNotFound:
             yield _event("gone", "{}")

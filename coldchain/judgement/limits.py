@@ -8,14 +8,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final, Literal, Protocol
 
 __all__ = [
     "KIND_DEFAULT_RANGES",
     "MINUTE_MS",
     "NO_LIMITS",
+    "LIMIT_ALERT_KINDS",
     "Limits",
+    "Severity",
     "StorageCondition",
+    "severity_of",
     "strictest",
     "warning_band_c",
 ]
@@ -93,3 +96,22 @@ def warning_band_c(limits: Limits, margin_c: float) -> float:
     if not math.isfinite(limits.span_c):
         return 0.0
     return max(0.0, min(margin_c, limits.span_c / 4))
+
+
+Severity = Literal["alarm", "warning"]
+
+#: Alerts raised against a place's limits (not the probe's or the device's): in a shared
+#: unit they may have been raised under another product's stricter limits.
+LIMIT_ALERT_KINDS: Final = frozenset({"excursion", "forecast"})
+
+
+def severity_of(value_c: float, limits: Limits, margin_c: float) -> Severity | None:
+    """How a value stands against `limits`: beyond the range, alarm; beyond the alert limits
+    (the range less its `warning_band_c`), warning; else None. This is also how far an alert
+    raised in a shared unit concerns one product: by where its peak went against that
+    product's own limits, whatever the limits it was raised under."""
+    if limits.direction(value_c) != 0:
+        return "alarm"
+    band = warning_band_c(limits, margin_c)
+    inner = Limits(limits.low_c + band, limits.high_c - band, 0, limits.label)
+    return "warning" if inner.direction(value_c) != 0 else None

@@ -291,3 +291,18 @@ def test_shared_unit_tile_judges_a_sponsor_by_their_own_product(world: World) ->
     assert theirs["status"] == "alarm"
     leaked = [i for i in (*ACME_ONLY_IDS, SHARED_BATCH) if i in bob.text]
     assert not leaked, leaked
+
+
+def test_a_sponsor_never_lists_an_alarm_raised_only_under_another_products_limits(
+    world: World,
+) -> None:
+    # Listing it (or answering for its id) would tell ACME that a product with a stricter
+    # range shares the fridge: the alert's peak, 7.4 °C, never left VAX-1's own 2-8 °C.
+    with _acme_also_in_fridge_01(world):
+        alice = world.client.get("/v1/alerts", headers=world.headers("alice"))
+        one = world.client.get(f"/v1/alerts/{SHARED_ALERT}", headers=world.headers("alice"))
+        bob = world.client.get("/v1/alerts", headers=world.headers("bob"))
+    assert alice.status_code == 200, alice.text
+    assert SHARED_ALERT not in {a["alert_id"] for a in alice.json()}
+    assert one.status_code == 404
+    assert SHARED_ALERT in {a["alert_id"] for a in bob.json()}
