@@ -73,6 +73,23 @@ def _row(cells: Iterable[Any], comment: bool = False) -> str:
 def _header(record: BatchRecord, meta: ExportMeta) -> str:
     lines = ["# coldchain batch record\n"]
     for key, value in header_dict(record, meta).items():
+        if key == "conditions_in_force":  # one row per version: from, to, what
+            lines.extend(
+                _row(
+                    [
+                        "condition_in_force",
+                        c["from"],
+                        c["to"],
+                        c["storage_condition"],
+                        c["range_c"],
+                        c["alarm_delay_min"],
+                        c["budget"],
+                    ],
+                    comment=True,
+                )
+                for c in value
+            )
+            continue
         lines.append(_row([key, value], comment=True))
     for placement in record.placements:
         info = placement_dict(placement)

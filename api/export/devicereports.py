@@ -5,7 +5,10 @@ keeps what the device itself printed: run min/max/mean/MKT and alarm events (Q-t
 per day min/max/mean and minutes out of range (Fridge-tag). Here the same quantities are
 recomputed from the readings as stored in InfluxDB over the file's own span, with the
 device's ΔH and limits (coldchain/loggers/compare.py, which the agreement tests use too),
-and laid side by side for QA. The device truncates to 0.1 °C; we do not round.
+and laid side by side for QA. The device truncates to 0.1 °C; we do not round. Ours leave
+out invalid readings (error codes, values outside the probe's range: the domain's
+`ReadingValidity`), as every other figure of the record does; `readings_invalid` counts
+them.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from api.export.record import PlacementInfo, SensorRef, stream_sensor_readings
 from api.export.timefmt import when_ms
 from coldchain.catalog.logger_reports import StoredReport
 from coldchain.influx import InfluxClient
+from coldchain.judgement.validity import ReadingValidity
 from coldchain.loggers.compare import DayFigures, RunFigures, daily_figures, run_figures
 from coldchain.loggers.model import AlarmRule
 from coldchain.times import rfc3339, to_ms
@@ -33,8 +37,9 @@ class LoggerComparison:
     """One imported report and our figures over the same readings.
 
     Attributes:
-        stored: readings of the report's sensor found in InfluxDB over the file's span.
-        run: our run figures (None without readings); days: ours per local day.
+        stored: readings of the report's sensor found in InfluxDB over the file's span;
+            `invalid`: how many of them were not temperatures (left out of ours).
+        run: our run figures (None without valid readings); days: ours per local day.
     """
 
     placement: int
@@ -43,6 +48,7 @@ class LoggerComparison:
     stored: int
     run: RunFigures | None
     days: tuple[DayFigures, ...]
+    invalid: int = 0
 
 
 def _sensor(report: StoredReport) -> SensorRef:
@@ -61,9 +67,11 @@ async def compare_report(
     *,
     delta_h: float,
     msgpack: bool = False,
+    validity: ReadingValidity | None = None,
 ) -> LoggerComparison:
-    """Our figures over the readings of `report`'s file as stored (`delta_h`: the product's,
-    used when the device states none; `msgpack`: see `stream_sensor_readings`)."""
+    """Our figures over the valid readings of `report`'s file as stored (`delta_h`: the
+    product's, used when the device states none; `msgpack`: see `stream_sensor_readings`;
+    `validity`: the record's reading-validity rule)."""
     sensor = _sensor(report)
     first, last = report.first_reading_at, report.last_reading_at
     times: list[np.ndarray[Any, Any]] = []
@@ -83,6 +91,7 @@ async def compare_report(
     record = report.record
     interval_ms = sensor.log_interval_s * 1000.0
     run = record.run
+    invalid = 0 if validity is None else int((~validity.valid(all_temps)).sum())
     return LoggerComparison(
         placement=placement.index,
         report=report,
@@ -93,6 +102,7 @@ async def compare_report(
             all_temps,
             interval_ms=interval_ms,
             delta_h_kj_per_mol=run.mkt_delta_h_kj_per_mol if run is not None else delta_h,
+            validity=validity,
         ),
         days=tuple(
             daily_figures(
@@ -102,10 +112,12 @@ async def compare_report(
                 timezone=report.timezone,
                 low_c=_limit(record.rules, "low"),
                 high_c=_limit(record.rules, "high"),
+                validity=validity,
             )
         )
         if record.daily
         else (),
+        invalid=invalid,
     )
 
 
@@ -135,6 +147,7 @@ def device_report_dict(c: LoggerComparison) -> dict[str, Any]:
         "timezone": zone,
         "readings_in_file": record.readings,
         "readings_stored": c.stored,
+        "readings_invalid": c.invalid,
         "rules": [
             f"{r.number}: {r.direction} {r.mode} {r.limit_c:g} °C for {r.delay_min:g} min"
             for r in record.rules

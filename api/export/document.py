@@ -17,7 +17,7 @@ from api.export.reconcile import (
     InvalidFinding,
     stricter_limits_text,
 )
-from api.export.record import AlertInfo, BatchRecord, PlacementInfo, SensorRef
+from api.export.record import AlertInfo, BatchRecord, PlacementInfo, ProductInfo, SensorRef
 from api.export.stats import SensorSummary
 from api.export.summary import Figures
 from api.export.timefmt import when_ms
@@ -31,6 +31,8 @@ __all__ = [
     "MKT_CAVEAT",
     "WINDOW_RULE",
     "ExportMeta",
+    "budget_applies",
+    "conditions_over",
     "figures_dict",
     "finding_dict",
     "header_dict",
@@ -83,8 +85,77 @@ def when_dict(moment: datetime | None, zone: str) -> dict[str, str] | None:
     return when_ms(to_ms(moment), zone)
 
 
+def _budget_dict(condition: Any) -> dict[str, Any] | None:
+    if condition.budget_hours is None:
+        return None
+    return {
+        "hours": condition.budget_hours,
+        "max_c": condition.budget_max_c,
+        "min_c": condition.budget_min_c,
+    }
+
+
+def _budget_key(condition: Any) -> tuple[float | None, float | None, float | None]:
+    return (condition.budget_hours, condition.budget_max_c, condition.budget_min_c)
+
+
+def conditions_over(record: BatchRecord) -> list[tuple[datetime, datetime, Any]]:
+    """(from, to, condition) of each version of the product's storage condition in force
+    over the record's period, oldest first, cut to the period (the last `to` is the
+    period's end). Without versions: the product's own fields over the whole period."""
+    product = record.product
+    start = min((p.start for p in record.placements), default=record.generated_at)
+    end = max((p.until for p in record.placements), default=record.generated_at)
+    spans: list[tuple[datetime, datetime, Any]] = [
+        (max(s.valid_from, start), end if s.valid_to is None else min(s.valid_to, end), s.condition)
+        for s in product.conditions
+        if s.valid_from < end and (s.valid_to is None or s.valid_to > start)
+    ]
+    if not spans:
+        return [(start, end, product)]
+    return spans
+
+
+def budget_applies(product: ProductInfo, record: BatchRecord) -> tuple[str, bool]:
+    """Which stability budget the record charges, in words, and whether the condition
+    versions in force over the period differ in their budgets (then the one in force at
+    the generation time applies)."""
+    budgets = {_budget_key(c) for _, _, c in conditions_over(record)} | {_budget_key(product)}
+    hours = "none" if product.budget_hours is None else f"{product.budget_hours:g} h"
+    text = (
+        f"the stability budget of the storage condition in force at generation time "
+        f"({product.label}): {hours}"
+    )
+    differ = len(budgets) > 1
+    if differ:
+        text += (
+            "; the condition versions in force over the period differ in their budgets, "
+            "this one applies to the hours charged"
+        )
+    return text, differ
+
+
+def _condition_dict(
+    start: datetime, end: datetime | None, condition: Any, zone: str
+) -> dict[str, Any]:
+    return {
+        "from": when_dict(start, zone),
+        "to": when_dict(end, zone),
+        "storage_condition": condition.label,
+        "range_c": [condition.min_c, condition.max_c],
+        "alarm_delay_min": condition.alarm_delay_min,
+        "budget": _budget_dict(condition),
+    }
+
+
 def header_dict(record: BatchRecord, meta: ExportMeta) -> dict[str, Any]:
-    """Batch, product, period, generation time, software version: the record's header."""
+    """Batch, product, period, generation time, software version: the record's header.
+
+    `storage_condition`, `range_c`, `alarm_delay_min` and `budget` are the condition in
+    force at the generation time; `conditions_in_force` lists each version in force over
+    the period with from/to (one entry when it did not change): each part of the record
+    is judged by the version then in force.
+    """
     product = record.product
     zone = record.placements[0].timezone if record.placements else "UTC"
     start = min((p.start for p in record.placements), default=None)
@@ -104,6 +175,10 @@ def header_dict(record: BatchRecord, meta: ExportMeta) -> dict[str, Any]:
             "max_c": product.budget_max_c,
             "min_c": product.budget_min_c,
         },
+        "conditions_in_force": [
+            _condition_dict(low, high, condition, zone)
+            for low, high, condition in conditions_over(record)
+        ],
         "mkt_delta_h_kj_per_mol": product.delta_h_kj_per_mol,
         "mkt_gas_constant_j_per_mol_k": GAS_CONSTANT_J_PER_MOL_K,
         "period_start": when_dict(start, zone),
@@ -127,18 +202,23 @@ def placement_dict(placement: PlacementInfo) -> dict[str, Any]:
         "to": when_dict(placement.end, placement.timezone),
         "record_until": when_dict(placement.until, placement.timezone),
         "timezone": placement.timezone,
-        "sensors": [sensor_dict(s) for s in placement.sensors],
+        "sensors": [sensor_dict(s, placement.timezone) for s in placement.sensors],
     }
 
 
-def sensor_dict(sensor: SensorRef) -> dict[str, Any]:
-    return {
+def sensor_dict(sensor: SensorRef, zone: str = "UTC") -> dict[str, Any]:
+    out: dict[str, Any] = {
         "site": sensor.site,
         "source": sensor.source,
         "device": sensor.device,
         "sensor": sensor.sensor,
         "log_interval_s": sensor.log_interval_s,
     }
+    if sensor.installed_at is not None:
+        out["installed"] = when_dict(sensor.installed_at, zone)
+    if sensor.removed_at is not None:
+        out["removed"] = when_dict(sensor.removed_at, zone)
+    return out
 
 
 def figures_dict(figures: Figures, delta_h: float) -> dict[str, Any]:
@@ -328,6 +408,7 @@ def summary_dict(report: Report) -> dict[str, Any]:
     delta_h = report.record.product.delta_h_kj_per_mol
     places = {p.index: p for p in report.record.placements}
     budget = report.budget
+    applies, differ = budget_applies(report.record.product, report.record)
     counts: dict[tuple[int, SensorRef], int] = {}
     for f in report.excursions:
         for leg in () if f.excursion is None else f.excursion.legs:
@@ -365,6 +446,8 @@ def summary_dict(report: Report) -> dict[str, Any]:
             "exceeded": budget.exceeded,
             "over_by_h": round(budget.over_by_h, 4),
             "reasons": list(budget.reasons),
+            "applies": applies,
+            "versions_differ": differ,
         },
         "excursions": [excursion_dict(f, places[f.placement]) for f in report.excursions],
         "gaps": [gap_dict(g, places[g.placement].timezone) for g in report.gaps],

@@ -16,16 +16,27 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
+from api.export.inforce import LimitsInForce
 from api.export.record import PlacementInfo, SensorRef
 from api.export.timeline import ONGOING
 from coldchain.judgement.excursion import Excursion, ExcursionRule, ExcursionTracker
 from coldchain.judgement.limits import Limits
 
-__all__ = ["BACK_IN_RANGE", "Carry", "Leg", "ProbeExcursions", "RecordExcursion", "worst"]
+__all__ = [
+    "BACK_IN_RANGE",
+    "PROBE_REMOVED",
+    "Carry",
+    "Leg",
+    "ProbeExcursions",
+    "RecordExcursion",
+    "worst",
+]
 
 #: How an excursion that ended within its placement ended (others end as their placement
-#: does: timeline.HAND_OVER, CUSTODY_GAP, END_OF_RECORD, ONGOING).
+#: does: timeline.HAND_OVER, CUSTODY_GAP, END_OF_RECORD, ONGOING): back in range, or the
+#: probe that saw it was taken out before the placement ended (nothing is known after).
 BACK_IN_RANGE = "back in range"
+PROBE_REMOVED = "probe removed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +51,16 @@ class Leg:
         s = self.sensor
         probe = s.sensor if s.source == "unit" else f"{s.device}/{s.sensor}"
         return f"{self.placement.place} ({probe})"
+
+    @property
+    def start_ms(self) -> int:
+        """Where the probe's part of the placement begins (fitted then, or later)."""
+        return self.placement.fitted_ms(self.sensor)[0]
+
+    @property
+    def until_ms(self) -> int:
+        """Where it ends: the placement's end, or the probe's removal before it."""
+        return self.placement.fitted_ms(self.sensor)[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +126,8 @@ class RecordExcursion:
         """[first, last] ms of leg `n`: from the excursion's start or the placement's, to its
         end or the placement's."""
         leg = self.legs[n]
-        first = self.run.start_ms if n == 0 else leg.placement.start_ms
-        last = self.end_ms if n == len(self.legs) - 1 else leg.placement.until_ms
+        first = self.run.start_ms if n == 0 else leg.start_ms
+        last = self.end_ms if n == len(self.legs) - 1 else leg.until_ms
         return first, last
 
 
@@ -123,12 +144,14 @@ class ProbeExcursions:
     def __init__(
         self,
         rule: ExcursionRule,
-        limits: Limits,
+        limits: Limits | LimitsInForce,
         leg: Leg,
         interval_ms: int,
         carry: Carry | None,
     ) -> None:
-        self.limits = limits
+        self.limits = (
+            limits if isinstance(limits, LimitsInForce) else LimitsInForce.constant(limits)
+        )
         self.leg = leg
         self.interval_ms = interval_ms
         self.tracker = ExcursionTracker(rule)
@@ -149,7 +172,8 @@ class ProbeExcursions:
         if times.size == 0:
             return
         tracker, limits = self.tracker, self.limits
-        beyond = np.flatnonzero((temps > limits.high_c) | (temps < limits.low_c)).tolist()
+        low, high = limits.bounds(times)
+        beyond = np.flatnonzero((temps > high) | (temps < low)).tolist()
         if not beyond and tracker.current is None:
             tracker.last_ok_ms = int(times[-1])
             return
@@ -165,7 +189,7 @@ class ProbeExcursions:
                 if beyond[k] > i:
                     tracker.last_ok_ms = t[beyond[k] - 1]
                 i = beyond[k]
-            tracker.add(t[i], v[i], limits, self.interval_ms)
+            tracker.add(t[i], v[i], limits.at(t[i]), self.interval_ms)
             i += 1
 
     def _legs(self, run: Excursion) -> tuple[Leg, ...]:
@@ -188,7 +212,9 @@ class ProbeExcursions:
 
     def close(self, exit: str, handed_on: bool) -> list[RecordExcursion]:
         """The excursions seen here: those that ended, and the one still running when the
-        placement's readings ended (`exit`), unless it is `handed_on` to the next place."""
+        placement's readings ended (`exit`), unless it is `handed_on` to the next place. A
+        probe removed before the placement ended ends its own excursion there
+        (`PROBE_REMOVED`), whatever follows the placement."""
         found = [
             RecordExcursion(r, self._legs(r), r.end_ms, BACK_IN_RANGE)
             for r in self.tracker.finished
@@ -196,7 +222,9 @@ class ProbeExcursions:
         ]
         run = self.tracker.current
         if run is not None and not handed_on:
-            until = self.leg.placement.until_ms
+            until = self.leg.until_ms
+            if until < self.leg.placement.until_ms:
+                exit = PROBE_REMOVED
             end = until if exit == ONGOING or run.back_ms is None else run.back_ms
             found.append(RecordExcursion(run, self._legs(run), end, exit))
         return found

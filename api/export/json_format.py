@@ -71,7 +71,8 @@ async def render_json(
         elif isinstance(event, SensorBegin):
             head = "" if first_sensor else ","
             first_sensor, first_chunk = False, True
-            yield (head + _dump(sensor_dict(event.sensor))[:-1] + ',"readings":[').encode()
+            sensor = sensor_dict(event.sensor, event.placement.timezone)
+            yield (head + _dump(sensor)[:-1] + ',"readings":[').encode()
         elif isinstance(event, Readings):
             rows = reading_rows(
                 event.times,

@@ -5,14 +5,16 @@ matplotlib's Agg canvas into a PNG that the PDF embeds."""
 from __future__ import annotations
 
 import io
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import matplotlib.dates as mdates
 import numpy as np
 from matplotlib.figure import Figure
 
-from api.export.record import ProductInfo
+from api.export.record import PlacementInfo, ProductInfo
 from api.export.walk import PlacementReport
+from coldchain.times import to_ms
 
 __all__ = ["placement_chart_png"]
 
@@ -22,6 +24,35 @@ _COLOURS = ("#1f5fa8", "#2a9d3a", "#8e44ad", "#c0392b", "#d35400", "#16a085")
 def _days(ms: int) -> float:
     """matplotlib's date number: days since its epoch (1970-01-01 UTC by default)."""
     return ms / 86_400_000
+
+
+def _limit_lines(axes: Any, info: PlacementInfo, product: ProductInfo) -> None:
+    """The range in force, version by version (a later change does not redraw the past)."""
+    parts = [
+        (
+            max(to_ms(s.valid_from), info.start_ms),
+            info.until_ms if s.valid_to is None else min(to_ms(s.valid_to), info.until_ms),
+            s.condition.min_c,
+            s.condition.max_c,
+        )
+        for s in product.conditions
+    ]
+    parts = [p for p in parts if p[0] < p[1]] or [
+        (info.start_ms, info.until_ms, product.min_c, product.max_c)
+    ]
+    for n, (start, end, low, high) in enumerate(parts):
+        when = np.array([start, end], dtype="datetime64[ms]")
+        for value in (high, low):
+            axes.plot(
+                when,
+                [value, value],
+                color="#c0392b",
+                linestyle="--",
+                linewidth=1,
+                label=f"range {low:g}–{high:g} °C" if value == high else None,
+            )
+        if n:
+            axes.axvline(when[0], color="#c0392b", linewidth=0.5, alpha=0.5)
 
 
 def placement_chart_png(report: PlacementReport, product: ProductInfo) -> bytes:
@@ -37,7 +68,17 @@ def placement_chart_png(report: PlacementReport, product: ProductInfo) -> bytes:
         buckets = summary.chart_low.size
         if buckets == 0 or np.all(np.isnan(summary.chart_low)):
             continue
-        centres = info.start_ms + (np.arange(buckets) + 0.5) * span / buckets
+        # Buckets over the probe's own part of the placement (fitted then).
+        fitted = summary.end_ms > summary.start_ms
+        low_ms, part = (
+            (summary.start_ms, summary.end_ms - summary.start_ms)
+            if fitted
+            else (
+                info.start_ms,
+                span,
+            )
+        )
+        centres = low_ms + (np.arange(buckets) + 0.5) * part / buckets
         when = centres.astype(np.int64).astype("datetime64[ms]")
         colour = _COLOURS[n % len(_COLOURS)]
         name = sensor.sensor if sensor.source == "unit" else f"{sensor.device}/{sensor.sensor}"
@@ -60,14 +101,7 @@ def placement_chart_png(report: PlacementReport, product: ProductInfo) -> bytes:
             label=f"{name} (min–max per bucket)",
         )
         drawn = True
-    axes.axhline(
-        product.max_c,
-        color="#c0392b",
-        linestyle="--",
-        linewidth=1,
-        label=f"range {product.min_c:g}–{product.max_c:g} °C",
-    )
-    axes.axhline(product.min_c, color="#c0392b", linestyle="--", linewidth=1)
+    _limit_lines(axes, info, product)
     if product.budget_max_c is not None:
         axes.axhline(
             product.budget_max_c,

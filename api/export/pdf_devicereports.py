@@ -34,12 +34,18 @@ def _local(when: dict[str, str] | None) -> str:
     return "–" if when is None else when["local"].replace("T", " ")[:16]
 
 
+def _invalid(r: dict[str, Any]) -> str:
+    n = r.get("readings_invalid", 0)
+    return f" ({n} invalid, left out of ours)" if n else ""
+
+
 def _intro(r: dict[str, Any]) -> str:
     return (
         f"Placement {r['placement']}: {r['device']}, file {r['file']} (sha256 "
         f"{r['sha256'][:16]}…), {r['authenticity']}; imported {r['imported_at']} by "
         f"{r['imported_by']}; {r['readings_in_file']} readings in the file, "
-        f"{r['readings_stored']} stored for {r['sensor']}; the device's clock read in "
+        f"{r['readings_stored']} stored for {r['sensor']}"
+        f"{_invalid(r)}; the device's clock read in "
         f"{r['timezone']}. Rules: {'; '.join(r['rules']) or 'none'}."
     )
 

@@ -136,6 +136,16 @@ def _summary_section(
             if budget is None
             else f"{budget['hours']:g} h cumulative up to {budget['max_c']:g} °C",
         ),
+        *(
+            (
+                "Condition in force" if n == 0 else "",
+                f"{_local(c['from'])} to {_local(c['to'])}: {c['storage_condition']} "
+                f"({c['range_c'][0]:g}–{c['range_c'][1]:g} °C), alarm delay "
+                f"{c['alarm_delay_min']:g} min",
+            )
+            for n, c in enumerate(header["conditions_in_force"])
+            if len(header["conditions_in_force"]) > 1
+        ),
         ("Period", f"{_local(header['period_start'])} to {_local(header['period_end'])}"),
         (
             "Generated",
@@ -209,7 +219,8 @@ def _summary_section(
                 + (f" by {b['over_by_h']:.2f} h" if b["over_by_h"] > 0 else "")
                 if b["exceeded"]
                 else f"within ({b['remaining_h']:.2f} h remaining)"
-            ),
+            )
+            + (f"; {_esc(b['applies'])}" if b["versions_differ"] else ""),
             styles["body"],
         )
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,7 +20,15 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from api.export.influx_msgpack import MSGPACK, Chunk, readings
+from api.export.inforce import LimitsInForce
 from coldchain.catalog import Viewer, catalog_session, chain_of_custody
+from coldchain.catalog.conditions import (
+    ConditionSpan,
+    ProductCondition,
+    condition_at,
+    conditions_in_force,
+    installed_span,
+)
 from coldchain.catalog.errors import CatalogNotFound
 from coldchain.catalog.logger_reports import StoredReport, imported_intervals_s, reports_for
 from coldchain.catalog.schema import (
@@ -59,13 +67,17 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class SensorRef:
-    """One probe as InfluxDB tags it (DESIGN.md §3), and how often it logs."""
+    """One probe as InfluxDB tags it (DESIGN.md §3), and how often it logs; `installed_at`,
+    `removed_at`: when it was fitted and taken out (None: always, still there), not part of
+    its identity."""
 
     site: str
     source: str
     device: str
     sensor: str
     log_interval_s: int
+    installed_at: datetime | None = field(default=None, compare=False)
+    removed_at: datetime | None = field(default=None, compare=False)
 
     @property
     def label(self) -> str:
@@ -74,7 +86,14 @@ class SensorRef:
 
 @dataclass(frozen=True, slots=True)
 class ProductInfo:
-    """The product's labelled storage condition, stability budget and MKT parameter."""
+    """The product's labelled storage condition, stability budget and MKT parameter.
+
+    The condition fields are those of the version in force at the generation time (what
+    the stability budget is taken from); `conditions`: every version in force over the
+    record, oldest first, each cut to the record (from its first placement on, the last
+    open): what each part of the timeline is judged by (`in_force`). Empty: the fields'
+    condition throughout.
+    """
 
     id: str
     name: str | None
@@ -87,14 +106,22 @@ class ProductInfo:
     budget_hours: float | None
     label: str
     delta_h_kj_per_mol: float
+    conditions: tuple[ConditionSpan, ...] = ()
 
     @property
     def limits(self) -> Limits:
-        """The product's own limits: what its record judges by along the whole timeline,
-        whoever else shares a unit with it."""
+        """The product's own limits under the version in force at the generation time."""
         return Limits(
             self.min_c, self.max_c, round(self.alarm_delay_min * MINUTE_MS), f"product {self.id}"
         )
+
+    @property
+    def in_force(self) -> LimitsInForce:
+        """The product's own limits by time: what its record judges each reading by,
+        whoever else shares a unit with it."""
+        if not self.conditions:
+            return LimitsInForce.constant(self.limits)
+        return LimitsInForce.from_spans(self.conditions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +157,15 @@ class PlacementInfo:
     @property
     def until_ms(self) -> int:
         return to_ms(self.until)
+
+    def fitted_ms(self, sensor: SensorRef) -> tuple[int, int]:
+        """The part of [start, until) during which `sensor` was installed (record.py keeps
+        only sensors installed during some of it); its readings count only there."""
+        span = installed_span(sensor, self.start, self.until)
+        if span is None:
+            return self.start_ms, self.start_ms
+        low, high = span
+        return to_ms(low), self.until_ms if high is None else to_ms(high)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,11 +224,12 @@ def load_batch_record(
         batch_row = session.get(BatchRow, batch)
         if batch_row is None:  # chain_of_custody checked it; a concurrent delete is possible
             raise CatalogNotFound(f"batch {batch!r} not found")
-        product = _product(session, batch_row.product_id)
         rows = sorted(
             (_placement_row(session, view.placement_id) for view in views),
             key=lambda r: (r.start_at, r.end_at is None, r.end_at or r.start_at, r.id),
         )
+        first = min((r.start_at for r in rows), default=now)
+        product = _product(session, batch_row.product_id, first, now)
         intervals = imported_intervals_s(session)
         placements = tuple(
             _placement(session, index, row, now, intervals)
@@ -203,22 +240,29 @@ def load_batch_record(
     return BatchRecord(batch, product, placements, alerts, now)
 
 
-def _product(session: Session, product_id: str) -> ProductInfo:
+def _product(session: Session, product_id: str, first: datetime, now: datetime) -> ProductInfo:
+    """The product with the condition versions in force from `first` on, and the one in
+    force at `now` (the generation time) as its own fields."""
     row = session.get(ProductRow, product_id)
     if row is None:
         raise CatalogNotFound(f"product {product_id!r} not found")
+    spans = tuple(conditions_in_force(session, product_id, min(first, now), None))
+    current: ProductCondition | ProductRow | None = condition_at(session, product_id, now)
+    if current is None:  # generated before the first version: the first one
+        current = spans[0].condition if spans else row
     return ProductInfo(
         id=row.id,
         name=row.name,
         sponsor=row.sponsor_id,
-        min_c=row.min_c,
-        max_c=row.max_c,
-        alarm_delay_min=row.alarm_delay_min,
-        budget_max_c=row.budget_max_c,
-        budget_min_c=row.budget_min_c,
-        budget_hours=row.budget_hours,
-        label=row.label,
+        min_c=current.min_c,
+        max_c=current.max_c,
+        alarm_delay_min=current.alarm_delay_min,
+        budget_max_c=current.budget_max_c,
+        budget_min_c=current.budget_min_c,
+        budget_hours=current.budget_hours,
+        label=current.label,
         delta_h_kj_per_mol=row.mkt_delta_h_kj_per_mol,
+        conditions=spans,
     )
 
 
@@ -233,15 +277,17 @@ def _sensor(
     site: str,
     source: str,
     device: str,
-    sensor: str,
+    row: SensorRow,
     interval_s: int,
     imported: dict[SensorKey, int],
 ) -> SensorRef:
     """A probe with the interval it logs at: the catalog's, or the longer one of a logger
     export imported for it, as the detector takes it (alerting/conditions.py), so that the
-    record and the alarms count gaps and the alarm delay on the same time base."""
+    record and the alarms count gaps and the alarm delay on the same time base; and when it
+    was fitted."""
+    sensor = row.code
     longest = max(interval_s, imported.get(SensorKey(site, source, device, sensor), 0))
-    return SensorRef(site, source, device, sensor, longest)
+    return SensorRef(site, source, device, sensor, longest, row.installed_at, row.removed_at)
 
 
 def _placement(
@@ -251,12 +297,12 @@ def _placement(
     if row.unit_id is not None:
         unit = session.get(StorageUnitRow, row.unit_id)
         assert unit is not None  # foreign key
-        codes = session.execute(
-            select(SensorRow.code).where(SensorRow.unit_id == unit.id).order_by(SensorRow.code)
+        probes = session.execute(
+            select(SensorRow).where(SensorRow.unit_id == unit.id).order_by(SensorRow.code)
         ).scalars()
         sensors = tuple(
-            _sensor(unit.site_id, "unit", unit.code, code, unit.log_interval_s, imported)
-            for code in codes
+            _sensor(unit.site_id, "unit", unit.code, probe, unit.log_interval_s, imported)
+            for probe in probes
         )
         kind, place, site = "unit", f"{unit.site_id}/{unit.code}", unit.site_id
         reports = reports_for(session, unit_id=unit.id)
@@ -265,14 +311,17 @@ def _placement(
         assert shipment is not None  # the one_place constraint and a foreign key
         site = shipment.origin_site_id
         pairs = session.execute(
-            select(LoggerRow.code, LoggerRow.log_interval_s, SensorRow.code)
+            select(LoggerRow.code, LoggerRow.log_interval_s, SensorRow)
             .join(SensorRow, SensorRow.logger_id == LoggerRow.id)
             .where(LoggerRow.shipment_id == shipment.id)
             .order_by(LoggerRow.code, SensorRow.code)
         ).all()
-        sensors = tuple(_sensor(site, "logger", lg, code, iv, imported) for lg, iv, code in pairs)
+        sensors = tuple(_sensor(site, "logger", lg, probe, iv, imported) for lg, iv, probe in pairs)
         kind, place = "shipment", shipment.id
         reports = reports_for(session, shipment=shipment.id)
+    # A probe counts only while it was fitted: one never installed during the placement
+    # is not one of its sensors (design.md §10, `installed_span`).
+    sensors = tuple(s for s in sensors if installed_span(s, row.start_at, until) is not None)
     return PlacementInfo(
         index=index,
         placement_id=row.id,
@@ -332,7 +381,8 @@ def _alerts(
         other = (
             row.kind == "excursion"
             and row.rule_id is None
-            and _limits_in_force(session, ref, placements, row.start_at) != _values(product.limits)
+            and _limits_in_force(session, ref, placements, row.start_at)
+            != _values(product.in_force.at(to_ms(row.start_at)))
         )
         found.append(_alert(session, row, ref, other))
     return tuple(found)
@@ -346,8 +396,9 @@ def _limits_in_force(
     session: Session, sensor: SensorRef, placements: Sequence[PlacementInfo], at: datetime
 ) -> tuple[float, float, int] | None:
     """The limits the detector alarmed by on `sensor` at `at`: the strictest of the products
-    then in its place (`strictest`, as alerting/conditions.py cuts them), None when the
-    place held none of them (its kind's default applied)."""
+    then in its place, each by its condition version in force at `at` (`strictest`, as
+    alerting/conditions.py cuts them), None when the place held none of them (its kind's
+    default applied)."""
     place = next(
         (p for p in placements if sensor in p.sensors and p.start <= at < p.until),
         next(p for p in placements if sensor in p.sensors),
@@ -359,10 +410,9 @@ def _limits_in_force(
         if held.unit_id is not None
         else PlacementRow.shipment_id == held.shipment_id
     )
-    products = (
+    held_ids = (
         session.execute(
-            select(ProductRow)
-            .join(BatchRow, BatchRow.product_id == ProductRow.id)
+            select(BatchRow.product_id)
             .join(PlacementRow, PlacementRow.batch_id == BatchRow.id)
             .where(
                 where,
@@ -374,6 +424,9 @@ def _limits_in_force(
         .unique()
         .all()
     )
+    products = [
+        c for c in (condition_at(session, pid, at) for pid in sorted(held_ids)) if c is not None
+    ]
     return _values(strictest(products)) if products else None
 
 

@@ -15,6 +15,10 @@ The time base (the choice the issue leaves to us, written down in README.md):
 - A gap is a silence longer than 1.5 logging intervals (`coldchain.judgement.excursion.
   gap_ms`, the rule the excursion delay uses too), also at the start and end of a
   placement. Expected readings = ceil(placement duration / interval).
+- A probe counts only while it was fitted (`start_ms`/`end_ms` are its fitted part of the
+  placement, `PlacementInfo.fitted_ms`): no gap and no expected reading outside it.
+- Each reading is judged in or out of range by the limits in force when it was taken
+  (`LimitsInForce`): a later change of the product's condition does not rewrite the past.
 
 Excursions are not found here: the domain's rule finds them (excursions.py).
 """
@@ -27,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from api.export.inforce import LimitsInForce
 from api.export.invalid import InvalidRun, InvalidScreen
 from api.export.mktwindow import MktHours
 from coldchain.judgement.excursion import gap_ms
@@ -86,6 +91,8 @@ class SensorSummary:
     invalid_runs: list[InvalidRun]
     chart_low: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
     chart_high: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
+    start_ms: int = 0
+    end_ms: int = 0
 
     @property
     def present_share(self) -> float:
@@ -105,7 +112,7 @@ class SensorAccumulator:
         start_ms: int,
         end_ms: int,
         interval_ms: int,
-        limits: Limits,
+        limits: Limits | LimitsInForce,
         delta_h_kj_per_mol: float,
         validity: ReadingValidity,
         chart_buckets: int = 0,
@@ -113,7 +120,9 @@ class SensorAccumulator:
         self.start_ms, self.end_ms = start_ms, end_ms
         self.interval_ms = max(1, interval_ms)
         self.gap_ms = gap_ms(self.interval_ms)
-        self.limits = limits
+        self.limits = (
+            limits if isinstance(limits, LimitsInForce) else LimitsInForce.constant(limits)
+        )
         self.screen = InvalidScreen(validity)
         self._last: tuple[int, float] | None = None  # newest reading, weight not yet known
         self._count = 0
@@ -181,6 +190,8 @@ class SensorAccumulator:
             invalid_runs=self.screen.finish(),
             chart_low=self._chart_low,
             chart_high=self._chart_high,
+            start_ms=self.start_ms,
+            end_ms=self.end_ms,
         )
 
     def _gap(self, start_ms: int, end_ms: int, where: str) -> None:
@@ -203,8 +214,9 @@ class SensorAccumulator:
     ) -> None:
         """Charge each reading with its weight (see the module docstring)."""
         weights = np.minimum(steps, float(self.interval_ms))
-        above = temps > self.limits.high_c
-        below = temps < self.limits.low_c
+        low, high = self.limits.bounds(times)
+        above = temps > high
+        below = temps < low
         inside = ~(above | below)
         self._covered += float(weights.sum())
         self._sum_wv += float(np.dot(weights, temps))

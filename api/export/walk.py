@@ -165,7 +165,7 @@ async def walk_record(
     hand-over (timeline.py, excursions.py) is known before the next placement is read.
     """
     product = record.product
-    limits, delta_h = product.limits, product.delta_h_kj_per_mol
+    limits, delta_h = product.in_force, product.delta_h_kj_per_mol
     timeline = build_timeline(record.placements)
     msgpack = await speaks_msgpack(influx)
     carries: dict[int, Carry] = {}
@@ -182,9 +182,12 @@ async def walk_record(
         for sensor in placement.sensors:
             yield SensorBegin(placement, sensor)
             interval_ms = sensor.log_interval_s * 1000
+            # A probe counts only while fitted; one fitted later than the placement's start
+            # was not there to see what was handed over.
+            start_ms, end_ms = placement.fitted_ms(sensor)
             accumulator = SensorAccumulator(
-                start_ms=placement.start_ms,
-                end_ms=placement.until_ms,
+                start_ms=start_ms,
+                end_ms=end_ms,
                 interval_ms=interval_ms,
                 limits=limits,
                 delta_h_kj_per_mol=delta_h,
@@ -192,13 +195,17 @@ async def walk_record(
                 chart_buckets=chart_buckets,
             )
             probe = ProbeExcursions(
-                rules.excursion, limits, Leg(placement, sensor), interval_ms, seed
+                rules.excursion,
+                limits,
+                Leg(placement, sensor),
+                interval_ms,
+                seed if start_ms == placement.start_ms else None,
             )
             stream = stream_sensor_readings(
                 influx,
                 sensor,
-                start_ms=placement.start_ms,
-                end_ms=placement.until_ms,
+                start_ms=start_ms,
+                end_ms=end_ms,
                 window_ms=window_ms,
                 msgpack=msgpack,
             )
@@ -219,7 +226,9 @@ async def walk_record(
             summary.hours.prune(math.inf, probe.spans())
         figures = combine([[s for _, s in sensors]], delta_h, chain=False)
         comparisons = [
-            await compare_report(influx, placement, r, delta_h=delta_h, msgpack=msgpack)
+            await compare_report(
+                influx, placement, r, delta_h=delta_h, msgpack=msgpack, validity=rules.validity
+            )
             for r in placement.logger_reports
         ]
         report = PlacementReport(placement, figures, tuple(sensors), tuple(comparisons))
@@ -237,13 +246,17 @@ def _hand_over(
 ) -> list[RecordExcursion]:
     """The placement's excursions, once all its probes are read. At a hand-over to a place
     with sensors, the worst probe's state goes on (`carries`) and its open excursion is not
-    reported here: it continues in the next place."""
+    reported here: it continues in the next place. Only probes still fitted at the
+    hand-over hand anything on."""
     exit = timeline.exits[placement.index]
     onward = exit == HAND_OVER and any(
         q.sensors and placement.index in timeline.handed_from[q.index] for q in record.placements
     )
     states = [probe.carry() for probe in probes]
-    chosen = worst(states) if onward else None
+    present = [
+        s for s, p in zip(states, probes, strict=True) if p.leg.until_ms == placement.until_ms
+    ]
+    chosen = worst(present) if onward else None
     if chosen is not None:
         carries[placement.index] = chosen
     found: list[RecordExcursion] = []
@@ -267,8 +280,8 @@ def _window(
             else:
                 total.merge(part)
     return MktWindow(
-        max(start, excursion.legs[0].placement.start_ms),
-        min(end, excursion.legs[-1].placement.until_ms),
+        max(start, excursion.legs[0].start_ms),
+        min(end, excursion.legs[-1].until_ms),
         None if total is None else total.value_or_none(),
     )
 

@@ -9,6 +9,12 @@ Time base, as in the export (api/export/stats.py) and coldchain/mkt.py: a readin
 for the time until the next one, at most one logging interval (the last one for one
 interval). Minutes out of range are these weights summed over readings strictly above
 the high limit / below the low limit, split at local midnight, per local day of the site.
+
+Invalid readings (`coldchain.judgement.validity.ReadingValidity`: error codes such as
+85.0 / −127 °C, values outside the probe's range) are not temperatures: given `validity`,
+ours leave them out, as every other figure of the record does (an invalid reading is a
+missing one; the reading before it stands for at most one interval). The device's own
+figures are what it printed.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 
+from coldchain.judgement.validity import ReadingValidity
 from coldchain.mkt import mean_kinetic_temperature
 from coldchain.times import local, to_ms
 
@@ -29,6 +36,7 @@ __all__ = [
     "daily_figures",
     "reading_weights_ms",
     "run_figures",
+    "valid_readings",
 ]
 
 _MS_PER_MIN = 60_000.0
@@ -82,14 +90,31 @@ def reading_weights_ms(
     return weights
 
 
+def valid_readings(
+    times_ms: npt.NDArray[np.int64],
+    temps_c: npt.NDArray[np.float64],
+    validity: ReadingValidity | None,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """The readings that are temperatures (all of them without `validity`)."""
+    if validity is None or temps_c.size == 0:
+        return times_ms, temps_c
+    keep = validity.valid(temps_c)
+    if keep.all():
+        return times_ms, temps_c
+    return times_ms[keep], temps_c[keep]
+
+
 def run_figures(
     times_ms: npt.NDArray[np.int64],
     temps_c: npt.NDArray[np.float64],
     *,
     interval_ms: float,
     delta_h_kj_per_mol: float,
+    validity: ReadingValidity | None = None,
 ) -> RunFigures | None:
-    """Min, max (with times), time-weighted mean and MKT of readings in time order."""
+    """Min, max (with times), time-weighted mean and MKT of readings in time order (valid
+    ones only, given `validity`); None without any."""
+    times_ms, temps_c = valid_readings(times_ms, temps_c, validity)
     if times_ms.size == 0:
         return None
     weights = reading_weights_ms(times_ms, interval_ms)
@@ -114,12 +139,15 @@ def daily_figures(
     timezone: str,
     low_c: float | None,
     high_c: float | None,
+    validity: ReadingValidity | None = None,
 ) -> list[DayFigures]:
-    """Per local day: minutes above `high_c` and below `low_c`, count, min, max, mean.
+    """Per local day: minutes above `high_c` and below `low_c`, count, min, max, mean (valid
+    readings only, given `validity`).
 
     A reading's weight that runs past local midnight is split between the two days, as
     the device counts minutes per calendar day.
     """
+    times_ms, temps_c = valid_readings(times_ms, temps_c, validity)
     if times_ms.size == 0:
         return []
     zone = ZoneInfo(timezone)

@@ -35,6 +35,7 @@ from coldchain.catalog import (
 )
 from coldchain.catalog.alerts import NewAlert, open_alert
 from coldchain.catalog.logger_reports import record_report, resolve_target
+from coldchain.catalog.schema import ProductConditionRow, ProductRow
 from coldchain.config import Settings
 from coldchain.influx import InfluxClient
 from coldchain.loggers.serialize import device_record
@@ -60,11 +61,11 @@ def _iso(hours: float) -> str:
 _FRIDGES = "".join(
     f"      - {{id: FRIDGE-0{n}, kind: refrigerator, setpoint_c: 5.0, log_interval_s: 60, "
     "sensors: [{id: p1}]}\n"
-    for n in range(1, 8)
+    for n in range(1, 9)
 )
 _LOTS = "".join(
     f"  - {{id: LOT-{lot}, product: VAX-1}}\n"
-    for lot in ("HAND", "GAP", "SPLIT", "ON", "GLITCH", "A", "LOGGER", "DANCE")
+    for lot in ("HAND", "GAP", "SPLIT", "ON", "GLITCH", "A", "LOGGER", "DANCE", "SWAP", "QTAG")
 )
 _SHIPMENTS = "".join(
     f"  - {{id: SHP-{n}, origin: BSL, destination: BSL, "
@@ -79,6 +80,9 @@ sites:
     units:
 {_FRIDGES}\
       - {{id: ROOM-1, kind: cold_room, setpoint_c: 4.0, log_interval_s: 60, sensors: [{{id: p1}}]}}
+      - {{id: FRIDGE-09, kind: refrigerator, setpoint_c: 5.0, log_interval_s: 60,
+          sensors: [{{id: p1, removed: 2026-11-05}}, {{id: p3, installed: 2026-11-05}}]}}
+      - {{id: FRIDGE-10, kind: refrigerator, setpoint_c: 5.0, log_interval_s: 60, sensors: [{{id: p1}}]}}
 products:
   - id: VAX-1
     sponsor: ACME
@@ -86,9 +90,13 @@ products:
   - id: VAX-2
     sponsor: GLOBEX
     storage: {{min_c: 2.0, max_c: 6.0, alarm_delay_min: 30}}
+  - id: VAX-3
+    sponsor: ACME
+    storage: {{min_c: 2.0, max_c: 8.0, alarm_delay_min: 30, budget: {{max_c: 25.0, hours: 24}}}}
 batches:
 {_LOTS}\
   - {{id: LOT-B, product: VAX-2}}
+  - {{id: LOT-LIMITS, product: VAX-3}}
 shipments:
 {_SHIPMENTS}\
 placements:
@@ -105,6 +113,9 @@ placements:
   - {{batch: LOT-B, unit: BSL/ROOM-1, from: "{_iso(0)}", to: "{_iso(12)}"}}
   - {{batch: LOT-LOGGER, unit: BSL/FRIDGE-06, from: "{_iso(0)}", to: "{_iso(12)}"}}
   - {{batch: LOT-DANCE, unit: BSL/FRIDGE-07, from: "{_iso(0)}", to: "{_iso(4)}"}}
+  - {{batch: LOT-LIMITS, unit: BSL/FRIDGE-08, from: "{_iso(0)}", to: "{_iso(12)}"}}
+  - {{batch: LOT-SWAP, unit: BSL/FRIDGE-09, from: "2026-11-04T12:00:00Z", to: "2026-11-05T12:00:00Z"}}
+  - {{batch: LOT-QTAG, unit: BSL/FRIDGE-10, from: "{_iso(0)}", to: "{_iso(12)}"}}
 """
 
 
@@ -158,7 +169,11 @@ async def _write(world: World, lines: list[str]) -> None:
 
 
 async def _export(
-    world: World, batch: str, fmt: str = "json", viewer: Viewer | None = None
+    world: World,
+    batch: str,
+    fmt: str = "json",
+    viewer: Viewer | None = None,
+    now: datetime = NOW,
 ) -> bytes:
     signer = ExportSigner.load_or_create(world.data_dir)
     async with InfluxClient(world.influx_url, world.influx_db) as influx:
@@ -170,13 +185,16 @@ async def _export(
             signer=signer,
             actor="qa-maria",
             viewer=viewer,
-            now=NOW,
+            now=now,
         )
         return b"".join([chunk async for chunk in stream])
 
 
-async def _summary(world: World, batch: str, viewer: Viewer | None = None) -> dict[str, Any]:
-    summary: dict[str, Any] = json.loads(await _export(world, batch, viewer=viewer))["summary"]
+async def _summary(
+    world: World, batch: str, viewer: Viewer | None = None, now: datetime = NOW
+) -> dict[str, Any]:
+    record = json.loads(await _export(world, batch, viewer=viewer, now=now))
+    summary: dict[str, Any] = record["summary"]
     return summary
 
 
@@ -498,3 +516,126 @@ async def test_every_format_says_the_same_screen_and_never_recommends_release(
     assert "open: custody gap, between BSL/FRIDGE-02 and SHP-2, 2026-03-02T08:00Z" in result.output
     for text in (json.dumps(record), csv, pdf, result.output, out.read_text()):
         assert "release recommended" not in text.lower()
+
+
+async def test_each_time_is_judged_by_the_limits_then_in_force(world: World) -> None:
+    """Issue 18: VAX-3 was 2–8 °C (budget 24 h) and from 06:00 is 2–7 °C (budget 48 h).
+    Twelve hours at 7.5 °C: the morning was within the limits of its time and stays so; the
+    excursion starts at the change. The header lists both versions with from/to; the
+    budget charged is the version's in force at generation time, and the record says so."""
+    with catalog_session(world.engine) as session:
+        session.add(
+            ProductConditionRow(
+                product_id="VAX-3",
+                valid_from=at(6),
+                min_c=2.0,
+                max_c=7.0,
+                alarm_delay_min=30,
+                budget_max_c=25.0,
+                budget_min_c=None,
+                budget_hours=48.0,
+                label="2–7 °C",
+                recorded_at=at(6),
+            )
+        )
+        product = session.get(ProductRow, "VAX-3")
+        assert product is not None
+        product.max_c, product.budget_hours, product.label = 7.0, 48.0, "2–7 °C"  # as an import
+    await _write(world, _series("FRIDGE-08", "unit", 0, 12, lambda hour: 7.5))
+    record = json.loads(await _export(world, "LOT-LIMITS"))
+    summary = record["summary"]
+    [excursion] = summary["excursions"]
+    assert excursion["start"]["utc"] == "2026-03-02T06:00:00.000Z"
+    assert excursion["beyond_since"]["utc"] == "2026-03-02T05:59:00.000Z"  # last one inside
+    assert (excursion["alarm"], excursion["ended"]) == (True, "end of record")
+    chain = summary["chain"]
+    assert (chain["above_range_h"], chain["in_range_h"]) == (6.0, 6.0)
+    assert ("excursion", "open") in _kinds(summary)
+    budget = summary["budget"]
+    assert (budget["allowed_h"], budget["charged_h"], budget["exceeded"]) == (48.0, 6.0, False)
+    assert budget["versions_differ"] is True
+    assert "in force at generation time (2–7 °C): 48 h" in budget["applies"]
+    header = record["header"]
+    assert (header["range_c"], header["storage_condition"]) == ([2.0, 7.0], "2–7 °C")
+    assert [
+        (c["from"]["utc"], c["to"]["utc"], c["range_c"], c["budget"]["hours"])
+        for c in header["conditions_in_force"]
+    ] == [
+        ("2026-03-02T00:00:00.000Z", "2026-03-02T06:00:00.000Z", [2.0, 8.0], 24.0),
+        ("2026-03-02T06:00:00.000Z", "2026-03-02T12:00:00.000Z", [2.0, 7.0], 48.0),
+    ]
+    csv = (await _export(world, "LOT-LIMITS", "csv")).decode()
+    assert csv.count("# condition_in_force,") == 2
+    assert "# condition_in_force,utc=2026-03-02T06:00:00.000Z local=" in csv
+
+
+def _probe_lines(sensor: str, start: datetime, end: datetime) -> list[str]:
+    """FRIDGE-09's `sensor` at 5.0 °C every minute in [start, end)."""
+    lines, moment = [], start
+    while moment < end:
+        lines.append(
+            f"reading,device=FRIDGE-09,sensor={sensor},site=BSL,source=unit "
+            f"temp_c=5.0 {to_ms(moment)}"
+        )
+        moment += timedelta(minutes=1)
+    return lines
+
+
+async def test_a_probe_counts_only_while_it_was_fitted(world: World) -> None:
+    """Issue 18: FRIDGE-09's p1 was taken out and p3 fitted on 2026-11-05 (midnight in
+    Zurich, 23:00Z). The record reads p1 until then and p3 from then: neither has a gap
+    for the time it was not there, and the expected readings are those of the fitted
+    time (11 h + 13 h), not twice the placement."""
+    swap = datetime(2026, 11, 4, 23, tzinfo=UTC)
+    start, end = swap - timedelta(hours=11), swap + timedelta(hours=13)
+    await _write(world, _probe_lines("p1", start, swap) + _probe_lines("p3", swap, end))
+    later = datetime(2026, 11, 6, tzinfo=UTC)
+    record = json.loads(await _export(world, "LOT-SWAP", now=later))
+    summary = record["summary"]
+    assert summary["gaps"] == []
+    [placement] = summary["placements"]
+    sensors = placement["sensors"]
+    assert [(s["readings"], s["expected_readings"], s["gaps"]) for s in sensors.values()] == [
+        (660, 660, 0),
+        (780, 780, 0),
+    ]
+    chain = summary["chain"]
+    assert (chain["readings"], chain["expected_readings"], chain["present_share"]) == (
+        1440,
+        1440,
+        1.0,
+    )
+    assert summary["verdict"] == "no open findings"
+    p1, p3 = record["placements"][0]["sensors"]
+    assert p1["removed"]["utc"] == p3["installed"]["utc"] == "2026-11-04T23:00:00.000Z"
+    assert (len(p1["readings"]), len(p3["readings"])) == (660, 780)
+
+
+async def test_the_device_report_comparison_leaves_invalid_readings_out(world: World) -> None:
+    """Issue 18: a Q-tag imported onto FRIDGE-10 logs 5.0 °C every 10 minutes, one of them
+    an 85.0 °C error code. Our side of the comparison with the device's own summary is
+    made of temperatures only: max 5.0 °C, not 85."""
+    device = device_record(real_file("qtag_run2"))
+    with catalog_session(world.engine) as session:
+        target = resolve_target(session, unit="BSL/FRIDGE-10")
+        record_report(
+            session,
+            target=target,
+            record=device,
+            file_name="RCPJ00010_02.txt",
+            first_reading_at=at(0),
+            last_reading_at=at(12),
+            actor="qa-maria",
+            now=NOW,
+        )
+    await _write(
+        world,
+        _series("FRIDGE-10", "unit", 0, 12, lambda hour: 85.0 if hour == 6 else 5.0, step_min=10),
+    )
+    summary = await _summary(world, "LOT-QTAG")
+    [report] = summary["device_reports"]
+    ours = {row["quantity"]: row["ours"] for row in report["run"]}
+    assert (ours["max_c"], ours["min_c"], ours["mean_c"]) == (5.0, 5.0, 5.0)
+    assert ours["mkt_c"] == pytest.approx(5.0, abs=1e-3)
+    assert (report["readings_stored"], report["readings_invalid"]) == (72, 1)
+    assert summary["chain"]["max_c"] == 5.0  # the record's own figures agree

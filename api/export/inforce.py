@@ -1,0 +1,79 @@
+"""The product's limits along the record's time axis: each reading is judged by the
+condition version in force when it was taken (docs/design.md §11, "Limits in force";
+`coldchain.catalog.conditions.conditions_in_force`), so a later change of the product's
+limits never rewrites how the past is judged.
+
+Usage:
+    in_force = LimitsInForce.from_spans(spans)   # or LimitsInForce.constant(limits)
+    in_force.at(ts_ms)                           # the Limits of one moment
+    low, high = in_force.bounds(times)           # scalars (one version) or arrays
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from coldchain.catalog.conditions import ConditionSpan, ProductCondition
+from coldchain.judgement.limits import MINUTE_MS, Limits
+from coldchain.times import to_ms
+
+__all__ = ["LimitsInForce", "condition_limits"]
+
+Bound = float | npt.NDArray[np.float64]
+
+
+def condition_limits(condition: ProductCondition) -> Limits:
+    """A product's own limits under one condition version."""
+    return Limits(
+        condition.min_c,
+        condition.max_c,
+        round(condition.alarm_delay_min * MINUTE_MS),
+        f"product {condition.id}",
+    )
+
+
+class LimitsInForce:
+    """Limits by time: `limits[i]` from `starts_ms[i]` to the next start. The first one
+    also applies before its start (nothing of the record lies there)."""
+
+    __slots__ = ("_high", "_limits", "_low", "_starts", "_starts_list")
+
+    def __init__(self, starts_ms: Sequence[int], limits: Sequence[Limits]) -> None:
+        if not limits or len(starts_ms) != len(limits):
+            raise ValueError("LimitsInForce: one start per limits, at least one")
+        self._limits = tuple(limits)
+        self._starts_list = list(starts_ms[1:])
+        self._starts = np.asarray(self._starts_list, dtype=np.int64)
+        self._low = np.array([x.low_c for x in limits], dtype=np.float64)
+        self._high = np.array([x.high_c for x in limits], dtype=np.float64)
+
+    @classmethod
+    def constant(cls, limits: Limits) -> LimitsInForce:
+        return cls([0], [limits])
+
+    @classmethod
+    def from_spans(cls, spans: Sequence[ConditionSpan]) -> LimitsInForce:
+        return cls(
+            [to_ms(s.valid_from) for s in spans], [condition_limits(s.condition) for s in spans]
+        )
+
+    @property
+    def single(self) -> Limits | None:
+        """The limits when one version applies throughout, else None."""
+        return self._limits[0] if len(self._limits) == 1 else None
+
+    def at(self, ts_ms: int) -> Limits:
+        if len(self._limits) == 1:
+            return self._limits[0]
+        return self._limits[bisect_right(self._starts_list, ts_ms)]
+
+    def bounds(self, times: npt.NDArray[np.int64]) -> tuple[Bound, Bound]:
+        """(low, high) for each of `times`: two floats when one version applies."""
+        if len(self._limits) == 1:
+            return float(self._low[0]), float(self._high[0])
+        index = np.searchsorted(self._starts, times, side="right")
+        return self._low[index], self._high[index]
