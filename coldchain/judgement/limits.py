@@ -12,9 +12,9 @@ from typing import Final, Literal, Protocol
 
 __all__ = [
     "KIND_DEFAULT_RANGES",
+    "LIMIT_ALERT_KINDS",
     "MINUTE_MS",
     "NO_LIMITS",
-    "LIMIT_ALERT_KINDS",
     "Limits",
     "Severity",
     "StorageCondition",
