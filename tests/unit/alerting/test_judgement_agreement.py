@@ -6,8 +6,9 @@ to 60 minutes, over a generated corpus (tests/support/histories.py) of drifts, d
 openings, blips, values dancing on a limit, crossings, invalid readings, gaps and uneven
 steps.
 
-The record's side is what the batch record computes: `ExcursionTracker` over the valid
-readings (an invalid reading is missing). The detector's is `Detector` in-process: the
+The record's side is the batch record's own code: its validity screen (an invalid reading
+is missing) and `api.export.excursions.ProbeExcursions`, fed in chunks as the export
+streams them. The detector's is `Detector` in-process: the
 histories of one interval are its sensors, their readings come in time order, a minute's
 worth per `process` call (a reading of each sensor at most, now and then two) with "now"
 just after them, and its clock ticks before each call and a few seconds after (a
@@ -26,13 +27,18 @@ import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 
 from alerting.config import DetectorConfig
 from alerting.detector import Detector
 from alerting.episodes import AlertChange, AlertKind, Severity
 from alerting.timeline import FAR_FUTURE, FAR_PAST, ConditionTimeline, Segment
+from api.export.excursions import Leg, ProbeExcursions
+from api.export.record import PlacementInfo, SensorRef
+from api.export.timeline import END_OF_RECORD
 from coldchain.config import Settings
 from coldchain.judgement.excursion import ExcursionRule, ExcursionTracker
 from coldchain.judgement.limits import Limits
@@ -59,6 +65,8 @@ PER_INTERVAL = 24
 LIMITS = Limits(LOW_C, HIGH_C, ALARM_DELAY_MS, "VAX")
 SETTINGS = Settings()
 VALIDITY = ReadingValidity.from_settings(SETTINGS)
+RULE = ExcursionRule.from_settings(SETTINGS)
+RECORD_CHUNK = 37  # readings per chunk the record gets (InfluxDB's chunks vary; any works)
 BATCH_MS = MINUTE_MS  # the detector gets a minute of readings per call
 AFTER_MS = 500  # "now" is this long after a batch's newest reading
 DAY_MS = 24 * 60 * MINUTE_MS
@@ -81,13 +89,27 @@ class Alarm:
 
 
 def record_alarms(history: History) -> list[Alarm]:
-    """The batch record's alarm excursions: the one rule over the valid readings."""
-    tracker = ExcursionTracker(ExcursionRule.from_settings(SETTINGS))
-    for ts_ms, value_c in history.readings:
-        if VALIDITY.reason(value_c) is None:
-            tracker.add(ts_ms, value_c, LIMITS, history.interval_ms)
-    found = [*tracker.finished, *([tracker.current] if tracker.current else [])]
-    return [Alarm(e.start_ms, e.end_ms) for e in found if e.alarm]
+    """The batch record's alarm excursions, by the record's own code: its validity screen
+    (an invalid reading is missing) and `api.export.excursions.ProbeExcursions` fed chunk by
+    chunk, as the export streams a probe's readings from InfluxDB."""
+    times = np.array([t for t, _ in history.readings], dtype=np.int64)
+    temps = np.array([v for _, v in history.readings], dtype=np.float64)
+    valid = VALIDITY.valid(temps)
+    times, temps = times[valid], temps[valid]
+    end = datetime.fromtimestamp((int(times[-1]) + DAY_MS) / 1000, UTC)
+    sensor = SensorRef("S", "unit", "U1", "p1", history.interval_ms // 1000)
+    placement = PlacementInfo(
+        1, 1, "unit", "S/U1", datetime.fromtimestamp(T0 / 1000, UTC), end, end, "UTC", (sensor,)
+    )
+    probe = ProbeExcursions(RULE, LIMITS, Leg(placement, sensor), history.interval_ms, None)
+    for at in range(0, len(times), RECORD_CHUNK):
+        probe.add(times[at : at + RECORD_CHUNK], temps[at : at + RECORD_CHUNK])
+    found = probe.close(END_OF_RECORD, handed_on=False)
+    return [
+        Alarm(e.run.start_ms, None if e.ended == END_OF_RECORD else e.end_ms)
+        for e in found
+        if e.run.alarm
+    ]
 
 
 def _key(index: int) -> SensorKey:
