@@ -184,6 +184,7 @@ async def history_response(
             buckets=buckets,
             now_ms=state.now_ms(),
             downsampled=state.downsampling_ready,
+            validity=ReadingValidity.from_settings(state.settings),
         )
         return history_public(lo, hi, segments, result).model_dump_json().encode()
 

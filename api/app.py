@@ -41,6 +41,7 @@ from coldchain.config import Settings
 from coldchain.downsampling import ensure_downsampling
 from coldchain.errors import StoreError, StoreRejected
 from coldchain.influx import InfluxClient
+from coldchain.judgement.validity import ReadingValidity
 
 __all__ = ["STATIC_DIR", "create_app"]
 
@@ -84,7 +85,7 @@ def create_app(
             history_answers=TtlCache(settings.api_live_cache_s),
         )
         try:
-            await ensure_downsampling(influx)
+            await ensure_downsampling(influx, ReadingValidity.from_settings(settings))
             state.downsampling_ready = True
         except StoreError as exc:
             log.warning("api: downsampling not ready, history reads raw until it is: %s", exc)

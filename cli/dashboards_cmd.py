@@ -15,6 +15,7 @@ from coldchain.downsampling import downsample_range, ensure_downsampling
 from coldchain.errors import ConfigError, StoreError
 from coldchain.fleet import load_fleet
 from coldchain.influx import InfluxClient
+from coldchain.judgement.validity import ReadingValidity
 from dashboards.check import check_dashboards
 from dashboards.influxql import MIN_INTERVAL
 from dashboards.inputs import BuildInputs, inputs_from_fleet
@@ -31,11 +32,11 @@ FleetOption = Annotated[
 DirOption = Annotated[Path, typer.Option("--dir", "-o", help="directory of the built JSON")]
 
 
-def _inputs(fleet: Path | None, alert_margin: float) -> BuildInputs:
+def _inputs(fleet: Path | None, alert_margin: float, validity: ReadingValidity) -> BuildInputs:
     if fleet is None:
-        return BuildInputs()
+        return BuildInputs(validity=validity)
     try:
-        return inputs_from_fleet(load_fleet(fleet), alert_margin)
+        return inputs_from_fleet(load_fleet(fleet), alert_margin, validity)
     except ConfigError as exc:
         fail(f"fleet error: {exc}", 2)
 
@@ -50,9 +51,13 @@ def build(
     alert_margin: Annotated[
         float, typer.Option("--alert-margin", min=0, help="alert limits this far inside, °C")
     ] = DEFAULT_ALERT_MARGIN_C,
+    config: ConfigFile = None,
 ) -> None:
-    """Render every dashboard to OUT/{uid}.json (deterministic) and the panel list."""
-    inputs = _inputs(fleet, alert_margin)
+    """Render every dashboard to OUT/{uid}.json (deterministic) and the panel list; panels
+    leave out readings that are not temperatures by the settings' reading-validity rule
+    (`detect_error_values_c`, `detect_sensor_min_c`/`_max_c`)."""
+    validity = ReadingValidity.from_settings(build_settings(config))
+    inputs = _inputs(fleet, alert_margin, validity)
     dashboards = build_dashboards(inputs)
     for path in write_dashboards(dashboards, out):
         typer.echo(f"wrote {path}")
@@ -84,14 +89,15 @@ def setup_influx(
     """Create the retention policies and continuous queries (idempotent); --backfill
     recomputes the downsampled buckets of that much history."""
     settings = build_settings(config, influx_url=influx_url, influx_db=influx_db)
+    validity = ReadingValidity.from_settings(settings)
 
     async def run() -> None:
         async with InfluxClient.for_settings(settings) as influx:
-            await ensure_downsampling(influx)
+            await ensure_downsampling(influx, validity)
             if backfill:
                 now_ms = times.now_ms()
                 written = await downsample_range(
-                    influx, now_ms - parse_interval_ms(backfill), now_ms
+                    influx, now_ms - parse_interval_ms(backfill), now_ms, validity=validity
                 )
                 typer.echo(f"backfilled {written} downsampled points")
 
@@ -121,14 +127,15 @@ def check(
     Exits 1 naming each panel whose query errors or returns no series.
     """
     settings = build_settings(config, influx_url=influx_url, influx_db=influx_db)
+    validity = ReadingValidity.from_settings(settings)
     dashboards = _load_dir(directory)
 
     async def run() -> list[Any]:
         now_ms = times.now_ms()
         async with InfluxClient.for_settings(settings) as influx:
             if setup:  # the band panels read the downsampled RPs: fill them for the range
-                await ensure_downsampling(influx)
-                await downsample_range(influx, now_ms - 8 * 86_400_000, now_ms)
+                await ensure_downsampling(influx, validity)
+                await downsample_range(influx, now_ms - 8 * 86_400_000, now_ms, validity=validity)
             return await check_dashboards(
                 influx, dashboards, now_ms=now_ms, min_interval=MIN_INTERVAL, time_from=time_from
             )

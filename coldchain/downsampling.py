@@ -9,12 +9,21 @@ module never shortens: they are the GxP record behind a batch release.
 InfluxDB 1.x continuous queries only compute buckets of new time ranges (`RESAMPLE ... FOR`
 looks back a bounded window), so a logger's backfill older than that window, or history
 imported before the CQs existed, is filled by `downsample_range`. Each bucket is computed
-from the raw readings, not from the finer series, so a 1 h mean is the true mean.
+from the raw readings, not from the finer series, so a 1 h mean is the true mean, and only
+from the readings that are temperatures (`ReadingValidity`, docs/design.md §11: an error
+code such as 85 °C is never a bucket's max). A bucket whose readings are all invalid is not
+written at all: it is missing, as its readings are.
+
+Buckets written before the CQs filtered invalid readings are not all repaired by a rerun of
+`downsample_range`: InfluxDB 1.x cannot delete points of one retention policy only, so a
+bucket made only of invalid readings keeps its old values. Readers therefore also keep out
+buckets whose min or max is not a temperature (`valid_buckets_condition`).
 
 Usage:
     async with InfluxClient(url, db) as influx:
-        await ensure_downsampling(influx)          # idempotent, at every start
-        await downsample_range(influx, start_ms, end_ms)
+        validity = ReadingValidity.from_settings(settings)  # or DEFAULT_VALIDITY
+        await ensure_downsampling(influx, validity)  # idempotent, at every start
+        await downsample_range(influx, start_ms, end_ms, validity=validity)
         series = pick_resolution(start_ms, end_ms)  # raw, 1m, 15m or 1h
 """
 
@@ -23,12 +32,16 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from typing import Final
 
 from coldchain import times
-from coldchain.influx import InfluxClient, quote_identifier
+from coldchain.config import Settings
+from coldchain.influx import InfluxClient, quote_identifier, valid_readings_condition
+from coldchain.judgement.validity import ReadingValidity
 from coldchain.measurements import READING
 
 __all__ = [
+    "DEFAULT_VALIDITY",
     "RAW",
     "RESOLUTIONS",
     "Resolution",
@@ -36,6 +49,7 @@ __all__ = [
     "downsample_range",
     "ensure_downsampling",
     "pick_resolution",
+    "valid_buckets_condition",
 ]
 
 log = logging.getLogger(__name__)
@@ -43,6 +57,10 @@ log = logging.getLogger(__name__)
 _MINUTE_MS = 60_000
 _HOUR_MS = 60 * _MINUTE_MS
 _DAY_MS = 24 * _HOUR_MS
+
+#: The reading-validity rule of the settings' defaults (no environment, no file read), for
+#: callers without settings at hand and for builds that must give the same bytes anywhere.
+DEFAULT_VALIDITY: Final = ReadingValidity.from_settings(Settings.model_construct())
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,24 +135,49 @@ def pick_resolution(start_ms: int, end_ms: int) -> Resolution:
     return RESOLUTIONS[-1]
 
 
+def valid_buckets_condition(validity: ReadingValidity, resolution: Resolution) -> str:
+    """The WHERE condition that keeps `resolution`'s points that are temperatures: for raw
+    readings `valid_readings_condition`; for a downsampled series, buckets whose min and max
+    are both valid (a bucket computed since the CQs filter always is; one written before
+    may hold an error code as its max, and is then left out as missing)."""
+    lo, hi, _ = resolution.fields
+    if lo == hi:
+        return valid_readings_condition(validity, lo)
+    return f"{valid_readings_condition(validity, lo)} AND {valid_readings_condition(validity, hi)}"
+
+
 def _select_into(
-    database: str, resolution: Resolution, where: str, raw_policy: str | None = None
+    database: str,
+    resolution: Resolution,
+    validity: ReadingValidity,
+    time_range: str = "",
+    raw_policy: str | None = None,
 ) -> str:
     assert resolution.retention_policy is not None
     lo, hi, mean = resolution.fields
     # `db..reading`: the default RP, where the ingest writes (it names none).
     policy = quote_identifier(raw_policy) if raw_policy else ""
     raw = f"{quote_identifier(database)}.{policy}.{quote_identifier(READING)}"
+    # Only readings that are temperatures; a CQ takes field conditions in its WHERE (not a
+    # time range: InfluxDB adds the RESAMPLE window itself).
+    where = f"{time_range} AND " if time_range else ""
+    where += valid_readings_condition(validity)
     # GROUP BY time(...), * keeps every tag of §3 as a tag of the downsampled point.
     return (
         f'SELECT min("temp_c") AS "{lo}", max("temp_c") AS "{hi}", mean("temp_c") AS "{mean}"'
-        f" INTO {resolution.source(database)} FROM {raw}{where}"
+        f" INTO {resolution.source(database)} FROM {raw} WHERE {where}"
         f" GROUP BY time({resolution.interval}), *"
     )
 
 
-def continuous_query(database: str, resolution: Resolution, raw_policy: str = "autogen") -> str:
-    """The CREATE CONTINUOUS QUERY statement of one resolution.
+def continuous_query(
+    database: str,
+    resolution: Resolution,
+    raw_policy: str = "autogen",
+    validity: ReadingValidity = DEFAULT_VALIDITY,
+) -> str:
+    """The CREATE CONTINUOUS QUERY statement of one resolution, over the readings `validity`
+    calls temperatures.
 
     `raw_policy` is the default RP, named explicitly because InfluxDB stores a CQ with the
     RP it resolved at creation; comparing with what SHOW prints needs the same text.
@@ -143,7 +186,7 @@ def continuous_query(database: str, resolution: Resolution, raw_policy: str = "a
     return (
         f"CREATE CONTINUOUS QUERY {name} ON {quote_identifier(database)}"
         f" RESAMPLE EVERY {resolution.interval} FOR {resolution.resample_for}"
-        f" BEGIN {_select_into(database, resolution, '', raw_policy)} END"
+        f" BEGIN {_select_into(database, resolution, validity, '', raw_policy)} END"
     )
 
 
@@ -154,9 +197,14 @@ def _duration_ms(duration: str) -> int:
     return int(duration[:-1]) * units[duration[-1]]
 
 
+_NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d*(?![\w.])")
+
+
 def _normalised(statement: str) -> str:
-    # SHOW CONTINUOUS QUERIES prints identifiers without quotes; ours need none.
-    return re.sub(r"\s+", " ", statement.replace('"', "")).strip()
+    # SHOW CONTINUOUS QUERIES prints identifiers without quotes (ours need none) and float
+    # literals with three decimals (85.0 as 85.000): compare both the way InfluxDB prints.
+    text = re.sub(r"\s+", " ", statement.replace('"', "")).strip()
+    return _NUMBER.sub(lambda m: f"{float(m.group()):.3f}", text)
 
 
 async def _ensure_retention_policies(influx: InfluxClient) -> str:
@@ -179,7 +227,9 @@ async def _ensure_retention_policies(influx: InfluxClient) -> str:
     return default
 
 
-async def _ensure_continuous_queries(influx: InfluxClient, raw_policy: str) -> None:
+async def _ensure_continuous_queries(
+    influx: InfluxClient, raw_policy: str, validity: ReadingValidity
+) -> None:
     existing = {
         str(row["name"]): str(row["query"])
         for series in await influx.query("SHOW CONTINUOUS QUERIES")
@@ -189,20 +239,26 @@ async def _ensure_continuous_queries(influx: InfluxClient, raw_policy: str) -> N
     db = quote_identifier(influx.database)
     for resolution in RESOLUTIONS:
         name = f"cq_reading_{resolution.name}"
-        wanted = continuous_query(influx.database, resolution, raw_policy)
+        wanted = continuous_query(influx.database, resolution, raw_policy, validity)
         current = existing.get(name)
         if current is not None and _normalised(current) == _normalised(wanted):
             continue
-        if current is not None:  # a changed definition: InfluxQL has no ALTER for CQs
+        if current is not None:  # a changed definition (e.g. one from before the CQs kept
+            # invalid readings out, or other validity settings): InfluxQL has no ALTER for CQs
             log.info("downsampling: replacing continuous query %s", name)
             await influx.query(f"DROP CONTINUOUS QUERY {quote_identifier(name)} ON {db}")
         await influx.query(wanted)
 
 
-async def ensure_downsampling(influx: InfluxClient) -> None:
-    """Create (or bring up to date) the database, retention policies and continuous queries.
+async def ensure_downsampling(
+    influx: InfluxClient, validity: ReadingValidity = DEFAULT_VALIDITY
+) -> None:
+    """Create (or bring up to date) the database, retention policies and continuous queries;
+    a CQ whose stored text differs from the current definition (an older release's, or one
+    of other `validity` settings) is dropped and created anew.
 
-    Idempotent: safe at every start of every service; existing series are kept.
+    Idempotent: safe at every start of every service; existing series are kept (buckets
+    already written are not recomputed: `downsample_range` does that).
 
     Raises:
         StoreUnavailable: InfluxDB is down (retry).
@@ -210,13 +266,19 @@ async def ensure_downsampling(influx: InfluxClient) -> None:
     """
     await influx.create_database()
     raw_policy = await _ensure_retention_policies(influx)
-    await _ensure_continuous_queries(influx, raw_policy)
+    await _ensure_continuous_queries(influx, raw_policy, validity)
 
 
 async def downsample_range(
-    influx: InfluxClient, start_ms: int, end_ms: int, *, chunk_ms: int = 7 * _DAY_MS
+    influx: InfluxClient,
+    start_ms: int,
+    end_ms: int,
+    *,
+    chunk_ms: int = 7 * _DAY_MS,
+    validity: ReadingValidity = DEFAULT_VALIDITY,
 ) -> int:
-    """Recompute every resolution's buckets over [start, end) from the raw readings.
+    """Recompute every resolution's buckets over [start, end) from the raw readings that
+    `validity` calls temperatures.
 
     Bounds are widened to whole hours so no bucket is computed from part of its readings;
     rewriting a bucket overwrites it (same series and time), so a rerun is harmless. The
@@ -239,8 +301,9 @@ async def downsample_range(
         first = max(begin, oldest - oldest % _HOUR_MS)
         for lo in range(first, finish, chunk):
             hi = min(lo + chunk, finish)
-            where = f" WHERE time >= {lo}ms AND time < {hi}ms"
-            for series in await influx.query(_select_into(influx.database, resolution, where)):
+            time_range = f"time >= {lo}ms AND time < {hi}ms"
+            statement = _select_into(influx.database, resolution, validity, time_range)
+            for series in await influx.query(statement):
                 written += sum(int(row.get("written", 0)) for row in series.rows)
     log.info("downsampling: backfilled start_ms=%d end_ms=%d points=%d", start_ms, end_ms, written)
     return written

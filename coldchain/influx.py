@@ -13,7 +13,7 @@ import gzip
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 import orjson
@@ -21,7 +21,17 @@ import orjson
 from coldchain.config import Settings
 from coldchain.errors import DatabaseNotFound, StoreRejected, StoreUnavailable
 
-__all__ = ["InfluxClient", "RawAnswer", "Series", "quote_identifier", "quote_string"]
+if TYPE_CHECKING:  # only its attributes are read: the client stays free of numpy
+    from coldchain.judgement.validity import ReadingValidity
+
+__all__ = [
+    "InfluxClient",
+    "RawAnswer",
+    "Series",
+    "quote_identifier",
+    "quote_string",
+    "valid_readings_condition",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +64,22 @@ def quote_identifier(name: str) -> str:
 def quote_string(value: str) -> str:
     """An InfluxQL string literal in single quotes (a tag value in WHERE)."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def valid_readings_condition(validity: ReadingValidity, field: str = "temp_c") -> str:
+    """`("temp_c" >= -100.0 AND "temp_c" <= 70.0 AND "temp_c" != -127.0 ...)`: the points
+    whose `field` is a temperature by the one reading-validity rule (`validity`, docs/
+    design.md §11), as a WHERE condition. Every query that reads temperatures for a chart, a
+    tile or a downsampled series ANDs it in, so an error code or an out-of-range value never
+    becomes a min, max or mean. Valid in InfluxDB 1.x WHERE clauses beside a time range,
+    continuous queries included (which store float literals with three decimals)."""
+    name = quote_identifier(field)
+    parts = [
+        f"{name} >= {float(validity.probe_min_c)!r}",
+        f"{name} <= {float(validity.probe_max_c)!r}",
+    ]
+    parts += [f"{name} != {float(code)!r}" for code in sorted(set(validity.error_values_c))]
+    return "(" + " AND ".join(parts) + ")"
 
 
 def _server_message(response: httpx.Response) -> str:

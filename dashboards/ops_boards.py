@@ -6,6 +6,7 @@ from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
+from coldchain.influx import valid_readings_condition
 from coldchain.measurements import PIPELINE, READING
 from dashboards.influxql import InfluxQuery
 from dashboards.inputs import BuildInputs
@@ -54,6 +55,7 @@ def shipment_dashboard(inputs: BuildInputs) -> dash.Dashboard:
                 InfluxQuery(
                     "A",
                     f'SELECT "temp_c" FROM "{READING}" WHERE {_LOGGERS}'
+                    f" AND {valid_readings_condition(inputs.validity)}"
                     ' GROUP BY "device", "sensor"',
                 ).alias("$tag_device $tag_sensor")
             ],

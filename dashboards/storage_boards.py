@@ -9,6 +9,8 @@ from grafana_foundation_sdk.builders import stat, timeseries
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
+from coldchain.downsampling import RESOLUTIONS, valid_buckets_condition
+from coldchain.influx import valid_readings_condition
 from coldchain.measurements import ALERT, READING
 from dashboards.influxql import InfluxQuery, influx_annotation
 from dashboards.inputs import BuildInputs
@@ -62,6 +64,8 @@ def _limit_overrides(
 def fleet_dashboard(inputs: BuildInputs) -> dash.Dashboard:
     """Every unit of the chosen sites at a glance: probes, open alerts, silent units."""
     site_filter = '"site" =~ /^$site$/ AND "source" = \'unit\' AND $timeFilter'
+    # An error code (85 °C) is not the unit's temperature: the last valid reading is.
+    valid = valid_readings_condition(inputs.validity)
     current = stat_panel(
         1,
         "Current temperature (coloured by the unit's limits)",
@@ -69,7 +73,7 @@ def fleet_dashboard(inputs: BuildInputs) -> dash.Dashboard:
         [
             InfluxQuery(
                 "A",
-                f'SELECT last("temp_c") FROM "{READING}" WHERE {site_filter}'
+                f'SELECT last("temp_c") FROM "{READING}" WHERE {site_filter} AND {valid}'
                 ' GROUP BY "site", "device", "sensor"',
             ).alias("$tag_site/$tag_device $tag_sensor")
         ],
@@ -145,7 +149,10 @@ def _band_overrides(panel: timeseries.Panel, inputs: BuildInputs) -> None:
 
 
 def unit_dashboard(inputs: BuildInputs) -> dash.Dashboard:
-    """One storage unit: every probe, its limits, the downsampled band, alerts."""
+    """One storage unit: every probe, its limits, the downsampled band, alerts; only
+    readings (and buckets) that are temperatures by `inputs.validity`."""
+    valid = valid_readings_condition(inputs.validity)
+    valid_buckets = valid_buckets_condition(inputs.validity, RESOLUTIONS[0])
     probes = timeseries_panel(
         1,
         "Probe temperatures (every reading)",
@@ -153,7 +160,7 @@ def unit_dashboard(inputs: BuildInputs) -> dash.Dashboard:
         [
             InfluxQuery(
                 "A",
-                f'SELECT "temp_c" FROM "{READING}" WHERE {_UNIT_READINGS}'
+                f'SELECT "temp_c" FROM "{READING}" WHERE {_UNIT_READINGS} AND {valid}'
                 ' GROUP BY "site", "device", "sensor"',
             ).alias("$tag_site/$tag_device $tag_sensor")
         ],
@@ -170,7 +177,7 @@ def unit_dashboard(inputs: BuildInputs) -> dash.Dashboard:
                     "A",
                     'SELECT min("temp_c_min") AS "min", max("temp_c_max") AS "max",'
                     f' mean("temp_c_mean") AS "mean" FROM "ds_$resolution"."{READING}"'
-                    f" WHERE {_UNIT_READINGS}"
+                    f" WHERE {_UNIT_READINGS} AND {valid_buckets}"
                     ' GROUP BY time($__interval), "site", "device", "sensor" fill(null)',
                 ).alias("$tag_site/$tag_device $tag_sensor $col")
             ],

@@ -11,6 +11,12 @@ bucket after its timestamp. Where a window (a sponsor's placement) starts or end
 a source bucket, that bucket would carry readings from outside the window (another
 sponsor's period in a shared fridge), so the edges are read from the raw readings and only
 the whole source buckets inside the window from the downsampled series.
+
+Only readings that are temperatures (`ReadingValidity`, docs/design.md §11) make a bucket:
+raw statements carry `valid_readings_condition`, so an error code (85 °C) is never a max,
+and downsampled ones keep out source buckets whose min or max is not a temperature (written
+before the continuous queries filtered, `valid_buckets_condition`). A bucket of invalid
+readings only is missing, as they are.
 """
 
 from __future__ import annotations
@@ -24,8 +30,16 @@ from typing import Any
 from api.access.model import Device, HistorySegment
 from api.querycache import StatementCache
 from api.readings.influxql import devices_clause, tag_key
-from coldchain.downsampling import RAW, RESOLUTIONS, Resolution, pick_resolution
+from coldchain.downsampling import (
+    DEFAULT_VALIDITY,
+    RAW,
+    RESOLUTIONS,
+    Resolution,
+    pick_resolution,
+    valid_buckets_condition,
+)
 from coldchain.influx import InfluxClient
+from coldchain.judgement.validity import ReadingValidity
 from coldchain.models import SensorKey
 from coldchain.times import to_ms
 
@@ -105,7 +119,12 @@ def _parts(resolution: Resolution, start_ms: int, end_ms: int) -> list[_Part]:
 
 
 def _statement(
-    part: _Part, database: str, devices: Sequence[Device], bucket_ms: int, offset_ms: int
+    part: _Part,
+    database: str,
+    devices: Sequence[Device],
+    bucket_ms: int,
+    offset_ms: int,
+    validity: ReadingValidity,
 ) -> str:
     lo, hi, mean = part.resolution.fields
     # The count's name tells raw rows (readings) from downsampled ones (source buckets)
@@ -116,6 +135,7 @@ def _statement(
         f' count("{mean}") AS "{count}" FROM {part.resolution.source(database)}'
         f" WHERE time >= {part.start_ms}ms AND time < {part.end_ms}ms"
         f" AND {devices_clause(devices)}"
+        f" AND {valid_buckets_condition(validity, part.resolution)}"
         f' GROUP BY time({bucket_ms}ms, {offset_ms}ms), "site", "source", "device", "sensor"'
         " fill(none)"
     )
@@ -131,9 +151,12 @@ async def read_history(
     buckets: int,
     now_ms: int,
     downsampled: bool = True,
+    validity: ReadingValidity = DEFAULT_VALIDITY,
 ) -> HistoryResult:
-    """Buckets of every sensor of every segment, read only inside the segments' windows;
-    `downsampled` False reads raw readings only (the retention policies are missing)."""
+    """Buckets of every sensor of every segment, read only inside the segments' windows,
+    from the readings `validity` calls temperatures (pass the API's
+    `ReadingValidity.from_settings(settings)`); `downsampled` False reads raw readings only
+    (the retention policies are missing)."""
     start_ms, end_ms = to_ms(start), to_ms(end)
     resolution, bucket_ms = choose_resolution(start_ms, end_ms, buckets, now_ms)
     if not downsampled:
@@ -152,7 +175,9 @@ async def read_history(
         for window in segment.windows:
             w_end = end_ms if window.end is None else to_ms(window.end)
             for part in _parts(resolution, to_ms(window.start), w_end):
-                statements.append(_statement(part, influx.database, devices, bucket_ms, offset_ms))
+                statements.append(
+                    _statement(part, influx.database, devices, bucket_ms, offset_ms, validity)
+                )
     merged: dict[SensorKey, dict[int, list[float]]] = {}
     # Statements' series share tags and bucket times, merged below.
     for answer in await cache.query_each(influx, statements):

@@ -6,10 +6,9 @@ from collections.abc import Iterable
 
 from api.access.model import Device
 from coldchain.influx import quote_identifier, quote_string
-from coldchain.judgement.validity import ReadingValidity
 from coldchain.models import SensorKey
 
-__all__ = ["GROUP_TAGS", "devices_clause", "tag_key", "valid_values_clause"]
+__all__ = ["GROUP_TAGS", "devices_clause", "tag_key"]
 
 
 def devices_clause(devices: Iterable[Device]) -> str:
@@ -27,18 +26,6 @@ def devices_clause(devices: Iterable[Device]) -> str:
             f" AND {quote_identifier('device')} = {quote_string(d.device)})"
         )
     return "(" + " OR ".join(parts) + ")"
-
-
-def valid_values_clause(validity: ReadingValidity, field: str = "temp_c") -> str:
-    """`("temp_c" >= lo AND "temp_c" <= hi AND "temp_c" != 85 ...)`: the readings that are
-    temperatures by `validity` (docs/design.md §11), as a WHERE condition on the field."""
-    name = quote_identifier(field)
-    parts = [
-        f"{name} >= {float(validity.probe_min_c)!r}",
-        f"{name} <= {float(validity.probe_max_c)!r}",
-    ]
-    parts += [f"{name} != {float(code)!r}" for code in sorted(set(validity.error_values_c))]
-    return "(" + " AND ".join(parts) + ")"
 
 
 def tag_key(tags: dict[str, str]) -> SensorKey:

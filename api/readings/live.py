@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from api.access.model import AlertItem, Limits, LivePlace
-from api.readings.influxql import GROUP_TAGS, devices_clause, tag_key, valid_values_clause
-from coldchain.influx import InfluxClient, quote_identifier
+from api.readings.influxql import GROUP_TAGS, devices_clause, tag_key
+from coldchain.influx import InfluxClient, quote_identifier, valid_readings_condition
 from coldchain.judgement.limits import LIMIT_ALERT_KINDS, Severity, severity_of
 from coldchain.judgement.limits import Limits as JudgedLimits
 from coldchain.judgement.validity import ReadingValidity
@@ -300,7 +300,7 @@ async def read_sparklines(
             statements.append(
                 f'SELECT mean("temp_c") AS "mean" FROM {quote_identifier(READING)}'
                 f" WHERE time >= {lower}ms AND time <= {now_ms}ms AND {devices_clause(devices)}"
-                f" AND {valid_values_clause(validity)}"
+                f" AND {valid_readings_condition(validity)}"
                 f' GROUP BY time({bucket_ms}ms), "site", "source", "device" fill(none)'
             )
     if not statements:

@@ -25,7 +25,9 @@ from cli.dashboards_cmd import dashboards_app
 from coldchain import times
 from coldchain.alert_points import alert_line
 from coldchain.config import MqttEndpoint
+from coldchain.downsampling import DEFAULT_VALIDITY, RESOLUTIONS, valid_buckets_condition
 from coldchain.fleet import Fleet
+from coldchain.influx import valid_readings_condition
 from coldchain.lineprotocol import encode_point
 from dashboards.inputs import inputs_from_fleet
 from dashboards.render import build_dashboards, write_dashboards
@@ -211,6 +213,19 @@ def test_every_panel_query_returns_series_on_a_simulated_day(filled_day: FilledD
     for resolution in ("resolution=1m", "resolution=15m", "resolution=1h"):
         assert resolution in output
     assert "shipment=" in output
+    # the raw temperature panels carry the reading-validity condition, and influxd ran them
+    condition = valid_readings_condition(DEFAULT_VALIDITY)
+    blocks = output.split("\nok   ")
+    for panel in (
+        "Current temperature",
+        "Probe temperatures (every reading)",
+        "Logger temperatures along the lane",
+    ):
+        runs = [block for block in blocks if f" / {panel}" in block]
+        assert runs, panel
+        assert all(condition in block for block in runs), panel
+    bands = [block for block in blocks if " / Min / max / mean" in block]
+    assert all(valid_buckets_condition(DEFAULT_VALIDITY, RESOLUTIONS[0]) in b for b in bands)
 
 
 @pytest.mark.parametrize(

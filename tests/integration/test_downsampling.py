@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -92,3 +94,88 @@ async def test_backfill_keeps_the_peak_that_a_mean_would_hide(influx: InfluxClie
     await downsample_range(influx, START_MS, START_MS + 2 * 3_600_000)
     count = await influx.query('SELECT count(temp_c_max) FROM "ds_1m"."reading"')
     assert count[0].values[0][1] == 120
+
+
+# -- reading validity (docs/design.md §11): an error code is never a bucket's min or max ----
+
+# The continuous query as releases before issue #18 created it (no validity condition).
+_OLD_CQ_1M = (
+    'CREATE CONTINUOUS QUERY "cq_reading_1m" ON "{db}" RESAMPLE EVERY 1m FOR 2h BEGIN'
+    ' SELECT min("temp_c") AS "temp_c_min", max("temp_c") AS "temp_c_max",'
+    ' mean("temp_c") AS "temp_c_mean" INTO "{db}"."ds_1m"."reading"'
+    ' FROM "{db}"."autogen"."reading" GROUP BY time(1m), * END'
+)
+_CONDITION = '("temp_c" >= -100.0 AND "temp_c" <= 70.0 AND "temp_c" != -127.0 AND "temp_c" != 85.0)'
+
+
+def _with_faults(first_ms: int, minutes: int, device: str) -> list[str]:
+    """A reading of 5.0 °C every 10 s; at minute 2 one 85.0 (a DS18B20 that lost power), at
+    minute 3 one -127.0 (a disconnected one), and minute 4 made of error codes only."""
+    lines = []
+    for i in range(minutes * 6):
+        at = first_ms + i * 10_000
+        value = 5.0
+        if i == 13:
+            value = 85.0
+        elif i == 19:
+            value = -127.0
+        elif 24 <= i < 30:
+            value = 85.0
+        lines.append(f"reading,site=S,source=unit,device={device},sensor=p1 temp_c={value} {at}")
+    return lines
+
+
+async def _buckets(influx: InfluxClient, policy: str, device: str) -> list[dict[str, float]]:
+    series = await influx.query(
+        f'SELECT temp_c_min, temp_c_max, temp_c_mean FROM "{policy}"."reading"'
+        f" WHERE device = '{device}'"
+    )
+    return series[0].rows if series else []
+
+
+async def test_backfill_keeps_error_codes_out_of_every_bucket(influx: InfluxClient) -> None:
+    await ensure_downsampling(influx)
+    await influx.write_lines(_with_faults(START_MS, 6, "F9"))
+    await downsample_range(influx, START_MS, START_MS + HOUR_MS)
+    for policy, buckets in (("ds_1m", 5), ("ds_15m", 1), ("ds_1h", 1)):
+        rows = await _buckets(influx, policy, "F9")
+        assert len(rows) == buckets  # minute 4 held only error codes: no bucket, missing
+        assert {r["temp_c_max"] for r in rows} == {5.0}, policy
+        assert {r["temp_c_min"] for r in rows} == {5.0}, policy
+        assert {r["temp_c_mean"] for r in rows} == {5.0}, policy
+
+
+async def test_an_old_continuous_query_without_the_condition_is_replaced(
+    influx: InfluxClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    await ensure_downsampling(influx)
+    await influx.query(f'DROP CONTINUOUS QUERY "cq_reading_1m" ON "{influx.database}"')
+    await influx.query(_OLD_CQ_1M.format(db=influx.database))
+    assert "WHERE" not in (await _names(influx, "SHOW CONTINUOUS QUERIES"))["cq_reading_1m"]
+    caplog.set_level(logging.INFO, logger="coldchain.downsampling")
+    await ensure_downsampling(influx)
+    assert "replacing continuous query cq_reading_1m" in caplog.text
+    assert caplog.text.count("replacing") == 1  # the two current ones stay as they are
+    cqs = await _names(influx, "SHOW CONTINUOUS QUERIES")
+    for name in ("cq_reading_1m", "cq_reading_15m", "cq_reading_1h"):
+        # influxd stores float literals with three decimals
+        assert (
+            "WHERE (temp_c >= -100.000 AND temp_c <= 70.000 AND temp_c != -127.000" in (cqs[name])
+        )
+
+
+async def test_the_running_continuous_query_keeps_error_codes_out(influx: InfluxClient) -> None:
+    """The real CQ of influxd 1.6 with a field condition in its WHERE: it runs at the next
+    whole minute (RESAMPLE EVERY 1m) and recomputes the last 2 h."""
+    await ensure_downsampling(influx)
+    first = now_ms() // 60_000 * 60_000 - 8 * 60_000
+    await influx.write_lines(_with_faults(first, 6, "CQ1"))
+    deadline = time.monotonic() + 100
+    rows = await _buckets(influx, "ds_1m", "CQ1")
+    while len(rows) < 5 and time.monotonic() < deadline:
+        await asyncio.sleep(1)
+        rows = await _buckets(influx, "ds_1m", "CQ1")
+    assert len(rows) == 5, rows  # minute 4 held only error codes: no bucket
+    assert {r["temp_c_max"] for r in rows} == {5.0}
+    assert {r["temp_c_min"] for r in rows} == {5.0}
+    assert _CONDITION in continuous_query(influx.database, RESOLUTIONS[0])

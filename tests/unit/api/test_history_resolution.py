@@ -16,8 +16,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.readings.history import choose_resolution
-from coldchain.downsampling import RAW, RESOLUTIONS, Resolution, pick_resolution
+from api.access.model import Device
+from api.readings.history import _Part, _statement, choose_resolution
+from coldchain.downsampling import DEFAULT_VALIDITY, RAW, RESOLUTIONS, Resolution, pick_resolution
+from coldchain.influx import valid_readings_condition
+from coldchain.judgement.validity import ReadingValidity
 
 SECOND = 1000
 MINUTE = 60 * SECOND
@@ -210,3 +213,29 @@ def test_never_more_buckets_than_asked_once_aligned_to_the_source(
     resolution, bucket_ms = choose_resolution(start, start + span_ms, buckets, NOW)
     aligned_start = start - start % (resolution.bucket_ms or 1)
     assert math.ceil((start + span_ms - aligned_start) / bucket_ms) <= buckets
+
+
+# ---- reading validity (docs/design.md §11): what a bucket is computed from ------------
+
+
+def test_raw_statements_read_only_readings_that_are_temperatures() -> None:
+    device = Device("BSL", "unit", "FRIDGE-01", ("p1",), 60)
+    raw = _statement(_Part(RAW, 0, HOUR), "db", [device], MINUTE, 0, DEFAULT_VALIDITY)
+    assert f"AND {valid_readings_condition(DEFAULT_VALIDITY)} GROUP BY" in raw
+    assert '"temp_c" != 85.0' in raw
+    assert '"temp_c" != -127.0' in raw
+
+
+def test_downsampled_statements_leave_out_buckets_with_an_invalid_min_or_max() -> None:
+    device = Device("BSL", "unit", "FRIDGE-01", ("p1",), 60)
+    ds = _statement(_Part(RESOLUTIONS[1], 0, DAY), "db", [device], HOUR, 0, DEFAULT_VALIDITY)
+    assert valid_readings_condition(DEFAULT_VALIDITY, "temp_c_max") in ds
+    assert valid_readings_condition(DEFAULT_VALIDITY, "temp_c_min") in ds
+    assert '"temp_c" ' not in ds  # a downsampled point has no temp_c field
+
+
+def test_the_validity_settings_reach_the_statement() -> None:
+    device = Device("BSL", "unit", "FRIDGE-01", ("p1",), 60)
+    validity = ReadingValidity(error_values_c=(99.5,), probe_min_c=-55.0, probe_max_c=125.0)
+    raw = _statement(_Part(RAW, 0, HOUR), "db", [device], MINUTE, 0, validity)
+    assert '("temp_c" >= -55.0 AND "temp_c" <= 125.0 AND "temp_c" != 99.5)' in raw

@@ -9,9 +9,9 @@ import pytest
 
 from alerting.config import DetectorConfig
 from api.access.model import AlertItem, Device, Limits, LivePlace, Location
-from api.readings.influxql import valid_values_clause
 from api.readings.live import LiveJudge, LiveReading, PlaceLive, place_status
 from coldchain.config import Settings
+from coldchain.influx import valid_readings_condition
 from coldchain.judgement.limits import Limits as JudgedLimits
 from coldchain.judgement.validity import ReadingValidity
 from coldchain.models import SensorKey
@@ -155,7 +155,7 @@ def test_a_stale_invalid_reading_is_no_data_and_still_hidden() -> None:
 
 
 def test_sparkline_clause_keeps_only_temperatures() -> None:
-    clause = valid_values_clause(VALIDITY)
+    clause = valid_readings_condition(VALIDITY)
     assert clause == (
         '("temp_c" >= -100.0 AND "temp_c" <= 70.0 AND "temp_c" != -127.0 AND "temp_c" != 85.0)'
     )
