@@ -37,7 +37,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from alerting.device_rules import DeviceRule, device_rule
-from alerting.timeline import FAR_FUTURE, FAR_PAST, ConditionTimeline, Segment
+from alerting.timeline import FAR_FUTURE, FAR_PAST, ConditionTimeline, Handover, Segment
 from coldchain.catalog.conditions import ProductCondition, all_condition_versions
 from coldchain.catalog.logger_reports import imported_intervals_s
 from coldchain.catalog.schema import (
@@ -117,6 +117,41 @@ def _fitted(segments: list[Segment], installed_ms: int, removed_ms: int) -> list
     return out
 
 
+_Place = tuple[str, int | str]  # ("unit", unit id) or ("shipment", shipment id)
+
+
+def _handovers(
+    stays: dict[str, list[tuple[int, int, _Place]]], place_keys: dict[_Place, list[SensorKey]]
+) -> dict[SensorKey, list[Handover]]:
+    """Where a batch's placement ends as its next begins in another place: each sensor of
+    the receiving place gets a `Handover` from the sensors of the place it came from."""
+    found: dict[SensorKey, dict[int, set[SensorKey]]] = defaultdict(lambda: defaultdict(set))
+    for placements in stays.values():
+        for _, end_ms, there in placements:
+            for start_ms, _, here in placements:
+                if start_ms == end_ms and here != there and place_keys.get(there):
+                    for key in place_keys.get(here, []):
+                        found[key][start_ms].update(place_keys[there])
+    return {
+        key: [Handover(at, tuple(sorted(froms))) for at, froms in sorted(by_time.items())]
+        for key, by_time in found.items()
+    }
+
+
+def _with_handovers(segments: list[Segment], handovers: list[Handover]) -> list[Segment]:
+    """`segments` cut at each hand-over, the segment from there on carrying it."""
+    out = list(segments)
+    for handover in handovers:
+        at = handover.at_ms
+        for i, segment in enumerate(out):
+            if segment.start_ms <= at < segment.end_ms:
+                after = replace(segment, start_ms=at, handover=handover)
+                before = [replace(segment, end_ms=at)] if segment.start_ms < at else []
+                out[i : i + 1] = [*before, after]
+                break
+    return out
+
+
 def load_timeline(engine: Engine, default_alarm_delay_ms: int) -> ConditionTimeline:
     """Read units, loggers, sensors and placements once and build every sensor's timeline;
     `default_alarm_delay_ms`: an empty unit's (`DetectorConfig.default_alarm_delay_ms`).
@@ -129,8 +164,18 @@ def load_timeline(engine: Engine, default_alarm_delay_ms: int) -> ConditionTimel
         batch_product = {b: p for b, p in session.execute(select(BatchRow.id, BatchRow.product_id))}
         by_unit: dict[int, list[tuple[int, int, ProductCondition]]] = defaultdict(list)
         by_shipment: dict[str, list[tuple[int, int, ProductCondition]]] = defaultdict(list)
+        stays: dict[str, list[tuple[int, int, _Place]]] = defaultdict(list)
         for row in session.execute(select(PlacementRow)).scalars():
             end_ms = FAR_FUTURE if row.end_at is None else to_ms(row.end_at)
+            place: _Place = (
+                ("unit", row.unit_id)
+                if row.unit_id is not None
+                else (
+                    "shipment",
+                    row.shipment_id or "",
+                )
+            )
+            stays[row.batch_id].append((to_ms(row.start_at), end_ms, place))
             entries = _in_force(versions[batch_product[row.batch_id]], to_ms(row.start_at), end_ms)
             if row.unit_id is not None:
                 by_unit[row.unit_id].extend(entries)
@@ -150,6 +195,7 @@ def load_timeline(engine: Engine, default_alarm_delay_ms: int) -> ConditionTimel
     rules: dict[SensorKey, list[DeviceRule]] = defaultdict(list)
     intervals: dict[SensorKey, int] = {}
     offline: set[SensorKey] = set()
+    place_keys: dict[_Place, list[SensorKey]] = defaultdict(list)
     for sensor in sensors:
         if sensor.unit_id is not None:
             unit = units[sensor.unit_id]
@@ -157,12 +203,14 @@ def load_timeline(engine: Engine, default_alarm_delay_ms: int) -> ConditionTimel
             idle = Limits(low, high, default_alarm_delay_ms, f"default of a {unit.kind}")
             key = SensorKey(unit.site_id, "unit", unit.code, sensor.code)
             segments[key] = _cut(by_unit.get(unit.id, []), idle, True)
+            place_keys["unit", unit.id].append(key)
             cap_ms, found = unit.log_interval_s * 1000, unit_rules.get(unit.id, [])
         elif sensor.logger_id is not None:
             logger = loggers[sensor.logger_id]
             key = SensorKey(origins[logger.shipment_id], "logger", logger.code, sensor.code)
             # A logger reused on several shipments: every shipment's placements count.
             carried.setdefault(key, []).extend(by_shipment.get(logger.shipment_id, []))
+            place_keys["shipment", logger.shipment_id].append(key)
             if logger.offline:
                 offline.add(key)
             cap_ms, found = logger.log_interval_s * 1000, shipment_rules.get(logger.shipment_id, [])
@@ -190,6 +238,8 @@ def load_timeline(engine: Engine, default_alarm_delay_ms: int) -> ConditionTimel
             )
             for s in cut
         ]
+    for key, handovers in _handovers(stays, place_keys).items():
+        segments[key] = _with_handovers(segments[key], handovers)
     for key, interval_ms in imported.items():
         # An imported logger the catalog has no sensor for (read out onto a unit): known,
         # so that its backfill is neither a silent sensor afterwards nor a stuck probe.

@@ -14,6 +14,7 @@ sensor (`open_missing_data`) and a device's battery (`judge_battery`).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,10 +34,13 @@ from alerting.sensor import (
     SensorState,
     excursion_slot,
 )
-from alerting.timeline import Segment
+from alerting.timeline import Handover, Segment
 from coldchain.judgement.limits import MINUTE_MS, Limits
 
-__all__ = ["Criteria", "SensorRules", "judge_battery", "open_missing_data"]
+__all__ = ["Criteria", "HandedOver", "SensorRules", "judge_battery", "open_missing_data"]
+
+#: The excursion in progress at a hand-over's other place (`SensorTable.handed_over`).
+HandedOver = Callable[[Handover], Episode | None]
 
 _BATTERY_CLEAR_PCT = 5  # a battery warning clears this many points above the threshold
 
@@ -54,6 +58,7 @@ class Criteria:
         interval_ms: how often the sensor logs there (a reading's longest step that is not
             a gap, `coldchain.judgement.excursion.gap_ms`).
         recorder: a logger that checks its own probe (`Segment.recorder`): no stuck rule.
+        handover: the segment begins where a batch was handed over (`Segment.handover`).
     """
 
     limits: Limits
@@ -62,6 +67,7 @@ class Criteria:
     device_rules: tuple[DeviceRule, ...]
     interval_ms: int
     recorder: bool
+    handover: Handover | None
 
     @classmethod
     def of(cls, segment: Segment, cfg: DetectorConfig) -> Criteria:
@@ -73,6 +79,7 @@ class Criteria:
             tuple(segment.rules),
             segment.interval_ms,
             segment.recorder,
+            segment.handover,
         )
 
 
@@ -85,25 +92,34 @@ class SensorRules:
     """
 
     def __init__(
-        self, cfg: DetectorConfig, state: SensorState, history: History, report: Report
+        self,
+        cfg: DetectorConfig,
+        state: SensorState,
+        history: History,
+        report: Report,
+        handed_over: HandedOver | None = None,
     ) -> None:
+        """`handed_over`: the excursion in progress at a hand-over's other place, if any
+        (`SensorTable.handed_over`)."""
         self.cfg = cfg
         self.state = state
         self.history = history
         self.report = report
+        self.handed_over = handed_over
 
     def apply(self, ts_ms: int, value_c: float, criteria: Criteria) -> None:
         """One reading after the sensor's frontier, through every rule in order;
         `criteria`: what applies to the sensor at `ts_ms`."""
         state, limits = self.state, criteria.limits
-        state.frontier_ms = ts_ms
+        previous_ms, state.frontier_ms = state.frontier_ms, ts_ms
         self._end(MISSING, self.report.now_ms)
         if self._faulty_value(ts_ms, value_c):
             return  # not a temperature: judged by nothing else
         if not criteria.recorder:
             self._stuck(ts_ms, value_c)
         interval_ms = criteria.interval_ms
-        self._excursion(Severity.ALARM, ts_ms, value_c, limits, interval_ms)
+        carried = self._carried(criteria, previous_ms, ts_ms)
+        self._excursion(Severity.ALARM, ts_ms, value_c, limits, interval_ms, carried)
         self._excursion(Severity.WARNING, ts_ms, value_c, criteria.alert_limits, interval_ms)
         self._rate(ts_ms, value_c)
         self._forecast(ts_ms, value_c, criteria)
@@ -196,13 +212,31 @@ class SensorRules:
         else:
             self._within(FAULT_STUCK, ts_ms, cleared=True, clear_ms=0)
 
+    def _carried(self, criteria: Criteria, previous_ms: int, ts_ms: int) -> Episode | None:
+        """At the sensor's first reading since its place received a batch (`Handover`): the
+        excursion then in progress where the batch came from, which goes on here."""
+        handover = criteria.handover
+        if handover is None or self.handed_over is None:
+            return None
+        if not previous_ms < handover.at_ms <= ts_ms:
+            return None
+        return self.handed_over(handover)
+
     def _excursion(
-        self, severity: Severity, ts_ms: int, value_c: float, limits: Limits, interval_ms: int
+        self,
+        severity: Severity,
+        ts_ms: int,
+        value_c: float,
+        limits: Limits,
+        interval_ms: int,
+        carried: Episode | None = None,
     ) -> None:
         """The domain's excursion rule (coldchain.judgement.excursion), which the batch record
         applies too: beyond `limits` for their delay, counted from the last reading inside
         unless that is a gap ago; a pending one ends at the first reading back, an alert
-        once back inside by the hysteresis for the clear time."""
+        once back inside by the hysteresis for the clear time. `carried`: an excursion
+        handed over with the batch; one on the same side goes on here, from its own start
+        (the record joins the two places the same way)."""
         if not math.isfinite(limits.span_c):
             return
         slot, rule = excursion_slot(severity), self.cfg.excursion
@@ -225,6 +259,15 @@ class SensorRules:
             limit_c=limits.high_c if direction > 0 else limits.low_c,
             condition=limits.label,
         )
+        if (
+            carried is not None
+            and carried.direction == direction
+            and slot not in self.state.episodes
+        ):
+            found.start_ms, found.prev_ok_ms = carried.start_ms, carried.prev_ok_ms
+            found.detail["handed_over"] = True
+            if carried.peak_c is not None and (carried.peak_c - value_c) * direction > 0:
+                found.peak_c = carried.peak_c
         self._beyond(slot, found, delay_ms=limits.alarm_delay_ms)
 
     def _rate(self, ts_ms: int, value_c: float) -> None:
@@ -315,6 +358,8 @@ class SensorRules:
         episode = self.state.episodes.pop(slot, None)
         if episode is not None and episode.alert_id is not None:
             self.report.resolved(slot, episode, end_ms)
+        elif episode is not None and slot == EXCURSION_ALARM:
+            self.state.ended_pending(episode, end_ms)
 
 
 def open_missing_data(state: SensorState, since_ms: int, report: Report) -> None:

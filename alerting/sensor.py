@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from alerting.device_rules import RuleProgress, rule_slot
 from alerting.episodes import AlertChange, AlertKind, Episode, Severity
@@ -21,6 +21,7 @@ __all__ = [
     "FORECAST",
     "MISSING",
     "RATE",
+    "EndedExcursion",
     "SensorState",
     "excursion_slot",
     "slot_of",
@@ -52,6 +53,29 @@ def slot_of(change: AlertChange) -> str:
     return FAULT_STUCK if change.detail.get("reason") == "stuck" else FAULT_VALUE
 
 
+class EndedExcursion(NamedTuple):
+    """An excursion beyond the range that ended before its delay (`SensorState.ended`)."""
+
+    start_ms: int
+    prev_ok_ms: int | None
+    end_ms: int
+    peak_c: float | None
+    direction: int
+
+    def episode(self) -> Episode:
+        """As a pending episode, to go on at the next place."""
+        found = Episode(
+            AlertKind.EXCURSION,
+            Severity.ALARM,
+            self.direction,
+            self.start_ms,
+            self.prev_ok_ms,
+            self.start_ms,
+            self.peak_c,
+        )
+        return found
+
+
 @dataclass(slots=True)
 class SensorState:
     """Everything the detector remembers about one sensor (persisted across restarts).
@@ -68,6 +92,9 @@ class SensorState:
         backlog: a backfill's readings (a jump ahead), held until its burst is over.
         late: readings older than the reorder window, held to be evaluated as history.
         rules: the progress of each device rule, by rule id.
+        ended: the latest excursions beyond the range that ended without an alert
+            (start, delay basis or None, end): one in progress when its sensor's batch was
+            handed over goes on at the next place (`Handover`).
     """
 
     key: SensorKey
@@ -83,6 +110,7 @@ class SensorState:
     late: list[tuple[int, float]] = field(default_factory=list)
     late_arrival_ms: int = 0
     rules: dict[str, RuleProgress] = field(default_factory=dict)
+    ended: list[EndedExcursion] = field(default_factory=list)
 
     @property
     def quiet(self) -> bool:
@@ -94,6 +122,26 @@ class SensorState:
             and not self.buffered
             and all(progress.last_bad_ms is None for progress in self.rules.values())
         )
+
+    def ended_pending(self, episode: Episode, end_ms: int) -> None:
+        """Keep an excursion that ended before its delay (a hand-over may continue it)."""
+        self.ended.append(
+            EndedExcursion(
+                episode.start_ms, episode.prev_ok_ms, end_ms, episode.peak_c, episode.direction
+            )
+        )
+        del self.ended[:-_RECENT]
+
+    def in_progress_at(self, at_ms: int) -> Episode | None:
+        """The excursion beyond the range without an alert that was in progress at `at_ms`:
+        begun before it, and not ended (by a reading back inside) before it."""
+        current = self.episodes.get(EXCURSION_ALARM)
+        if current is not None and current.alert_id is None and current.start_ms < at_ms:
+            return current
+        for ended in reversed(self.ended):
+            if ended.start_ms < at_ms <= ended.end_ms:
+                return ended.episode()
+        return None
 
     def remember(self, slot: str, start_ms: int, end_ms: int | None) -> None:
         self.recent = [r for r in self.recent if not (r[0] == slot and r[1] == start_ms)]
@@ -127,6 +175,7 @@ class SensorState:
             "late": self.late,
             "late_arrival_ms": self.late_arrival_ms,
             "rules": {rule_id: progress.to_json() for rule_id, progress in self.rules.items()},
+            "ended": [list(e) for e in self.ended],
         }
 
     @classmethod
@@ -145,4 +194,5 @@ class SensorState:
             late=[(ts_ms, value_c) for ts_ms, value_c in raw["late"]],
             late_arrival_ms=raw["late_arrival_ms"],
             rules={k: RuleProgress.from_json(v) for k, v in raw.get("rules", {}).items()},
+            ended=[EndedExcursion(*e) for e in raw.get("ended", [])],
         )

@@ -18,14 +18,17 @@ import numpy as np
 
 from alerting.config import DetectorConfig
 from alerting.device_rules import DeviceRule
+from alerting.episodes import Episode
 from alerting.history import History, Rings
 from alerting.rules import Criteria
 from alerting.sensor import MISSING, SensorState
-from alerting.timeline import ConditionTimeline, Segment
+from alerting.timeline import ConditionTimeline, Handover, Segment
 from coldchain.judgement.limits import Limits
 from coldchain.models import SensorKey
 
 __all__ = ["DeviceTable", "SensorColumns", "SensorTable"]
+
+_CriteriaKey = tuple[Limits, tuple[DeviceRule, ...], int, bool, Handover | None]
 
 _CAPACITY = 1024
 
@@ -99,7 +102,7 @@ class SensorTable:
         self.states: list[SensorState] = []
         self.segments: list[Segment] = []
         self.criteria: list[Criteria] = []
-        self._shared: dict[tuple[Limits, tuple[DeviceRule, ...], int, bool], Criteria] = {}
+        self._shared: dict[_CriteriaKey, Criteria] = {}
         self.columns = SensorColumns.empty(_CAPACITY)
         self.rings = Rings(capacity=_CAPACITY)
         self.changed: set[int] = set()  # rows to save with the next snapshot
@@ -163,7 +166,13 @@ class SensorTable:
     def criteria_of(self, segment: Segment) -> Criteria:
         """One `Criteria` for every segment that judges alike (limits, rules, logging
         interval, recorder): a fleet has few, and each sensor holds one."""
-        key = (segment.limits, tuple(segment.rules), segment.interval_ms, segment.recorder)
+        key = (
+            segment.limits,
+            tuple(segment.rules),
+            segment.interval_ms,
+            segment.recorder,
+            segment.handover,
+        )
         criteria = self._shared.get(key)
         if criteria is None:
             criteria = self._shared[key] = Criteria.of(segment, self.cfg)
@@ -211,6 +220,21 @@ class SensorTable:
         columns.buffered[row] = state.buffered
         columns.missing_open[row] = MISSING in state.episodes
         self.changed.add(row)
+
+    def handed_over(self, handover: Handover) -> Episode | None:
+        """The excursion without an alert that was in progress at the hand-over on the
+        sensors the batch came from (the one begun longest ago on any of them, as the
+        record carries its worst path on); only sensors of this partition are known."""
+        found: list[Episode] = []
+        for key in handover.from_keys:
+            row = self.index.get(key)
+            if row is not None:
+                episode = self.state(row).in_progress_at(handover.at_ms)
+                if episode is not None:
+                    found.append(episode)
+        if not found:
+            return None
+        return min(found, key=lambda e: e.start_ms if e.prev_ok_ms is None else e.prev_ok_ms)
 
     def history(self, row: int) -> History:
         """The row's recent readings, for the trend rules."""

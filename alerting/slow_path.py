@@ -44,7 +44,8 @@ class SlowPath:
     ) -> SensorRules:
         """The row's rules at `now_ms`, reporting into `out`."""
         report = Report(state.key, now_ms, self.table.cfg.reorder_window_ms, out, state)
-        return SensorRules(self.table.cfg, state, self.table.history(row), report)
+        table = self.table
+        return SensorRules(table.cfg, state, table.history(row), report, table.handed_over)
 
     def apply(self, rules: SensorRules, row: int, ts_ms: int, value_c: float) -> None:
         """An in-order reading through the rules, then into the sensor's recent readings."""

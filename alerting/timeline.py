@@ -12,10 +12,20 @@ from alerting.device_rules import DeviceRule
 from coldchain.judgement.limits import MINUTE_MS, NO_LIMITS, Limits
 from coldchain.models import SensorKey
 
-__all__ = ["FAR_FUTURE", "FAR_PAST", "ConditionTimeline", "Segment"]
+__all__ = ["FAR_FUTURE", "FAR_PAST", "ConditionTimeline", "Handover", "Segment"]
 
 FAR_PAST = -(2**62)
 FAR_FUTURE = 2**62
+
+
+@dataclass(frozen=True, slots=True)
+class Handover:
+    """A batch handed over to this sensor's place at `at_ms` from the place whose sensors are
+    `from_keys` (one placement ends where the next begins): an excursion in progress there
+    goes on here, as the batch record joins it (docs/design.md §11, batch timeline)."""
+
+    at_ms: int
+    from_keys: tuple[SensorKey, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +37,8 @@ class Segment:
     `recorder`: a logger that records to memory and is read out later (a USB logger: offline
     in the catalog, or one whose export was imported). It checks its own probe, so a plateau
     at its 0.1 °C resolution is the room, not a stuck probe; and it is silent while it
-    travels, so it is never expected to report (its status is "awaiting upload")."""
+    travels, so it is never expected to report (its status is "awaiting upload");
+    `handover`: the segment begins where a batch was handed over to the sensor's place."""
 
     start_ms: int
     end_ms: int
@@ -36,6 +47,7 @@ class Segment:
     rules: tuple[DeviceRule, ...] = ()
     interval_ms: int = MINUTE_MS
     recorder: bool = False
+    handover: Handover | None = None
 
 
 _UNKNOWN = Segment(FAR_PAST, FAR_FUTURE, NO_LIMITS, False)

@@ -134,9 +134,14 @@ def _tolerance(sensor: SensorRef) -> int:
     return 2 * sensor.log_interval_s * 1000
 
 
-def _match(excursion: RecordExcursion, alarms: Sequence[AlertInfo]) -> tuple[AlertInfo, int] | None:
-    """The first alarm on one of the excursion's probes that overlaps its time there, and
-    at which leg; another product's alarm only explains an alarm excursion."""
+def _matches(
+    excursion: RecordExcursion, alarms: Sequence[AlertInfo]
+) -> list[tuple[AlertInfo, int]]:
+    """The alarms on the excursion's probes that overlap its time there, with their leg, in
+    leg order; another product's alarm only explains an alarm excursion. An excursion
+    joined across a hand-over may have one on each side (the place it left alarmed on its
+    own, and the detector carried it on to the next place too)."""
+    found = []
     for n, leg in enumerate(excursion.legs):
         first, last = excursion.leg_span(n)
         for alert in alarms:
@@ -145,8 +150,8 @@ def _match(excursion: RecordExcursion, alarms: Sequence[AlertInfo]) -> tuple[Ale
                 and _overlaps(alert, first, last, _tolerance(leg.sensor))
                 and (excursion.run.alarm or not alert.other_limits)
             ):
-                return alert, n
-    return None
+                found.append((alert, n))
+    return found
 
 
 def reconcile_excursions(
@@ -177,7 +182,8 @@ def reconcile_excursions(
     seen: set[str] = set()
     for excursion in sorted(excursions, key=lambda e: (e.start_ms, e.where)):
         first = excursion.legs[0]
-        found = _match(excursion, alarms)
+        matches = _matches(excursion, alarms)
+        found = matches[0] if matches else None
         if found is None:
             alert = None
             if not excursion.run.alarm:
@@ -191,13 +197,11 @@ def reconcile_excursions(
                 agreement = AGREE  # its start and delay were another condition's
             elif not excursion.run.alarm:
                 agreement = ALARMED_BRIEF
-            elif alert.id not in seen and abs(_ms(alert.start) - started) > _tolerance(
-                excursion.legs[n].sensor
-            ):
+            elif alert.id not in seen and _starts_elsewhere(alert, excursion, started, n):
                 agreement = START_DIFFERS
             else:
                 agreement = AGREE
-            seen.add(alert.id)
+            seen.update(a.id for a, _ in matches)
         findings.append(
             ExcursionFinding(first.placement.index, first.sensor, excursion, alert, agreement)
         )
@@ -209,6 +213,13 @@ def reconcile_excursions(
             findings.append(ExcursionFinding(where.index, alert.sensor, None, alert, agreement))
     findings.sort(key=_start_of)
     return findings
+
+
+def _starts_elsewhere(alert: AlertInfo, excursion: RecordExcursion, started: int, n: int) -> bool:
+    """The alarm starts neither where the excursion's part on its probe starts nor (an
+    alarm carried across a hand-over) where the excursion itself starts."""
+    tolerance = _tolerance(excursion.legs[n].sensor)
+    return all(abs(_ms(alert.start) - at) > tolerance for at in (started, excursion.start_ms))
 
 
 def _start_of(finding: ExcursionFinding) -> float:

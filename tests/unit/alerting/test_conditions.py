@@ -114,3 +114,17 @@ def test_an_offline_logger_is_a_recorder_never_expected_and_never_a_stuck_probe(
     silent = detector.tick(at + 2 * 86_400_000)
     silent_loggers = {c.key.device for c in silent if c.kind == "missing_data"} - {"FR-1"}
     assert silent_loggers == {"LIVE-1"}
+
+
+def test_a_batch_handed_over_joins_the_receiving_sensors_to_the_place_it_left(
+    tmp_path: Path,
+) -> None:
+    timeline = load_timeline(_catalog(tmp_path), CFG.default_alarm_delay_ms)
+    at = _ms("2026-11-10T00:00:00")
+    handover = timeline.lookup(SensorKey("BSL", "logger", "LIVE-1", "t"), at).handover
+    assert handover is not None
+    assert handover.at_ms == at
+    fridge = {SensorKey("BSL", "unit", "FR-1", "p1"), SensorKey("BSL", "unit", "FR-1", "p3")}
+    assert set(handover.from_keys) == fridge
+    assert timeline.lookup(SensorKey("BSL", "logger", "LIVE-1", "t"), at - 1).handover is None
+    assert timeline.lookup(SensorKey("BSL", "unit", "FR-1", "p3"), at).handover is None

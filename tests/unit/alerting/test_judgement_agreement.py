@@ -35,13 +35,13 @@ import pytest
 from alerting.config import DetectorConfig
 from alerting.detector import Detector
 from alerting.episodes import AlertChange, AlertKind, Severity
-from alerting.timeline import FAR_FUTURE, FAR_PAST, ConditionTimeline, Segment
+from alerting.timeline import FAR_FUTURE, FAR_PAST, ConditionTimeline, Handover, Segment
 from api.export.excursions import Leg, ProbeExcursions
 from api.export.record import PlacementInfo, SensorRef
 from api.export.timeline import END_OF_RECORD
 from coldchain.config import Settings
 from coldchain.judgement.excursion import ExcursionRule, ExcursionTracker
-from coldchain.judgement.limits import Limits
+from coldchain.judgement.limits import NO_LIMITS, Limits
 from coldchain.judgement.validity import ReadingValidity
 from coldchain.models import Reading, SensorKey, SourceKind
 from tests.support.histories import (
@@ -285,6 +285,72 @@ def test_a_tracker_carried_across_a_hand_over_finds_the_excursion_spanning_it(
             alone.add(ts_ms, value_c, LIMITS, leg.interval_ms)
         assert alarm_starts(alone) == [], f"{handover.note}: {leg.sensor} alone alarms"
     assert alarm_starts(carried) == list(handover.alarm_starts_ms), handover.note
+
+
+def _handover_detector_alarms(handover: HandOver) -> dict[str, list[int]]:
+    """The detector's alarm starts on each leg's sensor, the legs' places joined by a
+    `Handover` at the start of the second, as `alerting.conditions` joins a batch's
+    placements; readings in time order across both sensors."""
+    first, second = handover.legs
+    at_ms = second.readings[0][0]
+    keys = {
+        leg.sensor: SensorKey("S", "unit", leg.sensor.replace("/", "-"), "p1")
+        for leg in handover.legs
+    }
+    came_from = Handover(at_ms, (keys[first.sensor],))
+    timeline = ConditionTimeline(
+        {
+            keys[first.sensor]: [
+                Segment(FAR_PAST, at_ms, LIMITS, True, interval_ms=first.interval_ms),
+                Segment(at_ms, FAR_FUTURE, NO_LIMITS, False, interval_ms=first.interval_ms),
+            ],
+            keys[second.sensor]: [
+                Segment(FAR_PAST, at_ms, NO_LIMITS, False, interval_ms=second.interval_ms),
+                Segment(
+                    at_ms,
+                    FAR_FUTURE,
+                    LIMITS,
+                    True,
+                    interval_ms=second.interval_ms,
+                    handover=came_from,
+                ),
+            ],
+        }
+    )
+    detector = Detector(DetectorConfig.from_settings(SETTINGS), timeline)
+    detector.register_catalog(T0)
+    readings = sorted(
+        (ts_ms, value_c, keys[leg.sensor])
+        for leg in handover.legs
+        for ts_ms, value_c in leg.readings
+    )
+    changes: list[AlertChange] = []
+    for seq, (ts_ms, value_c, key) in enumerate(readings):
+        reading = Reading("S", SourceKind.UNIT, key.device, "p1", ts_ms, value_c, seq)
+        changes += detector.tick(ts_ms + AFTER_MS)
+        changes += detector.process([reading], ts_ms + AFTER_MS)
+    changes += detector.tick(readings[-1][0] + DAY_MS)
+    return {
+        leg.sensor: [
+            c.start_ms
+            for c in changes
+            if c.key == keys[leg.sensor]
+            and c.kind == AlertKind.EXCURSION
+            and c.severity == Severity.ALARM
+            and c.state == "open"
+        ]
+        for leg in handover.legs
+    }
+
+
+@pytest.mark.parametrize("handover", handovers(), ids=lambda h: h.name)
+def test_the_detector_joins_an_excursion_across_a_hand_over_as_the_record_does(
+    handover: HandOver,
+) -> None:
+    found = _handover_detector_alarms(handover)
+    first, second = handover.legs
+    assert found[first.sensor] == [], f"{handover.note}: {first.sensor} alone alarms"
+    assert found[second.sensor] == list(handover.alarm_starts_ms), handover.note
 
 
 # -- a reading a little late: "sorted" inside the reorder window (docs/design.md §5) -----------
