@@ -168,6 +168,8 @@ class SensorRules:
 
     def _restart_after(self, slot: str, episode: Episode, ts_ms: int, interval_ms: int) -> None:
         times, values = self.history(ts_ms + 1)
+        valid = self.cfg.validity.valid(values)  # the recent readings keep faulty ones too
+        times, values = times[valid], values[valid]
         if len(times) == 0:
             self._end(slot, ts_ms)
             return
