@@ -10,6 +10,10 @@ viewers who would see exactly the same thing.
 
 The answer is kept with its JSON body, serialised once: for a product in a hundred places
 writing the JSON costs more than everything else a cached request does.
+
+Bounded like every API cache (`api.ttlcache`): an answer is measured by its JSON body (the
+model beside it is about as large again, hence the factor in `CachedLive.size`); at most
+1024 answers (distinct scope and filter pairs asked within two seconds) and 32 MiB.
 """
 
 from __future__ import annotations
@@ -41,7 +45,20 @@ class CachedLive:
     def response(self) -> Response:
         return Response(self.body, media_type="application/json")
 
+    def size(self) -> int:
+        """Bytes held: the body, and the parsed model, about as large again."""
+        return 2 * len(self.body)
 
-def live_cache(ttl_s: float) -> TtlCache[LiveKey, CachedLive]:
+
+def live_cache(
+    ttl_s: float, *, max_entries: int = 1024, max_bytes: int = 32 * 1024 * 1024
+) -> TtlCache[LiveKey, CachedLive]:
     """Answers at most about 2 × `ttl_s` old; a viewer never waits for a recomputation."""
-    return TtlCache(ttl_s, stale_s=ttl_s)
+    return TtlCache(
+        ttl_s,
+        max_entries,
+        stale_s=ttl_s,
+        max_bytes=max_bytes,
+        size_of=CachedLive.size,
+        name="live",
+    )

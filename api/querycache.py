@@ -9,17 +9,42 @@ viewers who send the same text shows nobody anything that is not theirs.
 
 Staleness is bounded by `ttl_s`: a logger backfill into an old bucket shows in the chart
 at most that much later (the QA export reads the raw record and never uses this cache).
+
+Bounded like every API cache (`api.ttlcache`): expired answers go as the cache is used, and
+at most `max_entries` statements and `max_bytes` of answers are kept, least recently used
+out first. Parsed series hold Python objects, several times their JSON size, so an answer
+is measured by `series_size` (an estimate of that memory). A 2000-bucket statement of four
+columns is about 0.45 MB parsed, so 64 MiB holds some 150 full charts' statements (far more
+of the usual shorter ones): the charts a 2-core server is asked for within one TTL, while
+memory stays bounded however many distinct ranges are asked.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
-from api.ttlcache import TtlCache
+from api.ttlcache import DEFAULT_MAX_ENTRIES, TtlCache
 from coldchain.influx import InfluxClient, Series
 
-__all__ = ["StatementCache"]
+__all__ = ["StatementCache", "series_size"]
+
+#: Default byte cap of the statement answers (see the module docstring).
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+
+
+def series_size(answer: list[Series]) -> int:
+    """Roughly the bytes an answer holds in memory: per series its names and tags, per row
+    a list, per value a pointer and a (boxed) float, int or short string."""
+    total = 64
+    for series in answer:
+        total += 200 + len(series.name)
+        total += sum(64 + len(column) for column in series.columns)
+        total += sum(100 + len(k) + len(v) for k, v in series.tags.items())
+        for row in series.values:
+            total += 64 + 40 * len(row)
+    return total
 
 
 class StatementCache:
@@ -28,8 +53,22 @@ class StatementCache:
     per_statement = await cache.query_each(influx, [statement_a, statement_b])
     """
 
-    def __init__(self, ttl_s: float, max_entries: int = 4096) -> None:
-        self._cache: TtlCache[str, list[Series]] = TtlCache(ttl_s, max_entries)
+    def __init__(
+        self,
+        ttl_s: float,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._cache: TtlCache[str, list[Series]] = TtlCache(
+            ttl_s,
+            max_entries,
+            clock=clock,
+            max_bytes=max_bytes,
+            size_of=series_size,
+            name="history-statements",
+        )
 
     async def query_each(
         self, influx: InfluxClient, statements: Sequence[str]
@@ -56,5 +95,5 @@ class StatementCache:
                     self._cache.fail(text, future, exc)
                 raise
             for text, answer in zip(misses, answers, strict=True):
-                mine[text].set_result(answer)
+                self._cache.resolve(text, mine[text], answer)
         return [await asyncio.shield(waits[text]) for text in statements]
