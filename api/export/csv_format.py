@@ -18,7 +18,11 @@
 
 Comment lines are themselves CSV after the `# `, so the summary can be read back by a
 program; free text (comments, root causes) has its line breaks replaced by spaces so a
-line is always one record. Readings are grouped by placement, then sensor, in time order;
+line is always one record. A text cell that would begin with `=`, `+`, `-`, `@`, a tab or
+a carriage return (a spreadsheet would run it as a formula: an operator's comment such as
+`=HYPERLINK(...)`) is prefixed with a single quote, the OWASP defence against CSV
+injection; numbers (a temperature of -18.5) are written as they are. The header says so
+in its `text_cells` line. Readings are grouped by placement, then sensor, in time order;
 `invalid` is empty for a temperature and says why for a reading that is not one
 (coldchain.judgement.validity).
 """
@@ -64,14 +68,39 @@ def _cell(value: Any) -> str:
     return " ".join(str(value).split()) if isinstance(value, str) else str(value)
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+TEXT_CELLS_NOTE = (
+    "a text cell beginning with = + - @ or a tab or carriage return is prefixed with a "
+    "single quote (') so that a spreadsheet does not run it as a formula; numbers are not"
+)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _safe(value: Any) -> str:
+    """The cell as written: text that a spreadsheet would read as a formula gets a leading
+    single quote (OWASP, CSV injection); numbers, and text that is a number, do not."""
+    text = _cell(value)
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number or not text.startswith(_FORMULA_STARTS) or _is_number(text):
+        return text
+    return "'" + text
+
+
 def _row(cells: Iterable[Any], comment: bool = False) -> str:
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow([_cell(c) for c in cells])
+    csv.writer(out, lineterminator="\n").writerow([_safe(c) for c in cells])
     return ("# " if comment else "") + out.getvalue()
 
 
 def _header(record: BatchRecord, meta: ExportMeta) -> str:
-    lines = ["# coldchain batch record\n"]
+    lines = ["# coldchain batch record\n", _row(["text_cells", TEXT_CELLS_NOTE], comment=True)]
     for key, value in header_dict(record, meta).items():
         if key == "conditions_in_force":  # one row per version: from, to, what
             lines.extend(

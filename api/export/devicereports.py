@@ -3,7 +3,8 @@
 When a logger's export was imported (`coldchain logger import`), the catalog
 keeps what the device itself printed: run min/max/mean/MKT and alarm events (Q-tag), or
 per day min/max/mean and minutes out of range (Fridge-tag). Here the same quantities are
-recomputed from the readings as stored in InfluxDB over the file's own span, with the
+recomputed from the readings as stored in InfluxDB over the file's own span cut to the
+placement's (the unit may have held another sponsor's goods before or after), with the
 device's ΔH and limits (coldchain/loggers/compare.py, which the agreement tests use too),
 and laid side by side for QA. The device truncates to 0.1 °C; we do not round. Ours leave
 out invalid readings (error codes, values outside the probe's range: the domain's
@@ -69,7 +70,8 @@ async def compare_report(
     msgpack: bool = False,
     validity: ReadingValidity | None = None,
 ) -> LoggerComparison:
-    """Our figures over the valid readings of `report`'s file as stored (`delta_h`: the
+    """Our figures over the valid readings of `report`'s file as stored, within the
+    placement (`delta_h`: the
     product's, used when the device states none; `msgpack`: see `stream_sensor_readings`;
     `validity`: the record's reading-validity rule)."""
     sensor = _sensor(report)
@@ -80,8 +82,8 @@ async def compare_report(
         async for t, v in stream_sensor_readings(
             influx,
             sensor,
-            start_ms=to_ms(first),
-            end_ms=to_ms(last) + 1,
+            start_ms=max(to_ms(first), placement.start_ms),
+            end_ms=min(to_ms(last) + 1, placement.until_ms),
             msgpack=msgpack,
         ):
             times.append(t)
@@ -138,11 +140,11 @@ def device_report_dict(c: LoggerComparison) -> dict[str, Any]:
         "placement": c.placement,
         "report_id": c.report.id,
         "device": f"{record.device_model} {record.serial}",
-        "file": c.report.file_name,
+        "file": c.report.file_name or None,  # withheld from a sponsor: record.py
         "sha256": record.sha256,
         "authenticity": record.signature,
         "imported_at": rfc3339(c.report.imported_at),
-        "imported_by": c.report.imported_by,
+        "imported_by": c.report.imported_by or None,
         "sensor": c.sensor.label,
         "timezone": zone,
         "readings_in_file": record.readings,

@@ -40,11 +40,14 @@ def _invalid(r: dict[str, Any]) -> str:
 
 
 def _intro(r: dict[str, Any]) -> str:
+    # A sponsor's record withholds the file's name and who imported it (record.py).
+    file = f"file {r['file']} " if r.get("file") else "file "
+    by = f" by {r['imported_by']}" if r.get("imported_by") else ""
     return (
-        f"Placement {r['placement']}: {r['device']}, file {r['file']} (sha256 "
-        f"{r['sha256'][:16]}…), {r['authenticity']}; imported {r['imported_at']} by "
-        f"{r['imported_by']}; {r['readings_in_file']} readings in the file, "
-        f"{r['readings_stored']} stored for {r['sensor']}"
+        f"Placement {r['placement']}: {r['device']}, {file}(sha256 "
+        f"{r['sha256'][:16]}…), {r['authenticity']}; imported {r['imported_at']}"
+        f"{by}; {r['readings_in_file']} readings in the file, "
+        f"{r['readings_stored']} stored for {r['sensor']} within the placement"
         f"{_invalid(r)}; the device's clock read in "
         f"{r['timezone']}. Rules: {'; '.join(r['rules']) or 'none'}."
     )

@@ -297,17 +297,19 @@ def _charts(report: Report, styles: dict[str, ParagraphStyle]) -> list[Flowable]
 def _alert_text(alert: dict[str, Any] | None) -> tuple[str, str]:
     if alert is None:
         return "none raised", "–"
+    # A sponsor's record has the states and times only (record.py `sponsor_view`).
     ack = "not acknowledged"
-    if alert["acknowledged_by"]:
-        ack = f"ack {alert['acknowledged_by']} {_local(alert['acknowledged_at'])}"
+    if alert["acknowledged_at"]:
+        who = f"{alert['acknowledged_by']} " if alert["acknowledged_by"] else ""
+        ack = f"ack {who}{_local(alert['acknowledged_at'])}"
         if alert["acknowledge_comment"]:
             ack += f": {alert['acknowledge_comment']}"
     closed = f"{alert['state']}"
-    if alert["closed_by"]:
-        closed = (
-            f"closed {alert['closed_by']} {_local(alert['closed_at'])}; "
-            f"root cause: {alert['root_cause']}"
-        )
+    if alert["closed_at"]:
+        who = f"{alert['closed_by']} " if alert["closed_by"] else ""
+        closed = f"closed {who}{_local(alert['closed_at'])}"
+        if alert["root_cause"]:
+            closed += f"; root cause: {alert['root_cause']}"
     retro = " (retrospective)" if alert["retrospective"] else ""
     limits = f"; limits: {alert['limits']}" if alert["limits"] else ""
     return f"{alert['alert_id'][:14]}{retro}{limits}; {ack}", closed

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -135,8 +136,9 @@ class PlacementInfo:
         until: where the record stops: `end`, or the generation time for an open placement.
         timezone: the IANA zone local times are shown in (the unit's site; a shipment's
             origin site, under which its loggers publish, DESIGN.md §10).
-        logger_reports: USB logger exports imported for this unit or shipment:
-            the device's own summary, shown next to ours.
+        logger_reports: USB logger exports imported for this unit or shipment whose
+            recorded span overlaps [start, until): the device's own summary, shown next to
+            ours, cut to the placement (`_clipped`).
     """
 
     index: int
@@ -195,11 +197,29 @@ class AlertInfo:
     closed_at: datetime | None = None
     root_cause: str | None = None
     other_limits: bool = False
+    root_cause_withheld: bool = False
 
     @property
     def explained(self) -> bool:
-        """Closed by QA with a root cause: the excursion or gap is accounted for."""
-        return self.state == "closed" and bool((self.root_cause or "").strip())
+        """Closed by QA with a root cause: the excursion or gap is accounted for (also
+        when the root cause itself is withheld from a sponsor: `sponsor_view`)."""
+        return self.state == "closed" and (
+            self.root_cause_withheld or bool((self.root_cause or "").strip())
+        )
+
+    def sponsor_view(self) -> AlertInfo:
+        """The alert as a sponsor may read it, as the alert API gives it
+        (api/access/alerts.py `alert_item`): states and times, no actor, comment or root
+        cause (an operator's comment may name another sponsor's lot). Whether QA closed it
+        with a root cause still counts for the record's findings."""
+        return dataclasses.replace(
+            self,
+            acknowledged_by=None,
+            acknowledge_comment=None,
+            closed_by=None,
+            root_cause=None,
+            root_cause_withheld=self.explained,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,12 +251,15 @@ def load_batch_record(
         first = min((r.start_at for r in rows), default=now)
         product = _product(session, batch_row.product_id, first, now)
         intervals = imported_intervals_s(session)
+        sponsor = viewer is not None and viewer.role == "sponsor_viewer"
         placements = tuple(
-            _placement(session, index, row, now, intervals)
+            _placement(session, index, row, now, intervals, sponsor=sponsor)
             for index, row in enumerate(rows, start=1)
         )
         sensors = sorted({s for p in placements for s in p.sensors}, key=lambda s: s.label)
         alerts = _alerts(session, sensors, placements, product)
+        if sponsor:
+            alerts = tuple(a.sponsor_view() for a in alerts)
     return BatchRecord(batch, product, placements, alerts, now)
 
 
@@ -291,7 +314,13 @@ def _sensor(
 
 
 def _placement(
-    session: Session, index: int, row: PlacementRow, now: datetime, imported: dict[SensorKey, int]
+    session: Session,
+    index: int,
+    row: PlacementRow,
+    now: datetime,
+    imported: dict[SensorKey, int],
+    *,
+    sponsor: bool = False,
 ) -> PlacementInfo:
     until = row.end_at if row.end_at is not None else max(now, row.start_at)
     if row.unit_id is not None:
@@ -305,7 +334,7 @@ def _placement(
             for probe in probes
         )
         kind, place, site = "unit", f"{unit.site_id}/{unit.code}", unit.site_id
-        reports = reports_for(session, unit_id=unit.id)
+        reports = reports_for(session, unit_id=unit.id, start=row.start_at, until=until)
     else:
         shipment = session.get(ShipmentRow, row.shipment_id)
         assert shipment is not None  # the one_place constraint and a foreign key
@@ -318,7 +347,7 @@ def _placement(
         ).all()
         sensors = tuple(_sensor(site, "logger", lg, probe, iv, imported) for lg, iv, probe in pairs)
         kind, place = "shipment", shipment.id
-        reports = reports_for(session, shipment=shipment.id)
+        reports = reports_for(session, shipment=shipment.id, start=row.start_at, until=until)
     # A probe counts only while it was fitted: one never installed during the placement
     # is not one of its sensors (design.md §10, `installed_span`).
     sensors = tuple(s for s in sensors if installed_span(s, row.start_at, until) is not None)
@@ -332,8 +361,40 @@ def _placement(
         until=until,
         timezone=_timezone(session, site),
         sensors=sensors,
-        logger_reports=tuple(reports),
+        logger_reports=tuple(_clipped(r, row.start_at, until, sponsor=sponsor) for r in reports),
     )
+
+
+def _clipped(
+    report: StoredReport, start: datetime, until: datetime, *, sponsor: bool
+) -> StoredReport:
+    """`report` as this placement's record shows it: the device's figures over time outside
+    [start, until) are left out, since the unit or shipment may then have held another
+    sponsor's goods (issue #20). A day's figures stay when the whole local day lies within
+    the placement, the run's (and its alarm events) when the file's whole span does; our
+    figures next to them are computed over the placement's part only (devicereports.py).
+    For a sponsor, who imported the file and its name are withheld too."""
+    record = report.record
+    zone = ZoneInfo(report.timezone)
+
+    def day_inside(day: date) -> bool:
+        first = datetime.combine(day, time(), zone)
+        return start <= first and first + timedelta(days=1) <= until
+
+    inside = (
+        report.first_reading_at is not None
+        and report.last_reading_at is not None
+        and start <= report.first_reading_at
+        and report.last_reading_at <= until  # a last reading at the hand-over counts
+    )
+    record = dataclasses.replace(
+        record,
+        daily=tuple(d for d in record.daily if day_inside(d.day)),
+        run=record.run if inside else None,
+    )
+    if sponsor:
+        return dataclasses.replace(report, record=record, file_name="", imported_by="")
+    return dataclasses.replace(report, record=record)
 
 
 def _timezone(session: Session, site: str) -> str:

@@ -204,14 +204,35 @@ def find_report(session: Session, target: ImportTarget, sha256: str) -> StoredRe
 
 
 def reports_for(
-    session: Session, *, shipment: str | None = None, unit_id: int | None = None
+    session: Session,
+    *,
+    shipment: str | None = None,
+    unit_id: int | None = None,
+    start: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[StoredReport]:
-    """Every report imported for a shipment or a unit, oldest import first."""
+    """The reports imported for a shipment or a unit, oldest import first.
+
+    With `start` and/or `until`: only the reports whose recorded span (first to last
+    reading) overlaps [start, until); a report without a recorded span then cannot be
+    placed in time and is left out. A unit outlives its batches: without the window, a
+    batch's record would carry every logger file ever imported onto the unit, other
+    sponsors' runs of other years included (issue #20).
+    """
     query = select(LoggerReportRow).order_by(LoggerReportRow.imported_at, LoggerReportRow.id)
     if shipment is not None:
         query = query.where(LoggerReportRow.shipment_id == shipment)
     else:
         query = query.where(LoggerReportRow.unit_id == unit_id)
+    if start is not None or until is not None:
+        query = query.where(
+            LoggerReportRow.first_reading_at.is_not(None),
+            LoggerReportRow.last_reading_at.is_not(None),
+        )
+    if start is not None:
+        query = query.where(LoggerReportRow.last_reading_at >= start)
+    if until is not None:
+        query = query.where(LoggerReportRow.first_reading_at < until)
     return [_stored(row) for row in session.execute(query).scalars()]
 
 
