@@ -96,6 +96,8 @@ class DetectorService:
         self.detector: Detector | None = None
         self.metrics = DetectorMetrics(worker=settings.detect_client_id, sites=self.sites)
         self.influx = InfluxClient.for_settings(settings)
+        # payloads over ingest_max_payload_bytes skipped unread (logged with this total)
+        self.oversize_skipped = 0
 
     def _load_timeline(self) -> ConditionTimeline:
         timeline = load_timeline(self.engine, self.cfg.default_alarm_delay_ms)
@@ -188,10 +190,11 @@ class DetectorService:
             with contextlib.suppress(TimeoutError):
                 deliveries = await asyncio.wait_for(subscriber.take(), tick_ms / 1000)
             now = times.now_ms()
-            if any(announces_catalog_change(d.payload) for d in deliveries):
+            readable = self._within_size_limit(deliveries)
+            if any(announces_catalog_change(d.payload) for d in readable):
                 last_refresh = await self._refresh_announced(detector, last_refresh)
                 now = times.now_ms()
-            readings, statuses = self._decode(deliveries)
+            readings, statuses = self._decode(readable)
             newest = max((r.ts_ms for r in readings), default=None)
             self.metrics.record_batch(newest, now, len(readings))
             changes = detector.process(readings, now)
@@ -205,6 +208,27 @@ class DetectorService:
                 last_refresh = now
             await self._commit(changes, detector)
             subscriber.ack(deliveries)
+
+    def _within_size_limit(self, deliveries: list[Delivery]) -> list[Delivery]:
+        """Leave out, unparsed, payloads over `ingest_max_payload_bytes` (ingest keeps
+        their dead letter; the broker refuses them already unless configured otherwise).
+        They are still acked with the rest."""
+        limit = self.settings.ingest_max_payload_bytes
+        readable = []
+        for d in deliveries:
+            if len(d.payload) > limit:
+                self.oversize_skipped += 1
+                log.warning(
+                    "detect: skipped payload topic=%s reason=payload too large (%d bytes > %d) "
+                    "skipped_total=%d",
+                    d.topic,
+                    len(d.payload),
+                    limit,
+                    self.oversize_skipped,
+                )
+            else:
+                readable.append(d)
+        return readable
 
     def _decode(self, deliveries: list[Delivery]) -> tuple[list[Reading], list[DeviceStatus]]:
         readings: list[Reading] = []

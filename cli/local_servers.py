@@ -95,6 +95,9 @@ class LocalMosquitto:
     # `listeners.conf` from `coldchain broker config` (passwords, ACL, TLS): replaces the
     # anonymous loopback listener and must open `port` itself.
     auth_conf: Path | None = None
+    # Appended after the shipped config, whose settings it overrides (e.g. a raised
+    # message_size_limit / max_packet_size, for tests of what ingest does past them).
+    extra_conf: str = ""
 
     @property
     def url(self) -> str:
@@ -119,6 +122,7 @@ class LocalMosquitto:
             + self._listener_lines()
             + f"user {getpass.getuser()}\n"
             + f"persistence_location {self.directory}/\nlog_dest file {log}\n"
+            + self.extra_conf
         )
         self.process = subprocess.Popen(
             [_binary("mosquitto", "/usr/sbin/mosquitto"), "-c", str(conf)],

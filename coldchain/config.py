@@ -73,7 +73,12 @@ class Settings(BaseSettings):
         le=65535,
         description="MQTT 5 Receive Maximum: unacked messages the broker may send us",
     )
-    ingest_max_payload_bytes: int = Field(default=262_144, ge=1024)
+    ingest_max_payload_bytes: int = Field(
+        default=262_144,
+        ge=1024,
+        description="larger MQTT payloads are dead letters (ingest) or skipped (detector); "
+        "keep at deploy/mosquitto/mosquitto.conf's message_size_limit",
+    )
     ingest_max_future_skew_s: float = Field(
         default=86_400.0, description="readings timed further ahead of now are dead letters"
     )

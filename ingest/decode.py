@@ -13,7 +13,16 @@ from coldchain.lineprotocol import encode_point, reading_line, status_line
 from coldchain.measurements import GATEWAY_STATUS
 from coldchain.wire import decode_gateway_state, decode_readings, decode_status, parse_topic
 
-__all__ = ["DecodePolicy", "Decoded", "decode_message"]
+__all__ = ["DecodePolicy", "Decoded", "PayloadTooLarge", "decode_message"]
+
+
+class PayloadTooLarge(PayloadError):
+    """A payload over the limit: refused unread, and dead-lettered with only a prefix."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"payload too large ({size} bytes > {limit})")
+        self.size = size
+        self.limit = limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +42,7 @@ def decode_message(
 ) -> Decoded:
     """Raises `PayloadError` with a readable reason for anything not acceptable."""
     if len(payload) > policy.max_payload_bytes:
-        raise PayloadError(
-            f"payload: {len(payload)} bytes exceeds the limit of {policy.max_payload_bytes} "
-            f"(topic={topic_text})"
-        )
+        raise PayloadTooLarge(len(payload), policy.max_payload_bytes)
     topic = parse_topic(topic_text)
     if topic.source == "gateway":
         state = decode_gateway_state(topic, payload)

@@ -22,7 +22,7 @@ from coldchain.influx import InfluxClient
 from coldchain.mqtt import Delivery, MqttSubscriber
 from coldchain.wire import READINGS_FILTER, STATUS_FILTER
 from ingest.dead_letters import DeadLetter, DeadLetterStore
-from ingest.decode import DecodePolicy, decode_message
+from ingest.decode import DecodePolicy, PayloadTooLarge, decode_message
 from ingest.metrics import IngestMetrics, report_metrics
 from ingest.spool import Spool
 from ingest.writer import SpoolWriter
@@ -166,10 +166,10 @@ class IngestService:
                     delivery.topic, delivery.payload, delivery.received_ms, self.policy
                 )
             except PayloadError as exc:
+                # Too large: only a prefix with its size and SHA-256, never the whole payload.
+                keep = DeadLetter.truncated if isinstance(exc, PayloadTooLarge) else DeadLetter
                 letters.append(
-                    DeadLetter(
-                        delivery.received_ms, "decode", delivery.topic, str(exc), delivery.payload
-                    )
+                    keep(delivery.received_ms, "decode", delivery.topic, str(exc), delivery.payload)
                 )
                 log.warning("ingest: dead letter topic=%s reason=%s", delivery.topic, exc)
                 continue
