@@ -20,9 +20,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from coldchain.catalog import create_catalog_engine, import_fleet, upgrade_catalog
 from coldchain.catalog.schema import AlertRow
 from coldchain.times import now_ms, to_ms
+from tests.support.catalog import catalog_from_fleet
 from tests.support.detector import DetectProcess, alerts
 from tests.support.pipeline import Publisher, wait_until
 from tests.support.servers import MosquittoServer, running_mosquitto
@@ -60,13 +60,7 @@ def broker(tmp_path: Path) -> Iterator[MosquittoServer]:
 
 @pytest.fixture
 def detect(broker: MosquittoServer, tmp_path: Path) -> Iterator[DetectProcess]:
-    url = f"sqlite:///{tmp_path / 'catalog.sqlite3'}"
-    engine = create_catalog_engine(url)
-    upgrade_catalog(engine)
-    fleet = tmp_path / "fleet.yaml"
-    fleet.write_text(FLEET)
-    import_fleet(engine, fleet, actor="test")
-    engine.dispose()
+    url = catalog_from_fleet(tmp_path, FLEET)
     # Silence is counted from when a sensor was last heard of: six seconds, not twenty minutes.
     process = DetectProcess(
         broker.url, url, tmp_path / "var", env={"COLDCHAIN_DETECT_MISSING_AFTER_MIN": "0.1"}

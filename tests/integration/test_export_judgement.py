@@ -9,54 +9,43 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import typer
-from reportlab.platypus import KeepTogether, LongTable, Paragraph
-from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from api.export import ExportSigner, export_batch
 from api.export.document import ExportMeta
 from api.export.pdf_format import story
-from api.export.record import load_batch_record
-from api.export.walk import RecordEnd, Report, Rules, walk_record
 from cli import export_cmd
 from coldchain.catalog import (
     Viewer,
     catalog_session,
-    create_catalog_engine,
-    import_fleet,
-    upgrade_catalog,
 )
 from coldchain.catalog.alerts import NewAlert, open_alert
 from coldchain.catalog.logger_reports import record_report, resolve_target
 from coldchain.catalog.schema import ProductConditionRow, ProductRow
-from coldchain.config import Settings
-from coldchain.influx import InfluxClient
 from coldchain.loggers.serialize import device_record
 from coldchain.mkt import mean_kinetic_temperature
 from coldchain.times import to_ms
+from tests.support.export_world import (
+    NOW,
+    ExportWorld,
+    at,
+    export,
+    final_report,
+    iso,
+    open_export_world,
+    pdf_texts,
+    series,
+    write,
+)
 from tests.support.real_loggers import real_file
 from tests.support.servers import InfluxServer
 
 pytestmark = pytest.mark.integration
-
-DAY = datetime(2026, 3, 2, tzinfo=UTC)
-NOW = DAY + timedelta(hours=12)
-
-
-def at(hours: float) -> datetime:
-    return DAY + timedelta(hours=hours)
-
-
-def _iso(hours: float) -> str:
-    return at(hours).isoformat().replace("+00:00", "Z")
-
 
 _FRIDGES = "".join(
     f"      - {{id: FRIDGE-0{n}, kind: refrigerator, setpoint_c: 5.0, log_interval_s: 60, "
@@ -100,100 +89,37 @@ batches:
 shipments:
 {_SHIPMENTS}\
 placements:
-  - {{batch: LOT-HAND, unit: BSL/FRIDGE-01, from: "{_iso(6)}", to: "{_iso(8)}"}}
-  - {{batch: LOT-HAND, shipment: SHP-1, from: "{_iso(8)}", to: "{_iso(12)}"}}
-  - {{batch: LOT-GAP, unit: BSL/FRIDGE-02, from: "{_iso(6)}", to: "{_iso(8)}"}}
-  - {{batch: LOT-GAP, shipment: SHP-2, from: "{_iso(10)}", to: "{_iso(12)}"}}
-  - {{batch: LOT-SPLIT, unit: BSL/FRIDGE-03, from: "{_iso(0)}", to: "{_iso(8)}"}}
-  - {{batch: LOT-SPLIT, shipment: SHP-3, from: "{_iso(8)}", to: "{_iso(12)}", quantity: 500}}
-  - {{batch: LOT-SPLIT, shipment: SHP-4, from: "{_iso(8)}", to: "{_iso(12)}", quantity: 500}}
-  - {{batch: LOT-ON, unit: BSL/FRIDGE-04, from: "{_iso(10)}"}}
-  - {{batch: LOT-GLITCH, unit: BSL/FRIDGE-05, from: "{_iso(-12)}", to: "{_iso(12)}"}}
-  - {{batch: LOT-A, unit: BSL/ROOM-1, from: "{_iso(0)}", to: "{_iso(12)}"}}
-  - {{batch: LOT-B, unit: BSL/ROOM-1, from: "{_iso(0)}", to: "{_iso(12)}"}}
-  - {{batch: LOT-LOGGER, unit: BSL/FRIDGE-06, from: "{_iso(0)}", to: "{_iso(12)}"}}
-  - {{batch: LOT-DANCE, unit: BSL/FRIDGE-07, from: "{_iso(0)}", to: "{_iso(4)}"}}
-  - {{batch: LOT-LIMITS, unit: BSL/FRIDGE-08, from: "{_iso(0)}", to: "{_iso(12)}"}}
+  - {{batch: LOT-HAND, unit: BSL/FRIDGE-01, from: "{iso(6)}", to: "{iso(8)}"}}
+  - {{batch: LOT-HAND, shipment: SHP-1, from: "{iso(8)}", to: "{iso(12)}"}}
+  - {{batch: LOT-GAP, unit: BSL/FRIDGE-02, from: "{iso(6)}", to: "{iso(8)}"}}
+  - {{batch: LOT-GAP, shipment: SHP-2, from: "{iso(10)}", to: "{iso(12)}"}}
+  - {{batch: LOT-SPLIT, unit: BSL/FRIDGE-03, from: "{iso(0)}", to: "{iso(8)}"}}
+  - {{batch: LOT-SPLIT, shipment: SHP-3, from: "{iso(8)}", to: "{iso(12)}", quantity: 500}}
+  - {{batch: LOT-SPLIT, shipment: SHP-4, from: "{iso(8)}", to: "{iso(12)}", quantity: 500}}
+  - {{batch: LOT-ON, unit: BSL/FRIDGE-04, from: "{iso(10)}"}}
+  - {{batch: LOT-GLITCH, unit: BSL/FRIDGE-05, from: "{iso(-12)}", to: "{iso(12)}"}}
+  - {{batch: LOT-A, unit: BSL/ROOM-1, from: "{iso(0)}", to: "{iso(12)}"}}
+  - {{batch: LOT-B, unit: BSL/ROOM-1, from: "{iso(0)}", to: "{iso(12)}"}}
+  - {{batch: LOT-LOGGER, unit: BSL/FRIDGE-06, from: "{iso(0)}", to: "{iso(12)}"}}
+  - {{batch: LOT-DANCE, unit: BSL/FRIDGE-07, from: "{iso(0)}", to: "{iso(4)}"}}
+  - {{batch: LOT-LIMITS, unit: BSL/FRIDGE-08, from: "{iso(0)}", to: "{iso(12)}"}}
   - {{batch: LOT-SWAP, unit: BSL/FRIDGE-09, from: "2026-11-04T12:00:00Z", to: "2026-11-05T12:00:00Z"}}
-  - {{batch: LOT-QTAG, unit: BSL/FRIDGE-10, from: "{_iso(0)}", to: "{_iso(12)}"}}
+  - {{batch: LOT-QTAG, unit: BSL/FRIDGE-10, from: "{iso(0)}", to: "{iso(12)}"}}
 """
 
 
-@dataclass
-class World:
-    influx_url: str
-    influx_db: str
-    catalog_url: str
-    engine: Engine
-    data_dir: Path
-
-
 @pytest.fixture
-async def world(influxd: InfluxServer, influx_db: str, tmp_path: Path) -> AsyncIterator[World]:
-    catalog_url = f"sqlite:///{tmp_path / 'catalog.sqlite3'}"
-    engine = create_catalog_engine(catalog_url)
-    upgrade_catalog(engine)
-    fleet = tmp_path / "fleet.yaml"
-    fleet.write_text(FLEET)
-    import_fleet(engine, fleet, actor="test")
-    async with InfluxClient(influxd.url, influx_db) as influx:
-        await influx.create_database()
-        yield World(influxd.url, influx_db, catalog_url, engine, tmp_path / "var")
-        await influx.drop_database()
-    engine.dispose()
-
-
-def _series(
-    device: str,
-    source: str,
-    start_h: float,
-    end_h: float,
-    value: Callable[[float], float],
-    step_min: int = 1,
-) -> list[str]:
-    """A reading every `step_min` in [start, end); `value` of the hour (float) it is taken."""
-    lines = []
-    minute = 0
-    while (hour := start_h + minute / 60) < end_h:
-        lines.append(
-            f"reading,device={device},sensor=p1,site=BSL,source={source} "
-            f"temp_c={value(hour)} {to_ms(at(hour))}"
-        )
-        minute += step_min
-    return lines
-
-
-async def _write(world: World, lines: list[str]) -> None:
-    async with InfluxClient(world.influx_url, world.influx_db) as influx:
-        await influx.write_lines(lines)
-
-
-async def _export(
-    world: World,
-    batch: str,
-    fmt: str = "json",
-    viewer: Viewer | None = None,
-    now: datetime = NOW,
-) -> bytes:
-    signer = ExportSigner.load_or_create(world.data_dir)
-    async with InfluxClient(world.influx_url, world.influx_db) as influx:
-        stream = export_batch(
-            batch,
-            fmt,
-            influx=influx,
-            catalog_engine=world.engine,
-            signer=signer,
-            actor="qa-maria",
-            viewer=viewer,
-            now=now,
-        )
-        return b"".join([chunk async for chunk in stream])
+async def world(
+    influxd: InfluxServer, influx_db: str, tmp_path: Path
+) -> AsyncIterator[ExportWorld]:
+    async with open_export_world(FLEET, influxd.url, influx_db, tmp_path) as world:
+        yield world
 
 
 async def _summary(
-    world: World, batch: str, viewer: Viewer | None = None, now: datetime = NOW
+    world: ExportWorld, batch: str, viewer: Viewer | None = None, now: datetime = NOW
 ) -> dict[str, Any]:
-    record = json.loads(await _export(world, batch, viewer=viewer, now=now))
+    record = json.loads(await export(world, batch, viewer=viewer, now=now))
     summary: dict[str, Any] = record["summary"]
     return summary
 
@@ -207,13 +133,13 @@ def _warm(start_h: float, end_h: float, warm: float = 12.0) -> Callable[[float],
 
 
 async def test_an_excursion_across_a_hand_over_is_one_alarm_naming_both_places(
-    world: World,
+    world: ExportWorld,
 ) -> None:
     """Case 1: 47 min at 12 °C, 20 in the fridge and 27 in the truck: one excursion beyond
     the 30-minute alarm delay, not two brief pieces."""
     warm = _warm(7 + 40 / 60, 8 + 27 / 60)
-    await _write(
-        world, _series("FRIDGE-01", "unit", 6, 8, warm) + _series("LOG-1", "logger", 8, 12, warm)
+    await write(
+        world, series("FRIDGE-01", 6, 8, warm) + series("LOG-1", 8, 12, warm, source="logger")
     )
     summary = await _summary(world, "LOT-HAND")
     [excursion] = summary["excursions"]
@@ -236,12 +162,12 @@ async def test_an_excursion_across_a_hand_over_is_one_alarm_naming_both_places(
 
 
 async def test_time_between_placements_is_a_custody_gap_and_nothing_is_carried_across(
-    world: World,
+    world: ExportWorld,
 ) -> None:
     """Case 2: the fridge ends at 08:00, the truck starts at 10:00."""
     warm = _warm(7 + 40 / 60, 10 + 27 / 60)
-    await _write(
-        world, _series("FRIDGE-02", "unit", 6, 8, warm) + _series("LOG-2", "logger", 10, 12, warm)
+    await write(
+        world, series("FRIDGE-02", 6, 8, warm) + series("LOG-2", 10, 12, warm, source="logger")
     )
     summary = await _summary(world, "LOT-GAP")
     [gap] = [f for f in summary["findings"] if f["kind"] == "custody_gap"]
@@ -260,14 +186,14 @@ async def test_time_between_placements_is_a_custody_gap_and_nothing_is_carried_a
     assert summary["verdict"] == "open findings"
 
 
-async def test_a_split_lot_is_judged_by_its_worst_path_not_a_pooled_mkt(world: World) -> None:
+async def test_a_split_lot_is_judged_by_its_worst_path_not_a_pooled_mkt(world: ExportWorld) -> None:
     """Case 2, split: after the fridge, half the lot rides warm in SHP-3, half cool in
     SHP-4 at the same time; the chain's figures are SHP-3's path, never an average."""
-    await _write(
+    await write(
         world,
-        _series("FRIDGE-03", "unit", 0, 8, _warm(0, 0))
-        + _series("LOG-3", "logger", 8, 12, _warm(9, 11))
-        + _series("LOG-4", "logger", 8, 12, _warm(9, 9 + 20 / 60, warm=9.0)),
+        series("FRIDGE-03", 0, 8, _warm(0, 0))
+        + series("LOG-3", 8, 12, _warm(9, 11), source="logger")
+        + series("LOG-4", 8, 12, _warm(9, 9 + 20 / 60, warm=9.0), source="logger"),
     )
     summary = await _summary(world, "LOT-SPLIT")
     paths = summary["paths"]
@@ -286,11 +212,11 @@ async def test_a_split_lot_is_judged_by_its_worst_path_not_a_pooled_mkt(world: W
 
 
 async def test_an_excursion_still_running_at_generation_time_makes_the_record_incomplete(
-    world: World,
+    world: ExportWorld,
 ) -> None:
     """Case 4: 10 minutes at 12 °C up to the generation time, shorter than the alarm
     delay, is not a note: it is an ongoing finding and the record is incomplete."""
-    await _write(world, _series("FRIDGE-04", "unit", 10, 12, _warm(11 + 50 / 60, 12)))
+    await write(world, series("FRIDGE-04", 10, 12, _warm(11 + 50 / 60, 12)))
     summary = await _summary(world, "LOT-ON")
     [finding] = summary["findings"]
     assert (finding["kind"], finding["state"], finding["alarm"]) == ("excursion", "ongoing", False)
@@ -300,15 +226,15 @@ async def test_an_excursion_still_running_at_generation_time_makes_the_record_in
 
 
 async def test_a_sensor_fault_value_is_invalid_missing_and_out_of_every_figure(
-    world: World,
+    world: ExportWorld,
 ) -> None:
     """Case 5: one power-on 85.0 °C in a day at 5 °C: MKT stays 5, the budget untouched,
     the reading is marked invalid in the rows and is a finding of its own."""
-    await _write(
+    await write(
         world,
-        _series("FRIDGE-05", "unit", -12, 12, lambda hour: 85.0 if hour == 0 else 5.0),
+        series("FRIDGE-05", -12, 12, lambda hour: 85.0 if hour == 0 else 5.0),
     )
-    record = json.loads(await _export(world, "LOT-GLITCH"))
+    record = json.loads(await export(world, "LOT-GLITCH"))
     summary = record["summary"]
     chain = summary["chain"]
     assert chain["mkt_c"] == pytest.approx(5.0, abs=1e-9)
@@ -331,19 +257,19 @@ async def test_a_sensor_fault_value_is_invalid_missing_and_out_of_every_figure(
         "error code 85 °C",
     ] in rows
     assert all(len(r) == 3 for r in rows if r[2] != 85.0)
-    csv = (await _export(world, "LOT-GLITCH", "csv")).decode()
+    csv = (await export(world, "LOT-GLITCH", "csv")).decode()
     assert ",time_utc,time_local,temp_c,invalid\n" in csv
     assert ",2026-03-02T01:00:00.000+01:00,85.0,error code 85 °C\n" in csv
     assert ",2026-03-02T01:01:00.000+01:00,5.0,\n" in csv
 
 
 async def test_in_a_shared_room_another_products_alarm_is_context_never_its_limits(
-    world: World,
+    world: ExportWorld,
 ) -> None:
     """Case 6: VAX-1 (2–8 °C) shares ROOM-1 with another sponsor's VAX-2 (2–6 °C); two hours
     at 7 °C raise the room's alarm under the strictest limits. VAX-1's record judges by its
     own: the alarm is context, and its sponsor never sees VAX-2, its id or its limits."""
-    await _write(world, _series("ROOM-1", "unit", 0, 12, _warm(4, 6, warm=7.0)))
+    await write(world, series("ROOM-1", 0, 12, _warm(4, 6, warm=7.0)))
     alert = NewAlert(
         alert_id="al-room-1-strict",
         kind="excursion",
@@ -360,7 +286,7 @@ async def test_in_a_shared_room_another_products_alarm_is_context_never_its_limi
     with catalog_session(world.engine) as session:
         open_alert(session, alert, at=at(4.5))
     sponsor = Viewer("alice", "sponsor_viewer", "ACME")
-    text = (await _export(world, "LOT-A", viewer=sponsor)).decode()
+    text = (await export(world, "LOT-A", viewer=sponsor)).decode()
     summary = json.loads(text)["summary"]
     [finding] = summary["findings"]
     assert (finding["kind"], finding["state"], finding["alert_id"]) == (
@@ -374,14 +300,14 @@ async def test_in_a_shared_room_another_products_alarm_is_context_never_its_limi
     for secret in ("VAX-2", "GLOBEX", "LOT-B", "limit_c", "products VAX", "6.0"):
         assert secret not in text
     for fmt in ("csv", "pdf"):
-        assert b"VAX-2" not in await _export(world, "LOT-A", fmt, viewer=sponsor)
+        assert b"VAX-2" not in await export(world, "LOT-A", fmt, viewer=sponsor)
     other = await _summary(world, "LOT-B")  # the alarm is VAX-2's own: it judges it
     assert sorted(_kinds(other)) == [("budget", "open"), ("excursion", "open")]
     assert other["excursions"][0]["agreement"] == "agree"
 
 
 async def test_a_usb_logger_on_a_unit_is_judged_at_its_own_logging_interval(
-    world: World,
+    world: ExportWorld,
 ) -> None:
     """Case 7: a Q-tag logging every 10 minutes, imported onto FRIDGE-06 (whose own probe
     would log every minute): its readings are not a gap each."""
@@ -399,8 +325,8 @@ async def test_a_usb_logger_on_a_unit_is_judged_at_its_own_logging_interval(
             actor="qa-maria",
             now=NOW,
         )
-    await _write(world, _series("FRIDGE-06", "unit", 0, 12, _warm(0, 0), step_min=10))
-    record = json.loads(await _export(world, "LOT-LOGGER"))
+    await write(world, series("FRIDGE-06", 0, 12, _warm(0, 0), step_min=10))
+    record = json.loads(await export(world, "LOT-LOGGER"))
     summary = record["summary"]
     assert record["placements"][0]["sensors"][0]["log_interval_s"] == 600
     assert summary["gaps"] == []
@@ -408,7 +334,7 @@ async def test_a_usb_logger_on_a_unit_is_judged_at_its_own_logging_interval(
     assert summary["verdict"] == "no open findings"
 
 
-async def test_the_record_finds_excursions_by_the_detectors_own_rule(world: World) -> None:
+async def test_the_record_finds_excursions_by_the_detectors_own_rule(world: ExportWorld) -> None:
     """Case 3: after 40 min at 9 °C a value dancing on the 8 °C limit is one alarm that
     clears by the hysteresis, as the detector would alarm it, not a dozen pieces."""
     dance = [7.9, 8.2]
@@ -421,7 +347,7 @@ async def test_the_record_finds_excursions_by_the_detectors_own_rule(world: Worl
             return dance[minute % 2]
         return 5.0
 
-    await _write(world, _series("FRIDGE-07", "unit", 0, 4, value))
+    await write(world, series("FRIDGE-07", 0, 4, value))
     summary = await _summary(world, "LOT-DANCE")
     [excursion] = summary["excursions"]
     assert (excursion["start"]["utc"], excursion["end"]["utc"]) == (
@@ -438,51 +364,29 @@ async def test_the_record_finds_excursions_by_the_detectors_own_rule(world: Worl
     assert summary["mkt"]["gas_constant_j_per_mol_k"] == 8.3144
 
 
-def _texts(flowables: list[Any]) -> str:
-    """The text of the PDF's paragraphs, tables (cells) and kept-together blocks."""
-    out: list[str] = []
-    for item in flowables:
-        if isinstance(item, Paragraph):
-            out.append(item.text)
-        elif isinstance(item, LongTable):
-            out.append(_texts([c for row in vars(item)["_cellvalues"] for c in row]))
-        elif isinstance(item, KeepTogether):
-            out.append(_texts(vars(item)["_content"]))
-    return "\n".join(out)
-
-
-async def _report(world: World, batch: str) -> Report:
-    record = load_batch_record(world.engine, batch=batch, viewer=None, now=NOW)
-    async with InfluxClient(world.influx_url, world.influx_db) as influx:
-        async for event in walk_record(record, influx, rules=Rules.from_settings(Settings())):
-            if isinstance(event, RecordEnd):
-                return event.report
-    raise AssertionError("the walk ends with RecordEnd")
-
-
 async def test_every_format_says_the_same_screen_and_never_recommends_release(
-    world: World, tmp_path: Path
+    world: ExportWorld, tmp_path: Path
 ) -> None:
     """Case 8: the verdict is an automated screen; JSON, CSV, PDF and the CLI say the same
     verdict and list the same findings, and none of them says "release recommended"."""
     warm = _warm(7 + 40 / 60, 10 + 27 / 60)
-    await _write(
-        world, _series("FRIDGE-02", "unit", 6, 8, warm) + _series("LOG-2", "logger", 10, 12, warm)
+    await write(
+        world, series("FRIDGE-02", 6, 8, warm) + series("LOG-2", 10, 12, warm, source="logger")
     )
-    record = json.loads(await _export(world, "LOT-GAP"))
+    record = json.loads(await export(world, "LOT-GAP"))
     summary = record["summary"]
     assert summary["verdict"] == "open findings"
     assert summary["screen"].startswith("automated screen")
     assert "recommendation" not in summary
     assert record["header"]["mkt_gas_constant_j_per_mol_k"] == 8.3144
     assert {"kind", "start", "end", "where", "state"} <= set(summary["findings"][0])
-    csv = (await _export(world, "LOT-GAP", "csv")).decode()
+    csv = (await export(world, "LOT-GAP", "csv")).decode()
     assert "# verdict,open findings\n" in csv
     assert f"# findings,{len(summary['findings'])}\n" in csv
     assert "# finding,custody_gap,2026-03-02T08:00:00.000Z," in csv
-    report = await _report(world, "LOT-GAP")
+    report = await final_report(world, "LOT-GAP")
     meta = ExportMeta("pdf", "qa-maria", NOW, "coldchain test")
-    pdf = _texts(story(report, meta))
+    pdf = pdf_texts(story(report, meta))
     assert "Automated screen:" in pdf
     assert "open findings" in pdf
     for finding in summary["findings"]:
@@ -518,7 +422,7 @@ async def test_every_format_says_the_same_screen_and_never_recommends_release(
         assert "release recommended" not in text.lower()
 
 
-async def test_each_time_is_judged_by_the_limits_then_in_force(world: World) -> None:
+async def test_each_time_is_judged_by_the_limits_then_in_force(world: ExportWorld) -> None:
     """Issue 18: VAX-3 was 2–8 °C (budget 24 h) and from 06:00 is 2–7 °C (budget 48 h).
     Twelve hours at 7.5 °C: the morning was within the limits of its time and stays so; the
     excursion starts at the change. The header lists both versions with from/to; the
@@ -541,8 +445,8 @@ async def test_each_time_is_judged_by_the_limits_then_in_force(world: World) -> 
         product = session.get(ProductRow, "VAX-3")
         assert product is not None
         product.max_c, product.budget_hours, product.label = 7.0, 48.0, "2–7 °C"  # as an import
-    await _write(world, _series("FRIDGE-08", "unit", 0, 12, lambda hour: 7.5))
-    record = json.loads(await _export(world, "LOT-LIMITS"))
+    await write(world, series("FRIDGE-08", 0, 12, lambda hour: 7.5))
+    record = json.loads(await export(world, "LOT-LIMITS"))
     summary = record["summary"]
     [excursion] = summary["excursions"]
     assert excursion["start"]["utc"] == "2026-03-02T06:00:00.000Z"
@@ -564,7 +468,7 @@ async def test_each_time_is_judged_by_the_limits_then_in_force(world: World) -> 
         ("2026-03-02T00:00:00.000Z", "2026-03-02T06:00:00.000Z", [2.0, 8.0], 24.0),
         ("2026-03-02T06:00:00.000Z", "2026-03-02T12:00:00.000Z", [2.0, 7.0], 48.0),
     ]
-    csv = (await _export(world, "LOT-LIMITS", "csv")).decode()
+    csv = (await export(world, "LOT-LIMITS", "csv")).decode()
     assert csv.count("# condition_in_force,") == 2
     assert "# condition_in_force,utc=2026-03-02T06:00:00.000Z local=" in csv
 
@@ -581,16 +485,16 @@ def _probe_lines(sensor: str, start: datetime, end: datetime) -> list[str]:
     return lines
 
 
-async def test_a_probe_counts_only_while_it_was_fitted(world: World) -> None:
+async def test_a_probe_counts_only_while_it_was_fitted(world: ExportWorld) -> None:
     """Issue 18: FRIDGE-09's p1 was taken out and p3 fitted on 2026-11-05 (midnight in
     Zurich, 23:00Z). The record reads p1 until then and p3 from then: neither has a gap
     for the time it was not there, and the expected readings are those of the fitted
     time (11 h + 13 h), not twice the placement."""
     swap = datetime(2026, 11, 4, 23, tzinfo=UTC)
     start, end = swap - timedelta(hours=11), swap + timedelta(hours=13)
-    await _write(world, _probe_lines("p1", start, swap) + _probe_lines("p3", swap, end))
+    await write(world, _probe_lines("p1", start, swap) + _probe_lines("p3", swap, end))
     later = datetime(2026, 11, 6, tzinfo=UTC)
-    record = json.loads(await _export(world, "LOT-SWAP", now=later))
+    record = json.loads(await export(world, "LOT-SWAP", now=later))
     summary = record["summary"]
     assert summary["gaps"] == []
     [placement] = summary["placements"]
@@ -611,7 +515,7 @@ async def test_a_probe_counts_only_while_it_was_fitted(world: World) -> None:
     assert (len(p1["readings"]), len(p3["readings"])) == (660, 780)
 
 
-async def test_the_device_report_comparison_leaves_invalid_readings_out(world: World) -> None:
+async def test_the_device_report_comparison_leaves_invalid_readings_out(world: ExportWorld) -> None:
     """Issue 18: a Q-tag imported onto FRIDGE-10 logs 5.0 °C every 10 minutes, one of them
     an 85.0 °C error code. Our side of the comparison with the device's own summary is
     made of temperatures only: max 5.0 °C, not 85."""
@@ -628,9 +532,9 @@ async def test_the_device_report_comparison_leaves_invalid_readings_out(world: W
             actor="qa-maria",
             now=NOW,
         )
-    await _write(
+    await write(
         world,
-        _series("FRIDGE-10", "unit", 0, 12, lambda hour: 85.0 if hour == 6 else 5.0, step_min=10),
+        series("FRIDGE-10", 0, 12, lambda hour: 85.0 if hour == 6 else 5.0, step_min=10),
     )
     summary = await _summary(world, "LOT-QTAG")
     [report] = summary["device_reports"]

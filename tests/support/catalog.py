@@ -1,5 +1,6 @@
 """Catalog fixtures: every catalog test runs on SQLite and on a real PostgreSQL, each time on a
-fresh migrated database (copied from a template migrated once, to keep the suite fast)."""
+fresh migrated database (copied from a template migrated once, to keep the suite fast); and
+`catalog_from_fleet`, the SQLite catalog a service test imports its fleet file into."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from coldchain.catalog import create_catalog_engine, upgrade_catalog
+from coldchain.catalog import create_catalog_engine, import_fleet, upgrade_catalog
 from tests.support.needs import missing
 from tests.support.postgres import PostgresServer, find_postgres_bin, running_postgres
 
@@ -114,3 +115,18 @@ def fleet_file(tmp_path: Path) -> Path:
     path = tmp_path / "fleet.yaml"
     path.write_text(FLEET_YAML, encoding="utf-8")
     return path
+
+
+def catalog_from_fleet(directory: Path, fleet: str) -> str:
+    """A SQLite catalog in `directory`, migrated, with `fleet` (the fleet file's YAML text)
+    imported; its URL."""
+    url = f"sqlite:///{directory / 'catalog.sqlite3'}"
+    engine = create_catalog_engine(url)
+    try:
+        upgrade_catalog(engine)
+        fleet_file = directory / "fleet.yaml"
+        fleet_file.write_text(fleet, encoding="utf-8")
+        import_fleet(engine, fleet_file, actor="test")
+    finally:
+        engine.dispose()
+    return url

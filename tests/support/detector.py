@@ -17,8 +17,9 @@ from aiosmtpd.controller import Controller
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import select
 
-from coldchain.catalog import catalog_session, create_catalog_engine, import_fleet, upgrade_catalog
+from coldchain.catalog import catalog_session, create_catalog_engine
 from coldchain.catalog.schema import AlertRow
+from tests.support.catalog import catalog_from_fleet
 from tests.support.processes import ServiceProcess
 
 FLEET = """\
@@ -40,14 +41,7 @@ placements:
 
 
 def make_catalog(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'catalog.sqlite3'}"
-    engine = create_catalog_engine(url)
-    upgrade_catalog(engine)
-    fleet = tmp_path / "fleet.yaml"
-    fleet.write_text(FLEET)
-    import_fleet(engine, fleet, actor="test")
-    engine.dispose()
-    return url
+    return catalog_from_fleet(tmp_path, FLEET)
 
 
 def alerts(catalog_url: str) -> list[AlertRow]:
