@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,8 +16,6 @@ from typer.testing import CliRunner
 
 from api.export import (
     ExportForbidden,
-    ExportSigner,
-    export_batch,
     load_public_key,
     verify_bytes,
 )
@@ -27,15 +24,12 @@ from coldchain.catalog import (
     CatalogNotFound,
     Viewer,
     catalog_session,
-    create_catalog_engine,
-    import_fleet,
-    upgrade_catalog,
     verify_audit_chain,
 )
 from coldchain.catalog.alerts import NewAlert, close_alert, open_alert, resolve_alert
 from coldchain.catalog.audit import read_audit
-from coldchain.influx import InfluxClient
 from coldchain.times import to_ms
+from tests.support.export_world import ExportWorld, export, open_export_world, write
 from tests.support.servers import InfluxServer
 
 pytestmark = pytest.mark.integration
@@ -93,32 +87,16 @@ def _readings() -> tuple[list[str], list[str]]:
     return live, backfill
 
 
-@dataclass
-class World:
-    influx_url: str
-    influx_db: str
-    catalog_url: str
-    engine: Engine
-    data_dir: Path
-
-
 @pytest.fixture
-async def world(influxd: InfluxServer, influx_db: str, tmp_path: Path) -> AsyncIterator[World]:
-    catalog_url = f"sqlite:///{tmp_path / 'catalog.sqlite3'}"
-    engine = create_catalog_engine(catalog_url)
-    upgrade_catalog(engine)
-    fleet = tmp_path / "fleet.yaml"
-    fleet.write_text(FLEET)
-    import_fleet(engine, fleet, actor="test")
+async def world(
+    influxd: InfluxServer, influx_db: str, tmp_path: Path
+) -> AsyncIterator[ExportWorld]:
     live, backfill = _readings()
-    async with InfluxClient(influxd.url, influx_db) as influx:
-        await influx.create_database()
-        await influx.write_lines(live)
-        await influx.write_lines(backfill)  # the logger's upload after it reconnected
-        _detector_saw_the_backfill(engine)
-        yield World(influxd.url, influx_db, catalog_url, engine, tmp_path / "var")
-        await influx.drop_database()
-    engine.dispose()
+    async with open_export_world(FLEET, influxd.url, influx_db, tmp_path) as world:
+        await write(world, live)
+        await write(world, backfill)  # the logger's upload after it reconnected
+        _detector_saw_the_backfill(world.engine)
+        yield world
 
 
 def _detector_saw_the_backfill(engine: Engine) -> None:
@@ -150,26 +128,13 @@ def _detector_saw_the_backfill(engine: Engine) -> None:
         )
 
 
-async def _export(world: World, fmt: str, viewer: Viewer | None = None) -> bytes:
-    signer = ExportSigner.load_or_create(world.data_dir)
-    async with InfluxClient(world.influx_url, world.influx_db) as influx:
-        chunks = [
-            chunk
-            async for chunk in export_batch(
-                "LOT-1",
-                fmt,
-                influx=influx,
-                catalog_engine=world.engine,
-                signer=signer,
-                actor="qa-maria",
-                viewer=viewer,
-                now=NOW,
-            )
-        ]
-    return b"".join(chunks)
+async def _export(world: ExportWorld, fmt: str, viewer: Viewer | None = None) -> bytes:
+    return await export(world, "LOT-1", fmt, viewer, now=NOW)
 
 
-async def test_json_export_shows_the_backfilled_excursion_with_its_true_times(world: World) -> None:
+async def test_json_export_shows_the_backfilled_excursion_with_its_true_times(
+    world: ExportWorld,
+) -> None:
     data = await _export(world, "json")
     record = json.loads(data)
     summary = record["summary"]
@@ -202,7 +167,7 @@ async def test_json_export_shows_the_backfilled_excursion_with_its_true_times(wo
     assert verify_bytes(data, key).sha256 == record["integrity"]["sha256"]
 
 
-async def test_csv_shows_local_time_on_both_sides_of_the_dst_change(world: World) -> None:
+async def test_csv_shows_local_time_on_both_sides_of_the_dst_change(world: ExportWorld) -> None:
     text = (await _export(world, "csv")).decode()
     # 2026-10-25 03:00 CEST becomes 02:00 CET: 02:30 local happens twice, offsets tell them apart.
     assert ",2026-10-25T00:30:00.000Z,2026-10-25T02:30:00.000+02:00,5.0,\n" in text
@@ -212,7 +177,7 @@ async def test_csv_shows_local_time_on_both_sides_of_the_dst_change(world: World
     assert text.splitlines()[-1].startswith("#coldchain-signature,v1,sha256=")
 
 
-async def test_every_export_is_in_the_audit_trail_with_its_digest(world: World) -> None:
+async def test_every_export_is_in_the_audit_trail_with_its_digest(world: ExportWorld) -> None:
     data = await _export(world, "pdf")
     assert data.startswith(b"%PDF")
     key = load_public_key(world.data_dir / "keys" / "export-signing.pub")
@@ -225,7 +190,7 @@ async def test_every_export_is_in_the_audit_trail_with_its_digest(world: World) 
     assert json.loads(entry.new_value)["sha256"] == digest
 
 
-async def test_only_qa_and_the_batchs_own_sponsor_may_export(world: World) -> None:
+async def test_only_qa_and_the_batchs_own_sponsor_may_export(world: ExportWorld) -> None:
     assert (await _export(world, "csv", Viewer("alice", "sponsor_viewer", "ACME")))[:1] == b"#"
     with pytest.raises(CatalogNotFound):
         await _export(world, "csv", Viewer("gus", "sponsor_viewer", "GLOBEX"))
@@ -243,7 +208,7 @@ def cli() -> typer.Typer:
 
 
 def test_cli_export_then_verify_and_one_changed_byte_fails(
-    world: World, cli: typer.Typer, tmp_path: Path
+    world: ExportWorld, cli: typer.Typer, tmp_path: Path
 ) -> None:
     runner = CliRunner()
     common = ["--catalog-url", world.catalog_url, "--data-dir", str(world.data_dir)]
