@@ -17,23 +17,13 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from coldchain.catalog.conditions import ConditionSpan, ProductCondition
-from coldchain.judgement.limits import MINUTE_MS, Limits
+from coldchain.catalog.conditions import ConditionSpan
+from coldchain.judgement.limits import Limits, own_limits
 from coldchain.times import to_ms
 
-__all__ = ["LimitsInForce", "condition_limits"]
+__all__ = ["LimitsInForce"]
 
 Bound = float | npt.NDArray[np.float64]
-
-
-def condition_limits(condition: ProductCondition) -> Limits:
-    """A product's own limits under one condition version."""
-    return Limits(
-        condition.min_c,
-        condition.max_c,
-        round(condition.alarm_delay_min * MINUTE_MS),
-        f"product {condition.id}",
-    )
 
 
 class LimitsInForce:
@@ -57,9 +47,7 @@ class LimitsInForce:
 
     @classmethod
     def from_spans(cls, spans: Sequence[ConditionSpan]) -> LimitsInForce:
-        return cls(
-            [to_ms(s.valid_from) for s in spans], [condition_limits(s.condition) for s in spans]
-        )
+        return cls([to_ms(s.valid_from) for s in spans], [own_limits(s.condition) for s in spans])
 
     @property
     def single(self) -> Limits | None:

@@ -46,7 +46,7 @@ from coldchain.catalog.schema import (
 )
 from coldchain.errors import StoreRejected
 from coldchain.influx import InfluxClient, quote_identifier, quote_string
-from coldchain.judgement.limits import MINUTE_MS, Limits, strictest
+from coldchain.judgement.limits import Limits, own_limits, strictest
 from coldchain.measurements import READING
 from coldchain.models import SensorKey
 from coldchain.times import to_ms
@@ -112,9 +112,7 @@ class ProductInfo:
     @property
     def limits(self) -> Limits:
         """The product's own limits under the version in force at the generation time."""
-        return Limits(
-            self.min_c, self.max_c, round(self.alarm_delay_min * MINUTE_MS), f"product {self.id}"
-        )
+        return own_limits(self)
 
     @property
     def in_force(self) -> LimitsInForce:

@@ -18,6 +18,7 @@ __all__ = [
     "Limits",
     "Severity",
     "StorageCondition",
+    "own_limits",
     "severity_of",
     "strictest",
     "warning_band_c",
@@ -74,6 +75,16 @@ class StorageCondition(Protocol):
     def max_c(self) -> float: ...
     @property
     def alarm_delay_min(self) -> float: ...
+
+
+def own_limits(product: StorageCondition) -> Limits:
+    """A product's own limits, by which its batch record judges it wherever it is."""
+    return Limits(
+        product.min_c,
+        product.max_c,
+        round(product.alarm_delay_min * MINUTE_MS),
+        f"product {product.id}",
+    )
 
 
 def strictest(products: Sequence[StorageCondition], label_prefix: str = "products ") -> Limits:
