@@ -17,7 +17,6 @@ from api.readings import read_history, read_live, read_sparklines
 from api.readings.live import LiveJudge, place_status
 from api.schemas import LivePlacePublic, LivePublic, SensorLivePublic
 from api.state import ApiState, HistoryKey
-from coldchain.judgement.validity import ReadingValidity
 from coldchain.times import from_ms, to_ms
 
 __all__ = [
@@ -71,7 +70,7 @@ async def live_answer(
     now = state.clock()
     now_ms = to_ms(now)
     judge = LiveJudge(
-        validity=ReadingValidity.from_settings(settings),
+        validity=state.validity,
         warning_margin_c=settings.detect_warning_margin_c,
         no_data_intervals=settings.api_no_data_intervals,
         own_limits_only=own_limits_only,
@@ -184,7 +183,7 @@ async def history_response(
             buckets=buckets,
             now_ms=state.now_ms(),
             downsampled=state.downsampling_ready,
-            validity=ReadingValidity.from_settings(state.settings),
+            validity=state.validity,
         )
         return history_public(lo, hi, segments, result).model_dump_json().encode()
 

@@ -70,6 +70,7 @@ def create_app(
         influx = InfluxClient.for_settings(settings)
         state = ApiState(
             settings=settings,
+            validity=ReadingValidity.from_settings(settings),
             engine=catalog,
             influx=influx,
             tokens=LoginTokens(load_or_create_key(key_file), settings.api_login_token_ttl_s),
@@ -85,7 +86,7 @@ def create_app(
             history_answers=TtlCache(settings.api_live_cache_s),
         )
         try:
-            await ensure_downsampling(influx, ReadingValidity.from_settings(settings))
+            await ensure_downsampling(influx, state.validity)
             state.downsampling_ready = True
         except StoreError as exc:
             log.warning("api: downsampling not ready, history reads raw until it is: %s", exc)

@@ -16,6 +16,7 @@ from api.ttlcache import TtlCache
 from coldchain.catalog.users import Viewer, ViewerScope
 from coldchain.config import Settings
 from coldchain.influx import InfluxClient
+from coldchain.judgement.validity import ReadingValidity
 from coldchain.times import to_ms
 
 __all__ = ["ApiState", "HistoryKey"]
@@ -27,9 +28,12 @@ HistoryKey = tuple[ViewerScope, str | None, tuple[str, str] | None, str | None, 
 
 @dataclass(slots=True)
 class ApiState:
-    """Settings and open clients; one per app, reached by routes through `api.deps`."""
+    """Settings and open clients; one per app, reached by routes through `api.deps`.
+    `validity`: the settings' reading-validity rule, built once (live view, history, the
+    downsampling)."""
 
     settings: Settings
+    validity: ReadingValidity
     engine: Engine
     influx: InfluxClient
     tokens: LoginTokens
