@@ -29,6 +29,7 @@ from backup.influx_dump import measurements, retention_policies
 from backup.manifest import InfluxSection, RetentionPolicy, SeriesDump
 from coldchain.downsampling import RESOLUTIONS, ensure_downsampling
 from coldchain.influx import InfluxClient, quote_identifier
+from coldchain.judgement.validity import ReadingValidity
 
 __all__ = ["SeriesRestored", "database_holdings", "go_duration_ns", "restore_influx"]
 
@@ -187,9 +188,16 @@ async def _write_series(
 
 
 async def restore_influx(
-    influx: InfluxClient, root: Path, section: InfluxSection, *, replace: bool
+    influx: InfluxClient,
+    root: Path,
+    section: InfluxSection,
+    *,
+    replace: bool,
+    validity: ReadingValidity,
 ) -> list[SeriesRestored]:
-    """Recreate the database of `influx` from a dump; `replace` drops what is there first.
+    """Recreate the database of `influx` from a dump; `replace` drops what is there first;
+    the continuous queries are created with `validity`, the deployment's reading-validity
+    rule (the API and `coldchain dashboards setup-influx` create them with it too).
 
     Raises:
         TargetNotEmpty: the database holds measurements and `replace` is False.
@@ -202,7 +210,7 @@ async def restore_influx(
         raise TargetNotEmpty(held)
     await influx.create_database()
     await _create_policies(influx, section.retention_policies)
-    await ensure_downsampling(influx)
+    await ensure_downsampling(influx, validity)
     foreign = [q.name for q in section.continuous_queries if q.name not in _OWN_QUERIES]
     if foreign:
         log.warning("restore: continuous queries not recreated (not coldchain's): %s", foreign)
