@@ -25,7 +25,6 @@ from coldchain.catalog import (
     catalog_session,
 )
 from coldchain.catalog.alerts import NewAlert, open_alert
-from coldchain.catalog.logger_reports import record_report, resolve_target
 from coldchain.catalog.schema import ProductConditionRow, ProductRow
 from coldchain.loggers.serialize import device_record
 from coldchain.mkt import mean_kinetic_temperature
@@ -36,6 +35,7 @@ from tests.support.export_world import (
     at,
     export,
     final_report,
+    import_report,
     iso,
     open_export_world,
     pdf_texts,
@@ -311,20 +311,8 @@ async def test_a_usb_logger_on_a_unit_is_judged_at_its_own_logging_interval(
 ) -> None:
     """Case 7: a Q-tag logging every 10 minutes, imported onto FRIDGE-06 (whose own probe
     would log every minute): its readings are not a gap each."""
-    device = device_record(real_file("qtag_run2"))
-    assert device.log_interval_min == 10
-    with catalog_session(world.engine) as session:
-        target = resolve_target(session, unit="BSL/FRIDGE-06")
-        record_report(
-            session,
-            target=target,
-            record=device,
-            file_name="RCPJ00010_02.txt",
-            first_reading_at=at(0),
-            last_reading_at=at(12),
-            actor="qa-maria",
-            now=NOW,
-        )
+    assert device_record(real_file("qtag_run2")).log_interval_min == 10
+    import_report(world, "qtag_run2", "BSL/FRIDGE-06", "RCPJ00010_02.txt", (at(0), at(12)))
     await write(world, series("FRIDGE-06", 0, 12, _warm(0, 0), step_min=10))
     record = json.loads(await export(world, "LOT-LOGGER"))
     summary = record["summary"]
@@ -519,19 +507,7 @@ async def test_the_device_report_comparison_leaves_invalid_readings_out(world: E
     """Issue 18: a Q-tag imported onto FRIDGE-10 logs 5.0 °C every 10 minutes, one of them
     an 85.0 °C error code. Our side of the comparison with the device's own summary is
     made of temperatures only: max 5.0 °C, not 85."""
-    device = device_record(real_file("qtag_run2"))
-    with catalog_session(world.engine) as session:
-        target = resolve_target(session, unit="BSL/FRIDGE-10")
-        record_report(
-            session,
-            target=target,
-            record=device,
-            file_name="RCPJ00010_02.txt",
-            first_reading_at=at(0),
-            last_reading_at=at(12),
-            actor="qa-maria",
-            now=NOW,
-        )
+    import_report(world, "qtag_run2", "BSL/FRIDGE-10", "RCPJ00010_02.txt", (at(0), at(12)))
     await write(
         world,
         series("FRIDGE-10", 0, 12, lambda hour: 85.0 if hour == 6 else 5.0, step_min=10),

@@ -34,21 +34,19 @@ from coldchain.catalog.alerts import (
     open_alert,
     resolve_alert,
 )
-from coldchain.catalog.logger_reports import record_report, resolve_target
-from coldchain.loggers.serialize import device_record
 from tests.support.export_world import (
     NOW,
     ExportWorld,
     at,
     export,
     final_report,
+    import_report,
     iso,
     open_export_world,
     pdf_texts,
     series,
     write,
 )
-from tests.support.real_loggers import real_file
 from tests.support.servers import InfluxServer
 
 pytestmark = pytest.mark.integration
@@ -110,27 +108,6 @@ async def _all_formats(world: ExportWorld, batch: str, viewer: Viewer | None) ->
     return out
 
 
-def _import(
-    world: ExportWorld,
-    name: str,
-    unit: str,
-    file_name: str,
-    span: tuple[datetime, datetime],
-    actor: str,
-) -> None:
-    with catalog_session(world.engine) as session:
-        record_report(
-            session,
-            target=resolve_target(session, unit=unit),
-            record=device_record(real_file(name)),
-            file_name=file_name,
-            first_reading_at=span[0],
-            last_reading_at=span[1],
-            actor=actor,
-            now=NOW,
-        )
-
-
 async def test_another_sponsors_logger_report_of_another_year_never_reaches_the_record(
     world: ExportWorld,
 ) -> None:
@@ -138,7 +115,7 @@ async def test_another_sponsors_logger_report_of_another_year_never_reaches_the_
     the fridge ACME's LOT-A shares in 2026. ACME's record carries none of it, in any
     format, nor does QA's; BETA's 2022 batch gets it, cut to its own placement (from
     10 May): the device's days before are not shown."""
-    _import(
+    import_report(
         world,
         "fridgetag2l",
         "BSL/FRIDGE-01",
@@ -170,7 +147,9 @@ async def test_a_logger_file_spanning_two_sponsors_shows_each_only_its_own_time(
     20 °C), ACME's LOT-A2 after (5 °C). ACME's record compares only its six hours' readings,
     leaves out the device's whole-run figures (they cover BETA's time too), and neither
     names the file nor who imported it."""
-    _import(world, "qtag_run2", "BSL/FRIDGE-02", "BETA-shared-run.txt", (at(0), at(12)), "beta-ops")
+    import_report(
+        world, "qtag_run2", "BSL/FRIDGE-02", "BETA-shared-run.txt", (at(0), at(12)), "beta-ops"
+    )
     await write(world, series("FRIDGE-02", 0, 12, lambda h: 20.0 if h < 6 else 5.0, step_min=10))
     texts = await _all_formats(world, "LOT-A2", ACME)
     [report] = json.loads(texts["json"])["summary"]["device_reports"]

@@ -17,11 +17,14 @@ from sqlalchemy import Engine
 from api.export import ExportSigner, export_batch
 from api.export.record import load_batch_record
 from api.export.walk import RecordEnd, Report, Rules, walk_record
-from coldchain.catalog import Viewer, create_catalog_engine
+from coldchain.catalog import Viewer, catalog_session, create_catalog_engine
+from coldchain.catalog.logger_reports import record_report, resolve_target
 from coldchain.config import Settings
 from coldchain.influx import InfluxClient
+from coldchain.loggers.serialize import device_record
 from coldchain.times import to_ms
 from tests.support.catalog import catalog_from_fleet
+from tests.support.real_loggers import real_file
 
 __all__ = [
     "DAY",
@@ -30,6 +33,7 @@ __all__ = [
     "at",
     "export",
     "final_report",
+    "import_report",
     "iso",
     "open_export_world",
     "pdf_texts",
@@ -123,6 +127,29 @@ async def export(
             now=now,
         )
         return b"".join([chunk async for chunk in stream])
+
+
+def import_report(
+    world: ExportWorld,
+    name: str,
+    unit: str,
+    file_name: str,
+    span: tuple[datetime, datetime],
+    actor: str = "qa-maria",
+) -> None:
+    """Record the real logger file `name` (tests/data/real-loggers) as imported onto `unit`
+    ("SITE/UNIT") under `file_name`, its readings spanning `span`."""
+    with catalog_session(world.engine) as session:
+        record_report(
+            session,
+            target=resolve_target(session, unit=unit),
+            record=device_record(real_file(name)),
+            file_name=file_name,
+            first_reading_at=span[0],
+            last_reading_at=span[1],
+            actor=actor,
+            now=NOW,
+        )
 
 
 async def final_report(world: ExportWorld, batch: str, viewer: Viewer | None = None) -> Report:
