@@ -31,7 +31,6 @@ __all__ = [
     "alert_item",
     "find_alert",
     "open_alerts_on",
-    "sponsor_device_windows",
     "visible_alerts",
 ]
 
@@ -44,23 +43,6 @@ _SPONSOR_DETAIL_KEYS = frozenset(
 )
 _OPEN = ("open", "acknowledged")
 DEFAULT_WARNING_MARGIN_C: float = Settings.model_fields["detect_warning_margin_c"].default
-
-
-def sponsor_device_windows(session: Session, viewer: Viewer) -> dict[DeviceKey, tuple[Span, ...]]:
-    """For a sponsor: each device their batches were with, and when."""
-    grouped = group_by_place(stays(session, viewer))
-    locations = locations_by_key(
-        session,
-        [k for k in grouped if isinstance(k, int)],
-        [k for k in grouped if isinstance(k, str)],
-    )
-    windows: dict[DeviceKey, list[Span]] = {}
-    for key, items in grouped.items():
-        for device in locations[key].devices:
-            windows.setdefault((device.site, device.source, device.device), []).extend(
-                s.span for s in items
-            )
-    return {key: merged_windows(spans) for key, spans in windows.items()}
 
 
 def _overlaps(row: AlertRow, windows: Iterable[Span]) -> bool:
@@ -91,16 +73,6 @@ def _operator_scope(session: Session, viewer: Viewer) -> ColumnElement[bool]:
     return scope
 
 
-def _sponsor_filter(
-    session: Session, viewer: Viewer
-) -> tuple[ColumnElement[bool], dict[DeviceKey, tuple[Span, ...]]]:
-    windows = sponsor_device_windows(session, viewer)
-    if not windows:
-        return AlertRow.id.is_(None), windows  # matches nothing
-    keys = tuple_(AlertRow.site_id, AlertRow.source, AlertRow.device)
-    return keys.in_(sorted(windows)), windows
-
-
 def _own_stays(session: Session, viewer: Viewer) -> dict[DeviceKey, list[Stay]]:
     """For a sponsor: their own batches' stays with each device."""
     grouped = group_by_place(stays(session, viewer))
@@ -114,6 +86,17 @@ def _own_stays(session: Session, viewer: Viewer) -> dict[DeviceKey, list[Stay]]:
         for device in locations[key].devices:
             found.setdefault((device.site, device.source, device.device), []).extend(items)
     return found
+
+
+def _sponsor_filter(
+    own: Mapping[DeviceKey, Sequence[Stay]],
+) -> tuple[ColumnElement[bool], dict[DeviceKey, tuple[Span, ...]]]:
+    """The devices a sponsor's batches were with (`own`), and when."""
+    windows = {key: merged_windows([s.span for s in items]) for key, items in own.items()}
+    if not windows:
+        return AlertRow.id.is_(None), windows  # matches nothing
+    keys = tuple_(AlertRow.site_id, AlertRow.source, AlertRow.device)
+    return keys.in_(sorted(windows)), windows
 
 
 def _concerns_own_product(row: AlertRow, own: Sequence[Stay], warning_margin_c: float) -> bool:
@@ -142,8 +125,8 @@ def visible_alerts(
     windows: Mapping[DeviceKey, tuple[Span, ...]] | None = None
     own: dict[DeviceKey, list[Stay]] = {}
     if viewer.role == "sponsor_viewer":
-        scope, windows = _sponsor_filter(session, viewer)
         own = _own_stays(session, viewer)
+        scope, windows = _sponsor_filter(own)
     elif viewer.role == "warehouse_operator":
         scope = _operator_scope(session, viewer)
     else:
