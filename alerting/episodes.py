@@ -193,8 +193,11 @@ class Episode:
         )
 
     @classmethod
-    def forecast(cls, *, at_ms: int, value_c: float, eta_min: float) -> Episode:
-        """A trend that meets a limit in `eta_min` minutes."""
+    def forecast(
+        cls, *, at_ms: int, value_c: float, eta_min: float, limit_c: float, condition: str
+    ) -> Episode:
+        """A trend that meets `limit_c` of the storage condition (`condition`: its label) in
+        `eta_min` minutes; the limit says, in a shared unit, whose limits it was raised under."""
         return cls(
             AlertKind.FORECAST,
             Severity.WARNING,
@@ -203,7 +206,7 @@ class Episode:
             None,
             at_ms,
             value_c,
-            detail={"eta_min": eta_min},
+            detail={"eta_min": eta_min, "limit_c": limit_c, "condition": condition},
         )
 
     @classmethod

@@ -305,7 +305,7 @@ class SensorRules:
             self._within(FORECAST, ts_ms, cleared=True, clear_ms=0)
             return
         times, values = self.history(ts_ms - cfg.forecast_window_ms)
-        eta_ms = None
+        eta_ms, target = None, limits.high_c
         if len(times) >= 5 and ts_ms - int(times[0]) >= cfg.forecast_window_ms // 2:
             t = (times - times[-1]).astype(np.float64)
             slope, intercept = np.polyfit(t, values, 1)
@@ -319,7 +319,9 @@ class SensorRules:
             self._within(FORECAST, ts_ms, cleared=True, clear_ms=cfg.excursion.clear_after_ms)
             return
         eta_min = round(eta_ms / MINUTE_MS, 1)
-        found = Episode.forecast(at_ms=ts_ms, value_c=value_c, eta_min=eta_min)
+        found = Episode.forecast(
+            at_ms=ts_ms, value_c=value_c, eta_min=eta_min, limit_c=target, condition=limits.label
+        )
         self._beyond(FORECAST, found, delay_ms=0)
 
     # -- an episode's course -------------------------------------------------------------

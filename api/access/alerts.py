@@ -22,7 +22,7 @@ from coldchain.catalog.errors import CatalogNotFound
 from coldchain.catalog.schema import AlertHistoryRow, AlertRow, LoggerRow, ShipmentRow
 from coldchain.catalog.users import Viewer
 from coldchain.config import Settings
-from coldchain.judgement.limits import LIMIT_ALERT_KINDS, severity_of
+from coldchain.judgement.limits import alert_share
 from coldchain.judgement.limits import strictest as combine_conditions
 
 __all__ = [
@@ -99,16 +99,23 @@ def _sponsor_filter(
     return keys.in_(sorted(windows)), windows
 
 
-def _concerns_own_product(row: AlertRow, own: Sequence[Stay], warning_margin_c: float) -> bool:
+def _concerns_own_product(item: AlertItem, own: Sequence[Stay], warning_margin_c: float) -> bool:
     """Whether a sponsor's own products in the place had a say in the alert: a limit alert
-    in a shared unit may have been raised under another product's stricter limits; it
-    concerns the sponsor only where its peak went beyond their own limits (or their warning
-    band), judged as the live tile judges it (`coldchain.judgement.limits.severity_of`)."""
-    if row.kind not in LIMIT_ALERT_KINDS or row.peak_c is None:
+    in a shared unit may have been raised under another product's stricter limits, and
+    then concerns the sponsor only as `coldchain.judgement.limits.alert_share` says (the
+    live tile judges it the same way)."""
+    there = [s for s in own if s.start <= item.start and (s.end is None or s.end > item.start)]
+    if not there:
         return True
-    there = [s for s in own if s.start <= row.start_at and (s.end is None or s.end > row.start_at)]
-    limits = combine_conditions(there) if there else None
-    return limits is None or severity_of(row.peak_c, limits, warning_margin_c) is not None
+    share = alert_share(
+        combine_conditions(there),
+        kind=item.kind,
+        severity="alarm" if item.severity == "alarm" else "warning",
+        peak_c=item.peak_c,
+        limit_c=item.limit_c,
+        margin_c=warning_margin_c,
+    )
+    return share is not None
 
 
 def visible_alerts(
@@ -135,11 +142,12 @@ def visible_alerts(
     for row in session.execute(query.where(scope)).scalars():
         if windows is not None and not _overlaps(row, windows[_key(row)]):
             continue
+        item = alert_item(row, viewer)
         if windows is not None and not _concerns_own_product(
-            row, own.get(_key(row), []), warning_margin_c
+            item, own.get(_key(row), []), warning_margin_c
         ):
             continue
-        items.append(alert_item(row, viewer))
+        items.append(item)
         if len(items) >= limit:
             break
     return items
@@ -197,6 +205,7 @@ def open_alerts_on(
 def alert_item(row: AlertRow, viewer: Viewer, *, session: Session | None = None) -> AlertItem:
     """The alert as `viewer` may read it; with `session`, its history too."""
     detail: dict[str, object] = json.loads(row.detail_json) if row.detail_json else {}
+    limit_c = detail.get("limit_c")
     sponsor = viewer.role == "sponsor_viewer"
     if sponsor:
         detail = {k: v for k, v in detail.items() if k in _SPONSOR_DETAIL_KEYS}
@@ -235,4 +244,5 @@ def alert_item(row: AlertRow, viewer: Viewer, *, session: Session | None = None)
         updated_at=row.updated_at,
         detail=detail,
         history=history,
+        limit_c=float(limit_c) if isinstance(limit_c, int | float) else None,
     )

@@ -84,6 +84,9 @@ class AlertItem:
     updated_at: datetime
     detail: dict[str, object]
     history: tuple[dict[str, object], ...] = ()
+    # The limit a limit alert was raised at, kept here (not in a sponsor's `detail`, it may
+    # be another product's) to judge how far the alert concerns the viewer's own product.
+    limit_c: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

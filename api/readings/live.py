@@ -29,8 +29,8 @@ from typing import Final, Literal
 from api.access.model import AlertItem, Limits, LivePlace
 from api.readings.influxql import GROUP_TAGS, devices_clause, tag_key
 from coldchain.influx import InfluxClient, quote_identifier, valid_readings_condition
-from coldchain.judgement.limits import LIMIT_ALERT_KINDS, Severity, severity_of
 from coldchain.judgement.limits import Limits as JudgedLimits
+from coldchain.judgement.limits import Severity, alert_share, severity_of
 from coldchain.judgement.validity import ReadingValidity
 from coldchain.measurements import READING
 from coldchain.models import SensorKey
@@ -173,20 +173,19 @@ def _judge_value(value_c: float, limits: Limits | None, margin_c: float) -> Seve
 
 def alert_severity(alert: AlertItem, limits: Limits | None, judge: LiveJudge) -> Severity | None:
     """How much an open alert counts for this viewer: its own severity, except that for a
-    sponsor a limit alert (excursion, forecast) counts only as far as its peak is beyond the
-    sponsor's own limits (never more than the alert's severity); None: not theirs at all."""
+    sponsor a limit alert counts as `coldchain.judgement.limits.alert_share` says against
+    the sponsor's own limits; None: not theirs at all."""
     severity: Severity = "alarm" if alert.severity == "alarm" else "warning"
-    if (
-        not judge.own_limits_only
-        or alert.kind not in LIMIT_ALERT_KINDS
-        or limits is None
-        or alert.peak_c is None
-    ):
+    if not judge.own_limits_only or limits is None:
         return severity
-    judged = _judge_value(alert.peak_c, limits, judge.warning_margin_c)
-    if judged is None:
-        return None
-    return "warning" if judged == "warning" else severity
+    return alert_share(
+        JudgedLimits(limits.min_c, limits.max_c, 0, limits.label),
+        kind=alert.kind,
+        severity=severity,
+        peak_c=alert.peak_c,
+        limit_c=alert.limit_c,
+        margin_c=judge.warning_margin_c,
+    )
 
 
 def _fault_reason(alert: AlertItem) -> str:

@@ -18,6 +18,7 @@ __all__ = [
     "Limits",
     "Severity",
     "StorageCondition",
+    "alert_share",
     "own_limits",
     "severity_of",
     "strictest",
@@ -126,3 +127,32 @@ def severity_of(value_c: float, limits: Limits, margin_c: float) -> Severity | N
     band = warning_band_c(limits, margin_c)
     inner = Limits(limits.low_c + band, limits.high_c - band, 0, limits.label)
     return "warning" if inner.direction(value_c) != 0 else None
+
+
+def alert_share(
+    limits: Limits,
+    *,
+    kind: str,
+    severity: Severity,
+    peak_c: float | None,
+    limit_c: float | None,
+    margin_c: float,
+) -> Severity | None:
+    """How much an alert counts for a product held to `limits`; None: not at all.
+
+    In a shared unit a limit alert (excursion, forecast) is raised under the strictest limits
+    of the products there. `limit_c` is the limit it was raised at: one that lies strictly
+    inside this product's range is another product's, stricter; such an alert concerns this
+    product only as far as its peak went against this product's own limits (`severity_of`),
+    never more than its own severity. An alert raised at this product's own limit (or a
+    looser one) counts as raised, whatever its peak: a forecast's peak is still in range by
+    nature, and it is this product's limit it is heading for. Alerts about the device, and
+    alerts that name no limit (raised before alerts named one), count as raised, or by peak."""
+    if kind not in LIMIT_ALERT_KINDS or peak_c is None:
+        return severity
+    if limit_c is not None and not limits.low_c < limit_c < limits.high_c:
+        return severity
+    judged = severity_of(peak_c, limits, margin_c)
+    if judged is None:
+        return None
+    return "warning" if judged == "warning" else severity

@@ -306,3 +306,43 @@ def test_a_sponsor_never_lists_an_alarm_raised_only_under_another_products_limit
     assert SHARED_ALERT not in {a["alert_id"] for a in alice.json()}
     assert one.status_code == 404
     assert SHARED_ALERT in {a["alert_id"] for a in bob.json()}
+
+
+def test_a_sponsor_sees_a_forecast_heading_for_their_own_limit_in_a_shared_unit(
+    world: World,
+) -> None:
+    # Raised at VAX-1's own 8 °C (the detector names the limit): a forecast's peak is in range
+    # by nature, so judging it by its peak would hide from ACME what the staff see.
+    forecast = NewAlert(
+        alert_id="X-F01-FORECAST",
+        kind="forecast",
+        severity="warning",
+        site="BSL",
+        source="unit",
+        device="FRIDGE-01",
+        sensor="p1",
+        start=datetime.now(UTC) - timedelta(minutes=30),
+        peak_c=7.4,
+        detail={"eta_min": 12.0, "limit_c": 8.0, "condition": "VAX-1 2-8 °C"},
+    )
+    with _acme_also_in_fridge_01(world):
+        with catalog_session(world.engine) as session:
+            open_alert(session, forecast, at=forecast.start)
+        try:
+            alerts = world.client.get("/v1/alerts", headers=world.headers("alice"))
+            tile = _unit_live(
+                world,
+                "alice",
+                lambda p: forecast.alert_id in {a["alert_id"] for a in p["alerts"]},
+            )
+        finally:
+            with catalog_session(world.engine) as session:
+                now = datetime.now(UTC)
+                resolve_alert(session, forecast.alert_id, actor="detector", at=now, end=now)
+    assert alerts.status_code == 200, alerts.text
+    listed = {a["alert_id"] for a in alerts.json()}
+    assert forecast.alert_id in listed
+    assert SHARED_ALERT not in listed  # BIO-7's alarm under 7 °C stays out of ACME's sight
+    [mine] = tile.json()["places"]
+    assert mine["status"] == "warning"
+    assert "limit_c" not in tile.text and "limit_c" not in alerts.text

@@ -40,6 +40,7 @@ def _alert(
     peak_c: float | None = 7.4,
     sensor: str = "p1",
     detail: dict[str, object] | None = None,
+    limit_c: float | None = None,
 ) -> AlertItem:
     at = datetime(2027, 1, 15, tzinfo=UTC)
     return AlertItem(
@@ -57,6 +58,7 @@ def _alert(
         retrospective=False,
         updated_at=at,
         detail=detail or {},
+        limit_c=limit_c,
     )
 
 
@@ -193,10 +195,21 @@ def test_sponsor_tile_lowers_an_alarm_that_only_reached_their_warning_band() -> 
     assert _live(_place(VAX, warning), 6.0, judge=SPONSOR).status == "warning"
 
 
-def test_sponsor_tile_judges_forecasts_by_their_own_limits() -> None:
-    forecast = _alert("forecast", "warning", peak_c=6.8, detail={"eta_min": 12})
+def test_sponsor_tile_judges_forecasts_under_another_products_limits_by_their_own() -> None:
+    forecast = _alert("forecast", "warning", peak_c=6.8, detail={"eta_min": 12}, limit_c=7.0)
     assert _live(_place(VAX, forecast), 6.8, judge=SPONSOR).status == "ok"
     assert _live(_place(STRICTEST, forecast), 6.8, judge=STAFF).status == "warning"
+
+
+@pytest.mark.parametrize("kind", ["forecast", "excursion"])
+def test_sponsor_tile_counts_an_alert_raised_at_their_own_limit_whatever_its_peak(
+    kind: str,
+) -> None:
+    # A forecast heads for the sponsor's own limit (8 °C) with its peak still in range: the
+    # sponsor sees the warning the staff sees, not "ok".
+    alert = _alert(kind, "warning", peak_c=6.8, detail={"eta_min": 12}, limit_c=8.0)
+    assert _live(_place(VAX, alert), 6.8, judge=SPONSOR).status == "warning"
+    assert _live(_place(VAX, alert), 6.8, judge=STAFF).status == "warning"
 
 
 @pytest.mark.parametrize(
