@@ -1,10 +1,15 @@
 """InfluxDB 1.x users for an `auth-enabled` server: an admin, a writer, a reader.
 
-Least privilege per service: ingest gets `WRITE` on the readings database
-and can neither read nor drop anything; the API and the exporter get `READ` and can
-neither write nor drop. The admin exists for this setup and for operators (retention
-policies, continuous queries). InfluxDB 1.x lets the first user be created without
-credentials, but only as an admin ("create admin user first"), which is the bootstrap.
+Least privilege per service: ingest gets `WRITE` and `READ` on the readings database, the
+API and the exporter `READ` only; neither may drop the database or a measurement, create
+users or retention policies. Ingest reads so that it never overwrites: InfluxDB takes a point
+written again as an update, so ingest asks what is stored before writing (`ingest.duplicates`)
+and keeps a re-send with other values apart. READ adds little to a writer in InfluxDB 1.x,
+whose WRITE privilege also allows DELETE and DROP SERIES on the database; no grant takes
+that away (docs/security.md, residual risks). The admin exists for this setup and for
+operators (retention policies, continuous queries). InfluxDB 1.x lets the first user be
+created without credentials, but only as an admin ("create admin user first"), which is the
+bootstrap.
 
 Passwords travel inside InfluxQL statements, so no error raised here carries the
 statement or chains the client's exception (whose text would quote it).
@@ -90,7 +95,7 @@ async def setup_influx_users(
     ) as client:
         existing = {str(row[0]) for row in await _run(client, "SHOW USERS", "SHOW USERS")}
         await _run(client, f"CREATE DATABASE {quote_identifier(database)}", "CREATE DATABASE")
-        for account, privileges in ((ingest, "WRITE"), (reader, "READ")):
+        for account, privileges in ((ingest, "ALL"), (reader, "READ")):
             name, secret = quote_identifier(account.username), quote_string(account.password)
             if account.username in existing:
                 await _run(client, f"SET PASSWORD FOR {name} = {secret}", f"{account!r}")
