@@ -28,6 +28,10 @@ class DetectorMetrics:
     detector_lag_ms: int = 0
     outbox_depth: int = 0
     alert_points_dropped: int = 0
+    # batches carrying a `catalog_changed` announcement, and the reloads they caused (only
+    # when the catalog had really changed: the gap between the two is what was ignored)
+    catalog_announcements: int = 0
+    catalog_reloads_announced: int = 0
     _display: deque[str] = field(default_factory=lambda: deque(maxlen=_DISPLAY_BUFFER))
 
     def record_batch(self, newest_event_ms: int | None, now_ms: int, readings: int) -> None:
@@ -76,4 +80,6 @@ class DetectorMetrics:
             "detector_lag_ms": self.detector_lag_ms,
             "outbox_depth": self.outbox_depth,
             "alert_points_dropped": self.alert_points_dropped,
+            "catalog_announcements": self.catalog_announcements,
+            "catalog_reloads_announced": self.catalog_reloads_announced,
         }

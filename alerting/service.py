@@ -15,6 +15,8 @@ import logging
 import signal
 from datetime import UTC, datetime
 
+from sqlalchemy import Engine, select
+
 from alerting.alert_store import NotifyConfig, count_pending, escalate_due, write_changes
 from alerting.channels import EmailChannel, MqttChannel, WebhookChannel
 from alerting.channels.base import Channel
@@ -27,7 +29,13 @@ from alerting.metrics import DetectorMetrics
 from alerting.state_store import StateStore
 from alerting.timeline import ConditionTimeline
 from coldchain import times
-from coldchain.catalog import CatalogUnavailable, create_catalog_engine, upgrade_catalog
+from coldchain.catalog import (
+    CatalogUnavailable,
+    catalog_session,
+    create_catalog_engine,
+    upgrade_catalog,
+)
+from coldchain.catalog.schema import AuditHeadRow
 from coldchain.config import Settings
 from coldchain.errors import PayloadError
 from coldchain.influx import InfluxClient
@@ -47,9 +55,6 @@ __all__ = ["DetectorService", "run_detector"]
 log = logging.getLogger(__name__)
 
 
-_ANNOUNCED_REFRESH_MIN_MS = 1000
-
-
 def build_channels(settings: Settings, subscriber: MqttSubscriber) -> dict[str, Channel]:
     channels: dict[str, Channel] = {
         "mqtt": MqttChannel(subscriber, timeout_s=settings.notify_timeout_s),
@@ -65,6 +70,8 @@ def build_channels(settings: Settings, subscriber: MqttSubscriber) -> dict[str, 
             username=settings.notify_smtp_username,
             password=settings.notify_smtp_password,
             starttls=settings.notify_smtp_starttls,
+            implicit_tls=settings.notify_smtp_implicit_tls,
+            ca_file=settings.notify_smtp_ca_file,
             timeout_s=settings.notify_timeout_s,
         )
     return channels
@@ -98,9 +105,14 @@ class DetectorService:
         self.influx = InfluxClient.for_settings(settings)
         # payloads over ingest_max_payload_bytes skipped unread (logged with this total)
         self.oversize_skipped = 0
+        # the catalog revision (audit head) the loaded timeline reflects; None: unknown
+        self.loaded_revision: int | None = None
 
     def _load_timeline(self) -> ConditionTimeline:
+        # The revision first: a change committed while loading makes the next check reload.
+        revision = _catalog_revision(self.engine)
         timeline = load_timeline(self.engine, self.cfg.default_alarm_delay_ms)
+        self.loaded_revision = revision
         return timeline.for_sites(self.sites)
 
     async def _start_detector(self) -> Detector:
@@ -192,8 +204,10 @@ class DetectorService:
             now = times.now_ms()
             readable = self._within_size_limit(deliveries)
             if any(announces_catalog_change(d.payload) for d in readable):
-                last_refresh = await self._refresh_announced(detector, last_refresh)
-                now = times.now_ms()
+                self.metrics.catalog_announcements += 1
+                if await self._catalog_changed():
+                    last_refresh = await self._refresh_announced(detector, last_refresh)
+                    now = times.now_ms()
             readings, statuses = self._decode(readable)
             newest = max((r.ts_ms for r in readings), default=None)
             self.metrics.record_batch(newest, now, len(readings))
@@ -247,16 +261,36 @@ class DetectorService:
                 log.warning("detect: skipped payload topic=%s reason=%s", d.topic, exc)
         return readings, statuses
 
+    async def _catalog_changed(self) -> bool:
+        """Whether the catalog moved on since the timeline was loaded. Any gateway can
+        announce a change; only a real one (a logger import stores the device's rules,
+        audited, before it publishes) is worth a reload, so a flood of announcements costs
+        one one-row read per batch, never a reload."""
+        try:
+            revision = await asyncio.to_thread(_catalog_revision, self.engine)
+        except CatalogUnavailable as exc:
+            # like a failed refresh: keep the cached catalog (an import cannot store its
+            # rules either); the periodic refresh catches up
+            log.warning("detect: catalog revision unreadable, keeping the cached one: %s", exc)
+            return False
+        return revision != self.loaded_revision
+
     async def _refresh_announced(self, detector: Detector, last_refresh: int) -> int:
         """Reload the catalog before evaluating readings whose sender just changed it (a
-        logger import that stored the device's rules). At most once a second, waiting
-        rather than skipping, so a gateway flooding the flag slows only itself."""
-        wait_ms = last_refresh + _ANNOUNCED_REFRESH_MIN_MS - times.now_ms()
+        logger import that stored the device's rules): at most once per
+        `detect_catalog_reload_min_s`, waiting rather than skipping, so those readings are
+        still judged by the new rules."""
+        min_ms = round(self.settings.detect_catalog_reload_min_s * 1000)
+        wait_ms = last_refresh + min_ms - times.now_ms()
         if wait_ms > 0:
             await asyncio.sleep(wait_ms / 1000)
         now = times.now_ms()
         await self._refresh(detector, now)
-        log.info("detect: catalog reloaded, announced by a readings message")
+        self.metrics.catalog_reloads_announced += 1
+        log.info(
+            "detect: catalog reloaded, announced by a readings message revision=%s",
+            self.loaded_revision,
+        )
         return now
 
     async def _refresh(self, detector: Detector, now: int) -> None:
@@ -305,6 +339,13 @@ class DetectorService:
             await asyncio.to_thread(self.store.save, snapshot)
         if changes:
             self.dispatcher.wake()
+
+
+def _catalog_revision(engine: Engine) -> int:
+    """The audit head's entry number: it moves with every audited catalog change, and is
+    one row to read."""
+    with catalog_session(engine) as session:
+        return session.scalar(select(AuditHeadRow.seq)) or 0
 
 
 async def run_detector(settings: Settings) -> None:

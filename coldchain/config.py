@@ -11,6 +11,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from coldchain.errors import ConfigError
+from coldchain.security.redact import validation_summary
 
 __all__ = ["MqttEndpoint", "Settings"]
 
@@ -41,7 +42,10 @@ class Settings(BaseSettings):
     Read once by the CLI and passed down; nothing else reads the environment.
     """
 
-    model_config = SettingsConfigDict(env_prefix="COLDCHAIN_", extra="ignore")
+    # hide_input_in_errors: a ValidationError's text would quote passwords (load() words it)
+    model_config = SettingsConfigDict(
+        env_prefix="COLDCHAIN_", extra="ignore", hide_input_in_errors=True
+    )
 
     mqtt_url: str = "mqtt://127.0.0.1:1883"
     influx_url: str = "http://127.0.0.1:8086"
@@ -81,6 +85,18 @@ class Settings(BaseSettings):
     )
     ingest_max_future_skew_s: float = Field(
         default=86_400.0, description="readings timed further ahead of now are dead letters"
+    )
+    ingest_downsample_period_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="how often ingest recomputes the downsampled buckets of the hours its "
+        "writes touched, whatever the readings' age (the lag of every chart)",
+    )
+    ingest_downsample_wide_devices: int = Field(
+        default=50,
+        ge=1,
+        description="an hour touched on this many devices is recomputed for all devices in "
+        "one statement per resolution, fewer device by device",
     )
     spool_max_bytes: int = Field(default=2 * 1024**3, ge=1024 * 1024)
     spool_segment_bytes: int = Field(default=64 * 1024**2, ge=64 * 1024)
@@ -129,6 +145,12 @@ class Settings(BaseSettings):
     detect_forecast_min_r2: float = Field(default=0.9, ge=0, le=1)
     detect_low_battery_pct: float = Field(default=15.0, ge=0, le=100)
     detect_catalog_refresh_s: float = Field(default=60.0, gt=0)
+    detect_catalog_reload_min_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="least time between two reloads announced by readings (catalog_changed); "
+        "an announcement reloads only when the catalog's audit head moved",
+    )
     detect_tick_s: float = Field(default=1.0, gt=0)
 
     # notifications
@@ -143,6 +165,14 @@ class Settings(BaseSettings):
     notify_smtp_username: str | None = None
     notify_smtp_password: str | None = None
     notify_smtp_starttls: bool = False
+    notify_smtp_implicit_tls: bool = Field(
+        default=False, description="TLS from the first byte (smtps, usually port 465)"
+    )
+    notify_smtp_ca_file: Path | None = Field(
+        default=None,
+        description="CA certificate that signed the SMTP server's (STARTTLS or implicit "
+        "TLS); default: the system's CAs. The host name is always checked",
+    )
     notify_email_to: list[str] = Field(default_factory=list, description="contact level 0")
     notify_escalation: list[list[str]] = Field(
         default_factory=list, description="e-mail addresses of contact levels 1, 2, ..."
@@ -164,6 +194,27 @@ class Settings(BaseSettings):
     api_login_window_s: float = Field(default=300.0, gt=0, description="rate-limit window")
     api_login_max_failures_per_user: int = Field(default=5, ge=1)
     api_login_max_attempts_per_client: int = Field(default=30, ge=1)
+    api_login_max_backoff_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="longest back-off of an address that keeps failing for a user "
+        "(1 s, doubling per failure past the free ones)",
+    )
+    api_login_slow_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=10,
+        description="delay before checking a password of a user under attack "
+        "(max failures per user reached in the window)",
+    )
+    api_trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For "
+        "names the client; empty: trust nobody, the peer is the client",
+    )
+    api_token_ttl_days: int = Field(
+        default=90, ge=1, le=3650, description="lifetime of a new API token (cct_) by default"
+    )
     api_cors_origins: list[str] = Field(
         default_factory=list, description="origins allowed by CORS; empty: CORS closed"
     )
@@ -189,20 +240,51 @@ class Settings(BaseSettings):
         description="history query answers shared this long (late backfill shows then); 0: off",
     )
     api_max_buckets: int = Field(default=2000, ge=10, le=10_000)
+    api_history_max_span_days: int = Field(
+        default=3660,
+        ge=1,
+        description="the longest history range one request may ask for (a 400 beyond it)",
+    )
+    api_max_body_bytes: int = Field(
+        default=65_536,
+        ge=1024,
+        description="a larger request body is refused with 413 before it is read",
+    )
+    api_body_timeout_s: float = Field(
+        default=10.0, gt=0, description="a request body not received within this: 408"
+    )
+    api_max_streams_per_user: int = Field(
+        default=4, ge=1, description="live streams (SSE) one user may hold open; more: 429"
+    )
+    api_max_streams: int = Field(
+        default=1000, ge=1, description="live streams (SSE) open on one API process; more: 429"
+    )
+    api_max_exports_per_user: int = Field(
+        default=2, ge=1, description="batch exports one user may run at once; more: 429"
+    )
 
     @field_validator("mqtt_url")
     @classmethod
     def _mqtt_scheme(cls, value: str) -> str:
-        if urlsplit(value).scheme not in ("mqtt", "mqtts"):
-            raise ValueError(f"expected mqtt://host:port or mqtts://host:port, got {value!r}")
+        _check_url(value, ("mqtt", "mqtts"), "expected mqtt://host:port or mqtts://host:port")
         return value
 
     @field_validator("influx_url")
     @classmethod
     def _http_scheme(cls, value: str) -> str:
-        if urlsplit(value).scheme not in ("http", "https"):
-            raise ValueError(f"expected http://host:port, got {value!r}")
+        _check_url(value, ("http", "https"), "expected http://host:port or https://host:port")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _smtp_credentials_need_tls(self) -> Settings:
+        """A password on a clear-text SMTP session is readable by anyone on the path."""
+        credentials = self.notify_smtp_username or self.notify_smtp_password
+        if credentials and not (self.notify_smtp_starttls or self.notify_smtp_implicit_tls):
+            raise ValueError(
+                "notify_smtp_username/notify_smtp_password need notify_smtp_starttls or "
+                "notify_smtp_implicit_tls: credentials are never sent unencrypted"
+            )
+        return self
 
     @model_validator(mode="after")
     def _influx_password_from_file(self) -> Settings:
@@ -237,7 +319,20 @@ class Settings(BaseSettings):
             from_env = cls(**explicit).model_dump(exclude_unset=True)
             return cls(**(from_file | from_env))
         except ValidationError as exc:
-            raise ConfigError(str(exc)) from exc
+            # from None: the ValidationError's own text quotes every input, secrets included
+            raise ConfigError(validation_summary(exc)) from None
+
+
+def _check_url(value: str, schemes: tuple[str, ...], expected: str) -> None:
+    """Scheme and port of a service URL checked when the settings load, not at the
+    first connection; the message never quotes the URL (it may hold a password)."""
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number in 0-65535
+    except ValueError:
+        raise ValueError(f"{expected}: the port is not a number in 0-65535") from None
+    if parts.scheme not in schemes:
+        raise ValueError(f"{expected}: the scheme is {parts.scheme!r}")
 
 
 def _secret_from_file(field: str, path: Path) -> str:

@@ -20,6 +20,7 @@ import orjson
 
 from coldchain.config import Settings
 from coldchain.errors import DatabaseNotFound, StoreRejected, StoreUnavailable
+from coldchain.security.redact import redact_text
 
 if TYPE_CHECKING:  # only its attributes are read: the client stays free of numpy
     from coldchain.judgement.validity import ReadingValidity
@@ -71,8 +72,7 @@ def valid_readings_condition(validity: ReadingValidity, field: str = "temp_c") -
     whose `field` is a temperature by the one reading-validity rule (`validity`, docs/
     design.md §11), as a WHERE condition. Every query that reads temperatures for a chart, a
     tile or a downsampled series ANDs it in, so an error code or an out-of-range value never
-    becomes a min, max or mean. Valid in InfluxDB 1.x WHERE clauses beside a time range,
-    continuous queries included (which store float literals with three decimals)."""
+    becomes a min, max or mean. Valid in InfluxQL WHERE clauses beside a time range."""
     name = quote_identifier(field)
     parts = [
         f"{name} >= {float(validity.probe_min_c)!r}",
@@ -128,14 +128,18 @@ class InfluxClient:
     """
 
     @classmethod
-    def for_settings(cls, settings: Settings) -> InfluxClient:
-        """The client every service builds from its settings (URL, database, user)."""
+    def for_settings(
+        cls, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> InfluxClient:
+        """The client every service builds from its settings (URL, database, user);
+        `transport`: tests count the statements that go through it."""
         return cls(
             settings.influx_url,
             settings.influx_db,
             username=settings.influx_username,
             password=settings.influx_password,
             timeout_s=settings.influx_timeout_s,
+            transport=transport,
         )
 
     def __init__(
@@ -154,6 +158,9 @@ class InfluxClient:
         self._http = httpx.AsyncClient(
             base_url=self.url, auth=auth, timeout=timeout_s, transport=transport
         )
+
+    def __repr__(self) -> str:  # for log lines: the URL may carry a password
+        return f"InfluxClient({redact_text(self.url)}, db={self.database!r})"
 
     async def __aenter__(self) -> Self:
         return self

@@ -22,16 +22,10 @@ _DEFAULT_GAP_MS = 15 * 60_000
 
 @dataclass(frozen=True, slots=True)
 class ShipmentLoggers:
-    """A shipment, the regex alternation of its loggers and, per logger, its sensors."""
+    """A shipment and its loggers."""
 
     shipment: str
     loggers: tuple[str, ...]
-
-    @property
-    def pattern(self) -> str:
-        """`LOG-200|LOG-201`: inserted raw into `=~ /^(...)$/` (ids hold no regex syntax
-        but `.`, which matches itself among ids of the §9 id pattern)."""
-        return "|".join(self.loggers)
 
 
 @dataclass(frozen=True, slots=True)

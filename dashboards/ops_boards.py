@@ -23,19 +23,25 @@ __all__ = [
 SHIPMENT_UID = "coldchain-shipment"
 PIPELINE_UID = "coldchain-pipeline"
 
-_LOGGERS = (
-    '"source" = \'logger\' AND "device" =~ /^(${shipment:raw})$/'
-    ' AND "sensor" =~ /^$sensor$/ AND $timeFilter'
-)
+# `:regex`: every value regex-escaped (a "/" too), several as an alternation, so a value
+# crafted into the dashboard's URL stays inside the regex and cannot add a clause or a
+# statement (never `:raw`; tests/unit/dashboards/test_variables.py).
+_SHIPMENT_DEVICES = '"source" = \'logger\' AND "device" =~ /^${shipment:regex}$/'
+_LOGGERS = f'{_SHIPMENT_DEVICES} AND "sensor" =~ /^$sensor$/ AND $timeFilter'
 # A reading that arrived more than 10 min after it was taken came from a logger's memory.
 BACKFILL_DELAY_MS = 600_000
 
 
 def _shipment_variable(inputs: BuildInputs) -> dash.QueryVariable | dash.CustomVariable:
     if inputs.shipments:
-        return custom_variable(
-            "shipment", "Shipment", [(s.shipment, s.pattern) for s in inputs.shipments]
-        )  # type: ignore[return-value]
+        # One option per logger, labelled with its shipment, and the first shipment's
+        # loggers selected: a shipment is its loggers, chosen as several values, since one
+        # value holding an alternation could only be inserted unescaped.
+        options = [
+            (f"{s.shipment} {logger}", logger) for s in inputs.shipments for logger in s.loggers
+        ]
+        first = len(inputs.shipments[0].loggers)
+        return custom_variable("shipment", "Shipment loggers", options, multi=True, selected=first)  # type: ignore[return-value]
     # Without a fleet file there is no shipment -> logger map: pick a logger directly.
     return query_variable(
         "shipment",
@@ -110,8 +116,7 @@ def shipment_dashboard(inputs: BuildInputs) -> dash.Dashboard:
             query_variable(
                 "sensor",
                 "Sensor",
-                f'SHOW TAG VALUES FROM "{READING}" WITH KEY = "sensor"'
-                ' WHERE "source" = \'logger\' AND "device" =~ /^(${shipment:raw})$/',
+                f'SHOW TAG VALUES FROM "{READING}" WITH KEY = "sensor" WHERE {_SHIPMENT_DEVICES}',
                 multi=True,
             )
         )

@@ -45,27 +45,37 @@ def query_variable(
 
 
 def custom_variable(
-    name: str, label: str, options: Sequence[tuple[str, str]]
+    name: str,
+    label: str,
+    options: Sequence[tuple[str, str]],
+    *,
+    multi: bool = False,
+    selected: int = 1,
 ) -> cogbuilder.Builder[model.VariableModel]:
-    """A fixed list of (text, value) options; the first is selected.
-
-    Written in Grafana's `text : value` form, so a shipment's name can stand for the regex
-    of its loggers.
-    """
+    """A fixed list of (text, value) options in Grafana's `text : value` form; the first
+    `selected` are selected (several only with `multi`)."""
     values = ",".join(text if text == value else f"{text} : {value}" for text, value in options)
-    first_text, first_value = options[0]
-    return (
+    chosen = options[: selected if multi else 1]
+    current = (
+        model.VariableOption(
+            selected=True, text=[t for t, _ in chosen], value=[v for _, v in chosen]
+        )
+        if multi
+        else model.VariableOption(selected=True, text=chosen[0][0], value=chosen[0][1])
+    )
+    variable = (
         dash.CustomVariable(name)
         .label(label)
         .values(values)
-        .current(model.VariableOption(selected=True, text=first_text, value=first_value))
+        .current(current)
         .options(
             [
-                model.VariableOption(selected=i == 0, text=text, value=value)
+                model.VariableOption(selected=i < len(chosen), text=text, value=value)
                 for i, (text, value) in enumerate(options)
             ]
         )
     )
+    return variable.multi(True) if multi else variable
 
 
 def thresholds(steps: Sequence[tuple[float | None, str]]) -> dash.ThresholdsConfig:

@@ -1,12 +1,21 @@
 """E-mail channel over SMTP (stdlib smtplib in a worker thread: a blocking client, one short
-session per message, as `asyncio.to_thread` is meant for)."""
+session per message, as `asyncio.to_thread` is meant for).
+
+The server is always verified when TLS is on (STARTTLS or implicit TLS): its certificate
+against the system's CAs or a configured CA file, and its host name. Credentials never
+cross a connection that is not encrypted: without TLS the channel refuses to log in, so a
+misconfigured or downgraded server (one that stops offering STARTTLS) gets no password;
+the notification stays in the outbox and is retried like any other failed delivery.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import smtplib
+import ssl
 from email.message import EmailMessage
+from pathlib import Path
 
 from alerting.errors import DeliveryFailed
 from coldchain.catalog.outbox import Notification
@@ -33,6 +42,12 @@ def render_email(notification: Notification, sender: str) -> EmailMessage:
     return message
 
 
+def _tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    """A client context that verifies the chain (a private CA when given, else the
+    system's) and the host name: smtplib's own default for STARTTLS verifies neither."""
+    return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+
+
 class EmailChannel:
     name = "email"
 
@@ -45,17 +60,34 @@ class EmailChannel:
         username: str | None = None,
         password: str | None = None,
         starttls: bool = False,
+        implicit_tls: bool = False,
+        ca_file: Path | None = None,
         timeout_s: float = 10.0,
     ) -> None:
         self._host, self._port, self._sender = host, port, sender
         self._username, self._password = username, password
-        self._starttls, self._timeout_s = starttls, timeout_s
+        self._starttls, self._implicit_tls = starttls, implicit_tls
+        self._timeout_s = timeout_s
+        self._tls = _tls_context(ca_file) if starttls or implicit_tls else None
+
+    def _connect(self) -> smtplib.SMTP:
+        if self._implicit_tls:
+            return smtplib.SMTP_SSL(
+                self._host, self._port, timeout=self._timeout_s, context=self._tls
+            )
+        return smtplib.SMTP(self._host, self._port, timeout=self._timeout_s)
 
     def _send_blocking(self, message: EmailMessage) -> None:
-        with smtplib.SMTP(self._host, self._port, timeout=self._timeout_s) as smtp:
+        with self._connect() as smtp:
             if self._starttls:
-                smtp.starttls()
+                # raises SMTPNotSupportedError when the server does not offer it: no login
+                smtp.starttls(context=self._tls)
             if self._username:
+                if not isinstance(smtp.sock, ssl.SSLSocket):
+                    raise smtplib.SMTPException(
+                        "refusing to log in over an unencrypted connection "
+                        "(set notify_smtp_starttls or notify_smtp_implicit_tls)"
+                    )
                 smtp.login(self._username, self._password or "")
             smtp.send_message(message)
 
