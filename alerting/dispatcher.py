@@ -22,6 +22,7 @@ from alerting.errors import DeliveryFailed
 from coldchain.catalog.errors import CatalogUnavailable
 from coldchain.catalog.outbox import Notification, due_notifications, mark_delivered, mark_failed
 from coldchain.catalog.store import catalog_session
+from coldchain.security.redact import redact_text
 
 __all__ = ["Dispatcher", "backoff"]
 
@@ -126,7 +127,7 @@ class Dispatcher:
                         n.id,
                         n.channel,
                         n.alert_id,
-                        n.destination,
+                        redact_text(n.destination),
                     )
                 else:
                     retry = backoff(n.attempts + 1, self._retry_max_s)

@@ -14,6 +14,7 @@ import httpx
 
 from alerting.errors import DeliveryFailed
 from coldchain.catalog.outbox import Notification
+from coldchain.security.redact import redact_text
 
 __all__ = ["SIGNATURE_HEADER", "WebhookChannel", "sign"]
 
@@ -50,12 +51,13 @@ class WebhookChannel:
                 notification.destination, content=body, headers=headers
             )
         except httpx.HTTPError as exc:
+            # A hook's URL may carry its token: never in a log line or a stored error.
             raise DeliveryFailed(
-                f"webhook {notification.destination}: {type(exc).__name__}: {exc}"
-            ) from exc
+                redact_text(f"webhook {notification.destination}: {type(exc).__name__}: {exc}")
+            ) from None
         if not response.is_success:
             raise DeliveryFailed(
-                f"webhook {notification.destination}: HTTP {response.status_code} "
+                f"webhook {redact_text(notification.destination)}: HTTP {response.status_code} "
                 f"{response.text[:200]!r}"
             )
 

@@ -29,6 +29,7 @@ from coldchain.catalog.errors import (
     CatalogUnavailable,
 )
 from coldchain.errors import ConfigError
+from coldchain.security.redact import redact_text
 
 __all__ = ["catalog_session", "create_catalog_engine", "translate_sqlalchemy_error"]
 
@@ -44,8 +45,8 @@ def create_catalog_engine(url: str, **engine_options: Any) -> Engine:
     """
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise ConfigError(f"catalog_url: not a SQLAlchemy URL: {url!r}") from exc
+    except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
+        raise ConfigError(f"catalog_url: not a SQLAlchemy URL: {redact_text(url)!r}") from None
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
