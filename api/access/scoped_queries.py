@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, exists, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, exists, select, true
+from sqlalchemy.orm import Session, aliased
 
 from api.access.alerts import DeviceKey, open_alerts_on
 from api.access.model import HistorySegment, Limits, LivePlace, Location, Span
@@ -21,7 +21,6 @@ from api.access.places import (
     locations_by_key,
     overlapping,
     sponsor_windows,
-    stay_query,
     stays,
     strictest,
 )
@@ -58,12 +57,33 @@ def _product_scope(viewer: Viewer) -> ColumnElement[bool]:
     sites at some time; everything for QA and admin."""
     if viewer.role == "sponsor_viewer":
         return ProductRow.sponsor_id == viewer.sponsor
+    placed_batch = aliased(BatchRow)
     placed = (
-        stay_query()
-        .with_only_columns(PlacementRow.id)
-        .where(BatchRow.product_id == ProductRow.id, placement_scope(viewer))
+        select(PlacementRow.id)
+        .join(placed_batch, placed_batch.id == PlacementRow.batch_id)
+        .where(placed_batch.product_id == ProductRow.id)
     )
-    return exists(placed)
+    return _visible_placement(viewer, placed, ProductRow)
+
+
+def _visible_placement(
+    viewer: Viewer, placed: Select[int], outer: type[BatchRow] | type[ProductRow]
+) -> ColumnElement[bool]:
+    """Whether `placed` (placements tied to the enclosing query's `outer` row) has one the
+    viewer may see (`placement_scope`: for staff, by its unit's or shipment's sites).
+
+    `placed` must not select from `outer`'s table itself: its condition would then compare
+    the subquery's own rows and hold for any placement, showing an operator every batch
+    and product in the catalog once anything was placed at one of their sites."""
+    if viewer.sees_everything:
+        return true()  # QA and admin: placed or not yet
+    scoped = (
+        placed.outerjoin(StorageUnitRow, StorageUnitRow.id == PlacementRow.unit_id)
+        .outerjoin(ShipmentRow, ShipmentRow.id == PlacementRow.shipment_id)
+        .where(placement_scope(viewer))
+        .correlate(outer)
+    )
+    return exists(scoped)
 
 
 def visible_products(session: Session, viewer: Viewer) -> list[ProductView]:
@@ -82,12 +102,8 @@ def find_product(session: Session, viewer: Viewer, product: str) -> ProductView:
 def _batch_scope(viewer: Viewer) -> ColumnElement[bool]:
     if viewer.role == "sponsor_viewer":
         return ProductRow.sponsor_id == viewer.sponsor
-    placed = (
-        stay_query()
-        .with_only_columns(PlacementRow.id)
-        .where(PlacementRow.batch_id == BatchRow.id, placement_scope(viewer))
-    )
-    return exists(placed)
+    placed = select(PlacementRow.id).where(PlacementRow.batch_id == BatchRow.id)
+    return _visible_placement(viewer, placed, BatchRow)
 
 
 def visible_batches(

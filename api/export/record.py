@@ -257,8 +257,20 @@ def load_batch_record(
         sensors = sorted({s for p in placements for s in p.sensors}, key=lambda s: s.label)
         alerts = _alerts(session, sensors, placements, product)
         if sponsor:
-            alerts = tuple(a.sponsor_view() for a in alerts)
+            alerts = tuple(a.sponsor_view() for a in alerts if _concerns_product(a, product))
     return BatchRecord(batch, product, placements, alerts, now)
+
+
+def _concerns_product(alert: AlertInfo, product: ProductInfo) -> bool:
+    """Whether a sponsor's record may name the alert: one raised under another product's
+    stricter limits only where its peak left the product's own range (then the readings
+    show an alarm excursion of the product that it explains). Otherwise naming it, even as
+    context, tells the sponsor that a product with tighter limits shares the place, which
+    the alert API withholds too (api/access/alerts.py)."""
+    if not alert.other_limits:
+        return True
+    own = product.in_force.at(to_ms(alert.start))
+    return alert.peak_c is not None and own is not None and own.direction(alert.peak_c) != 0
 
 
 def _product(session: Session, product_id: str, first: datetime, now: datetime) -> ProductInfo:
