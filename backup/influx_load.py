@@ -1,10 +1,11 @@
-"""InfluxDB restore: recreate the database, its retention policies and the downsampling
-continuous queries, then write every exported file back into its own retention policy.
+"""InfluxDB restore: recreate the database and its retention policies, then write every
+exported file back into its own retention policy.
 
 The RPs are created as the backup recorded them (duration, shard duration, which is the
-default), then `ensure_downsampling` brings ours (`ds_1m`, `ds_15m`, `ds_1h`) and their
-CQs to what this coldchain defines, for the target database's name; CQs the pipeline does
-not own are listed, not recreated (their text names the source database).
+default), then `ensure_downsampling` brings ours (`ds_1m`, `ds_15m`, `ds_1h`) to what this
+coldchain defines, and drops the continuous queries of earlier releases (ingest computes
+the buckets now); CQs the pipeline never owned are listed, not recreated (their text names
+the source database).
 
 Files are streamed in batches of 5,000 lines, as the ingest writes. InfluxDB refuses a
 whole batch ("points beyond retention policy") if one point is older than its RP keeps;
@@ -29,7 +30,6 @@ from backup.influx_dump import measurements, retention_policies
 from backup.manifest import InfluxSection, RetentionPolicy, SeriesDump
 from coldchain.downsampling import RESOLUTIONS, ensure_downsampling
 from coldchain.influx import InfluxClient, quote_identifier
-from coldchain.judgement.validity import ReadingValidity
 
 __all__ = ["SeriesRestored", "database_holdings", "go_duration_ns", "restore_influx"]
 
@@ -193,11 +193,8 @@ async def restore_influx(
     section: InfluxSection,
     *,
     replace: bool,
-    validity: ReadingValidity,
 ) -> list[SeriesRestored]:
-    """Recreate the database of `influx` from a dump; `replace` drops what is there first;
-    the continuous queries are created with `validity`, the deployment's reading-validity
-    rule (the API and `coldchain dashboards setup-influx` create them with it too).
+    """Recreate the database of `influx` from a dump; `replace` drops what is there first.
 
     Raises:
         TargetNotEmpty: the database holds measurements and `replace` is False.
@@ -210,7 +207,7 @@ async def restore_influx(
         raise TargetNotEmpty(held)
     await influx.create_database()
     await _create_policies(influx, section.retention_policies)
-    await ensure_downsampling(influx, validity)
+    await ensure_downsampling(influx)
     foreign = [q.name for q in section.continuous_queries if q.name not in _OWN_QUERIES]
     if foreign:
         log.warning("restore: continuous queries not recreated (not coldchain's): %s", foreign)

@@ -43,7 +43,6 @@ from backup.output import private_directory
 from coldchain.catalog.migrate import head_revision, upgrade_catalog
 from coldchain.errors import StoreUnavailable
 from coldchain.influx import InfluxClient
-from coldchain.judgement.validity import ReadingValidity
 
 __all__ = ["RestoreReport", "VerifiedBackup", "create_backup", "open_backup", "restore_backup"]
 
@@ -190,11 +189,9 @@ async def restore_backup(
     catalog_engine: Engine,
     influx: InfluxClient,
     data_dir: Path,
-    validity: ReadingValidity,
     force: bool = False,
 ) -> RestoreReport:
-    """Restore `backup` into the catalog, InfluxDB database and data dir given; `validity`:
-    the deployment's reading-validity rule, for the continuous queries.
+    """Restore `backup` into the catalog, InfluxDB database and data dir given.
 
     Each target must be empty unless `force`, which replaces what is there (catalog rows
     deleted, InfluxDB database dropped, the data-dir areas emptied).
@@ -212,9 +209,7 @@ async def restore_backup(
     await asyncio.to_thread(load_catalog, catalog_engine, root, manifest.catalog, replace=force)
     done = ["catalog"]
     try:
-        series = await restore_influx(
-            influx, root, manifest.influx, replace=force, validity=validity
-        )
+        series = await restore_influx(influx, root, manifest.influx, replace=force)
         done.append("InfluxDB")
         files = await asyncio.to_thread(
             restore_data_dir, root, data_dir, manifest.data, replace=force

@@ -17,7 +17,15 @@ being measured.
 `--workers 2` runs that many ingest processes on one MQTT shared subscription (one worker
 against two: what scaling out buys); RSS is then the largest worker's.
 
+The cost of the conflict check (issue #20): on one broker and database, three runs of
+`--mixed` readings each in batched messages: every reading new; 10 % of them re-sends of
+readings stored by the first run with the same values (duplicates, left out); 10 % re-sends
+with other values (conflicts: refused, dead-lettered and written as `reading_conflict`
+points). Each is timed from the first publish until ingest has delivered everything
+(its counters: received, spool empty).
+
     python -m benchmarks.bench_ingest [--readings 500000] [--single 100000] [--workers 1]
+        [--mixed 100000]
 """
 
 from __future__ import annotations
@@ -29,8 +37,11 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+import orjson
 
 from benchmarks.process_memory import rss_kib
 from tests.support.pipeline import IngestProcess, count_readings, make_batches, wait_until
@@ -124,6 +135,98 @@ def _run(
             )
 
 
+_MIXED_SENSORS, _MIXED_PER_MESSAGE, _MIXED_START_MS, _STEP_MS = 5, 50, 1_763_800_000_000, 60_000
+
+
+def _mixed_payloads(
+    devices: int, steps: int, phase: int, resend: Callable[[dict[str, Any]], dict[str, Any]] | None
+) -> dict[str, list[bytes]]:
+    """Phase `phase`'s readings (its own time span) per device topic; with `resend`, every
+    tenth is instead `resend` of the first phase's reading at the same place."""
+    by_topic: dict[str, list[bytes]] = {}
+    for d in range(devices):
+        readings = []
+        for step in range(steps):
+            for sensor in range(_MIXED_SENSORS):
+                n = step * _MIXED_SENSORS + sensor
+                first: dict[str, Any] = {
+                    "sensor": f"p{sensor}",
+                    "ts": _MIXED_START_MS + step * _STEP_MS,
+                    "temp_c": 5.0 + (n % 30) / 10,
+                    "seq": n,
+                }
+                if resend is not None and n % 10 == 9:
+                    readings.append(resend(first))
+                else:
+                    own = first | {"ts": first["ts"] + phase * steps * _STEP_MS}
+                    readings.append(own)
+        by_topic[f"coldchain/v1/BENCH/unit/D{d:04d}/readings"] = [
+            orjson.dumps({"device": f"D{d:04d}", "readings": readings[i : i + _MIXED_PER_MESSAGE]})
+            for i in range(0, len(readings), _MIXED_PER_MESSAGE)
+        ]
+    return by_topic
+
+
+def _resend_costs(readings: int, workdir: Path, workers: int) -> None:
+    """Readings/s with every reading new, with 10 % duplicates, with 10 % conflicts."""
+    steps = 1000
+    devices = max(1, readings // (_MIXED_SENSORS * steps))
+    total = devices * _MIXED_SENSORS * steps
+    phases: list[tuple[str, Callable[[dict[str, Any]], dict[str, Any]] | None]] = [
+        ("all new", None),
+        ("10 % duplicates", lambda first: first),
+        ("10 % conflicts", lambda first: first | {"temp_c": first["temp_c"] + 0.05}),
+    ]
+    with (
+        running_mosquitto(workdir / "mixed-mqtt") as broker,
+        running_influxd(workdir / "mixed-influx") as influx,
+    ):
+        ingests = [
+            IngestProcess(
+                broker.url,
+                influx.url,
+                "bench",
+                workdir / f"mixed-var-{n}",
+                client_id=f"ingest-mixed-{n}",
+                shared_group="bench" if workers > 1 else None,
+            )
+            for n in range(workers)
+        ]
+        for ingest in ingests:
+            ingest.start()
+
+        def counted(name: str) -> int:
+            return sum(int(str(i.metrics().get(name, 0))) for i in ingests)
+
+        for phase, (label, resend) in enumerate(phases):
+            by_topic = _mixed_payloads(devices, steps, phase, resend)
+            received = total * (phase + 1)
+            started = time.perf_counter()
+            for gateway in [
+                _gateway(broker.port, topic, payloads, f"bench-mixed-{phase}-{n}")
+                for n, (topic, payloads) in enumerate(by_topic.items())
+            ]:
+                gateway.wait(600)
+
+            def delivered(expected: int = received) -> bool:
+                return counted("readings_received") >= expected and not counted("spool_depth_bytes")
+
+            wait_until(
+                delivered,
+                900,
+                f"{label}: every reading delivered",
+                interval_s=0.1,
+            )
+            elapsed = time.perf_counter() - started
+            print(
+                f"{label:>16}, {workers} worker(s): {total:,} readings: {elapsed:.2f} s -> "
+                f"{total / elapsed:,.0f} readings/s (duplicates {counted('duplicates'):,}, "
+                f"conflicts {counted('conflicts'):,} so far; {_p50(ingests, 'readback')})"
+            )
+        for ingest in ingests:
+            ingest.stop()
+
+
 def _p50(ingests: list[IngestProcess], what: str) -> str:
     """The median `what` time per batch the first worker last published."""
     return f"{what} p50 {ingests[0].metrics().get(f'{what}_latency_ms_p50') or 0:.1f} ms"
@@ -199,10 +302,14 @@ def main() -> None:
     parser.add_argument("--readings", type=int, default=500_000)
     parser.add_argument("--single", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=1, help="ingest processes, shared sub")
+    parser.add_argument(
+        "--mixed", type=int, default=100_000, help="readings per run of the re-send costs"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         _run("batched", 50, args.readings, Path(tmp), args.workers, resend=True)
         _run("single", 1, args.single, Path(tmp), args.workers, resend=False)
+        _resend_costs(args.mixed, Path(tmp), args.workers)
 
 
 if __name__ == "__main__":

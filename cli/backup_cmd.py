@@ -43,7 +43,6 @@ from coldchain.catalog import CatalogError
 from coldchain.config import Settings
 from coldchain.errors import ConfigError, StoreError
 from coldchain.influx import InfluxClient
-from coldchain.judgement.validity import ReadingValidity
 
 __all__ = ["backup", "restore"]
 
@@ -177,7 +176,6 @@ async def _restore(settings: Settings, verified: VerifiedBackup, force: bool) ->
             catalog_engine=engine,
             influx=influx,
             data_dir=settings.data_dir,
-            validity=ReadingValidity.from_settings(settings),
             force=force,
         )
 

@@ -28,7 +28,10 @@ from cli.options import (
     fail,
 )
 from coldchain.broker_auth import (
+    IMPORT_ACCOUNT,
+    IMPORT_SECRET,
     Listener,
+    import_accounts,
     reload_broker,
     service_accounts,
     write_broker_credentials,
@@ -75,15 +78,17 @@ def regenerate_broker_files(
     *,
     ingest_workers: int = 1,
     detector_partitions: int = 1,
+    import_stations: int = 1,
 ) -> int:
-    """Write `passwd` and `acl` for the services and every gateway not revoked; returns
-    how many gateway accounts they hold."""
+    """Write `passwd` and `acl` for the services, the logger imports' account and every
+    gateway not revoked; returns how many gateway accounts they hold."""
     with catalog_session(engine) as session:
         gateways = gateway_accounts(session)
     accounts = service_accounts(
         data_dir, ingest_workers=ingest_workers, detector_partitions=detector_partitions
     )
-    write_broker_credentials(out, [*accounts, *gateways])
+    imports = import_accounts(data_dir, stations=import_stations)
+    write_broker_credentials(out, [*accounts, *imports, *gateways])
     return len(gateways)
 
 
@@ -140,6 +145,15 @@ def broker_config(
             "partition, `coldchain detect --site`)",
         ),
     ] = 1,
+    import_stations: Annotated[
+        int,
+        typer.Option(
+            "--import-stations",
+            min=1,
+            help="logger import accounts: coldchain-import, coldchain-import-2, ... (one per "
+            "station that imports while others do, `coldchain logger import`)",
+        ),
+    ] = 1,
     broker_pid: BrokerPid = None,
     broker_pid_file: BrokerPidFile = None,
     catalog_url: CatalogUrl = None,
@@ -167,11 +181,16 @@ def broker_config(
                 target,
                 ingest_workers=ingest_workers,
                 detector_partitions=detector_partitions,
+                import_stations=import_stations,
             )
         except (CatalogError, ConfigError) as exc:
             fail(f"broker config: {exc}", 1)
     conf = write_listeners(target, listeners)
     typer.echo(f"wrote {target}/passwd, {target}/acl ({count} gateways + services) and {conf}")
+    typer.echo(
+        f"logger imports publish as {IMPORT_ACCOUNT}[-n]: copy "
+        f"{secret_path(settings.data_dir, IMPORT_SECRET)}[-n] to each import station"
+    )
     if tls is not None:
         typer.echo(f"clients verify the broker with --mqtt-ca-file {tls.ca_cert}")
     _reload(target, broker_pid, broker_pid_file)

@@ -86,14 +86,15 @@ def setup_influx(
         str | None, typer.Option("--backfill", help="also downsample history: e.g. 7d back")
     ] = None,
 ) -> None:
-    """Create the retention policies and continuous queries (idempotent); --backfill
-    recomputes the downsampled buckets of that much history."""
+    """Create the downsampled series' retention policies (idempotent, needs an admin);
+    --backfill recomputes the downsampled buckets of that much history (ingest computes
+    the buckets of what it writes)."""
     settings = build_settings(config, influx_url=influx_url, influx_db=influx_db)
     validity = ReadingValidity.from_settings(settings)
 
     async def run() -> None:
         async with InfluxClient.for_settings(settings) as influx:
-            await ensure_downsampling(influx, validity)
+            await ensure_downsampling(influx)
             if backfill:
                 now_ms = times.now_ms()
                 written = await downsample_range(
@@ -118,7 +119,7 @@ def check(
         str | None, typer.Option("--from", help="override each dashboard's range start")
     ] = None,
     setup: Annotated[
-        bool, typer.Option("--setup/--no-setup", help="create RPs/CQs and backfill the range")
+        bool, typer.Option("--setup/--no-setup", help="create the RPs and backfill the range")
     ] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
@@ -134,7 +135,7 @@ def check(
         now_ms = times.now_ms()
         async with InfluxClient.for_settings(settings) as influx:
             if setup:  # the band panels read the downsampled RPs: fill them for the range
-                await ensure_downsampling(influx, validity)
+                await ensure_downsampling(influx)
                 await downsample_range(influx, now_ms - 8 * 86_400_000, now_ms, validity=validity)
             return await check_dashboards(
                 influx, dashboards, now_ms=now_ms, min_interval=MIN_INTERVAL, time_from=time_from

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, get_args
 
 import typer
 from rich.console import Console
@@ -10,7 +10,7 @@ from rich.table import Table
 
 from cli.options import ConfigFile, DataDir, build_settings
 from coldchain.times import from_ms
-from ingest.dead_letters import DeadLetterStore
+from ingest.dead_letters import DeadLetterStore, Stage
 
 __all__ = ["deadletters_app"]
 
@@ -25,10 +25,23 @@ def list_dead_letters(
         bool, typer.Option("--json", help="one JSON object per line, payload in base64")
     ] = False,
     limit: Annotated[int, typer.Option(help="show the newest N")] = 50,
+    stage: Annotated[
+        str | None,
+        typer.Option(
+            "--stage",
+            help=f"only this stage: {', '.join(get_args(Stage))} (`conflict`: re-sent readings "
+            "refused because InfluxDB holds other values, also in the batch record)",
+        ),
+    ] = None,
 ) -> None:
     """Show dead letters, newest last: time, stage, topic, reason, payload size."""
+    if stage is not None and stage not in get_args(Stage):
+        raise typer.BadParameter(
+            f"expected one of {', '.join(get_args(Stage))}", param_hint="--stage"
+        )
     settings = build_settings(config, data_dir=data_dir)
-    letters = list(DeadLetterStore(settings.data_dir / "dead-letters").read())[-limit:]
+    store = DeadLetterStore(settings.data_dir / "dead-letters")
+    letters = [letter for letter in store.read() if stage in (None, letter.stage)][-limit:]
     if as_json:
         for letter in letters:
             typer.echo(letter.to_json().decode())

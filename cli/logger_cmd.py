@@ -4,6 +4,8 @@ The receiving warehouse plugs the logger in; its file is the only record of that
 readings go over MQTT as a logger backfill (ingest and the detector treat them like any
 late upload), the device's own summary and alarm record go into the catalog beside the
 shipment or unit. The order that keeps it all-or-nothing is logger_import/importer.py's.
+It publishes as the import account `coldchain-import` (logger_import/connection.py), never
+with a site's gateway password.
 """
 
 from __future__ import annotations
@@ -29,9 +31,9 @@ from cli.options import (
 )
 from coldchain.catalog.errors import CatalogNotFound
 from coldchain.config import MqttEndpoint
-from coldchain.errors import MqttPublishFailed
+from coldchain.errors import ConfigError, MqttPublishFailed
 from coldchain.loggers import LoggerFileError
-from coldchain.mqtt import MqttPublisher
+from logger_import.connection import ImportConnection, import_endpoint
 from logger_import.importer import (
     ImportOutcome,
     PreparedImport,
@@ -72,9 +74,6 @@ def logger_import(
         bool,
         typer.Option("--import-rules", help="store the device's alarm rules as the target's"),
     ] = False,
-    gateway: Annotated[
-        str, typer.Option("--gateway", help="the id this station publishes as")
-    ] = "usb-import",
     timeout_s: Annotated[float, typer.Option("--timeout", help="seconds to wait for acks")] = 60.0,
     mqtt_url: MqttUrl = None,
     catalog_url: CatalogUrl = None,
@@ -114,7 +113,10 @@ def logger_import(
             try:
                 sent = asyncio.run(
                     _publish(
-                        prepared, settings.mqtt, gateway, timeout_s, catalog_changed=import_rules
+                        prepared,
+                        import_endpoint(settings),
+                        timeout_s,
+                        catalog_changed=import_rules,
                     )
                 )
             except (MqttPublishFailed, TimeoutError, OSError) as exc:
@@ -127,6 +129,8 @@ def logger_import(
             _report(prepared, replace(outcome, rule_ids=rules_first + outcome.rule_ids), sent)
         except LoggerFileError as exc:
             fail(f"refused, nothing published or recorded: {exc}", 2)
+        except ConfigError as exc:
+            fail(f"nothing published or recorded: {exc}", 2)
         except CatalogNotFound as exc:
             fail(f"not found: {exc}", 1)
 
@@ -162,18 +166,16 @@ def _already(engine: Engine, prepared: PreparedImport, actor: str, import_rules:
 async def _publish(
     prepared: PreparedImport,
     endpoint: MqttEndpoint,
-    gateway: str,
     timeout_s: float,
     *,
     catalog_changed: bool,
 ) -> int:
-    """Publish over one gateway connection and wait for every PUBACK."""
+    """Publish over one connection as the import account and wait for every PUBACK."""
     if not prepared.file.readings:
         return 0
     site = prepared.target.site
-    async with MqttPublisher(
-        endpoint, site=site, gateway=gateway, client_id=f"coldchain-import-{site}-{os.getpid()}"
-    ) as connection:
+    client_id = f"coldchain-import-{site}-{os.getpid()}"
+    async with ImportConnection(endpoint, site, client_id=client_id) as connection:
         return await publish_backfill(
             prepared, connection, timeout_s=timeout_s, catalog_changed=catalog_changed
         )

@@ -7,7 +7,9 @@ Three files, all regenerated from scratch each time so no hand edit survives to 
   are no weakness: there is nothing to guess.
 - `acl`: one `user` block per account. A gateway may write only its own site's readings
   and status and its own gateway status (its last will), never `alerts`; the services may
-  only read, except that the detector writes alerts. Mosquitto checks a shared
+  only read, except that the detector writes alerts; the import account (`coldchain logger
+  import` at any station) writes logger readings of any site and nothing else, so an
+  import station needs no site's gateway password. Mosquitto checks a shared
   subscription against the filter after `$share/{group}/`, so ingest's plain read rules
   cover its `$share/ingest/...` subscriptions too.
 - `listeners.conf`: `per_listener_settings false` (one password file and ACL for every
@@ -35,11 +37,14 @@ from coldchain.security.tls import TlsFiles
 from coldchain.wire import TOPIC_ROOT
 
 __all__ = [
+    "IMPORT_ACCOUNT",
+    "IMPORT_SECRET",
     "SERVICE_ACCOUNTS",
     "BrokerAccount",
     "Listener",
     "check_mosquitto_password",
     "gateway_username",
+    "import_accounts",
     "mosquitto_password_hash",
     "reload_broker",
     "render_acl",
@@ -58,6 +63,9 @@ SERVICE_ACCOUNTS: Mapping[str, str] = {
     "detector": "coldchain-detector",
     "api": "coldchain-api",
 }
+#: The broker user logger imports publish as, and its secret's name in the data dir.
+IMPORT_ACCOUNT = "coldchain-import"
+IMPORT_SECRET = "mqtt-import"
 # Ids that are safe in a user name, a password-file line (split at the first ':') and an
 # ACL line; `~` joins them because no id may contain it, so no two gateways share a name.
 _BROKER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -107,7 +115,7 @@ class BrokerAccount:
         username: the MQTT user name.
         password_hash: mosquitto `$7$` hash; never the password.
         site, gateway: set for gateway accounts, None for services.
-        service: `ingest`, `detector` or `api` for service accounts.
+        service: `ingest`, `detector`, `api` or `import` for service accounts.
     """
 
     username: str
@@ -137,6 +145,10 @@ class BrokerAccount:
             return [*readings, f"topic write {TOPIC_ROOT}/+/alerts"]
         if self.service == "api":
             return [*readings, f"topic read {TOPIC_ROOT}/+/alerts"]
+        if self.service == "import":
+            # A logger's readings of any site (a logger imported at the destination
+            # publishes under its origin site, design.md §10); no status, alerts or reading.
+            return [f"topic write {TOPIC_ROOT}/+/logger/+/readings"]
         raise ConfigError(f"broker account {self.username!r}: neither a gateway nor a service")
 
 
@@ -152,34 +164,43 @@ def service_accounts(
     `-detector`), the n-th `coldchain-ingest-n`. Once created they keep their accounts
     (their secret files say so) until the files are removed.
     """
-    instances = {"ingest": ingest_workers, "detector": detector_partitions}
-    for service, count in instances.items():
-        for n in range(2, count + 1):
-            read_or_create_secret(data_dir, f"mqtt-{service}-{n}")
-    accounts = [
-        BrokerAccount(
-            username,
-            mosquitto_password_hash(read_or_create_secret(data_dir, f"mqtt-{service}")),
-            service=service,
-        )
+    counts = {"ingest": ingest_workers, "detector": detector_partitions}
+    return [
+        account
         for service, username in SERVICE_ACCOUNTS.items()
+        for account in _numbered(data_dir, service, username, counts.get(service, 1))
     ]
-    secrets = secret_path(data_dir, "mqtt-ingest").parent
-    for service in instances:
-        extra = sorted(
-            int(match.group(1))
-            for path in secrets.glob(f"mqtt-{service}-*.secret")
-            if (match := re.fullmatch(rf"mqtt-{service}-([0-9]+)\.secret", path.name))
+
+
+def import_accounts(data_dir: Path, *, stations: int = 1) -> list[BrokerAccount]:
+    """The logger imports' accounts: `coldchain-import`, and `coldchain-import-n` for the
+    n-th import station that may import at the same time as others (the broker binds the
+    client id to the user name, so two stations on one account would take turns on one
+    session). Passwords in `{data_dir}/secrets/mqtt-import[-n].secret`, created on first
+    use: copy each to its station (`coldchain logger import` reads `mqtt-import.secret`
+    from its own data dir, or `COLDCHAIN_MQTT_PASSWORD_FILE`)."""
+    return _numbered(data_dir, "import", IMPORT_ACCOUNT, stations)
+
+
+def _numbered(data_dir: Path, service: str, username: str, count: int) -> list[BrokerAccount]:
+    """`username` and `username-n` for n up to `count` and for any created before (their
+    secret files say so), with the passwords of `mqtt-{service}[-n].secret`."""
+    for n in range(2, count + 1):
+        read_or_create_secret(data_dir, f"mqtt-{service}-{n}")
+    secrets = secret_path(data_dir, f"mqtt-{service}").parent
+    extra = sorted(
+        int(match.group(1))
+        for path in secrets.glob(f"mqtt-{service}-*.secret")
+        if (match := re.fullmatch(rf"mqtt-{service}-([0-9]+)\.secret", path.name))
+    )
+    names = [(username, f"mqtt-{service}")]
+    names += [(f"{username}-{n}", f"mqtt-{service}-{n}") for n in extra]
+    return [
+        BrokerAccount(
+            user, mosquitto_password_hash(read_or_create_secret(data_dir, secret)), service=service
         )
-        accounts += [
-            BrokerAccount(
-                f"{SERVICE_ACCOUNTS[service]}-{n}",
-                mosquitto_password_hash(read_or_create_secret(data_dir, f"mqtt-{service}-{n}")),
-                service=service,
-            )
-            for n in extra
-        ]
-    return accounts
+        for user, secret in names
+    ]
 
 
 def render_password_file(accounts: Iterable[BrokerAccount]) -> str:

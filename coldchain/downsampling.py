@@ -6,47 +6,58 @@ retention policy of its own holding measurement `reading` with the §3 tags and 
 beside the mean). Raw readings stay in the database's default retention policy, which this
 module never shortens: they are the GxP record behind a batch release.
 
-InfluxDB 1.x continuous queries only compute buckets of new time ranges (`RESAMPLE ... FOR`
-looks back a bounded window), so a logger's backfill older than that window, or history
-imported before the CQs existed, is filled by `downsample_range`. Each bucket is computed
-from the raw readings, not from the finer series, so a 1 h mean is the true mean, and only
-from the readings that are temperatures (`ReadingValidity`, docs/design.md §11: an error
-code such as 85 °C is never a bucket's max). A bucket whose readings are all invalid is not
-written at all: it is missing, as its readings are.
+Buckets are computed by the pipeline, not by InfluxDB continuous queries: a CQ computes only
+the intervals of its `RESAMPLE ... FOR` window, so a logger's backfill or a gateway's backlog
+older than that left a hole in every chart where the product travelled, and neither InfluxDB
+2.x (v1 API) nor 3 Core runs CQs at all. Ingest marks the hours its writes touch and
+recomputes them (`ingest.downsampler`, with `downsample_range`) seconds later, whatever the
+readings' age; the same function fills history imported from elsewhere. Each bucket is
+computed from the raw readings, not from the finer series, so a 1 h mean is the true mean,
+and only from the readings that are temperatures (`ReadingValidity`, docs/design.md §11: an
+error code such as 85 °C is never a bucket's max). A bucket whose readings are all invalid
+is not written at all: it is missing, as its readings are.
 
-Buckets written before the CQs filtered invalid readings are not all repaired by a rerun of
-`downsample_range`: InfluxDB 1.x cannot delete points of one retention policy only, so a
-bucket made only of invalid readings keeps its old values. Readers therefore also keep out
-buckets whose min or max is not a temperature (`valid_buckets_condition`).
+Buckets written before invalid readings were filtered are not all repaired by a recompute:
+InfluxDB 1.x cannot delete points of one retention policy only, so a bucket made only of
+invalid readings keeps its old values. Readers therefore also keep out buckets whose min or
+max is not a temperature (`valid_buckets_condition`).
 
 Usage:
-    async with InfluxClient(url, db) as influx:
-        validity = ReadingValidity.from_settings(settings)  # or DEFAULT_VALIDITY
-        await ensure_downsampling(influx, validity)  # idempotent, at every start
+    async with InfluxClient(url, db, username=admin, ...) as influx:
+        await ensure_downsampling(influx)  # admin: the RPs; idempotent
+    async with InfluxClient(url, db, username=ingest, ...) as influx:  # READ and WRITE
         await downsample_range(influx, start_ms, end_ms, validity=validity)
-        series = pick_resolution(start_ms, end_ms)  # raw, 1m, 15m or 1h
+    series = pick_resolution(start_ms, end_ms)  # raw, 1m, 15m or 1h
 """
 
 from __future__ import annotations
 
 import logging
-import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from coldchain import times
 from coldchain.config import Settings
-from coldchain.influx import InfluxClient, quote_identifier, valid_readings_condition
+from coldchain.influx import (
+    InfluxClient,
+    quote_identifier,
+    quote_string,
+    valid_readings_condition,
+)
 from coldchain.judgement.validity import ReadingValidity
+from coldchain.lineprotocol import encode_point
 from coldchain.measurements import READING
 
 __all__ = [
     "DEFAULT_VALIDITY",
+    "HOUR_MS",
     "RAW",
     "RESOLUTIONS",
     "Resolution",
-    "continuous_query",
+    "device_condition",
     "downsample_range",
+    "downsampling_present",
     "ensure_downsampling",
     "pick_resolution",
     "valid_buckets_condition",
@@ -55,8 +66,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _MINUTE_MS = 60_000
-_HOUR_MS = 60 * _MINUTE_MS
-_DAY_MS = 24 * _HOUR_MS
+HOUR_MS: Final = 60 * _MINUTE_MS
+_DAY_MS = 24 * HOUR_MS
+# Lines per write of computed buckets: a day of 1 min buckets of 3 probes.
+_WRITE_LINES = 5_000
 
 #: The reading-validity rule of the settings' defaults (no environment, no file read), for
 #: callers without settings at hand and for builds that must give the same bytes anywhere.
@@ -72,7 +85,6 @@ class Resolution:
         retention_policy: the RP that holds it (None: the database's default RP).
         bucket_ms: bucket width; 0 for raw readings.
         duration: how long InfluxDB keeps it (InfluxQL duration; `INF` = forever).
-        resample_for: how far back each CQ run recomputes, so late readings still count.
         max_span_ms: the longest time range this series is picked for.
         shard_duration: the RP's shard group duration. Long for the coarse series: a
             one-year chart then reads one or two shards, not the 52 weekly ones InfluxDB
@@ -84,7 +96,6 @@ class Resolution:
     retention_policy: str | None
     bucket_ms: int
     duration: str
-    resample_for: str
     max_span_ms: int
     shard_duration: str
 
@@ -110,13 +121,11 @@ class Resolution:
 
 
 # Spans: a panel about 1,000 px wide should get at most a few thousand points per probe.
-RAW = Resolution("raw", None, 0, "INF", "", 12 * _HOUR_MS, "")
+RAW = Resolution("raw", None, 0, "INF", 12 * HOUR_MS, "")
 RESOLUTIONS: tuple[Resolution, ...] = (
-    # RESAMPLE FOR covers a logger upload up to that late; older backfill needs
-    # downsample_range (the ingest or an operator runs it).
-    Resolution("1m", "ds_1m", _MINUTE_MS, "90d", "2h", 2 * _DAY_MS, "1d"),
-    Resolution("15m", "ds_15m", 15 * _MINUTE_MS, "730d", "12h", 31 * _DAY_MS, "52w"),
-    Resolution("1h", "ds_1h", _HOUR_MS, "INF", "2d", 2**62, "52w"),
+    Resolution("1m", "ds_1m", _MINUTE_MS, "90d", 2 * _DAY_MS, "1d"),
+    Resolution("15m", "ds_15m", 15 * _MINUTE_MS, "730d", 31 * _DAY_MS, "52w"),
+    Resolution("1h", "ds_1h", HOUR_MS, "INF", 2**62, "52w"),
 )
 
 
@@ -138,80 +147,28 @@ def pick_resolution(start_ms: int, end_ms: int) -> Resolution:
 def valid_buckets_condition(validity: ReadingValidity, resolution: Resolution) -> str:
     """The WHERE condition that keeps `resolution`'s points that are temperatures: for raw
     readings `valid_readings_condition`; for a downsampled series, buckets whose min and max
-    are both valid (a bucket computed since the CQs filter always is; one written before
-    may hold an error code as its max, and is then left out as missing)."""
+    are both valid (a bucket computed since buckets are filtered always is; one written
+    before may hold an error code as its max, and is then left out as missing)."""
     lo, hi, _ = resolution.fields
     if lo == hi:
         return valid_readings_condition(validity, lo)
     return f"{valid_readings_condition(validity, lo)} AND {valid_readings_condition(validity, hi)}"
 
 
-def _select_into(
-    database: str,
-    resolution: Resolution,
-    validity: ReadingValidity,
-    time_range: str = "",
-    raw_policy: str | None = None,
-) -> str:
-    assert resolution.retention_policy is not None
-    lo, hi, mean = resolution.fields
-    # `db..reading`: the default RP, where the ingest writes (it names none).
-    policy = quote_identifier(raw_policy) if raw_policy else ""
-    raw = f"{quote_identifier(database)}.{policy}.{quote_identifier(READING)}"
-    # Only readings that are temperatures; a CQ takes field conditions in its WHERE (not a
-    # time range: InfluxDB adds the RESAMPLE window itself).
-    where = f"{time_range} AND " if time_range else ""
-    where += valid_readings_condition(validity)
-    # GROUP BY time(...), * keeps every tag of §3 as a tag of the downsampled point.
-    return (
-        f'SELECT min("temp_c") AS "{lo}", max("temp_c") AS "{hi}", mean("temp_c") AS "{mean}"'
-        f" INTO {resolution.source(database)} FROM {raw} WHERE {where}"
-        f" GROUP BY time({resolution.interval}), *"
-    )
-
-
-def continuous_query(
-    database: str,
-    resolution: Resolution,
-    raw_policy: str = "autogen",
-    validity: ReadingValidity = DEFAULT_VALIDITY,
-) -> str:
-    """The CREATE CONTINUOUS QUERY statement of one resolution, over the readings `validity`
-    calls temperatures.
-
-    `raw_policy` is the default RP, named explicitly because InfluxDB stores a CQ with the
-    RP it resolved at creation; comparing with what SHOW prints needs the same text.
-    """
-    name = quote_identifier(f"cq_reading_{resolution.name}")
-    return (
-        f"CREATE CONTINUOUS QUERY {name} ON {quote_identifier(database)}"
-        f" RESAMPLE EVERY {resolution.interval} FOR {resolution.resample_for}"
-        f" BEGIN {_select_into(database, resolution, validity, '', raw_policy)} END"
-    )
-
-
 def _duration_ms(duration: str) -> int:
     if duration == "INF":
         return 2**62
-    units = {"m": _MINUTE_MS, "h": _HOUR_MS, "d": _DAY_MS, "w": 7 * _DAY_MS}
+    units = {"m": _MINUTE_MS, "h": HOUR_MS, "d": _DAY_MS, "w": 7 * _DAY_MS}
     return int(duration[:-1]) * units[duration[-1]]
 
 
-_NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d*(?![\w.])")
+#: Our continuous queries of releases before buckets were computed by the pipeline.
+_LEGACY_CONTINUOUS_QUERIES: Final = tuple(f"cq_reading_{r.name}" for r in RESOLUTIONS)
 
 
-def _normalised(statement: str) -> str:
-    # SHOW CONTINUOUS QUERIES prints identifiers without quotes (ours need none) and float
-    # literals with three decimals (85.0 as 85.000): compare both the way InfluxDB prints.
-    text = re.sub(r"\s+", " ", statement.replace('"', "")).strip()
-    return _NUMBER.sub(lambda m: f"{float(m.group()):.3f}", text)
-
-
-async def _ensure_retention_policies(influx: InfluxClient) -> str:
-    """Create or alter our RPs; returns the name of the default RP (the raw readings')."""
+async def _ensure_retention_policies(influx: InfluxClient) -> None:
     rows = [row for series in await influx.query("SHOW RETENTION POLICIES") for row in series.rows]
-    existing = {str(row["name"]): str(row["duration"]) for row in rows}
-    default = next((str(row["name"]) for row in rows if row.get("default")), "autogen")
+    existing = {str(row["name"]) for row in rows}
     db = quote_identifier(influx.database)
     for resolution in RESOLUTIONS:
         assert resolution.retention_policy is not None
@@ -224,49 +181,99 @@ async def _ensure_retention_policies(influx: InfluxClient) -> str:
             f"{verb} RETENTION POLICY {rp} ON {db} DURATION {resolution.duration}{tail}"
             f" SHARD DURATION {resolution.shard_duration}"
         )
-    return default
 
 
-async def _ensure_continuous_queries(
-    influx: InfluxClient, raw_policy: str, validity: ReadingValidity
-) -> None:
-    existing = {
-        str(row["name"]): str(row["query"])
+async def _drop_legacy_continuous_queries(influx: InfluxClient) -> None:
+    """Our CQs of earlier releases would write the same buckets from their narrower view."""
+    present = {
+        str(row["name"])
         for series in await influx.query("SHOW CONTINUOUS QUERIES")
         if series.name == influx.database
         for row in series.rows
     }
     db = quote_identifier(influx.database)
-    for resolution in RESOLUTIONS:
-        name = f"cq_reading_{resolution.name}"
-        wanted = continuous_query(influx.database, resolution, raw_policy, validity)
-        current = existing.get(name)
-        if current is not None and _normalised(current) == _normalised(wanted):
-            continue
-        if current is not None:  # a changed definition (e.g. one from before the CQs kept
-            # invalid readings out, or other validity settings): InfluxQL has no ALTER for CQs
-            log.info("downsampling: replacing continuous query %s", name)
-            await influx.query(f"DROP CONTINUOUS QUERY {quote_identifier(name)} ON {db}")
-        await influx.query(wanted)
+    for name in sorted(present.intersection(_LEGACY_CONTINUOUS_QUERIES)):
+        log.info("downsampling: dropping continuous query %s (ingest computes buckets)", name)
+        await influx.query(f"DROP CONTINUOUS QUERY {quote_identifier(name)} ON {db}")
 
 
-async def ensure_downsampling(
-    influx: InfluxClient, validity: ReadingValidity = DEFAULT_VALIDITY
-) -> None:
-    """Create (or bring up to date) the database, retention policies and continuous queries;
-    a CQ whose stored text differs from the current definition (an older release's, or one
-    of other `validity` settings) is dropped and created anew.
+async def ensure_downsampling(influx: InfluxClient) -> None:
+    """Create (or bring up to date) the database and the downsampled retention policies, and
+    drop the continuous queries earlier releases created. Needs an admin (the setup path:
+    `coldchain influx setup-users`, `coldchain dashboards setup-influx`).
 
-    Idempotent: safe at every start of every service; existing series are kept (buckets
-    already written are not recomputed: `downsample_range` does that).
+    Idempotent: safe at every setup; existing series are kept.
 
     Raises:
         StoreUnavailable: InfluxDB is down (retry).
         StoreRejected: InfluxDB refused a statement (e.g. missing admin rights).
     """
     await influx.create_database()
-    raw_policy = await _ensure_retention_policies(influx)
-    await _ensure_continuous_queries(influx, raw_policy, validity)
+    await _ensure_retention_policies(influx)
+    await _drop_legacy_continuous_queries(influx)
+
+
+async def downsampling_present(influx: InfluxClient) -> bool:
+    """Whether the downsampled retention policies exist; a reader may ask (READ)."""
+    rows = [row for series in await influx.query("SHOW RETENTION POLICIES") for row in series.rows]
+    existing = {str(row["name"]) for row in rows}
+    return all(r.retention_policy in existing for r in RESOLUTIONS)
+
+
+def device_condition(devices: Sequence[Mapping[str, str]]) -> str:
+    """An InfluxQL condition matching any of `devices`, each given by the tags that name it
+    (site, source, device)."""
+    clauses = (
+        "("
+        + " AND ".join(f"{quote_identifier(k)} = {quote_string(v)}" for k, v in sorted(d.items()))
+        + ")"
+        for d in devices
+    )
+    return "(" + " OR ".join(clauses) + ")"
+
+
+def _bucket_query(
+    resolution: Resolution, time_range: str, validity: ReadingValidity, devices: str
+) -> str:
+    lo, hi, mean = resolution.fields
+    where = f"{time_range} AND {valid_readings_condition(validity)}"
+    if devices:
+        where += f" AND {devices}"
+    # GROUP BY time(...), * keeps every tag of §3 as a tag of the bucket's point.
+    return (
+        f'SELECT min("temp_c") AS "{lo}", max("temp_c") AS "{hi}", mean("temp_c") AS "{mean}"'
+        f" FROM {quote_identifier(READING)} WHERE {where}"
+        f" GROUP BY time({resolution.interval}), *"
+    )
+
+
+async def _write_buckets(influx: InfluxClient, resolution: Resolution, statement: str) -> int:
+    """Run `statement` and write its buckets into `resolution`'s RP; empty buckets (every
+    reading invalid, or none) are left out. Returns the number of points written."""
+    assert resolution.retention_policy is not None
+    lines: list[str] = []
+    written = 0
+
+    async def flush() -> None:
+        nonlocal written
+        if lines:
+            body = "\n".join(lines).encode()
+            await influx.write_body(body, retention_policy=resolution.retention_policy)
+            written += len(lines)
+            lines.clear()
+
+    names = resolution.fields
+    async for series in influx.stream_query(statement):
+        tags = {k: v for k, v in series.tags.items() if v}
+        for row in series.values:
+            if row[1] is None:
+                continue
+            fields = {name: float(value) for name, value in zip(names, row[1:4], strict=True)}
+            lines.append(encode_point(READING, tags, fields, int(row[0])))
+            if len(lines) >= _WRITE_LINES:
+                await flush()
+    await flush()
+    return written
 
 
 async def downsample_range(
@@ -274,36 +281,38 @@ async def downsample_range(
     start_ms: int,
     end_ms: int,
     *,
+    devices: Sequence[Mapping[str, str]] = (),
     chunk_ms: int = 7 * _DAY_MS,
     validity: ReadingValidity = DEFAULT_VALIDITY,
 ) -> int:
     """Recompute every resolution's buckets over [start, end) from the raw readings that
-    `validity` calls temperatures.
+    `validity` calls temperatures, of `devices` (tags naming each) or of all.
 
     Bounds are widened to whole hours so no bucket is computed from part of its readings;
     rewriting a bucket overwrites it (same series and time), so a rerun is harmless. The
-    range is processed in chunks so one statement never scans months of raw points.
+    range is processed in chunks so one statement never scans months of raw points. Needs
+    READ and WRITE on the database, and the retention policies (`ensure_downsampling`).
 
     Returns:
         The number of points written.
     """
     if end_ms <= start_ms:
         raise ValueError(f"time range: end {end_ms} must be after start {start_ms}")
-    begin = start_ms - start_ms % _HOUR_MS
-    finish = end_ms + (-end_ms % _HOUR_MS)
+    begin = start_ms - start_ms % HOUR_MS
+    finish = end_ms + (-end_ms % HOUR_MS)
     now_ms = times.now_ms()
-    chunk = max(chunk_ms - chunk_ms % _HOUR_MS, _HOUR_MS)
+    chunk = max(chunk_ms - chunk_ms % HOUR_MS, HOUR_MS)
+    matching = device_condition(devices) if devices else ""
     written = 0
     for resolution in RESOLUTIONS:
         # InfluxDB refuses points older than the RP keeps ("beyond retention policy"):
         # start that resolution at the first whole hour it still holds.
-        oldest = now_ms - _duration_ms(resolution.duration) + _HOUR_MS
-        first = max(begin, oldest - oldest % _HOUR_MS)
+        oldest = now_ms - _duration_ms(resolution.duration) + HOUR_MS
+        first = max(begin, oldest - oldest % HOUR_MS)
         for lo in range(first, finish, chunk):
             hi = min(lo + chunk, finish)
             time_range = f"time >= {lo}ms AND time < {hi}ms"
-            statement = _select_into(influx.database, resolution, validity, time_range)
-            for series in await influx.query(statement):
-                written += sum(int(row.get("written", 0)) for row in series.rows)
-    log.info("downsampling: backfilled start_ms=%d end_ms=%d points=%d", start_ms, end_ms, written)
+            statement = _bucket_query(resolution, time_range, validity, matching)
+            written += await _write_buckets(influx, resolution, statement)
+    log.debug("downsampling: start_ms=%d end_ms=%d points=%d", start_ms, end_ms, written)
     return written

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from coldchain.downsampling import ensure_downsampling
 from coldchain.errors import StoreError, StoreRejected, StoreUnavailable
 from coldchain.influx import InfluxClient, quote_identifier, quote_string
 
@@ -80,7 +81,8 @@ async def setup_influx_users(
     reader: InfluxAccount,
     timeout_s: float = 10.0,
 ) -> None:
-    """Create (or re-password) the three users, the database, and the grants; idempotent.
+    """Create (or re-password) the three users, the database, the grants and the
+    downsampled series' retention policies (`ensure_downsampling`); idempotent.
 
     Re-running sets each password again from the given accounts, so the secret files stay
     the truth, and revokes whatever else the ingest and reader users had been granted.
@@ -108,3 +110,5 @@ async def setup_influx_users(
                 f"GRANT {privileges} ON {quote_identifier(database)} TO {name}",
                 f"GRANT {privileges} to {account.username}",
             )
+        # No password in these statements: their errors may say what was refused.
+        await ensure_downsampling(client)

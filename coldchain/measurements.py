@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["ALERT", "DEVICE_STATUS", "GATEWAY_STATUS", "PIPELINE", "READING"]
+__all__ = [
+    "ALERT",
+    "DEVICE_STATUS",
+    "GATEWAY_STATUS",
+    "PIPELINE",
+    "READING",
+    "READING_CONFLICT",
+]
 
 #: A sensor's temperature sample (tags site, source, device, sensor).
 READING: Final = "reading"
@@ -21,3 +28,7 @@ GATEWAY_STATUS: Final = "gateway_status"
 PIPELINE: Final = "pipeline"
 #: One alert state change, for Grafana: `coldchain.alert_points`.
 ALERT: Final = "alert"
+#: A re-sent reading refused because InfluxDB holds other values for its sensor and time
+#: (`ingest.conflicts`): the reading's tags, its fields plus `stored_*` and `line_sha256`.
+#: Kept apart so `reading` is never rewritten; the batch record shows it.
+READING_CONFLICT: Final = "reading_conflict"

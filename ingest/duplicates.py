@@ -54,8 +54,12 @@ class ReadbackRefused(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Conflict:
+    """A refused reading line, why, and the measured values InfluxDB holds for it (what
+    the `reading_conflict` point keeps beside the refused ones: `ingest.conflicts`)."""
+
     line: str
     reason: str
+    held: dict[str, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +185,7 @@ class BatchReadings:
                     line,
                     f"conflict: reading at {when} of {series}: {where} {_text(held)}, "
                     f"received {_text(values)}; not written",
+                    held,
                 )
             )
         return Checked(kept, duplicates, conflicts)

@@ -22,6 +22,7 @@ class IngestMetrics:
     lines_written: int = 0
     dead_letters: int = 0
     duplicates: int = 0
+    conflicts: int = 0
     write_batches: int = 0
     write_retries: int = 0
     spool_depth_bytes: int = 0

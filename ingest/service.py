@@ -19,10 +19,12 @@ import signal
 from coldchain.config import Settings
 from coldchain.errors import PayloadError, StoreError
 from coldchain.influx import InfluxClient
+from coldchain.judgement.validity import ReadingValidity
 from coldchain.mqtt import Delivery, MqttSubscriber
 from coldchain.wire import READINGS_FILTER, STATUS_FILTER
 from ingest.dead_letters import DeadLetter, DeadLetterStore
 from ingest.decode import DecodePolicy, PayloadTooLarge, decode_message
+from ingest.downsampler import DirtyHours, Downsampler
 from ingest.metrics import IngestMetrics, report_metrics
 from ingest.spool import Spool
 from ingest.writer import SpoolWriter
@@ -55,12 +57,22 @@ class IngestService:
         )
         self.dead_letters = DeadLetterStore(data_dir / "dead-letters")
         self.influx = InfluxClient.for_settings(settings)
+        # Beside the spool, not in it: the spool reads every file in its folder as a segment.
+        self.dirty = DirtyHours(data_dir / "downsample" / f"{worker}.journal")
+        self.downsampler = Downsampler(
+            self.influx,
+            self.dirty,
+            validity=ReadingValidity.from_settings(settings),
+            period_s=settings.ingest_downsample_period_s,
+            wide_devices=settings.ingest_downsample_wide_devices,
+        )
         self.writer = SpoolWriter(
             self.spool,
             self.influx,
             self.dead_letters,
             self.metrics,
             batch_lines=settings.influx_batch_lines,
+            dirty=self.dirty,
         )
         self.policy = DecodePolicy(
             max_payload_bytes=settings.ingest_max_payload_bytes,
@@ -77,11 +89,11 @@ class IngestService:
             receive_maximum=self.settings.ingest_receive_maximum,
         )
         log.info(
-            "ingest: starting worker=%s broker=%s influx=%s db=%s spool_bytes=%d",
+            # The client's repr, not the URL: a URL may carry a password.
+            "ingest: starting worker=%s broker=%s influx=%r spool_bytes=%d",
             self.settings.ingest_client_id,
             self.settings.mqtt,
-            self.settings.influx_url,
-            self.settings.influx_db,
+            self.influx,
             self.spool.depth_bytes,
         )
         try:
@@ -89,6 +101,7 @@ class IngestService:
                 await self._ensure_database()
                 async with asyncio.TaskGroup() as tasks:
                     writer = tasks.create_task(self.writer.run(), name="spool-writer")
+                    downsampler = tasks.create_task(self.downsampler.run(), name="downsampler")
                     reporter = tasks.create_task(
                         report_metrics(
                             self.metrics,
@@ -101,8 +114,10 @@ class IngestService:
                     await self._commit_until_stopped(subscriber)
                     reporter.cancel()
                     await self._drain_then_stop(writer)
+                    downsampler.cancel()
         finally:
             self.spool.close()
+            self.dirty.close()
             log.info(
                 "ingest: stopped worker=%s spool_bytes=%d",
                 self.settings.ingest_client_id,

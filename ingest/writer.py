@@ -1,7 +1,9 @@
 """Drains the spool into InfluxDB in writes of `batch_lines`, retrying while InfluxDB is down.
 
 What is read from the spool first loses what InfluxDB already holds (`ingest.duplicates`):
-a re-sent reading, or a batch replayed after a crash, leaves the stored points as they are.
+a re-sent reading, or a batch replayed after a crash, leaves the stored points as they are;
+one with other values is written as a `reading_conflict` point instead (`ingest.conflicts`),
+after the batch and before the spool's checkpoint moves.
 That read-back costs InfluxDB per series asked about, plus a sort of each series it holds
 in memory out of order (two workers writing one device), whatever the number of lines, so
 with a backlog one read-back covers several writes. What InfluxDB then refuses (a 4xx) is
@@ -20,9 +22,18 @@ from typing import TypeVar
 
 from coldchain.errors import DatabaseNotFound, StoreRejected, StoreUnavailable
 from coldchain.influx import InfluxClient
+from coldchain.measurements import READING_CONFLICT
 from coldchain.times import now_ms
+from ingest.conflicts import conflict_lines
 from ingest.dead_letters import DeadLetter, DeadLetterStore, Stage
-from ingest.duplicates import NOTHING_LEFT_OUT, Checked, ReadbackRefused, check_stored
+from ingest.downsampler import DirtyHours, touched_hours
+from ingest.duplicates import (
+    NOTHING_LEFT_OUT,
+    Checked,
+    Conflict,
+    ReadbackRefused,
+    check_stored,
+)
 from ingest.metrics import IngestMetrics
 from ingest.spool import Spool, SpoolBatch
 
@@ -46,7 +57,10 @@ class SpoolWriter:
         metrics: IngestMetrics,
         *,
         batch_lines: int,
+        dirty: DirtyHours | None = None,
     ) -> None:
+        """`dirty`: where the hours of written readings are marked for the downsampler."""
+        self._dirty = dirty
         self._spool = spool
         self._influx = influx
         self._dead_letters = dead_letters
@@ -91,8 +105,20 @@ class SpoolWriter:
         text = batch.body.decode()
         checked = await self._retrying(lambda: self._check(text), batch.line_count)
         self._metrics.duplicates += checked.duplicates
-        for conflict in checked.conflicts:
-            await self._dead_letter("conflict", conflict.reason, conflict.line.encode())
+        if checked.conflicts:
+            await self._dead_letter_conflicts(checked.conflicts)
+        touched = touched_hours(text) if self._dirty is not None else set()
+        # Marked before the write, so a crash after it still recomputes the buckets; and
+        # after it, so a recompute that ran before the readings landed is run again.
+        await self._mark(touched)
+        await self._write_checked(batch, checked)
+        await self._mark(touched)
+
+    async def _mark(self, touched: set[tuple[int, str]]) -> None:
+        if self._dirty is not None and touched:
+            await asyncio.to_thread(self._dirty.mark, touched)
+
+    async def _write_checked(self, batch: SpoolBatch, checked: Checked) -> None:
         if checked.lines is None and batch.line_count <= self._batch_lines:
             try:
                 await self._retrying(
@@ -104,6 +130,10 @@ class SpoolWriter:
         lines = batch.lines if checked.lines is None else checked.lines
         for start in range(0, len(lines), self._batch_lines):
             await self._write_or_split(lines[start : start + self._batch_lines])
+        # Before the checkpoint moves: durable in the spool until InfluxDB has them.
+        points = conflict_lines(checked.conflicts)
+        for start in range(0, len(points), self._batch_lines):
+            await self._write_or_split(points[start : start + self._batch_lines], precision="ns")
 
     async def _check(self, text: str) -> Checked:
         started = time.perf_counter()
@@ -123,21 +153,21 @@ class SpoolWriter:
         self._metrics.record_readback((time.perf_counter() - started) * 1000)
         return checked
 
-    async def _write_or_split(self, lines: list[str]) -> None:
+    async def _write_or_split(self, lines: list[str], *, precision: str = "ms") -> None:
         try:
             body = "\n".join(lines).encode()
-            await self._retrying(lambda: self._write(body, len(lines)), len(lines))
+            await self._retrying(lambda: self._write(body, len(lines), precision), len(lines))
         except StoreRejected as exc:
             if len(lines) == 1:
                 await self._dead_letter("store", exc.server_message, lines[0].encode())
                 return
             middle = len(lines) // 2
-            await self._write_or_split(lines[:middle])
-            await self._write_or_split(lines[middle:])
+            await self._write_or_split(lines[:middle], precision=precision)
+            await self._write_or_split(lines[middle:], precision=precision)
 
-    async def _write(self, body: bytes, line_count: int) -> None:
+    async def _write(self, body: bytes, line_count: int, precision: str = "ms") -> None:
         started = time.perf_counter()
-        await self._influx.write_body(body)
+        await self._influx.write_body(body, precision=precision)
         self._metrics.record_write(line_count, (time.perf_counter() - started) * 1000)
 
     async def _retrying(self, action: Callable[[], Awaitable[_T]], line_count: int) -> _T:
@@ -172,6 +202,23 @@ class SpoolWriter:
             )
         except (StoreUnavailable, StoreRejected) as exc:
             log.warning("ingest: cannot create database %s: %s", self._influx.database, exc)
+
+    async def _dead_letter_conflicts(self, conflicts: list[Conflict]) -> None:
+        """All of a batch's conflicts in one append (one fsync, not one each: a gateway
+        re-sending a day with other values must not slow ingest down to the disk's
+        fsync rate), and one log line."""
+        now = now_ms()
+        letters = [DeadLetter(now, "conflict", "", c.reason, c.line.encode()) for c in conflicts]
+        await asyncio.to_thread(self._dead_letters.append, letters)
+        self._metrics.dead_letters += len(letters)
+        self._metrics.conflicts += len(letters)
+        log.warning(
+            "ingest: dead letters stage=conflict count=%d (kept as stored, written as %s); "
+            "first: %s",
+            len(letters),
+            READING_CONFLICT,
+            conflicts[0].reason,
+        )
 
     async def _dead_letter(self, stage: Stage, reason: str, payload: bytes) -> None:
         letter = DeadLetter(now_ms(), stage, "", reason, payload)

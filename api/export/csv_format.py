@@ -182,6 +182,7 @@ def _summary(record_end: RecordEnd) -> str:
     lines.extend(_table("invalid_reading", summary["invalid_readings"]))
     lines.extend(_table("custody_gap", summary["custody_gaps"]))
     lines.extend(_device_reports(summary["device_reports"]))
+    lines.extend(_table("conflicting_reading", summary["conflicting_readings"]))
     return "".join(lines)
 
 

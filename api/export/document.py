@@ -8,6 +8,7 @@ from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from api.export.conflicts import conflict_rows
 from api.export.devicereports import device_report_dict
 from api.export.findings import SCREEN, Finding
 from api.export.mktwindow import MARGIN_H
@@ -404,7 +405,8 @@ def mkt_dict(delta_h: float) -> dict[str, Any]:
 
 def summary_dict(report: Report) -> dict[str, Any]:
     """Verdict and findings first, then the figures per placement (and per sensor), per path
-    and for the chain, budget, excursions, gaps, invalid readings, custody gaps, MKT."""
+    and for the chain, budget, excursions, gaps, invalid readings, custody gaps, MKT, the
+    loggers' own reports and the re-sent readings refused as conflicting (conflicts.py)."""
     delta_h = report.record.product.delta_h_kj_per_mol
     places = {p.index: p for p in report.record.placements}
     budget = report.budget
@@ -457,4 +459,7 @@ def summary_dict(report: Report) -> dict[str, Any]:
         "device_reports": [
             device_report_dict(c) for p in report.placements for c in p.logger_reports
         ],
+        "conflicting_readings": conflict_rows(
+            report.conflicts, {i: p.timezone for i, p in places.items()}
+        ),
     }

@@ -4,7 +4,8 @@ product's own storage condition, which QA reviews; it decides nothing.
 Every finding has a kind, where and when it happened and a state:
 - `open`: QA has to look at it (an excursion beyond the alarm delay, a gap, a custody gap,
   invalid readings, the budget exceeded, the detector and the readings disagreeing, a
-  placement without a sensor);
+  placement without a sensor, a re-sent reading refused because it differed from the stored
+  one: `conflicting_readings`, api/export/conflicts.py);
 - `cleared`: the detector's alert for it was closed by QA with a root cause;
 - `context`: an alarm the detector raised under another product's tighter limits in a shared
   place; shown, never held against this product;
@@ -23,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from api.export.conflicts import ConflictRun
 from api.export.reconcile import (
     OTHER_LIMITS,
     ExcursionFinding,
@@ -162,6 +164,7 @@ def collect_findings(
     gaps: Sequence[GapFinding],
     invalid: Sequence[InvalidFinding],
     budget: BudgetVerdict,
+    conflicts: Sequence[ConflictRun] = (),
 ) -> list[Finding]:
     """Every finding of the record, in time order."""
     places = {p.index: p for p in record.placements}
@@ -234,6 +237,24 @@ def collect_findings(
                     "values_c": list(i.run.values),
                     "reasons": list(i.run.reasons),
                     "explained_by": None if i.explained_by is None else i.explained_by.id,
+                },
+            )
+        )
+    for c in conflicts:
+        place = places[c.placement]
+        found.append(
+            Finding(
+                "conflicting_readings",
+                c.start_ms,
+                c.end_ms,
+                place.timezone,
+                _probe(place, c.sensor),
+                OPEN,
+                {
+                    "placement": c.placement,
+                    "conflicts": c.total,
+                    "note": "re-sent readings with other values were refused; the stored "
+                    "readings are the ones judged",
                 },
             )
         )

@@ -407,6 +407,42 @@ def _device_reports(report: Report, styles: dict[str, ParagraphStyle]) -> list[F
     return out
 
 
+def _conflicts(report: Report, styles: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """Re-sent readings refused because InfluxDB held the reading with other values: the
+    stored value is the one the record judges."""
+    items = summary_dict(report)["conflicting_readings"]
+    if not items:
+        return []
+    total = sum(run.total for run in report.conflicts)
+    out: list[Flowable] = [
+        Paragraph(f"Conflicting re-sent readings ({total})", styles["h2"]),
+        Paragraph(
+            "A reading was sent again for the same sensor and time with another value. The "
+            "stored reading was kept and is the one judged; the refused one is listed here."
+            + ("" if total == len(items) else f" The first {len(items)} are shown."),
+            styles["body"],
+        ),
+    ]
+    rows: list[Sequence[Any]] = [
+        ("Pl.", "Sensor", "Time", "Stored °C", "Refused °C", "Stored RH", "Refused RH", "Received")
+    ]
+    for c in items:
+        rows.append(
+            [
+                c["placement"],
+                c["sensor"],
+                _local(c["time"]),
+                _num(c["stored_temp_c"]),
+                _num(c["refused_temp_c"]),
+                _num(c["stored_rh"]),
+                _num(c["refused_rh"]),
+                _local(c["received"]),
+            ]
+        )
+    out.append(_table(rows, (9, 40, 26, 16, 16, 15, 15, 26), styles, range(1, len(rows))))
+    return out
+
+
 def _confirmation(styles: dict[str, ParagraphStyle]) -> list[Flowable]:
     rows = [
         ("QA decision", ""),
@@ -443,6 +479,7 @@ def story(report: Report, meta: ExportMeta) -> list[Flowable]:
         *_excursions(report, styles),
         *_gaps(report, styles),
         *_device_reports(report, styles),
+        *_conflicts(report, styles),
         *_confirmation(styles),
     ]
 

@@ -84,6 +84,19 @@ class SensorRef:
     def label(self) -> str:
         return f"{self.site}/{self.source}/{self.device}/{self.sensor}"
 
+    @property
+    def condition(self) -> str:
+        """The InfluxQL condition that matches this probe's points (of any measurement)."""
+        return " AND ".join(
+            f"{quote_identifier(tag)} = {quote_string(value)}"
+            for tag, value in (
+                ("site", self.site),
+                ("source", self.source),
+                ("device", self.device),
+                ("sensor", self.sensor),
+            )
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ProductInfo:
@@ -537,15 +550,7 @@ def window_queries(
     """The statements that read one sensor in [start_ms, end_ms), one per time window, so
     that InfluxDB never holds more than a window's chunk; InfluxDB runs the statements of
     one request one after the other."""
-    where = " AND ".join(
-        f"{quote_identifier(tag)} = {quote_string(value)}"
-        for tag, value in (
-            ("site", sensor.site),
-            ("source", sensor.source),
-            ("device", sensor.device),
-            ("sensor", sensor.sensor),
-        )
-    )
+    where = sensor.condition
     bounds = range(start_ms, end_ms, window_ms)
     return [
         f"SELECT {quote_identifier('temp_c')} FROM {quote_identifier(READING)} "

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
+from api.export.conflicts import ConflictRun, placement_conflicts
 from api.export.devicereports import LoggerComparison, compare_report
 from api.export.excursions import Carry, Leg, ProbeExcursions, RecordExcursion, worst
 from api.export.findings import Finding, collect_findings, verdict
@@ -127,7 +128,8 @@ class PlacementEnd:
 class Report:
     """What the record found: figures per placement, per path and for the chain (its worst
     path), the budget, every excursion, gap and invalid run with how it was handled, the
-    custody gaps, the findings and the verdict (findings.py)."""
+    custody gaps, the findings and the verdict (findings.py); `conflicts`: re-sent readings
+    refused because they differed from the stored ones (conflicts.py)."""
 
     record: BatchRecord
     placements: tuple[PlacementReport, ...]
@@ -141,6 +143,7 @@ class Report:
     custody_gaps: tuple[CustodyGap, ...]
     findings: tuple[Finding, ...]
     verdict: str
+    conflicts: tuple[ConflictRun, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +176,7 @@ async def walk_record(
     excursions: list[RecordExcursion] = []
     gaps: list[GapFinding] = []
     invalid: list[InvalidFinding] = []
+    conflicts: list[ConflictRun] = []
     for placement in record.placements:
         yield PlacementBegin(placement)
         handed = timeline.handed_from[placement.index]
@@ -231,10 +235,13 @@ async def walk_record(
             )
             for r in placement.logger_reports
         ]
+        conflicts.extend(await placement_conflicts(influx, placement))
         report = PlacementReport(placement, figures, tuple(sensors), tuple(comparisons))
         placements.append(report)
         yield PlacementEnd(report)
-    yield RecordEnd(build_report(record, timeline, placements, excursions, gaps, invalid))
+    yield RecordEnd(
+        build_report(record, timeline, placements, excursions, gaps, invalid, conflicts)
+    )
 
 
 def _hand_over(
@@ -293,6 +300,7 @@ def build_report(
     excursions: list[RecordExcursion],
     gaps: list[GapFinding],
     invalid: list[InvalidFinding],
+    conflicts: list[ConflictRun],
 ) -> Report:
     """Paths, chain figures, budget, reconciliation, findings and verdict from the
     per-placement results."""
@@ -315,8 +323,15 @@ def build_report(
             excursions, record.alerts, [(p.info, s) for p in placements for s, _ in p.sensors]
         )
     ]
+    refused = tuple(conflicts)
     findings = collect_findings(
-        record, timeline, excursions=table, gaps=gaps, invalid=invalid, budget=budget
+        record,
+        timeline,
+        excursions=table,
+        gaps=gaps,
+        invalid=invalid,
+        budget=budget,
+        conflicts=refused,
     )
     return Report(
         record=record,
@@ -331,4 +346,5 @@ def build_report(
         custody_gaps=timeline.custody_gaps,
         findings=tuple(findings),
         verdict=verdict(findings, record),
+        conflicts=refused,
     )

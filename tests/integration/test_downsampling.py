@@ -1,20 +1,13 @@
-"""Retention policies, continuous queries and the history backfill on a real influxd."""
+"""Retention policies and the computation of downsampled buckets on a real influxd."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator
 
 import pytest
 
-from coldchain.downsampling import (
-    RESOLUTIONS,
-    continuous_query,
-    downsample_range,
-    ensure_downsampling,
-)
+from coldchain.downsampling import downsample_range, downsampling_present, ensure_downsampling
 from coldchain.influx import InfluxClient
 from coldchain.times import now_ms
 from tests.support.servers import InfluxServer
@@ -40,32 +33,35 @@ async def _names(influx: InfluxClient, statement: str) -> dict[str, str]:
     }
 
 
-async def test_setup_is_idempotent_and_creates_three_policies_and_queries(
+async def test_setup_is_idempotent_creates_three_policies_and_drops_the_old_cqs(
     influx: InfluxClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await ensure_downsampling(influx)
-    first_cqs = await _names(influx, "SHOW CONTINUOUS QUERIES")
+    await ensure_downsampling(influx)  # the policies an earlier release made, and its CQ
+    await influx.query(_OLD_CQ_1M.format(db=influx.database))
     caplog.set_level(logging.INFO, logger="coldchain.downsampling")
     await ensure_downsampling(influx)
-    assert await _names(influx, "SHOW CONTINUOUS QUERIES") == first_cqs
-    assert "replacing" not in caplog.text  # the second run changed nothing
-    assert set(first_cqs) == {"cq_reading_1m", "cq_reading_15m", "cq_reading_1h"}
+    assert "dropping continuous query cq_reading_1m" in caplog.text
+    assert await _names(influx, "SHOW CONTINUOUS QUERIES") == {}
+    caplog.clear()
+    await ensure_downsampling(influx)
+    assert "dropping" not in caplog.text  # the second run changed nothing
     policies = await _names(influx, "SHOW RETENTION POLICIES")
     assert policies["ds_1m"] == "2160h0m0s"
     assert policies["ds_1h"] == "0s"  # INF
     assert policies["autogen"] == "0s"  # raw readings are never shortened
+    assert await downsampling_present(influx)
 
 
-async def test_a_changed_definition_is_replaced(influx: InfluxClient) -> None:
+async def test_a_changed_policy_is_restored(influx: InfluxClient) -> None:
     await ensure_downsampling(influx)
-    await influx.query(f'DROP CONTINUOUS QUERY "cq_reading_1m" ON "{influx.database}"')
-    stale = continuous_query(influx.database, RESOLUTIONS[0]).replace("FOR 2h", "FOR 5m")
-    await influx.query(stale)
     await influx.query(f'ALTER RETENTION POLICY "ds_1m" ON "{influx.database}" DURATION 1d')
     await ensure_downsampling(influx)
-    cqs = await _names(influx, "SHOW CONTINUOUS QUERIES")
-    assert "FOR 2h" in cqs["cq_reading_1m"]
     assert (await _names(influx, "SHOW RETENTION POLICIES"))["ds_1m"] == "2160h0m0s"
+
+
+async def test_without_the_policies_downsampling_is_not_present(influx: InfluxClient) -> None:
+    await influx.create_database()
+    assert not await downsampling_present(influx)
 
 
 async def test_backfill_keeps_the_peak_that_a_mean_would_hide(influx: InfluxClient) -> None:
@@ -98,14 +94,13 @@ async def test_backfill_keeps_the_peak_that_a_mean_would_hide(influx: InfluxClie
 
 # -- reading validity (docs/design.md §11): an error code is never a bucket's min or max ----
 
-# The continuous query as releases before issue #18 created it (no validity condition).
+# A continuous query as releases before issue #19 created it.
 _OLD_CQ_1M = (
     'CREATE CONTINUOUS QUERY "cq_reading_1m" ON "{db}" RESAMPLE EVERY 1m FOR 2h BEGIN'
     ' SELECT min("temp_c") AS "temp_c_min", max("temp_c") AS "temp_c_max",'
     ' mean("temp_c") AS "temp_c_mean" INTO "{db}"."ds_1m"."reading"'
     ' FROM "{db}"."autogen"."reading" GROUP BY time(1m), * END'
 )
-_CONDITION = '("temp_c" >= -100.0 AND "temp_c" <= 70.0 AND "temp_c" != -127.0 AND "temp_c" != 85.0)'
 
 
 def _with_faults(first_ms: int, minutes: int, device: str) -> list[str]:
@@ -145,37 +140,15 @@ async def test_backfill_keeps_error_codes_out_of_every_bucket(influx: InfluxClie
         assert {r["temp_c_mean"] for r in rows} == {5.0}, policy
 
 
-async def test_an_old_continuous_query_without_the_condition_is_replaced(
-    influx: InfluxClient, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_a_device_recompute_writes_only_that_devices_buckets(influx: InfluxClient) -> None:
     await ensure_downsampling(influx)
-    await influx.query(f'DROP CONTINUOUS QUERY "cq_reading_1m" ON "{influx.database}"')
-    await influx.query(_OLD_CQ_1M.format(db=influx.database))
-    assert "WHERE" not in (await _names(influx, "SHOW CONTINUOUS QUERIES"))["cq_reading_1m"]
-    caplog.set_level(logging.INFO, logger="coldchain.downsampling")
-    await ensure_downsampling(influx)
-    assert "replacing continuous query cq_reading_1m" in caplog.text
-    assert caplog.text.count("replacing") == 1  # the two current ones stay as they are
-    cqs = await _names(influx, "SHOW CONTINUOUS QUERIES")
-    for name in ("cq_reading_1m", "cq_reading_15m", "cq_reading_1h"):
-        # influxd stores float literals with three decimals
-        assert (
-            "WHERE (temp_c >= -100.000 AND temp_c <= 70.000 AND temp_c != -127.000" in (cqs[name])
-        )
-
-
-async def test_the_running_continuous_query_keeps_error_codes_out(influx: InfluxClient) -> None:
-    """The real CQ of influxd 1.6 with a field condition in its WHERE: it runs at the next
-    whole minute (RESAMPLE EVERY 1m) and recomputes the last 2 h."""
-    await ensure_downsampling(influx)
-    first = now_ms() // 60_000 * 60_000 - 8 * 60_000
-    await influx.write_lines(_with_faults(first, 6, "CQ1"))
-    deadline = time.monotonic() + 100
-    rows = await _buckets(influx, "ds_1m", "CQ1")
-    while len(rows) < 5 and time.monotonic() < deadline:
-        await asyncio.sleep(1)
-        rows = await _buckets(influx, "ds_1m", "CQ1")
-    assert len(rows) == 5, rows  # minute 4 held only error codes: no bucket
-    assert {r["temp_c_max"] for r in rows} == {5.0}
-    assert {r["temp_c_min"] for r in rows} == {5.0}
-    assert _CONDITION in continuous_query(influx.database, RESOLUTIONS[0])
+    await influx.write_lines(_with_faults(START_MS, 6, "D1") + _with_faults(START_MS, 6, "D2"))
+    written = await downsample_range(
+        influx,
+        START_MS,
+        START_MS + HOUR_MS,
+        devices=[{"site": "S", "source": "unit", "device": "D1"}],
+    )
+    assert written == 5 + 1 + 1
+    assert len(await _buckets(influx, "ds_1m", "D1")) == 5
+    assert await _buckets(influx, "ds_1m", "D2") == []

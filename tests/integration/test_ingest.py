@@ -198,6 +198,60 @@ def test_a_conflicting_resend_is_dead_lettered_and_the_stored_point_unchanged(
     assert _stored_points(influxd.url, influx_db) == before
 
 
+def _conflict_points(influx_url: str, db: str) -> list[dict[str, Any]]:
+    """Every `reading_conflict` point, its tags and fields by name."""
+    response = httpx.post(
+        f"{influx_url}/query",
+        data={"q": 'SELECT * FROM "reading_conflict" GROUP BY *', "db": db, "epoch": "ms"},
+        timeout=30,
+    )
+    response.raise_for_status()
+    points = []
+    for series in orjson.loads(response.content)["results"][0].get("series", []):
+        for row in series["values"]:
+            fields = {k: v for k, v in zip(series["columns"], row, strict=True) if v is not None}
+            points.append(series["tags"] | fields)
+    return points
+
+
+def test_two_conflicting_resends_are_written_as_conflict_points_beside_the_kept_reading(
+    broker: MosquittoServer,
+    influxd: InfluxServer,
+    influx_db: str,
+    ingest: IngestProcess,
+    gateway: Callable[[int], Publisher],
+) -> None:
+    publisher = gateway(broker.port)
+    topic = "coldchain/v1/BSL/unit/U3/readings"
+    publisher.publish(topic, b'{"sensor": "p1", "ts": 1763800000000, "temp_c": 9.5, "seq": 4}')
+    publisher.wait_acked()
+    _wait_processed(ingest, readings=1, duplicates=0)
+    before = _stored_points(influxd.url, influx_db)
+    for value in (5.1, 4.9):
+        publisher.publish(
+            topic, b'{"sensor": "p1", "ts": 1763800000000, "temp_c": %.1f, "seq": 4}' % value
+        )
+    publisher.wait_acked()
+    wait_until(lambda: ingest.metrics().get("conflicts") == 2, 30, "two conflicts counted")
+    _wait_processed(ingest, readings=3, duplicates=0)
+    assert _stored_points(influxd.url, influx_db) == before
+    points = sorted(_conflict_points(influxd.url, influx_db), key=lambda p: p["temp_c"])
+    assert [(p["time"], p["temp_c"], p["stored_temp_c"]) for p in points] == [
+        (1763800000000, 4.9, 9.5),
+        (1763800000000, 5.1, 9.5),
+    ]
+    for point in points:
+        assert (point["site"], point["source"], point["device"], point["sensor"]) == (
+            "BSL",
+            "unit",
+            "U3",
+            "p1",
+        )
+        assert point["received_ms"] > 1763800000000
+    assert points[0]["line_sha256"] != points[1]["line_sha256"]  # each names its dead letter
+    assert [letter["stage"] for letter in ingest.dead_letters()] == ["conflict", "conflict"]
+
+
 BAD_PAYLOADS = [
     (
         "coldchain/v1/BSL/unit/U1/readings",

@@ -19,15 +19,18 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from cli import broker_cmd
+from cli import main as cli_main
 from cli.local_servers import LocalInflux, LocalMosquitto, free_port
-from coldchain.catalog import catalog_session, create_catalog_engine, upgrade_catalog
-from coldchain.catalog.schema import SiteRow
+from coldchain.catalog import catalog_session, create_catalog_engine, import_fleet, upgrade_catalog
+from coldchain.catalog.schema import LoggerReportRow, SiteRow
 from coldchain.times import now_ms
 from tests.support.detector import DetectProcess, make_catalog
 from tests.support.pipeline import IngestProcess, wait_until
+from tests.support.real_loggers import real_path
 from tests.support.secrets_registry import register
 
 pytestmark = pytest.mark.integration
@@ -450,3 +453,179 @@ def test_two_detector_partitions_each_on_one_connection_of_their_own_account(
         watcher.close()
         for partition in partitions:
             partition.stop()
+
+
+def _stored_devices_of(influx: LocalInflux, data_dir: Path, source: str) -> set[str]:
+    response = httpx.post(
+        f"{influx.url}/query",
+        data={
+            "q": f'SHOW TAG VALUES FROM "reading" WITH KEY = "device" WHERE "source" = \'{source}\'',
+            "db": "secured",
+        },
+        auth=("coldchain-reader", _secret(data_dir, "influx-reader")),
+        timeout=10,
+    )
+    series = orjson.loads(response.content)["results"][0].get("series", [])
+    return {row[1] for item in series for row in item["values"]}
+
+
+def test_the_import_account_writes_logger_readings_of_any_site_and_nothing_else(
+    broker: SecuredBroker, secured_influx: LocalInflux
+) -> None:
+    """Issue #20 item 7: an import station publishes a logger's readings under its origin
+    site without any site's gateway password; it may write nothing else and read nothing."""
+    data_dir = broker.data_dir
+    ingest = IngestProcess(
+        f"mqtt://coldchain-ingest@127.0.0.1:{broker.server.port}",
+        secured_influx.url,
+        "secured",
+        data_dir / "ingest-import",
+        client_id="ingest-import",
+        extra_env={
+            "COLDCHAIN_MQTT_PASSWORD_FILE": str(data_dir / "secrets" / "mqtt-ingest.secret"),
+            "COLDCHAIN_INFLUX_USERNAME": "coldchain-ingest",
+            "COLDCHAIN_INFLUX_PASSWORD_FILE": str(data_dir / "secrets" / "influx-ingest.secret"),
+        },
+    )
+    station = Client(
+        broker.tls_port,
+        "coldchain-import",
+        _secret(data_dir, "mqtt-import"),
+        ca_file=broker.ca_file,
+    )
+    gateway = Client(broker.server.port, "gw~BSL~gw1", broker.passwords["gw~BSL~gw1"])
+    try:
+        assert station.accepted
+        ingest.start()
+        station.subscribe("coldchain/v1/#")
+        reading = b'{"sensor": "t1", "ts": 1763800000000, "temp_c": 4.0, "seq": 1}'
+        for topic in (
+            "coldchain/v1/BSL/logger/IMP-A/readings",
+            "coldchain/v1/ZRH/logger/IMP-B/readings",
+        ):
+            assert station.publish(topic, reading).getName() in (
+                "Success",
+                "No matching subscribers",
+            ), topic
+        for forged in (
+            "coldchain/v1/BSL/unit/IMP-U/readings",
+            "coldchain/v1/BSL/logger/IMP-A/status",
+            "coldchain/v1/BSL/unit/IMP-U/status",
+            "coldchain/v1/BSL/alerts",
+            "coldchain/v1/BSL/gateway/usb-import/status",
+        ):
+            assert station.publish(forged, reading).getName() == "Not authorized", forged
+        # A site's gateway still writes only its own site, logger readings included.
+        assert (
+            gateway.publish("coldchain/v1/ZRH/logger/IMP-C/readings", reading).getName()
+            == "Not authorized"
+        )
+        assert gateway.publish("coldchain/v1/BSL/unit/IMP-G/readings", reading).getName() in (
+            "Success",
+            "No matching subscribers",
+        )
+        wait_until(
+            lambda: _stored_devices_of(secured_influx, data_dir, "unit") >= {"IMP-G"},
+            60,
+            "the gateway's own reading (published after the station's)",
+        )
+        assert _stored_devices_of(secured_influx, data_dir, "logger") >= {"IMP-A", "IMP-B"}
+        stored = _stored_devices_of(secured_influx, data_dir, "unit") | _stored_devices_of(
+            secured_influx, data_dir, "logger"
+        )
+        assert not stored & {"IMP-U", "IMP-C"}
+        assert [d for d in ingest.dead_letters() if "IMP-" in str(d["topic"])] == []
+        assert station.messages == []  # it reads nothing, not even its own readings
+    finally:
+        station.close()
+        gateway.close()
+        assert ingest.stop() == 0
+
+
+IMPORT_FLEET = """\
+sponsors: [{id: ACME, name: Acme Pharma}]
+sites:
+  - {id: BSL, timezone: Europe/Zurich}
+  - {id: LYS, timezone: Europe/Paris}
+shipments:
+  - {id: SHP-1, origin: BSL, destination: LYS,
+     loggers: [{id: RCPJ00010, sensors: [{id: t1}], log_interval_s: 600}]}
+"""
+
+
+def test_a_logger_import_at_the_destination_publishes_as_the_import_account(
+    broker: SecuredBroker, secured_influx: LocalInflux, tmp_path: Path
+) -> None:
+    """The Q-tag travelled from BSL to LYS; LYS imports it. With LYS's own gateway account
+    the broker refuses the BSL readings: the import fails and records nothing (it used to
+    count the refused PUBACKs as delivered). By default it publishes as `coldchain-import`
+    and the readings land."""
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(IMPORT_FLEET, encoding="utf-8")
+    catalog_url = f"sqlite:///{tmp_path / 'catalog.sqlite3'}"
+    engine = create_catalog_engine(catalog_url)
+    upgrade_catalog(engine)
+    import_fleet(engine, fleet, actor="test")
+    data_dir = broker.data_dir
+    ingest = IngestProcess(
+        f"mqtt://coldchain-ingest@127.0.0.1:{broker.server.port}",
+        secured_influx.url,
+        "secured",
+        data_dir / "ingest-logger-import",
+        client_id="ingest-logger-import",
+        extra_env={
+            "COLDCHAIN_MQTT_PASSWORD_FILE": str(data_dir / "secrets" / "mqtt-ingest.secret"),
+            "COLDCHAIN_INFLUX_USERNAME": "coldchain-ingest",
+            "COLDCHAIN_INFLUX_PASSWORD_FILE": str(data_dir / "secrets" / "influx-ingest.secret"),
+        },
+    )
+    station = broker.add_gateway("LYS", "station")
+
+    def run_import(mqtt_url: str) -> tuple[int, str]:
+        result = CliRunner().invoke(
+            cli_main.app,
+            [
+                "logger",
+                "import",
+                str(real_path("qtag_run2")),
+                "--shipment",
+                "SHP-1",
+                "--mqtt-url",
+                mqtt_url,
+                "--catalog-url",
+                catalog_url,
+                "--data-dir",
+                str(data_dir),
+                "--actor",
+                "quinn",
+                "--timeout",
+                "20",
+            ],
+        )
+        return result.exit_code, result.stdout + result.stderr
+
+    def reports() -> int:
+        with catalog_session(engine) as session:
+            return session.scalar(select(func.count()).select_from(LoggerReportRow)) or 0
+
+    try:
+        ingest.start()
+        password = broker.passwords[station]
+        code, out = run_import(f"mqtt://{station}:{password}@127.0.0.1:{broker.server.port}")
+        assert code == 1, out
+        assert "the broker refused 1 of 1 messages as gw~LYS~station: Not authorized" in out
+        assert "nothing recorded" in out
+        assert reports() == 0
+
+        code, out = run_import(f"mqtt://127.0.0.1:{broker.server.port}")
+        assert code == 0, out
+        assert "imported: 124 readings in 1 messages acknowledged by the broker" in out
+        assert reports() == 1
+        wait_until(
+            lambda: "RCPJ00010" in _stored_devices_of(secured_influx, data_dir, "logger"),
+            30,
+            "the imported readings stored",
+        )
+    finally:
+        engine.dispose()
+        assert ingest.stop() == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from coldchain.alert_points import alert_line
-from coldchain.downsampling import RESOLUTIONS, continuous_query, pick_resolution
+from coldchain.downsampling import pick_resolution
 
 HOUR_MS = 3_600_000
 
@@ -21,14 +21,6 @@ def test_pick_resolution_by_span(hours: int, name: str) -> None:
 def test_pick_resolution_refuses_an_empty_range() -> None:
     with pytest.raises(ValueError, match="after start"):
         pick_resolution(5, 5)
-
-
-def test_continuous_query_keeps_every_tag_and_min_max_mean() -> None:
-    text = continuous_query("coldchain", RESOLUTIONS[1])
-    assert 'INTO "coldchain"."ds_15m"."reading" FROM "coldchain"."autogen"."reading"' in text
-    assert "GROUP BY time(15m), *" in text
-    assert 'min("temp_c") AS "temp_c_min"' in text
-    assert "RESAMPLE EVERY 15m FOR 12h" in text
 
 
 def test_alert_line_is_one_point_per_state_change() -> None:

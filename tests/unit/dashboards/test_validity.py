@@ -1,21 +1,15 @@
 """Reading validity in the dashboards (docs/design.md §11): every panel that draws
 temperatures from raw `reading` points ANDs the one condition of
 `coldchain.influx.valid_readings_condition` into its WHERE (built from the settings' rule),
-the downsampled band leaves out buckets with an invalid min or max, and the continuous
-queries that compute the band read valid readings only."""
+and the downsampled band leaves out buckets with an invalid min or max (the buckets are
+computed from valid readings only: tests/integration/test_downsampling.py)."""
 
 from __future__ import annotations
 
 import re
 
 from coldchain.config import Settings
-from coldchain.downsampling import (
-    DEFAULT_VALIDITY,
-    RESOLUTIONS,
-    continuous_query,
-    valid_buckets_condition,
-)
-from coldchain.downsampling import _normalised as normalised_cq
+from coldchain.downsampling import DEFAULT_VALIDITY, RESOLUTIONS, valid_buckets_condition
 from coldchain.fleet import load_fleet
 from coldchain.influx import valid_readings_condition
 from coldchain.judgement.validity import ReadingValidity
@@ -71,26 +65,3 @@ def test_other_validity_settings_give_other_conditions_and_stable_bytes() -> Non
     first = {uid: dashboard_text(d) for uid, d in build_dashboards(inputs).items()}
     again = {uid: dashboard_text(d) for uid, d in build_dashboards(inputs).items()}
     assert first == again
-
-
-def test_continuous_queries_compute_buckets_from_valid_readings_only() -> None:
-    for resolution in RESOLUTIONS:
-        text = continuous_query("coldchain", resolution)
-        assert f'FROM "coldchain"."autogen"."reading" WHERE {CONDITION} GROUP BY' in text
-
-
-def test_a_stored_continuous_query_compares_equal_to_its_definition() -> None:
-    # What influxd 1.6 prints in SHOW CONTINUOUS QUERIES for the 1m definition: no quotes,
-    # float literals with three decimals. Equal, so a restart does not drop and recreate it.
-    shown = (
-        "CREATE CONTINUOUS QUERY cq_reading_1m ON coldchain RESAMPLE EVERY 1m FOR 2h BEGIN"
-        " SELECT min(temp_c) AS temp_c_min, max(temp_c) AS temp_c_max, mean(temp_c) AS"
-        " temp_c_mean INTO coldchain.ds_1m.reading FROM coldchain.autogen.reading WHERE"
-        " (temp_c >= -100.000 AND temp_c <= 70.000 AND temp_c != -127.000 AND"
-        " temp_c != 85.000) GROUP BY time(1m), * END"
-    )
-    assert normalised_cq(shown) == normalised_cq(continuous_query("coldchain", RESOLUTIONS[0]))
-    other = ReadingValidity(error_values_c=(85.0,), probe_min_c=-100.0, probe_max_c=60.0)
-    assert normalised_cq(shown) != normalised_cq(
-        continuous_query("coldchain", RESOLUTIONS[0], validity=other)
-    )

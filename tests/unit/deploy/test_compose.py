@@ -12,7 +12,13 @@ from typing import Any
 
 import pytest
 
-from coldchain.broker_auth import SERVICE_ACCOUNTS, check_mosquitto_password, service_accounts
+from coldchain.broker_auth import (
+    IMPORT_ACCOUNT,
+    SERVICE_ACCOUNTS,
+    check_mosquitto_password,
+    import_accounts,
+    service_accounts,
+)
 from coldchain.influx_users import INFLUX_ACCOUNTS
 from tests.support.deployfiles import (
     COMPOSE_FILE,
@@ -276,12 +282,14 @@ def test_the_secrets_entrypoint_gives_the_broker_exactly_the_env_passwords(
         timeout=30,
     )
     assert (data_dir / "args").read_text() == "broker config --ingest-workers 2\n"
-    hashes = {a.username: a.password_hash for a in service_accounts(data_dir, ingest_workers=2)}
+    accounts = [*service_accounts(data_dir, ingest_workers=2), *import_accounts(data_dir)]
+    hashes = {a.username: a.password_hash for a in accounts}
     passwords = {
         SERVICE_ACCOUNTS["ingest"]: values["MQTT_INGEST_PASSWORD"],
         f"{SERVICE_ACCOUNTS['ingest']}-2": values["MQTT_INGEST_2_PASSWORD"],
         SERVICE_ACCOUNTS["detector"]: values["MQTT_DETECTOR_PASSWORD"],
         SERVICE_ACCOUNTS["api"]: values["MQTT_API_PASSWORD"],
+        IMPORT_ACCOUNT: values["MQTT_IMPORT_PASSWORD"],
     }
     assert set(hashes) == set(passwords)
     for user, password in passwords.items():

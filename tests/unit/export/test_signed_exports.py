@@ -94,6 +94,9 @@ def _fake_influx(speaks: str = "json") -> httpx.MockTransport:
             )
         if probe:
             return httpx.Response(200, content=b'{"results":[{"statement_id":0}]}\n')
+        if '"reading_conflict"' in query:  # refused re-sends (api/export/conflicts.py): none
+            results = [{"statement_id": n} for n in range(query.count(";") + 1)]
+            return httpx.Response(200, content=orjson.dumps({"results": results}) + b"\n")
         assert speaks != "msgpack", (
             "readings asked for in JSON from a server that speaks MessagePack"
         )
