@@ -11,13 +11,14 @@ from pydantic import AwareDatetime
 
 from api.access import Access, HistorySegment, LivePlace
 from api.convert import alert_public, history_public, limits_public, location_public
-from api.errors import BadRequest
+from api.errors import BadRequest, RangeNotHeld
 from api.livecache import CachedLive, LiveKey
 from api.readings import read_history, read_live, read_sparklines
 from api.readings.live import LiveJudge, place_status
 from api.schemas import LivePlacePublic, LivePublic, SensorLivePublic
 from api.state import ApiState, HistoryKey
 from coldchain.times import from_ms, to_ms
+from coldchain.wire import MIN_TS_MS
 
 __all__ = [
     "BucketsQuery",
@@ -30,8 +31,7 @@ __all__ = [
     "scoped_live",
 ]
 
-_EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
-_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+_EARLIEST = from_ms(MIN_TS_MS)
 _SPARK_SPAN = timedelta(hours=6)
 _SPARK_POINTS = 48
 
@@ -49,15 +49,27 @@ SparkQuery = Annotated[bool, Query(description="add a 6 h sparkline (48 means) t
 def history_range(
     state: ApiState, start: datetime | None, end: datetime | None
 ) -> tuple[datetime, datetime]:
-    """[from, to) with defaults, checked: inside 1970..2200 and not empty. The default
+    """[from, to) with defaults, checked against what the store can hold: readings from
+    2000-01-01 (older device clocks are broken, `coldchain.wire`) up to the future skew
+    ingest accepts, over at most `api_history_max_span_days`, and not empty. The default
     `to` (now) is a whole second, so viewers of one chart within a second share its answer."""
-    end = (end or state.clock().replace(microsecond=0)).astimezone(UTC)
+    now = state.clock()
+    end = (end or now.replace(microsecond=0)).astimezone(UTC)
     start = (start or end - timedelta(hours=24)).astimezone(UTC)
+    latest = now + timedelta(seconds=state.settings.ingest_max_future_skew_s)
     for name, value in (("from", start), ("to", end)):
-        if not _EARLIEST <= value <= _LATEST:
-            raise BadRequest(f"{name}: {value.isoformat()} is outside 1970-01-02..2200-01-01")
+        if not _EARLIEST <= value <= latest:
+            raise RangeNotHeld(
+                f"{name}: {value.isoformat()} is outside what is stored, "
+                f"{_EARLIEST.date().isoformat()} .. {latest.isoformat(timespec='seconds')}"
+            )
     if end <= start:
         raise BadRequest(f"to ({end.isoformat()}) must be after from ({start.isoformat()})")
+    longest = timedelta(days=state.settings.api_history_max_span_days)
+    if end - start > longest:
+        raise RangeNotHeld(
+            f"from .. to spans {(end - start).days} days; at most {longest.days} per request"
+        )
     return start, end
 
 

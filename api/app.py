@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -22,6 +23,8 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
+from api.bodylimit import BodyLimit
+from api.concurrency import ConcurrencyLimit
 from api.errors import ApiError, NotAuthenticated, RateLimited
 from api.headers import SecurityHeaders
 from api.livecache import live_cache
@@ -38,7 +41,7 @@ from coldchain.catalog.errors import (
 )
 from coldchain.catalog.store import create_catalog_engine
 from coldchain.config import Settings
-from coldchain.downsampling import ensure_downsampling
+from coldchain.downsampling import downsampling_present
 from coldchain.errors import StoreError, StoreRejected
 from coldchain.influx import InfluxClient
 from coldchain.judgement.validity import ReadingValidity
@@ -59,15 +62,17 @@ def create_app(
     *,
     engine: Engine | None = None,
     clock: Callable[[], datetime] = _utc_now,
+    influx_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
-    """The API and the web page; `engine` (a catalog engine) may be passed by tests."""
+    """The API and the web page; `engine` (a catalog engine) and `influx_transport` (to
+    count what reaches InfluxDB) may be passed by tests."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_engine = engine is None
         catalog = engine or create_catalog_engine(settings.resolved_catalog_url)
         key_file = settings.api_session_key_file or settings.data_dir / "keys" / "api-session.key"
-        influx = InfluxClient.for_settings(settings)
+        influx = InfluxClient.for_settings(settings, transport=influx_transport)
         state = ApiState(
             settings=settings,
             validity=ReadingValidity.from_settings(settings),
@@ -78,18 +83,33 @@ def create_app(
                 max_failures_per_user=settings.api_login_max_failures_per_user,
                 max_attempts_per_client=settings.api_login_max_attempts_per_client,
                 window_s=settings.api_login_window_s,
+                max_backoff_s=settings.api_login_max_backoff_s,
+                trusted_proxies=settings.api_trusted_proxies,
             ),
             clock=clock,
             live_cache=live_cache(settings.api_live_cache_s),
             history_cache=StatementCache(settings.api_history_cache_s),
             viewers=TtlCache(settings.api_auth_cache_s),
             history_answers=TtlCache(settings.api_live_cache_s),
+            streams=ConcurrencyLimit(
+                "live stream",
+                per_user=settings.api_max_streams_per_user,
+                total=settings.api_max_streams,
+            ),
+            exports=ConcurrencyLimit(
+                "export", per_user=settings.api_max_exports_per_user, retry_after_s=30
+            ),
         )
+        # The API's user only reads: the retention policies are the setup's to create.
         try:
-            await ensure_downsampling(influx, state.validity)
-            state.downsampling_ready = True
+            state.downsampling_ready = await downsampling_present(influx)
         except StoreError as exc:
-            log.warning("api: downsampling not ready, history reads raw until it is: %s", exc)
+            log.warning("api: cannot ask InfluxDB for the downsampled series: %s", exc)
+        if not state.downsampling_ready:
+            log.warning(
+                "api: no downsampled series in InfluxDB, history reads raw readings; run "
+                "`coldchain influx setup-users` or `coldchain dashboards setup-influx`"
+            )
         app.state.api = state
         # Everything loaded so far (FastAPI, pydantic, SQLAlchemy: hundreds of thousands of
         # objects) lives as long as the process; out of the collector's sight, a full
@@ -125,6 +145,11 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
             allow_credentials=False,
         )
+    # Outside every route and dependency (a body is bounded before anything reads it),
+    # inside the security headers (its 413 and 408 carry them too).
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.api_max_body_bytes, timeout_s=settings.api_body_timeout_s
+    )
     app.add_middleware(SecurityHeaders)
     return app
 

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from coldchain.catalog.credentials import MIN_PASSWORD_LENGTH
+
 __all__ = [
     "AlertAcknowledge",
     "AlertClose",
@@ -29,6 +31,7 @@ __all__ = [
     "LocationPublic",
     "MePublic",
     "MetricsPublic",
+    "PasswordChange",
     "PlaceDetailPublic",
     "PlacementPublic",
     "ProductPublic",
@@ -50,6 +53,13 @@ class TokenPublic(_Out):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
     expires_in: int = Field(description="seconds until the token stops working")
+
+
+class PasswordChange(BaseModel):
+    """A user's own password change (the same minimum length as `coldchain user add`)."""
+
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=1024)
 
 
 class MePublic(_Out):

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
+from api.concurrency import ConcurrencyLimit
 from api.livecache import CachedLive, LiveKey
 from api.querycache import StatementCache
 from api.ratelimit import LoginLimiter
@@ -43,6 +44,8 @@ class ApiState:
     history_cache: StatementCache
     viewers: TtlCache[str, Viewer | None]
     history_answers: TtlCache[HistoryKey, bytes]
+    streams: ConcurrencyLimit
+    exports: ConcurrencyLimit
     downsampling_ready: bool = False
 
     def now_ms(self) -> int:

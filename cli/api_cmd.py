@@ -46,4 +46,13 @@ def api(
     with catalog_engine(settings) as engine:
         app = create_app(settings, engine=engine)
         # Access log lines hold paths and queries only; tokens travel in headers, never URLs.
-        uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None)
+        # proxy_headers off: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1
+        # (or FORWARDED_ALLOW_IPS); the app alone decides who the client is, from
+        # api_trusted_proxies (api/ratelimit.py).
+        uvicorn.run(
+            app,
+            host=settings.api_host,
+            port=settings.api_port,
+            log_config=None,
+            proxy_headers=False,
+        )

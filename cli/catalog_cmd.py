@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +19,12 @@ from coldchain.catalog import (
     set_password,
     upsert_user,
     verify_audit_chain,
+)
+from coldchain.catalog.credentials import (
+    MIN_PASSWORD_LENGTH,
+    list_tokens,
+    revoke_sessions,
+    revoke_token,
 )
 from coldchain.catalog.schema import ROLES
 from coldchain.catalog.users import user_fields
@@ -126,15 +133,35 @@ def _read_password(from_stdin: bool) -> str:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    if len(password) < 8:
-        fail("password: at least 8 characters, please", 2)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        fail(f"password: at least {MIN_PASSWORD_LENGTH} characters, please", 2)
     return password
+
+
+@user_app.command("end-sessions")
+def user_end_sessions(
+    user_id: Annotated[str, typer.Argument(metavar="ID")],
+    catalog_url: CatalogUrl = None,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+    actor: Actor = None,
+) -> None:
+    """Log user ID out everywhere: every login token they hold stops working (API tokens
+    are revoked one by one with `token revoke`)."""
+    settings = build_settings(config, catalog_url=catalog_url, data_dir=data_dir)
+    with catalog_engine(settings) as engine, catalog_session(engine) as session:
+        at = revoke_sessions(session, user_id=user_id, actor=_actor(actor))
+    typer.echo(f"user {user_id}: login tokens issued before {at.isoformat()} are void")
 
 
 @token_app.command("create")
 def token_create(
     user_id: Annotated[str, typer.Argument(metavar="ID")],
     label: Annotated[str | None, typer.Option("--label")] = None,
+    expires_in_days: Annotated[
+        int | None,
+        typer.Option("--expires-in-days", min=1, max=3650, help="default: api_token_ttl_days (90)"),
+    ] = None,
     catalog_url: CatalogUrl = None,
     data_dir: DataDir = None,
     config: ConfigFile = None,
@@ -142,7 +169,48 @@ def token_create(
 ) -> None:
     """Issue an API token for user ID and print it; it cannot be shown again."""
     settings = build_settings(config, catalog_url=catalog_url, data_dir=data_dir)
+    lifetime = timedelta(days=expires_in_days or settings.api_token_ttl_days)
     with catalog_engine(settings) as engine, catalog_session(engine) as session:
-        issued = create_token(session, user_id=user_id, actor=_actor(actor), label=label)
+        issued = create_token(
+            session, user_id=user_id, actor=_actor(actor), label=label, lifetime=lifetime
+        )
     typer.echo(issued.token)
-    typer.echo(f"token {issued.token_id} for {user_id}: store it now, it is not kept", err=True)
+    typer.echo(
+        f"token {issued.token_id} for {user_id}, expires {issued.expires_at.isoformat()}: "
+        "store it now, it is not kept",
+        err=True,
+    )
+
+
+@token_app.command("list")
+def token_list(
+    user_id: Annotated[str | None, typer.Argument(metavar="[ID]")] = None,
+    catalog_url: CatalogUrl = None,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+) -> None:
+    """List API tokens (of user ID): id, user, created, expires, revoked, label."""
+    settings = build_settings(config, catalog_url=catalog_url, data_dir=data_dir)
+    with catalog_engine(settings) as engine, catalog_session(engine) as session:
+        tokens = list_tokens(session, user_id=user_id)
+    for token in tokens:
+        revoked = token.revoked_at.isoformat() if token.revoked_at else "-"
+        typer.echo(
+            f"{token.token_id:<6} {token.user_id:<20} {token.created_at.isoformat()} "
+            f"expires={token.expires_at.isoformat()} revoked={revoked} {token.label or ''}"
+        )
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[int, typer.Argument(metavar="TOKEN_ID", help="as `token list` shows")],
+    catalog_url: CatalogUrl = None,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+    actor: Actor = None,
+) -> None:
+    """Revoke API token TOKEN_ID: refused from then on (within api_auth_cache_s)."""
+    settings = build_settings(config, catalog_url=catalog_url, data_dir=data_dir)
+    with catalog_engine(settings) as engine, catalog_session(engine) as session:
+        revoke_token(session, token_id=token_id, actor=_actor(actor))
+    typer.echo(f"token {token_id} revoked")

@@ -23,7 +23,9 @@ __all__ = [
     "CATALOG_CHANGED_KEY",
     "ID_PATTERN",
     "MAX_TEMP_C",
+    "MAX_TS_MS",
     "MIN_TEMP_C",
+    "MIN_TS_MS",
     "READINGS_FILTER",
     "STATUS_FILTER",
     "TOPIC_ROOT",
@@ -68,9 +70,10 @@ ID_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 #: or a broken gateway, never a temperature.
 MIN_TEMP_C: Final = -273.15
 MAX_TEMP_C: Final = 1000.0
-#: Device clocks outside this window are broken clocks, not data.
-_MIN_TS_MS: Final = 946_684_800_000  # 2000-01-01T00:00:00Z
-_MAX_TS_MS: Final = 4_102_444_800_000  # 2100-01-01T00:00:00Z
+#: Device clocks outside this window are broken clocks, not data: no reading is stored
+#: outside it, so no history is asked for outside it either.
+MIN_TS_MS: Final = 946_684_800_000  # 2000-01-01T00:00:00Z
+MAX_TS_MS: Final = 4_102_444_800_000  # 2100-01-01T00:00:00Z
 _ID_MATCH: Final = ID_PATTERN.fullmatch
 _PLAIN_NUMBERS: Final = (float, int)
 
@@ -174,7 +177,7 @@ def ts_ms_from_wire(value: object) -> int:
             raise PayloadError(f"ts: not an RFC 3339 time: {value!r}") from None
     else:
         ts_ms = value
-    if not _MIN_TS_MS <= ts_ms < _MAX_TS_MS:
+    if not MIN_TS_MS <= ts_ms < MAX_TS_MS:
         raise PayloadError(f"ts: {value!r} lies outside 2000-01-01 .. 2100-01-01")
     return ts_ms
 
@@ -201,7 +204,7 @@ def _plain_reading(topic: Topic, source: SourceKind, raw: dict[str, Any]) -> Rea
         type(sensor) is str
         and _ID_MATCH(sensor) is not None
         and type(ts) is int
-        and _MIN_TS_MS <= ts < _MAX_TS_MS
+        and MIN_TS_MS <= ts < MAX_TS_MS
         and type(temp) in _PLAIN_NUMBERS
         and MIN_TEMP_C <= temp <= MAX_TEMP_C
         and type(seq) is int

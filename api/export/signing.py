@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from api.export.errors import KeyMissing, VerifyError
+from coldchain.security.keyfiles import create_once, read_private_bytes
 
 __all__ = [
     "PRIVATE_KEY_NAME",
@@ -46,6 +46,10 @@ __all__ = [
 SCHEME = b"coldchain-export-v1"
 PRIVATE_KEY_NAME = "export-signing.key"
 PUBLIC_KEY_NAME = "export-signing.pub"
+_ROTATE = (
+    "the key (move both key files away: the next export makes a new pair; "
+    "keep the old public key to check files signed before)"
+)
 _TAIL_BYTES = 4096  # every trailer is far shorter than this
 _MARKERS = {
     "csv": b"#coldchain-signature,",
@@ -88,30 +92,32 @@ class ExportSigner:
 
     @classmethod
     def load_or_create(cls, data_dir: Path) -> ExportSigner:
-        """The key in `{data_dir}/keys/`, created (0600, folder 0700) if there is none yet."""
+        """The key in `{data_dir}/keys/`, created (0600, folder 0700) if there is none yet.
+
+        Two first exports at once each make a key; one is put in place and both sign with
+        it. A key file others may read is refused (ConfigError naming the path and the fix):
+        whoever read it can sign exports as this server.
+        """
         folder = data_dir / "keys"
         path = folder / PRIVATE_KEY_NAME
-        if path.exists():
-            loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
-            if not isinstance(loaded, Ed25519PrivateKey):
-                raise VerifyError(f"{path}: not an Ed25519 private key")
-            return cls(loaded)
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        # O_EXCL: two first exports racing must not overwrite each other's key.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
-        public = key.public_key().public_bytes(
+        if not path.exists():
+            pem = Ed25519PrivateKey.generate().private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            create_once(path, pem)  # lost the race: the winner's key is there
+        pem = read_private_bytes(path, "export signing key", _ROTATE)
+        loaded = serialization.load_pem_private_key(pem, password=None)
+        if not isinstance(loaded, Ed25519PrivateKey):
+            raise VerifyError(f"{path}: not an Ed25519 private key")
+        signer = cls(loaded)
+        public = signer.public_key.public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-        (folder / PUBLIC_KEY_NAME).write_bytes(public)
-        return cls(key)
+        if not (folder / PUBLIC_KEY_NAME).exists():
+            create_once(folder / PUBLIC_KEY_NAME, public, mode=0o644)
+        return signer
 
     def sign(self, fmt: str, digest_hex: str) -> bytes:
         return self._key.sign(_message(fmt, digest_hex))

@@ -15,8 +15,8 @@ the whole source buckets inside the window from the downsampled series.
 Only readings that are temperatures (`ReadingValidity`, docs/design.md §11) make a bucket:
 raw statements carry `valid_readings_condition`, so an error code (85 °C) is never a max,
 and downsampled ones keep out source buckets whose min or max is not a temperature (written
-before the continuous queries filtered, `valid_buckets_condition`). A bucket of invalid
-readings only is missing, as they are.
+before buckets were computed from valid readings only, `valid_buckets_condition`). A bucket
+of invalid readings only is missing, as they are.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 
 from api.access import Access
 from api.answers import SparkQuery, scoped_live
@@ -66,11 +67,22 @@ async def live_stream(
     ] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: `live` (a LivePublic, whenever it changed), `expired` (log in
-    again), `gone` (the product or batch is no longer visible), `unavailable`."""
-    first = (await scoped_live(state, access, product=product, batch=batch)).model
+    again), `gone` (the product or batch is no longer visible), `unavailable`. At most
+    `api_max_streams_per_user` open per user (and `api_max_streams` in all): 429 beyond."""
+    slot = state.streams.acquire(access.viewer.user_id)
+    try:
+        first = (await scoped_live(state, access, product=product, batch=batch)).model
+    except BaseException:
+        slot.release()
+        raise
     events = _events(state, token or "", first, product=product, batch=batch, limit=max_events)
     return StreamingResponse(
-        events, media_type="text/event-stream", headers={"X-Accel-Buffering": "no"}
+        slot.holding(events),
+        media_type="text/event-stream",
+        headers={"X-Accel-Buffering": "no"},
+        # A client gone between two events leaves the generator suspended, not finished:
+        # the response's background task gives the slot back then too.
+        background=BackgroundTask(slot.release),
     )
 
 

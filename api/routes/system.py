@@ -18,6 +18,7 @@ from coldchain.catalog.schema import SiteRow
 from coldchain.catalog.store import catalog_session
 from coldchain.catalog.users import Viewer
 from coldchain.errors import StoreError
+from coldchain.pipeline_metrics import Snapshot
 
 __all__ = ["router"]
 
@@ -52,8 +53,9 @@ async def metrics(
     viewer: Annotated[Viewer, Depends(require_role("warehouse_operator", "qa", "admin"))],
 ) -> MetricsPublic:
     """Ingest and detector counters, spool depth and reading lag (pipeline-wide, so not
-    for sponsor viewers)."""
-    services = await read_service_metrics(state.settings.data_dir)
+    for sponsor viewers). An operator sees the detectors and uncovered sites of their own
+    sites only."""
+    services = _scoped(await read_service_metrics(state.settings.data_dir), viewer)
     now_ms = state.now_ms()
     try:
         lag = await reading_lag_s(state.influx, now_ms)
@@ -72,6 +74,8 @@ async def metrics(
     uncovered: list[str] | None = None
     try:
         catalog_sites = await asyncio.to_thread(_site_ids, state.engine)
+        if not viewer.sees_everything:
+            catalog_sites = [site for site in catalog_sites if site in viewer.sites]
         uncovered = sites_without_detector(catalog_sites, counters, set(services) - set(stale))
     except CatalogError:
         pass  # the health endpoint says the catalog is down; the counters still help
@@ -87,3 +91,22 @@ async def metrics(
 def _site_ids(engine: Engine) -> list[str]:
     with catalog_session(engine) as session:
         return list(session.execute(select(SiteRow.id)).scalars())
+
+
+def _scoped(services: dict[str, Snapshot], viewer: Viewer) -> dict[str, Snapshot]:
+    """What an operator may see of the services: a detector partition that watches none of
+    their sites is left out, and another's names only the viewer's sites. Ingest counters
+    are pipeline-wide totals that name no site, kept (the operator's own readings pass
+    through them)."""
+    if viewer.sees_everything:
+        return services
+    scoped: dict[str, Snapshot] = {}
+    for name, snapshot in services.items():
+        sites = snapshot.values.get("sites")
+        if name.startswith("detector-") and isinstance(sites, list) and sites:
+            own = [site for site in sites if site in viewer.sites]
+            if not own:
+                continue
+            snapshot = Snapshot({**snapshot.values, "sites": own})
+        scoped[name] = snapshot
+    return scoped

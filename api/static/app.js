@@ -58,6 +58,17 @@ function logout(message = "") {
   $("login-error").textContent = message;
 }
 
+// The log-out button ends the session on the server too (every login token of the user
+// stops working), then forgets it here whatever the answer.
+async function endSession() {
+  const token = state.token;
+  logout();
+  if (token) {
+    try { await fetch("/v1/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${token}` } }); }
+    catch { /* offline: the token still expires on its own */ }
+  }
+}
+
 async function start(token) {
   state.token = token;
   try { state.me = await api("/v1/auth/me"); } catch { return; }
@@ -477,7 +488,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("export-form").addEventListener("submit", downloadExport);
   $("export-batch").addEventListener("input", markChosen);
   window.addEventListener("hashchange", () => state.me && showView());
-  $("logout").addEventListener("click", () => logout());
+  $("logout").addEventListener("click", endSession);
   $("range").addEventListener("change", () => state.selected && selectPlace(state.selected));
   $("alert-state").addEventListener("change", () => refreshAlerts(true));
   const saved = sessionStorage.getItem("token");

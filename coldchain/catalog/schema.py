@@ -146,6 +146,8 @@ class UserRow(Base):
     role: Mapped[str] = mapped_column(String(32))
     sponsor_id: Mapped[str | None] = mapped_column(ForeignKey("sponsors.id"))
     password_hash: Mapped[str | None] = mapped_column(String(200))
+    #: Login tokens issued before this moment are void (logout, password change).
+    sessions_valid_from: Mapped[datetime | None]
 
 
 class UserSiteRow(Base):
@@ -166,6 +168,7 @@ class ApiTokenRow(Base):
     label: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime]
 
 
 class StorageUnitRow(Base):

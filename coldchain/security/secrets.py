@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 import secrets
-import stat
 from pathlib import Path
 
 from coldchain.errors import ConfigError
+from coldchain.security.keyfiles import read_private_bytes
 
 __all__ = [
     "SECRETS_DIR",
@@ -60,16 +60,7 @@ def read_secret_file(path: Path) -> str:
         ConfigError: the file is missing, empty, or readable by group or others. The
             message names the path, never the content.
     """
-    try:
-        mode = path.stat().st_mode
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"secret file {path}: {exc.strerror}") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(
-            f"secret file {path}: mode {stat.S_IMODE(mode):04o} lets other users read it; "
-            "chmod 600 it and rotate the secret"
-        )
+    text = read_private_bytes(path, "secret file", "the secret").decode("utf-8")
     value = text.strip().splitlines()[0].strip() if text.strip() else ""
     if not value:
         raise ConfigError(f"secret file {path}: empty")

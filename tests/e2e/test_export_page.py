@@ -172,8 +172,9 @@ def test_a_role_without_export_rights_gets_a_clear_refusal(
 
 
 def _wait_until_the_api_sees_role(world: World, user: str, role: str) -> None:
-    """The API reuses a user's role for about a second (`api_auth_cache_s`); ask as the
-    same user until the new role shows, so the browser's next request meets it too."""
+    """The API reuses a login session's role for `api_auth_cache_s` (a second), each
+    session apart: ask in a new session until the new role shows (the catalog has it),
+    then let the browser's session's answer expire too."""
     token = world.client.post(
         "/v1/auth/token", data={"username": user, "password": PASSWORD}
     ).json()["access_token"]
@@ -181,6 +182,7 @@ def _wait_until_the_api_sees_role(world: World, user: str, role: str) -> None:
     while time.monotonic() < deadline:
         me = world.client.get("/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
         if me.json().get("role") == role:
+            time.sleep(world.settings.api_auth_cache_s + 0.2)
             return
         time.sleep(0.1)
     raise AssertionError(f"the API still does not see {user} as {role}")

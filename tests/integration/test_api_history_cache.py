@@ -4,12 +4,10 @@ statement's own answer back, shared answers within the TTL, fresh ones after it.
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import parse_qs
-
-import httpx
 
 from api.querycache import StatementCache
 from coldchain.influx import InfluxClient, Series
+from tests.support.influx_counter import QueryCounter
 from tests.support.servers import InfluxServer
 
 _T0 = 1_700_000_000_000
@@ -29,24 +27,6 @@ async def _write(influx: InfluxClient, device: str, n: int, first: int = 0) -> N
 
 def _counted(answer: list[list[Series]]) -> list[int | None]:
     return [int(a[0].values[0][1]) if a else None for a in answer]
-
-
-class QueryCounter(httpx.AsyncBaseTransport):
-    """The real HTTP transport to influxd, keeping the statements of each `/query`
-    request that goes through it."""
-
-    def __init__(self) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
-        self.requests: list[list[str]] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/query":
-            [text] = parse_qs((await request.aread()).decode())["q"]
-            self.requests.append(text.split(";"))
-        return await self._inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 async def test_each_statement_gets_its_own_answer_and_misses_go_in_one_request(

@@ -14,7 +14,7 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -39,6 +39,7 @@ from coldchain.catalog.alerts import NewAlert, open_alert, resolve_alert
 from coldchain.config import Settings
 from coldchain.downsampling import downsample_range, ensure_downsampling
 from coldchain.influx import InfluxClient
+from coldchain.influx_users import InfluxAccount
 from coldchain.times import rfc3339, to_ms
 from tests.support.servers import InfluxServer
 
@@ -126,9 +127,17 @@ def reading_line(
     )
 
 
-async def _fill_influx(settings: Settings, now: datetime) -> None:
-    async with InfluxClient(settings.influx_url, settings.influx_db) as influx:
-        await ensure_downsampling(influx)
+async def _fill_influx(settings: Settings, now: datetime, fill_as: InfluxAccount | None) -> None:
+    """Twelve days of readings and their buckets, written as `fill_as` (ingest's account on
+    a server with authentication; there the setup created the retention policies)."""
+    async with InfluxClient(
+        settings.influx_url,
+        settings.influx_db,
+        username=fill_as.username if fill_as else None,
+        password=fill_as.password if fill_as else None,
+    ) as influx:
+        if fill_as is None:
+            await ensure_downsampling(influx)
         lines = []
         start = now - timedelta(days=12)
         places = [
@@ -273,7 +282,13 @@ def serve_in_thread(app: FastAPI) -> Iterator[str]:
 
 @contextmanager
 def api_world(
-    tmp_path: Path, influx_url: str, influx_db: str, **settings_overrides: object
+    tmp_path: Path,
+    influx_url: str,
+    influx_db: str,
+    *,
+    settings_overrides: Mapping[str, object] | None = None,
+    fill_as: InfluxAccount | None = None,
+    influx_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Iterator[World]:
     now = datetime.now(UTC).replace(microsecond=0)
     fleet = tmp_path / "fleet.yaml"
@@ -284,13 +299,13 @@ def api_world(
         influx_db=influx_db,
         data_dir=data_dir,
         catalog_url=f"sqlite:///{tmp_path / 'catalog.sqlite3'}",
-        **settings_overrides,  # type: ignore[arg-type]
+        **(settings_overrides or {}),  # type: ignore[arg-type]
     )
     engine = create_catalog_engine(settings.resolved_catalog_url)
     try:
         tokens, alerts = _seed_catalog(engine, fleet, now)
-        asyncio.run(_fill_influx(settings, now))
-        app = create_app(settings, engine=engine)
+        asyncio.run(_fill_influx(settings, now, fill_as))
+        app = create_app(settings, engine=engine, influx_transport=influx_transport)
         with (
             serve_in_thread(app) as base_url,
             httpx.Client(base_url=base_url, timeout=30) as client,
@@ -318,6 +333,9 @@ def world(
     overrides: dict[str, object] = getattr(request.module, "API_SETTINGS", {})
     name = request.module.__name__.rsplit(".", 1)[-1]
     with api_world(
-        tmp_path_factory.mktemp(name), influxd.url, f"test_{uuid.uuid4().hex[:12]}", **overrides
+        tmp_path_factory.mktemp(name),
+        influxd.url,
+        f"test_{uuid.uuid4().hex[:12]}",
+        settings_overrides=overrides,
     ) as built:
         yield built

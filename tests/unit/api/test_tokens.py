@@ -21,11 +21,12 @@ import orjson
 import pytest
 from sqlalchemy import Engine, select
 
-from api.tokens import LOGIN_TOKEN_PREFIX, LoginTokens, load_or_create_key
+from api.tokens import LOGIN_TOKEN_PREFIX, LoginSession, LoginTokens, load_or_create_key
 from coldchain.catalog import catalog_session, create_token
 from coldchain.catalog.credentials import revoke_token
 from coldchain.catalog.schema import ApiTokenRow
 from coldchain.catalog.users import upsert_user
+from coldchain.errors import ConfigError
 from tests.support.secrets_registry import register
 from tests.unit.api.conftest import PASSWORD
 
@@ -52,6 +53,11 @@ def _signed(body: bytes, key: bytes = KEY) -> str:
     return f"{LOGIN_TOKEN_PREFIX}{encoded}.{signature}"
 
 
+def _user_of(tokens: LoginTokens, token: str) -> str | None:
+    session = tokens.session_of(token)
+    return None if session is None else session.user_id
+
+
 # ---- login tokens --------------------------------------------------------------------
 
 
@@ -59,7 +65,7 @@ def test_issued_token_names_its_user() -> None:
     tokens = LoginTokens(KEY, ttl_s=3600)
     token = tokens.issue("alice")
     assert token.startswith(LOGIN_TOKEN_PREFIX)
-    assert tokens.user_of(token) == "alice"
+    assert _user_of(tokens, token) == "alice"
     assert tokens.expires_in_s() == 3600
 
 
@@ -74,11 +80,11 @@ def test_token_is_valid_until_its_expiry_and_not_after() -> None:
     tokens = LoginTokens(KEY, ttl_s=60, clock=clock)
     token = tokens.issue("alice")
     clock.now += 59.9
-    assert tokens.user_of(token) == "alice"
+    assert _user_of(tokens, token) == "alice"
     clock.now += 0.1
-    assert tokens.user_of(token) is None
+    assert tokens.session_of(token) is None
     clock.now += 3600
-    assert tokens.user_of(token) is None
+    assert tokens.session_of(token) is None
 
 
 def test_token_never_outlives_its_ttl() -> None:
@@ -88,13 +94,13 @@ def test_token_never_outlives_its_ttl() -> None:
     tokens = LoginTokens(KEY, ttl_s=60, clock=clock)
     token = tokens.issue("alice")
     clock.now += 60
-    assert tokens.user_of(token) is None
+    assert tokens.session_of(token) is None
 
 
 def test_another_keys_token_is_refused() -> None:
     mine = LoginTokens(KEY, ttl_s=60)
     theirs = LoginTokens(bytes(32), ttl_s=60)
-    assert mine.user_of(theirs.issue("alice")) is None
+    assert mine.session_of(theirs.issue("alice")) is None
 
 
 def test_changing_any_character_of_the_token_is_refused() -> None:
@@ -105,7 +111,7 @@ def test_changing_any_character_of_the_token_is_refused() -> None:
         tampered = token[:at] + flipped + token[at + 1 :]
         # Refused even where base64's spare bits would decode to the same bytes: the
         # signature covers the text of the body, not what it decodes to.
-        assert tokens.user_of(tampered) is None, at
+        assert tokens.session_of(tampered) is None, at
 
 
 def test_a_forged_body_under_the_old_signature_is_refused() -> None:
@@ -114,10 +120,10 @@ def test_a_forged_body_under_the_old_signature_is_refused() -> None:
     claims = orjson.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
     claims["u"] = "ada"
     forged = f"{LOGIN_TOKEN_PREFIX}{_b64(orjson.dumps(claims))}.{signature}"
-    assert tokens.user_of(forged) is None
+    assert tokens.session_of(forged) is None
     claims["u"], claims["exp"] = "alice", claims["exp"] + 86_400
     extended = f"{LOGIN_TOKEN_PREFIX}{_b64(orjson.dumps(claims))}.{signature}"
-    assert tokens.user_of(extended) is None
+    assert tokens.session_of(extended) is None
 
 
 @pytest.mark.parametrize(
@@ -134,7 +140,7 @@ def test_a_forged_body_under_the_old_signature_is_refused() -> None:
     ],
 )
 def test_malformed_tokens_are_refused(token: str) -> None:
-    assert LoginTokens(KEY, ttl_s=60).user_of(token) is None
+    assert LoginTokens(KEY, ttl_s=60).session_of(token) is None
 
 
 @pytest.mark.parametrize(
@@ -149,19 +155,21 @@ def test_malformed_tokens_are_refused(token: str) -> None:
         b'{"u": "alice", "exp": "4000000000"}',
         b'{"u": "alice", "exp": 4000000000.5}',
         b'{"u": "alice", "exp": null}',
+        b'{"u": "alice", "exp": 4000000000, "n": "x"}',
+        b'{"u": "alice", "exp": 4000000000, "iat": "1800000000000"}',
     ],
 )
 def test_correctly_signed_but_malformed_claims_are_refused(claims: bytes) -> None:
     """Even with the key (a bug elsewhere, an old format), only the documented claims
     make a token valid."""
-    assert LoginTokens(KEY, ttl_s=60).user_of(_signed(claims)) is None
+    assert LoginTokens(KEY, ttl_s=60).session_of(_signed(claims)) is None
 
 
 def test_correctly_signed_well_formed_claims_are_accepted() -> None:
     """The counterpart of the test above: its refusals are about the claims, not about how
     the test signs."""
-    token = _signed(b'{"u": "alice", "exp": 4000000000, "n": "x"}')
-    assert LoginTokens(KEY, ttl_s=60).user_of(token) == "alice"
+    token = _signed(b'{"u": "alice", "exp": 4000000000, "iat": 1800000000123, "n": "x"}')
+    assert LoginTokens(KEY, ttl_s=60).session_of(token) == LoginSession("alice", 1800000000123)
 
 
 # ---- the signing key -----------------------------------------------------------------
@@ -180,7 +188,15 @@ def test_tokens_survive_a_restart_because_the_key_is_kept(tmp_path: Path) -> Non
     path = tmp_path / "api-session.key"
     before = LoginTokens(load_or_create_key(path), ttl_s=60)
     after = LoginTokens(load_or_create_key(path), ttl_s=60)
-    assert after.user_of(before.issue("alice")) == "alice"
+    assert _user_of(after, before.issue("alice")) == "alice"
+
+
+def test_a_key_others_may_read_is_refused_naming_the_path_and_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "api-session.key"
+    load_or_create_key(path)
+    path.chmod(0o644)
+    with pytest.raises(ConfigError, match=r"api-session\.key: mode 0644 .* chmod 600 it"):
+        load_or_create_key(path)
 
 
 def test_a_short_key_file_is_refused(tmp_path: Path) -> None:
