@@ -25,6 +25,7 @@ bench: deps
 	$(PY) -m benchmarks.bench_ingest
 	$(PY) -m benchmarks.bench_ingest --workers 2
 	taskset -c 0 $(PY) -m benchmarks.bench_ingest
+	$(PY) -m benchmarks.bench_downsampling
 	$(PY) -m benchmarks.bench_simulator
 	$(PY) -m benchmarks.bench_detector throughput
 	$(PY) -m benchmarks.bench_detector service

@@ -32,19 +32,23 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import tempfile
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
 from benchmarks.process_memory import rss_kib
-from tests.support.pipeline import IngestProcess, count_readings, make_batches, wait_until
+from tests.support.pipeline import (
+    IngestProcess,
+    count_readings,
+    make_batches,
+    mosquitto_pub_gateway,
+    wait_until,
+)
 from tests.support.servers import InfluxServer, running_influxd, running_mosquitto
 
 
@@ -79,7 +83,7 @@ def _run(
         messages = sum(len(payloads) for payloads in by_topic.values())
         started = time.perf_counter()
         gateways = [
-            _gateway(broker.port, topic, payloads, f"bench-{label}-{n}")
+            mosquitto_pub_gateway(broker.port, topic, payloads, f"bench-{label}-{n}")
             for n, (topic, payloads) in enumerate(by_topic.items())
         ]
         for gateway in gateways:
@@ -103,7 +107,7 @@ def _run(
         if resend:
             started = time.perf_counter()
             for gateway in [
-                _gateway(broker.port, topic, payloads, f"bench-{label}-again-{n}")
+                mosquitto_pub_gateway(broker.port, topic, payloads, f"bench-{label}-again-{n}")
                 for n, (topic, payloads) in enumerate(by_topic.items())
             ]:
                 gateway.wait(600)
@@ -203,7 +207,7 @@ def _resend_costs(readings: int, workdir: Path, workers: int) -> None:
             received = total * (phase + 1)
             started = time.perf_counter()
             for gateway in [
-                _gateway(broker.port, topic, payloads, f"bench-mixed-{phase}-{n}")
+                mosquitto_pub_gateway(broker.port, topic, payloads, f"bench-mixed-{phase}-{n}")
                 for n, (topic, payloads) in enumerate(by_topic.items())
             ]:
                 gateway.wait(600)
@@ -264,37 +268,6 @@ def _bytes_after_compaction(influx: InfluxServer) -> tuple[int, int]:
             break
         previous = tsm
     return previous, size("data", "") - previous
-
-
-def _gateway(
-    port: int, topic: str, payloads: list[bytes], client_id: str
-) -> subprocess.Popen[bytes]:
-    """A C publisher sending one message per line of its input, QoS 1."""
-    process = subprocess.Popen(
-        [
-            "mosquitto_pub",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-q",
-            "1",
-            "-i",
-            client_id,
-            "-t",
-            topic,
-            "-l",
-        ],
-        stdin=subprocess.PIPE,
-    )
-    assert process.stdin is not None
-    threading.Thread(target=_feed, args=(process.stdin, payloads), daemon=True).start()
-    return process
-
-
-def _feed(sink: IO[bytes], payloads: list[bytes]) -> None:
-    sink.write(b"\n".join(payloads) + b"\n")
-    sink.close()
 
 
 def main() -> None:

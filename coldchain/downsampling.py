@@ -46,7 +46,7 @@ from coldchain.influx import (
     valid_readings_condition,
 )
 from coldchain.judgement.validity import ReadingValidity
-from coldchain.lineprotocol import encode_point
+from coldchain.lineprotocol import encode_point, format_float
 from coldchain.measurements import READING
 
 __all__ = [
@@ -239,11 +239,12 @@ def _bucket_query(
     where = f"{time_range} AND {valid_readings_condition(validity)}"
     if devices:
         where += f" AND {devices}"
-    # GROUP BY time(...), * keeps every tag of §3 as a tag of the bucket's point.
+    # GROUP BY time(...), * keeps every tag of §3 as a tag of the bucket's point; fill(none):
+    # no row for an empty bucket (a logger reading every 5 min leaves 4 in 5 empty).
     return (
         f'SELECT min("temp_c") AS "{lo}", max("temp_c") AS "{hi}", mean("temp_c") AS "{mean}"'
         f" FROM {quote_identifier(READING)} WHERE {where}"
-        f" GROUP BY time({resolution.interval}), *"
+        f" GROUP BY time({resolution.interval}), * fill(none)"
     )
 
 
@@ -262,14 +263,18 @@ async def _write_buckets(influx: InfluxClient, resolution: Resolution, statement
             written += len(lines)
             lines.clear()
 
-    names = resolution.fields
+    lo, hi, mean = resolution.fields
     async for series in influx.stream_query(statement):
-        tags = {k: v for k, v in series.tags.items() if v}
+        # The series key once per series (tags are escaped there), then plain numbers.
+        key = encode_point(READING, {k: v for k, v in series.tags.items() if v}, {lo: 0.0}, 0)
+        head = key.split(" ", 1)[0]
         for row in series.values:
             if row[1] is None:
                 continue
-            fields = {name: float(value) for name, value in zip(names, row[1:4], strict=True)}
-            lines.append(encode_point(READING, tags, fields, int(row[0])))
+            lines.append(
+                f"{head} {lo}={format_float(row[1])},{hi}={format_float(row[2])},"
+                f"{mean}={format_float(row[3])} {row[0]}"
+            )
             if len(lines) >= _WRITE_LINES:
                 await flush()
     await flush()

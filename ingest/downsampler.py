@@ -25,6 +25,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from coldchain.errors import StoreError, StoreRejected
 from coldchain.influx import InfluxClient
 from coldchain.judgement.validity import ReadingValidity
 from coldchain.measurements import READING
+from ingest.metrics import IngestMetrics
 
 __all__ = ["DirtyHours", "Downsampler", "touched_hours"]
 
@@ -193,7 +195,8 @@ class Downsampler:
     down or refuses (e.g. the retention policies are not created yet: a warning says so).
 
     Usage:
-        downsampler = Downsampler(influx, dirty, validity=..., period_s=5.0, wide_devices=50)
+        downsampler = Downsampler(influx, dirty, metrics, validity=..., period_s=5.0,
+                                  wide_devices=50)
         task = asyncio.create_task(downsampler.run())
     """
 
@@ -201,6 +204,7 @@ class Downsampler:
         self,
         influx: InfluxClient,
         dirty: DirtyHours,
+        metrics: IngestMetrics,
         *,
         validity: ReadingValidity,
         period_s: float,
@@ -208,11 +212,10 @@ class Downsampler:
     ) -> None:
         self._influx = influx
         self._dirty = dirty
+        self._metrics = metrics
         self._validity = validity
         self._period_s = period_s
         self._wide = wide_devices
-        self.points_written = 0
-        self.rounds = 0
 
     async def run(self) -> None:
         """Rounds until cancelled; a failing round is logged once (the marks stay) and
@@ -244,6 +247,7 @@ class Downsampler:
         counter, hours = await asyncio.to_thread(self._dirty.snapshot)
         if not hours:
             return 0
+        started = time.perf_counter()
         written = 0
         wide = [hour for hour, devices in hours.items() if len(devices) >= self._wide]
         for span in _spans(wide):
@@ -268,6 +272,6 @@ class Downsampler:
                         self._influx, start_ms, end_ms, devices=tags, validity=self._validity
                     )
         await asyncio.to_thread(self._dirty.clear, counter)
-        self.points_written += written
-        self.rounds += 1
+        took_ms = (time.perf_counter() - started) * 1000
+        self._metrics.record_downsample(written, took_ms, len(self._dirty))
         return written

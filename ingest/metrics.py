@@ -28,6 +28,12 @@ class IngestMetrics:
     spool_depth_bytes: int = 0
     influx_up: bool = True
     broker_connects: int = 0
+    # The downsampler (ingest/downsampler.py): hours still to recompute, rounds run, bucket
+    # points written and the time spent computing them.
+    downsample_hours_marked: int = 0
+    downsample_rounds: int = 0
+    downsample_points: int = 0
+    downsample_ms: float = 0.0
     _latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=512))
     _readback_latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=512))
 
@@ -38,6 +44,12 @@ class IngestMetrics:
 
     def record_readback(self, latency_ms: float) -> None:
         self._readback_latencies_ms.append(latency_ms)
+
+    def record_downsample(self, points: int, took_ms: float, still_marked: int) -> None:
+        self.downsample_rounds += 1
+        self.downsample_points += points
+        self.downsample_ms += took_ms
+        self.downsample_hours_marked = still_marked
 
     def snapshot(self) -> dict[str, object]:
         data = {k: v for k, v in asdict(self).items() if not k.startswith("_")}

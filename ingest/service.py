@@ -62,6 +62,7 @@ class IngestService:
         self.downsampler = Downsampler(
             self.influx,
             self.dirty,
+            self.metrics,
             validity=ReadingValidity.from_settings(settings),
             period_s=settings.ingest_downsample_period_s,
             wide_devices=settings.ingest_downsample_wide_devices,

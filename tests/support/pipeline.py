@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import httpx
 import orjson
@@ -27,6 +28,7 @@ __all__ = [
     "Publisher",
     "ReadingKey",
     "make_batches",
+    "mosquitto_pub_gateway",
     "stored_reading_keys",
     "wait_until",
 ]
@@ -227,3 +229,35 @@ def count_readings(influx_url: str, db: str) -> int:
         return -1
     series = orjson.loads(response.content)["results"][0].get("series")
     return int(series[0]["values"][0][1]) if series else 0
+
+
+def mosquitto_pub_gateway(
+    port: int, topic: str, payloads: list[bytes], client_id: str
+) -> subprocess.Popen[bytes]:
+    """A C publisher sending one message per line of its input, QoS 1: a gateway that
+    takes no CPU from the Python process measuring what it feeds (benchmarks)."""
+    process = subprocess.Popen(
+        [
+            "mosquitto_pub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-q",
+            "1",
+            "-i",
+            client_id,
+            "-t",
+            topic,
+            "-l",
+        ],
+        stdin=subprocess.PIPE,
+    )
+    assert process.stdin is not None
+    threading.Thread(target=_feed, args=(process.stdin, payloads), daemon=True).start()
+    return process
+
+
+def _feed(sink: IO[bytes], payloads: list[bytes]) -> None:
+    sink.write(b"\n".join(payloads) + b"\n")
+    sink.close()
