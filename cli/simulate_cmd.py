@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -16,9 +17,14 @@ from simulators.durations import parse_duration_s, parse_rfc3339_ms
 from simulators.engine import Simulation
 from simulators.filesink import FileFormat
 from simulators.plan import build_plan
-from simulators.runner import RunStats, run_to_file, run_to_mqtt
+from simulators.runner import CatchUp, RunStats, run_to_file, run_to_mqtt
+
+__all__ = ["HISTORY_LINE", "simulate"]
 
 _LOAD_BATCH_S = 3600.0
+# What a catching-up run prints (`coldchain up` relays these lines from the run's log).
+HISTORY_LINE = "history"
+_PROGRESS_EVERY_S = 1.0
 
 
 def _duration_ms(text: str) -> int:
@@ -80,6 +86,14 @@ def simulate(
             "--batch", min=0, help="seconds of a unit's readings per message (0 = each log)"
         ),
     ] = None,
+    catch_up: Annotated[
+        bool,
+        typer.Option(
+            "--catch-up",
+            help="with --start in the past: publish as fast as possible until the simulation "
+            "reaches now, then pace at --speed (one run fills the history and goes on live)",
+        ),
+    ] = False,
 ) -> None:
     """Simulate the fleet's storage units and shipment loggers, publishing over MQTT."""
     if file_format not in ("lp", "csv"):
@@ -88,6 +102,8 @@ def simulate(
         )
     fmt: FileFormat = "lp" if file_format == "lp" else "csv"
     span_ms = _duration_ms(duration)
+    if catch_up and (load or to_file is not None):
+        raise typer.BadParameter("not with --load or --to-file", param_hint="--catch-up")
     paced = speed > 0 and not load and to_file is None
     begin_ms = _start_ms(start, span_ms, backfill=not paced)
     settings = build_settings(config, mqtt_url=mqtt_url)
@@ -104,11 +120,44 @@ def simulate(
         return
     try:
         stats = asyncio.run(
-            run_to_mqtt(sim, settings.mqtt, speed=0.0 if load else speed, ground_truth=ground_truth)
+            run_to_mqtt(
+                sim,
+                settings.mqtt,
+                speed=0.0 if load else speed,
+                ground_truth=ground_truth,
+                catch_up=catch_up,
+                progress=_CatchUpReport(speed) if catch_up else None,
+            )
         )
     except MqttPublishFailed as exc:
         fail(f"simulate: {exc}", 1)
     _report(stats, f"published to {settings.mqtt!r}")
+
+
+class _CatchUpReport:
+    """One line a second while the history fills ("history: 14:00 of 24:00 simulated,
+    120,345 readings"), then one summary line."""
+
+    def __init__(self, speed: float) -> None:
+        self._speed = speed
+        self._last = 0.0
+
+    def __call__(self, at: CatchUp) -> None:
+        done = f"{_hours(at.done_ms)} of {_hours(at.span_ms)} simulated"
+        if at.caught_up:
+            pace = f"at {self._speed:g}x" if self._speed > 0 else "as fast as possible"
+            typer.echo(
+                f"{HISTORY_LINE} filled; simulating live {pace}: {done} in "
+                f"{at.elapsed_s:.1f} s, {at.readings:,} readings in {at.messages:,} messages"
+            )
+        elif time.monotonic() - self._last >= _PROGRESS_EVERY_S:
+            self._last = time.monotonic()
+            typer.echo(f"{HISTORY_LINE}: {done}, {at.readings:,} readings")
+
+
+def _hours(ms: int) -> str:
+    minutes = ms // 60_000
+    return f"{minutes // 60}:{minutes % 60:02d}"
 
 
 def _report(stats: RunStats, what: str) -> None:

@@ -38,6 +38,7 @@ __all__ = [
     "SitePlan",
     "UnitPlan",
     "build_plan",
+    "fleet_simulation",
 ]
 
 _AIR_LAG_S = 60.0
@@ -245,13 +246,18 @@ def _shipment_plan(
     )
 
 
+def fleet_simulation(raw: dict[str, Any] | None) -> FleetSimulation:
+    """The fleet file's top-level `simulation:` keys, checked."""
+    return _parse(FleetSimulation, raw, "simulation")
+
+
 def build_plan(fleet: Fleet, start_ms: int, end_ms: int, seed: int | None = None) -> SimPlan:
     """Resolve the fleet for a run from `start_ms` to `end_ms`.
 
     Args:
         seed: overrides `simulation.seed`; the same seed and fleet give the same run.
     """
-    top = _parse(FleetSimulation, fleet.simulation, "simulation")
+    top = fleet_simulation(fleet.simulation)
     run_seed = seed if seed is not None else (top.seed if top.seed is not None else 0)
     site_ids = {s.id for s in fleet.sites}
     for name in top.sites:
@@ -289,6 +295,8 @@ def build_plan(fleet: Fleet, start_ms: int, end_ms: int, seed: int | None = None
     for i, shipment in enumerate(fleet.shipments):
         where = f"shipments[{i}]({shipment.id})"
         ssim = _parse(ShipmentSimulation, shipment.simulation, f"{where}.simulation")
+        if not ssim.enabled:
+            continue
         splan = _shipment_plan(shipment, ssim, where, start_ms)
         shipments.append(splan)
         for k, spec in enumerate(ssim.faults):

@@ -10,7 +10,14 @@ from __future__ import annotations
 import enum
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from simulators.durations import parse_duration_s, parse_rfc3339_ms
 
@@ -214,6 +221,10 @@ def _default_lane() -> list[LegSpec]:
 
 
 class ShipmentSimulation(_Spec):
+    enabled: bool = Field(
+        default=True,
+        description="false: not simulated (a shipment whose logger file is imported instead)",
+    )
     depart: Seconds = Field(default=0.0, description="offset of departure from the start")
     lane: list[LegSpec] = Field(default_factory=_default_lane, min_length=1)
     shipper: ShipperSpec = ShipperSpec()
@@ -236,6 +247,11 @@ class SiteSimulation(_Spec):
 
 class FleetSimulation(_Spec):
     seed: int | None = None
+    story_start: AwareDatetime | None = Field(
+        default=None,
+        description="the instant the placements from it onwards were written against; "
+        "`coldchain up` moves them so that it falls on the simulated history's start",
+    )
     step_s: int = Field(default=30, gt=0, le=600, description="physics step")
     ambient_c: float = 22.0
     ambient_swing_c: float = Field(default=2.0, ge=0)

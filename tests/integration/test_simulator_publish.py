@@ -14,13 +14,14 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from coldchain import times
 from coldchain.config import MqttEndpoint
 from coldchain.fleet import Fleet
 from coldchain.models import Reading
 from coldchain.wire import decode_gateway_state, decode_readings, decode_status, parse_topic
 from simulators.engine import Simulation
 from simulators.plan import build_plan
-from simulators.runner import RunStats, run_to_mqtt
+from simulators.runner import CatchUp, RunStats, run_to_mqtt
 from tests.support.servers import MosquittoServer
 
 pytestmark = pytest.mark.integration
@@ -182,3 +183,37 @@ def test_speed_paces_publishing_against_the_wall_clock(
     stats = _publish(site, mosquitto.url, hours=1, speed=7200)  # 1 h in 0.5 s
     assert time.monotonic() - began >= 0.45
     received.wait_for(stats.messages + 2)
+
+
+def test_catch_up_sends_the_past_at_once_then_paces_from_now(
+    mosquitto: MosquittoServer, received: Received, site: str
+) -> None:
+    """`coldchain up`'s one simulation: two hours of history as fast as the broker takes
+    them, then the five minutes after now at 60x (5 s), the same plan throughout."""
+    now_ms = times.now_ms() // 60_000 * 60_000
+    plan = build_plan(_fleet(site), now_ms - 2 * HOUR_MS, now_ms + 5 * 60_000, 1)
+    reports: list[tuple[float, CatchUp]] = []
+    began = time.monotonic()
+    stats = asyncio.run(
+        run_to_mqtt(
+            Simulation(plan),
+            MqttEndpoint(mosquitto.url),
+            speed=60,
+            client_prefix=f"test-{site}",
+            catch_up=True,
+            progress=lambda at: reports.append((time.monotonic() - began, at)),
+        )
+    )
+    elapsed = time.monotonic() - began
+    received.wait_for(stats.messages + 2)
+    (caught_up_after_s, caught_up), *_ = [(t, at) for t, at in reports if at.caught_up]
+    assert [at.caught_up for _, at in reports].count(True) == 1
+    assert [at.done_ms for _, at in reports[:2]] == [HOUR_MS, 2 * HOUR_MS]  # per hour
+    assert caught_up.span_ms >= 2 * HOUR_MS
+    assert caught_up_after_s < 3.0  # two hours not paced
+    assert elapsed - caught_up_after_s >= 4.0  # the five minutes after now were
+    assert stats.readings == sum(
+        len(decode_readings(parse_topic(topic), payload))
+        for topic, payload in received.messages
+        if topic.endswith("/readings")
+    )
