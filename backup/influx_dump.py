@@ -31,6 +31,7 @@ from backup.manifest import (
     SeriesDump,
 )
 from backup.output import BackupFile, open_output
+from backup.progress import Progress, no_progress
 from coldchain.errors import StoreRejected
 from coldchain.influx import InfluxClient, Series, quote_identifier
 from coldchain.lineprotocol import FieldValue, encode_point
@@ -144,8 +145,11 @@ async def _dump_series(
     measurement: str,
     bounds_ms: tuple[int, int],
     slice_ms: int,
+    progress: Progress,
 ) -> tuple[int, int | None, int | None]:
     """Write every point of one series; returns (points, first ns, last ns)."""
+    step = f"influx {policy}.{measurement}"
+    progress(step, 0, None)
     converters = await _field_types(influx, policy, measurement)
     first_ms, last_ms = bounds_ms
     points, first_ns, last_ns = 0, None, None
@@ -167,11 +171,16 @@ async def _dump_series(
             last_ns = high if last_ns is None else max(last_ns, high)
             points += len(lines)
             await asyncio.to_thread(out.write, ("\n".join(lines) + "\n").encode("utf-8"))
+            progress(step, points, None)
     return points, first_ns, last_ns
 
 
 async def dump_influx(
-    influx: InfluxClient, root: Path, *, slice_ms: int = DEFAULT_SLICE_MS
+    influx: InfluxClient,
+    root: Path,
+    *,
+    slice_ms: int = DEFAULT_SLICE_MS,
+    progress: Progress = no_progress,
 ) -> tuple[InfluxSection, list[FileEntry]]:
     """Export the database of `influx` under `root/influx/`, one file per (RP, measurement).
 
@@ -198,7 +207,7 @@ async def dump_influx(
             relative = f"influx/{len(dumps):04d}.lp.gz"
             with open_output(root, relative, compress=True) as out:
                 points, first_ns, last_ns = await _dump_series(
-                    influx, out, policy.name, measurement, (first, last), slice_ms
+                    influx, out, policy.name, measurement, (first, last), slice_ms, progress
                 )
             files.append(out.entry)
             dumps.append(

@@ -28,6 +28,7 @@ from typing import Final
 from backup.errors import BackupDamaged, TargetNotEmpty
 from backup.influx_dump import measurements, retention_policies
 from backup.manifest import InfluxSection, RetentionPolicy, SeriesDump
+from backup.progress import Progress, no_progress
 from coldchain.downsampling import RESOLUTIONS, ensure_downsampling
 from coldchain.influx import InfluxClient, quote_identifier
 
@@ -165,10 +166,16 @@ def _batches(path: Path, horizon_ns: int | None) -> Iterator[tuple[bytes, int, i
 
 
 async def _write_series(
-    influx: InfluxClient, root: Path, dump: SeriesDump, horizon_ns: int | None
+    influx: InfluxClient,
+    root: Path,
+    dump: SeriesDump,
+    horizon_ns: int | None,
+    progress: Progress,
 ) -> SeriesRestored:
     batches = _batches(root / dump.file, horizon_ns)
     written = expired = 0
+    step = f"influx {dump.retention_policy}.{dump.measurement}"
+    progress(step, 0, dump.points)
     try:
         while (batch := await asyncio.to_thread(next, batches, None)) is not None:
             body, count, skipped = batch
@@ -178,6 +185,7 @@ async def _write_series(
                 )
             written += count
             expired += skipped
+            progress(step, written + expired, dump.points)
     except (OSError, EOFError, ValueError, IndexError) as exc:
         raise BackupDamaged(f"{dump.file}: unreadable line protocol: {exc}") from exc
     if written + expired != dump.points:
@@ -193,6 +201,7 @@ async def restore_influx(
     section: InfluxSection,
     *,
     replace: bool,
+    progress: Progress = no_progress,
 ) -> list[SeriesRestored]:
     """Recreate the database of `influx` from a dump; `replace` drops what is there first.
 
@@ -219,7 +228,9 @@ async def restore_influx(
     }
     restored = []
     for dump in section.series:
-        result = await _write_series(influx, root, dump, horizons.get(dump.retention_policy))
+        result = await _write_series(
+            influx, root, dump, horizons.get(dump.retention_policy), progress
+        )
         log.info(
             "restore: influx rp=%s measurement=%s points=%d expired=%d",
             dump.retention_policy,

@@ -40,6 +40,7 @@ from backup.manifest import (
     write_manifest,
 )
 from backup.output import private_directory
+from backup.progress import Progress, no_progress
 from coldchain.catalog.migrate import head_revision, upgrade_catalog
 from coldchain.errors import StoreUnavailable
 from coldchain.influx import InfluxClient
@@ -93,8 +94,10 @@ async def create_backup(
     influx: InfluxClient,
     data_dir: Path,
     slice_ms: int = DEFAULT_SLICE_MS,
+    progress: Progress = no_progress,
 ) -> Manifest:
-    """Write a complete backup into `directory` (new or empty); returns its manifest.
+    """Write a complete backup into `directory` (new or empty); returns its manifest;
+    `progress` hears each step and each series' points as they are written.
 
     Raises:
         TargetNotEmpty: `directory` holds something.
@@ -106,9 +109,13 @@ async def create_backup(
     created = await asyncio.to_thread(_prepare_directory, directory)
     try:
         started = datetime.now(UTC)
+        progress("data dir", 0, None)
         data, data_files = await asyncio.to_thread(backup_data_dir, data_dir, directory)
+        progress("catalog", 0, None)
         catalog, catalog_files = await asyncio.to_thread(dump_catalog, catalog_engine, directory)
-        series, influx_files = await dump_influx(influx, directory, slice_ms=slice_ms)
+        series, influx_files = await dump_influx(
+            influx, directory, slice_ms=slice_ms, progress=progress
+        )
         manifest = Manifest(
             format=FORMAT,
             version=VERSION,
@@ -190,8 +197,10 @@ async def restore_backup(
     influx: InfluxClient,
     data_dir: Path,
     force: bool = False,
+    progress: Progress = no_progress,
 ) -> RestoreReport:
-    """Restore `backup` into the catalog, InfluxDB database and data dir given.
+    """Restore `backup` into the catalog, InfluxDB database and data dir given; `progress`
+    hears each step and each series' points as they are written.
 
     Each target must be empty unless `force`, which replaces what is there (catalog rows
     deleted, InfluxDB database dropped, the data-dir areas emptied).
@@ -206,11 +215,15 @@ async def restore_backup(
     if not force:
         await _refuse_occupied(catalog_engine, influx, data_dir)
     root, manifest = backup.directory, backup.manifest
+    progress("catalog", 0, None)
     await asyncio.to_thread(load_catalog, catalog_engine, root, manifest.catalog, replace=force)
     done = ["catalog"]
     try:
-        series = await restore_influx(influx, root, manifest.influx, replace=force)
+        series = await restore_influx(
+            influx, root, manifest.influx, replace=force, progress=progress
+        )
         done.append("InfluxDB")
+        progress("data dir", 0, None)
         files = await asyncio.to_thread(
             restore_data_dir, root, data_dir, manifest.data, replace=force
         )

@@ -39,6 +39,7 @@ from cli.options import (
     catalog_engine,
     fail,
 )
+from cli.progress import Tracker, progress_on_stderr
 from coldchain.catalog import CatalogError
 from coldchain.config import Settings
 from coldchain.errors import ConfigError, StoreError
@@ -81,12 +82,13 @@ def backup(
         data_dir=data_dir,
     )
     try:
-        manifest = asyncio.run(_backup(settings, directory, slice_hours * 3_600_000))
+        with progress_on_stderr() as tracker:
+            manifest = asyncio.run(_backup(settings, directory, slice_hours * 3_600_000, tracker))
     except (ConfigError, TargetNotEmpty, BackupIncompatible) as exc:
         fail(f"backup refused: {exc}", 2)
     except (StoreError, CatalogError, BackupError, OSError) as exc:
         fail(f"backup failed, nothing kept in {directory}: {exc}", 1)
-    _print_backup(directory, manifest)
+    _print_backup(directory, manifest, tracker.elapsed_s)
 
 
 @contextlib.asynccontextmanager
@@ -101,7 +103,7 @@ async def _stores(settings: Settings) -> AsyncIterator[tuple[Engine, InfluxClien
             yield engine, influx
 
 
-async def _backup(settings: Settings, directory: Path, slice_ms: int) -> Manifest:
+async def _backup(settings: Settings, directory: Path, slice_ms: int, tracker: Tracker) -> Manifest:
     async with _stores(settings) as (engine, influx):
         return await create_backup(
             directory,
@@ -109,10 +111,11 @@ async def _backup(settings: Settings, directory: Path, slice_ms: int) -> Manifes
             influx=influx,
             data_dir=settings.data_dir,
             slice_ms=slice_ms,
+            progress=tracker,
         )
 
 
-def _print_backup(directory: Path, manifest: Manifest) -> None:
+def _print_backup(directory: Path, manifest: Manifest, elapsed_s: float) -> None:
     rows = sum(table.rows for table in manifest.catalog.tables)
     audit = manifest.catalog.audit
     typer.echo(f"backup complete: {directory}")
@@ -126,6 +129,11 @@ def _print_backup(directory: Path, manifest: Manifest) -> None:
         typer.echo(f"  influx {manifest.influx.database}.{policy}: {points} points")
     typer.echo(f"  data dir: {len(manifest.data.files)} files")
     typer.echo(f"  {len(manifest.files)} files, digests in manifest.json")
+    points = sum(series.points for series in manifest.influx.series)
+    typer.echo(
+        f"backed up to {directory}: {rows:,} catalog rows, {points:,} points, "
+        f"{len(manifest.data.files)} data-dir files in {elapsed_s:.1f} s"
+    )
 
 
 def _points_by_policy(pairs: Iterable[tuple[str, int]]) -> dict[str, int]:
@@ -160,16 +168,19 @@ def restore(
     except BackupIncompatible as exc:
         fail(f"restore refused, nothing written: {exc}", 2)
     try:
-        report = asyncio.run(_restore(settings, verified, force))
+        with progress_on_stderr() as tracker:
+            report = asyncio.run(_restore(settings, verified, force, tracker))
     except (ConfigError, TargetNotEmpty, BackupIncompatible) as exc:
         hint = "" if force else "; --force replaces it"
         fail(f"restore refused, nothing written: {exc}{hint}", 2)
     except (StoreError, CatalogError, BackupError, OSError) as exc:
         fail(f"restore failed: {exc}", 1)
-    _print_restore(directory, report)
+    _print_restore(directory, report, tracker.elapsed_s)
 
 
-async def _restore(settings: Settings, verified: VerifiedBackup, force: bool) -> RestoreReport:
+async def _restore(
+    settings: Settings, verified: VerifiedBackup, force: bool, tracker: Tracker
+) -> RestoreReport:
     async with _stores(settings) as (engine, influx):
         return await restore_backup(
             verified,
@@ -177,10 +188,11 @@ async def _restore(settings: Settings, verified: VerifiedBackup, force: bool) ->
             influx=influx,
             data_dir=settings.data_dir,
             force=force,
+            progress=tracker,
         )
 
 
-def _print_restore(directory: Path, report: RestoreReport) -> None:
+def _print_restore(directory: Path, report: RestoreReport, elapsed_s: float) -> None:
     typer.echo(f"restore complete from {directory}")
     typer.echo(f"  catalog: {sum(report.tables.values())} rows in {len(report.tables)} tables")
     written = _points_by_policy((s.retention_policy, s.written) for s in report.series)
@@ -191,3 +203,7 @@ def _print_restore(directory: Path, report: RestoreReport) -> None:
         )
         typer.echo(f"  influx {policy}: {points} points{skipped}")
     typer.echo(f"  data dir: {report.files} files")
+    typer.echo(
+        f"restored from {directory}: {sum(report.tables.values()):,} catalog rows, "
+        f"{sum(written.values()):,} points, {report.files} data-dir files in {elapsed_s:.1f} s"
+    )

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from cli.options import CatalogUrl, ConfigFile, DataDir, build_settings, catalog_engine, fail
+from cli.progress import progress_on_stderr
 from coldchain.catalog import (
     catalog_session,
     create_token,
@@ -55,8 +56,8 @@ def catalog_import(
 ) -> None:
     """Load FLEET into the catalog: all of it or, if anything is wrong, none of it."""
     settings = build_settings(config, catalog_url=catalog_url, data_dir=data_dir)
-    with catalog_engine(settings) as engine:
-        report = import_fleet(engine, fleet, actor=_actor(actor))
+    with catalog_engine(settings) as engine, progress_on_stderr() as tracker:
+        report = import_fleet(engine, fleet, actor=_actor(actor), progress=tracker)
     typer.echo(report.summary())
 
 

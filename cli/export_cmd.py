@@ -36,6 +36,7 @@ from cli.options import (
     catalog_engine,
     fail,
 )
+from cli.progress import Tracker, progress_on_stderr
 from coldchain.catalog import CatalogError
 from coldchain.catalog.errors import CatalogNotFound
 from coldchain.config import Settings
@@ -84,8 +85,11 @@ def export(
     # sight, full collections triggered by parsing millions of readings stay cheap.
     gc.freeze()
     try:
-        with catalog_engine(settings, exit_on_error=False) as engine:
-            done = asyncio.run(_export(settings, engine, batch, fmt, partial, who))
+        with (
+            catalog_engine(settings, exit_on_error=False) as engine,
+            progress_on_stderr() as tracker,
+        ):
+            done = asyncio.run(_export(settings, engine, batch, fmt, partial, who, tracker))
         partial.replace(output)
     except (ConfigError, ExportError) as exc:
         _fail(partial, f"refused: {exc}", 2)
@@ -102,6 +106,10 @@ def export(
     typer.echo(f"verdict: {done.verdict} ({SCREEN})")
     for finding in done.findings:
         typer.echo(f"  - {finding}")
+    typer.echo(
+        f"exported {batch} as {fmt}: {done.readings:,} readings in {tracker.elapsed_s:.1f} s, "
+        f"sha256 {done.sha256}"
+    )
 
 
 def _fail(partial: Path, message: str, code: int) -> NoReturn:
@@ -110,7 +118,13 @@ def _fail(partial: Path, message: str, code: int) -> NoReturn:
 
 
 async def _export(
-    settings: Settings, engine: Engine, batch: str, fmt: str, path: Path, actor: str
+    settings: Settings,
+    engine: Engine,
+    batch: str,
+    fmt: str,
+    path: Path,
+    actor: str,
+    tracker: Tracker,
 ) -> ExportDone:
     done = ExportDone()
     signer = await asyncio.to_thread(ExportSigner.load_or_create, settings.data_dir)
@@ -125,6 +139,7 @@ async def _export(
                 actor=actor,
                 done=done,
                 settings=settings,
+                progress=tracker,
             )
             async for chunk in stream:
                 handle.write(chunk)

@@ -29,6 +29,7 @@ from cli.options import (
     catalog_engine,
     fail,
 )
+from cli.progress import Tracker, progress_on_stderr
 from coldchain.catalog.errors import CatalogNotFound
 from coldchain.config import MqttEndpoint
 from coldchain.errors import ConfigError, MqttPublishFailed
@@ -111,14 +112,16 @@ def logger_import(
                 # idempotent, so a failed publish and a re-run do not add the rules twice).
                 rules_first = import_rules_only(engine, prepared, actor=who)
             try:
-                sent = asyncio.run(
-                    _publish(
-                        prepared,
-                        import_endpoint(settings),
-                        timeout_s,
-                        catalog_changed=import_rules,
+                with progress_on_stderr() as tracker:
+                    sent = asyncio.run(
+                        _publish(
+                            prepared,
+                            import_endpoint(settings),
+                            timeout_s,
+                            tracker,
+                            catalog_changed=import_rules,
+                        )
                     )
-                )
             except (MqttPublishFailed, TimeoutError, OSError) as exc:
                 fail(
                     f"publishing failed, nothing recorded: {exc or 'timed out waiting for acks'}"
@@ -127,6 +130,11 @@ def logger_import(
                 )
             outcome = record_import(engine, prepared, actor=who, import_rules=import_rules)
             _report(prepared, replace(outcome, rule_ids=rules_first + outcome.rule_ids), sent)
+            if outcome.status == "imported":
+                typer.echo(
+                    f"imported {file.name} to {prepared.target.label}: "
+                    f"{outcome.readings:,} readings in {tracker.elapsed_s:.1f} s"
+                )
         except LoggerFileError as exc:
             fail(f"refused, nothing published or recorded: {exc}", 2)
         except ConfigError as exc:
@@ -167,6 +175,7 @@ async def _publish(
     prepared: PreparedImport,
     endpoint: MqttEndpoint,
     timeout_s: float,
+    tracker: Tracker,
     *,
     catalog_changed: bool,
 ) -> int:
@@ -177,7 +186,11 @@ async def _publish(
     client_id = f"coldchain-import-{site}-{os.getpid()}"
     async with ImportConnection(endpoint, site, client_id=client_id) as connection:
         return await publish_backfill(
-            prepared, connection, timeout_s=timeout_s, catalog_changed=catalog_changed
+            prepared,
+            connection,
+            timeout_s=timeout_s,
+            catalog_changed=catalog_changed,
+            progress=tracker,
         )
 
 

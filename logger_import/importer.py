@@ -22,7 +22,7 @@ recorded, the file's SHA-256 makes any further import of it a no-op.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -214,10 +214,12 @@ async def publish_backfill(
     *,
     timeout_s: float = 60.0,
     catalog_changed: bool = False,
+    progress: Callable[[str, int, int | None], None] | None = None,
 ) -> int:
     """Publish every reading and wait until the broker acknowledged all of them;
     `catalog_changed`: the device's rules were just stored, so the first message asks the
-    detector to reload the catalog before it evaluates these readings.
+    detector to reload the catalog before it evaluates these readings. `progress` hears
+    (what, readings so far, readings in the file) after each message and before the wait.
 
     Returns:
         The number of messages sent.
@@ -227,9 +229,14 @@ async def publish_backfill(
             import: nothing was recorded, and re-sent readings overwrite themselves).
     """
     sent = 0
+    total = len(prepared.file.readings)
     for topic, payload in prepared.messages(catalog_changed=catalog_changed):
         await publisher.publish(topic, payload)
         sent += 1
+        if progress is not None:
+            progress("readings published", min(sent * READINGS_PER_MESSAGE, total), total)
+    if progress is not None:
+        progress("waiting for the broker's acks", 0, None)
     await publisher.flush(timeout_s)
     return sent
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
@@ -24,7 +25,7 @@ from api.export.findings import describe
 from api.export.json_format import render_json
 from api.export.record import BatchRecord, load_batch_record
 from api.export.signing import ExportSigner, trailer
-from api.export.walk import Event, RecordEnd, Rules, walk_record
+from api.export.walk import Event, Readings, RecordEnd, Rules, walk_record
 from coldchain.catalog import Viewer, append_audit, catalog_session
 from coldchain.config import Settings
 from coldchain.influx import InfluxClient
@@ -38,6 +39,8 @@ MEDIA_TYPES = {"csv": "text/csv", "json": "application/json", "pdf": "applicatio
 _EXPORTERS = ("qa", "admin", "sponsor_viewer")
 
 Renderer = Callable[[BatchRecord, ExportMeta, AsyncIterator[Event]], AsyncIterator[bytes]]
+# (what, readings read so far, readings the placements expect): the CLI's progress bar.
+Progress = Callable[[str, int, int | None], None]
 CHART_BUCKETS = 600  # per placement and probe in the PDF's charts (min and max kept)
 
 
@@ -61,6 +64,7 @@ class ExportDone:
         sha256: digest of the body (what the trailer and the audit entry carry).
         audit_seq: the audit entry's number.
         verdict: the record's screen (findings.py); findings: one line per finding.
+        readings: how many readings the record holds (valid or not).
     """
 
     def __init__(self) -> None:
@@ -68,6 +72,7 @@ class ExportDone:
         self.audit_seq: int | None = None
         self.verdict: str | None = None
         self.findings: tuple[str, ...] = ()
+        self.readings = 0
 
 
 async def export_batch(
@@ -82,6 +87,7 @@ async def export_batch(
     now: datetime | None = None,
     done: ExportDone | None = None,
     settings: Settings | None = None,
+    progress: Progress | None = None,
 ) -> AsyncIterator[bytes]:
     """The signed export of batch `batch_id` in `fmt`, chunk by chunk.
 
@@ -94,6 +100,8 @@ async def export_batch(
         settings: where the excursion and reading-validity rules are configured, as for the
             detector (`detect_hysteresis_c`, `detect_clear_after_min`,
             `detect_error_values_c`, the probe range); None reads them from the environment.
+        progress: told after each chunk of readings how many were read of how many the
+            placements expect (a long record takes tens of seconds).
 
     Raises:
         ExportFormatError: `fmt` is not csv, json or pdf.
@@ -119,6 +127,8 @@ async def export_batch(
             record, influx, rules=rules, chart_buckets=CHART_BUCKETS if fmt == "pdf" else 0
         ),
         done,
+        progress,
+        _expected_readings(record),
     )
     hasher = hashlib.sha256()
     size = 0
@@ -151,13 +161,35 @@ async def export_batch(
     yield trailer(fmt, digest, signature, signer.key_id)
 
 
-async def _noting(events: AsyncIterator[Event], done: ExportDone | None) -> AsyncIterator[Event]:
-    """Pass the events through, keeping the verdict and findings for `done`."""
+async def _noting(
+    events: AsyncIterator[Event],
+    done: ExportDone | None,
+    progress: Progress | None,
+    expected: int,
+) -> AsyncIterator[Event]:
+    """Pass the events through, counting readings and keeping the verdict and findings for
+    `done`."""
+    readings = 0
     async for event in events:
-        if done is not None and isinstance(event, RecordEnd):
+        if isinstance(event, Readings):
+            readings += len(event.times)
+            if progress is not None:
+                progress("readings", readings, expected)
+        elif done is not None and isinstance(event, RecordEnd):
+            done.readings = readings
             done.verdict = event.report.verdict
             done.findings = tuple(describe(f) for f in event.report.findings)
         yield event
+
+
+def _expected_readings(record: BatchRecord) -> int:
+    """Readings the record should hold: each probe's fitted span over its log interval."""
+    return sum(
+        math.ceil((end - start) / (sensor.log_interval_s * 1000))
+        for placement in record.placements
+        for sensor in placement.sensors
+        for start, end in [placement.fitted_ms(sensor)]
+    )
 
 
 def _audit(

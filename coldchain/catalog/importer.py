@@ -15,7 +15,7 @@ version in force from the import, so the past is still judged by the limits of i
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,7 +66,11 @@ from coldchain.times import rfc3339, utc
 __all__ = ["ImportReport", "import_fleet", "import_fleet_model", "storage_label"]
 
 RowT = TypeVar("RowT", bound=Base)
+ItemT = TypeVar("ItemT")
 Describe = Callable[[tuple[int | str, ...]], str]
+# (what, objects done, objects in the file): `coldchain catalog import`'s progress bar, for
+# a fleet of thousands of units takes tens of seconds.
+Progress = Callable[[str, int, int | None], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +107,12 @@ def storage_label(product: Product) -> str:
     return label
 
 
-def import_fleet(engine: Engine, path: Path, *, actor: str) -> ImportReport:
+def import_fleet(
+    engine: Engine, path: Path, *, actor: str, progress: Progress | None = None
+) -> ImportReport:
     """Load `path` and import it; `ConfigError` (line and field) if the file or record refuse.
+    `progress` hears each of the file's objects (sponsor, site, unit, user, product, batch,
+    shipment, placement) as it is written.
 
     Raises:
         ConfigError: the file is invalid or contradicts the recorded chain of custody.
@@ -119,6 +127,7 @@ def import_fleet(engine: Engine, path: Path, *, actor: str) -> ImportReport:
             actor=actor,
             where=lambda loc: f"{path}: {lines.describe(loc)}",
             cite=lines.describe,
+            progress=progress,
         )
 
 
@@ -129,6 +138,7 @@ def import_fleet_model(
     actor: str,
     where: Describe | None = None,
     cite: Describe | None = None,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Import an already parsed fleet in the caller's transaction (which must roll back on error).
 
@@ -139,7 +149,7 @@ def import_fleet_model(
     problems = [f"{describe(loc)}: {text}" for loc, text in fleet_problems(fleet)]
     if problems:
         raise ConfigError("\n".join(problems))
-    job = _Import(session, actor)
+    job = _Import(session, actor, progress, _objects(fleet))
     problems = job.write(fleet, describe)
     problems += job.write_placements(fleet, describe, cite or describe)
     if problems:
@@ -148,16 +158,48 @@ def import_fleet_model(
     return ImportReport(dict(job.created), dict(job.updated))
 
 
+def _objects(fleet: Fleet) -> int:
+    """The objects of the file whose import the progress counts."""
+    return sum(
+        (
+            len(fleet.sponsors),
+            len(fleet.sites),
+            sum(len(site.units) for site in fleet.sites),
+            len(fleet.users),
+            len(fleet.products),
+            len(fleet.batches),
+            len(fleet.shipments),
+            len(fleet.placements),
+        )
+    )
+
+
 class _Import:
-    def __init__(self, session: Session, actor: str) -> None:
+    def __init__(
+        self, session: Session, actor: str, progress: Progress | None, objects: int
+    ) -> None:
         self.session = session
         self.actor = actor
+        self.progress = progress
+        self.objects = objects
+        self.done = 0
         self.created: Counter[str] = Counter()
         self.updated: Counter[str] = Counter()
         self.units: dict[str, int] = {}
         self.zones: dict[str, str] = {}
         # One moment for the whole import: every condition it changes takes effect together.
         self.now = datetime.now(UTC)
+
+    def _each(self, items: Iterable[ItemT]) -> Iterator[ItemT]:
+        """`items`, each counted as done once the loop's body is through with it."""
+        for item in items:
+            yield item
+            self._tick()
+
+    def _tick(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress("fleet objects", self.done, self.objects)
 
     def upsert(
         self, model: type[RowT], key: Any, entity: str, entity_id: str, fields: dict[str, Any]
@@ -206,15 +248,15 @@ class _Import:
     def write(self, fleet: Fleet, describe: Describe) -> list[str]:
         """Upsert everything but placements, parents first; problems with the record."""
         problems: list[str] = []
-        for sponsor in fleet.sponsors:
+        for sponsor in self._each(fleet.sponsors):
             self.upsert(SponsorRow, sponsor.id, "sponsor", sponsor.id, {"name": sponsor.name})
         self.zones = {site.id: site.timezone for site in fleet.sites}
-        for site in fleet.sites:
+        for site in self._each(fleet.sites):
             fields = {"name": site.name, "timezone": site.timezone}
             self.upsert(SiteRow, site.id, "site", site.id, fields)
-            for unit in site.units:
+            for unit in self._each(site.units):
                 self._unit(site.id, unit)
-        for user in fleet.users:
+        for user in self._each(fleet.users):
             existed = self.session.get(UserRow, user.id) is not None
             changed = upsert_user(
                 self.session,
@@ -227,11 +269,11 @@ class _Import:
             )
             if changed:
                 (self.updated if existed else self.created)["user"] += 1
-        for i, product in enumerate(fleet.products):
+        for i, product in self._each(enumerate(fleet.products)):
             problem = self._product(product)
             if problem is not None:
                 problems.append(f"{describe(('products', i, 'storage'))}: {problem}")
-        for i, batch in enumerate(fleet.batches):
+        for i, batch in self._each(enumerate(fleet.batches)):
             recorded = self.session.get(BatchRow, batch.id)
             if recorded is not None and recorded.product_id != batch.product:
                 # A lot is of one product for life; relabelling it would rewrite history.
@@ -241,7 +283,7 @@ class _Import:
                 )
                 continue
             self.upsert(BatchRow, batch.id, "batch", batch.id, {"product_id": batch.product})
-        for shipment in fleet.shipments:
+        for shipment in self._each(fleet.shipments):
             fields = {
                 "origin_site_id": shipment.origin,
                 "destination_site_id": shipment.destination,
@@ -399,6 +441,7 @@ class _Import:
                     f"{_iso(recorded.end_at)}, the file says {_iso(end)}: "
                     "moves are recorded, never overwritten"
                 )
+            self._tick()  # a fresh placement is counted when the loop below adds it
         from_file: dict[int, int] = {}
 
         def other(row: PlacementRow) -> str:
@@ -406,7 +449,7 @@ class _Import:
                 return f"placements[{from_file[row.id]}]"
             return f"the recorded placement from {_iso(row.start_at)} to {_iso(row.end_at)}"
 
-        for i, placement in fresh:
+        for i, placement in self._each(fresh):
             place, start = self._place(placement), utc(placement.from_)
             end = _utc_or_none(placement)
             clash = find_overlap(
