@@ -46,6 +46,7 @@ class Demo:
     influx_url: str
     story_ms: int  # the story's start: where `up` moved `simulation.story_start`
     output: str
+    api_url: str
 
     def record(self, batch: str, tmp: Path) -> dict[str, Any]:
         """The batch's signed record as `coldchain export -f json` writes it."""
@@ -121,6 +122,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         output = "".join(lines)
         found = re.search(r"InfluxDB\s+(http://\S+)", output)
         assert found, output
+        page = re.search(r"web page\s+(http://\S+)/ ", output)
+        assert page, output
         assert "history filled" in output, output
         fleet = load_fleet(var / "demo-fleet.yaml")
         story_ms = story_start_ms(fleet)
@@ -138,7 +141,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             60,
             "the day of history in InfluxDB",
         )
-        yield Demo(var, found[1], story_ms, output)
+        yield Demo(var, found[1], story_ms, output, page[1])
     finally:
         process.terminate()
         try:
@@ -239,3 +242,46 @@ def test_the_real_logger_file_is_the_record_of_the_delivered_batch(
     assert len(sensor["readings"]) == 124
     warm = [f for f in record["summary"]["findings"] if f["kind"] == "excursion"]
     assert max(f["peak_c"] for f in warm) == 24.3  # the device's own maximum, on arrival
+
+
+def _login(demo: Demo, user: str) -> dict[str, str]:
+    logins = (demo.var / "secrets" / "demo-logins.txt").read_text().splitlines()
+    password = next(line.split()[-1] for line in logins if line.startswith(f"{user} "))
+    answer = httpx.post(
+        f"{demo.api_url}/v1/auth/token", data={"username": user, "password": password}
+    )
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def test_alices_first_tile_charts_the_whole_day(demo: Demo) -> None:
+    """The page's 24-hour chart of FRIDGE-01 (alice's first tile), asked as the page asks
+    it: data in at least 95 % of its buckets for each probe, from the downsampled series
+    that ingest computed while the history was published (before, only the last two hours
+    had buckets)."""
+    headers = _login(demo, "alice")
+    end_ms = times.now_ms()
+    params = {
+        "from": times.rfc3339_ms(end_ms - 24 * _HOUR_MS),
+        "to": times.rfc3339_ms(end_ms),
+        "buckets": "300",
+    }
+
+    def chart() -> dict[str, Any]:
+        answer = httpx.get(
+            f"{demo.api_url}/v1/sites/BSL/units/FRIDGE-01/history", params=params, headers=headers
+        )
+        assert answer.status_code == 200, answer.text
+        found: dict[str, Any] = answer.json()
+        return found
+
+    def covered(history: dict[str, Any]) -> dict[str, float]:
+        slots = 24 * _HOUR_MS / history["bucket_ms"]
+        return {s["sensor"]: len(s["points"]) / slots for s in history["series"]}
+
+    # The newest hours' buckets follow within a downsampling round (5 s) of the readings.
+    wait_until(lambda: min(covered(chart()).values(), default=0) >= 0.95, 30, "the day's buckets")
+    history = chart()
+    assert history["resolution"] != "raw"
+    assert set(covered(history)) == {"p1", "p2"}
+    assert min(covered(history).values()) >= 0.95, covered(history)
