@@ -3,11 +3,14 @@ InfluxDB readers (`api.readings`); shared by the routes and the SSE stream."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Set
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Query, Response
 from pydantic import AwareDatetime
+from sqlalchemy import Engine, select
 
 from api.access import Access, HistorySegment, LivePlace
 from api.convert import alert_public, history_public, limits_public, location_public
@@ -17,6 +20,8 @@ from api.readings import read_history, read_live, read_sparklines
 from api.readings.live import LiveJudge, place_status
 from api.schemas import LivePlacePublic, LivePublic, SensorLivePublic
 from api.state import ApiState, HistoryKey
+from coldchain.catalog import catalog_session
+from coldchain.catalog.schema import SiteRow
 from coldchain.times import from_ms, to_ms
 from coldchain.wire import MIN_TS_MS
 
@@ -105,6 +110,7 @@ async def live_answer(
         if spark
         else {}
     )
+    zones = await asyncio.to_thread(_site_zones, state.engine, {p.location.site for p in places})
     answers = []
     for place in places:
         live = place_status(place, readings, now_ms=now_ms, judge=judge)
@@ -129,9 +135,22 @@ async def live_answer(
                 ],
                 alerts=[alert_public(a) for a in live.alerts],
                 spark=sparks.get(place.location.id) if spark else None,
+                timezone=zones.get(place.location.site, "UTC"),
             )
         )
     return LivePublic(generated_at=now, places=answers)
+
+
+def _site_zones(engine: Engine, sites: Set[str]) -> dict[str, str]:
+    """The IANA zone of each site, so the page shows a place's times as its people read
+    them (one small query per live answer, which viewers of one scope share)."""
+    if not sites:
+        return {}
+    with catalog_session(engine) as session:
+        rows = session.execute(
+            select(SiteRow.id, SiteRow.timezone).where(SiteRow.id.in_(sorted(sites)))
+        )
+        return {site: zone for site, zone in rows}
 
 
 async def scoped_live(
@@ -196,6 +215,7 @@ async def history_response(
             now_ms=state.now_ms(),
             downsampled=state.downsampling_ready,
             validity=state.validity,
+            late_after_ms=int(state.settings.api_history_late_s * 1000),
         )
         return history_public(lo, hi, segments, result).model_dump_json().encode()
 

@@ -30,7 +30,7 @@ from api.headers import SecurityHeaders
 from api.livecache import live_cache
 from api.querycache import StatementCache
 from api.ratelimit import LoginLimiter
-from api.routes import ROUTERS, page
+from api.routes import ROUTERS, docs, page
 from api.state import ApiState
 from api.tokens import LoginTokens, load_or_create_key
 from api.ttlcache import TtlCache
@@ -127,7 +127,8 @@ def create_app(
         version="1",
         summary="Cold-chain telemetry: live temperatures, history and alerts, per tenant.",
         openapi_url="/v1/openapi.json",
-        # Swagger UI needs inline script and a CDN: neither passes the page's CSP.
+        # FastAPI's Swagger UI needs inline script and a CDN: neither passes the page's CSP.
+        # `api.routes.docs` serves it at /v1/docs from local files instead.
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
@@ -136,6 +137,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router, prefix="/v1")
     app.include_router(page.router)
+    app.include_router(docs.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     if settings.api_cors_origins:  # closed unless origins are named
         app.add_middleware(

@@ -192,6 +192,7 @@ def history_public(
                 device=s.device,
                 sensor=s.sensor,
                 points=s.points,
+                late=s.late,
             )
             for s in result.series
         ],

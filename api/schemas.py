@@ -208,6 +208,11 @@ class LivePlacePublic(_Out):
     spark: list[tuple[int, float]] | None = Field(
         default=None, description="[t_ms, mean °C] of the last hours, when asked for"
     )
+    timezone: str = Field(
+        default="UTC",
+        description="IANA time zone of the place's site (a shipment: its origin's), the "
+        "zone its local times are shown in",
+    )
 
 
 class LivePublic(_Out):
@@ -223,6 +228,12 @@ class HistorySeriesPublic(_Out):
     sensor: str
     points: list[tuple[int, float, float, float]] = Field(
         description="[bucket start t_ms, min °C, max °C, mean °C]"
+    )
+    late: list[int] = Field(
+        default_factory=list,
+        description="bucket starts (t_ms) holding a reading received more than "
+        "`api_history_late_s` after the bucket ended (a backfill); raw buckets only, "
+        "as downsampled series keep no arrival time",
     )
 
 

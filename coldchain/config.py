@@ -245,6 +245,12 @@ class Settings(BaseSettings):
         ge=1,
         description="the longest history range one request may ask for (a 400 beyond it)",
     )
+    api_history_late_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="a raw history bucket holding a reading that arrived this long after the "
+        "bucket ended is marked late (backfilled) in the history answer and the page's chart",
+    )
     api_max_body_bytes: int = Field(
         default=65_536,
         ge=1024,

@@ -50,7 +50,8 @@ _RETENTION_MS = {"INF": 2**62, "90d": 90 * 86_400_000, "730d": 730 * 86_400_000}
 
 @dataclass(slots=True)
 class SeriesPoints:
-    """Buckets of one sensor at one place: `points` are [t_ms, min, max, mean]."""
+    """Buckets of one sensor at one place: `points` are [t_ms, min, max, mean]; `late`: the
+    start of each raw bucket holding a reading that arrived late (backfilled)."""
 
     location: str
     site: str
@@ -58,6 +59,7 @@ class SeriesPoints:
     device: str
     sensor: str
     points: list[tuple[int, float, float, float]] = field(default_factory=list)
+    late: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,9 +132,12 @@ def _statement(
     # The count's name tells raw rows (readings) from downsampled ones (source buckets)
     # apart in the merged answer of one multi-statement request.
     count = "n" if part.resolution is RAW else "sub"
+    # Raw readings keep when they were received (coldchain.lineprotocol): the newest arrival
+    # per bucket tells a backfilled bucket, at the cost of one more aggregate.
+    received = ', max("received_ms") AS "recv"' if part.resolution is RAW else ""
     return (
         f'SELECT min("{lo}") AS "lo", max("{hi}") AS "hi", mean("{mean}") AS "mean",'
-        f' count("{mean}") AS "{count}" FROM {part.resolution.source(database)}'
+        f' count("{mean}") AS "{count}"{received} FROM {part.resolution.source(database)}'
         f" WHERE time >= {part.start_ms}ms AND time < {part.end_ms}ms"
         f" AND {devices_clause(devices)}"
         f" AND {valid_buckets_condition(validity, part.resolution)}"
@@ -152,11 +157,14 @@ async def read_history(
     now_ms: int,
     downsampled: bool = True,
     validity: ReadingValidity = DEFAULT_VALIDITY,
+    late_after_ms: int = 600_000,
 ) -> HistoryResult:
     """Buckets of every sensor of every segment, read only inside the segments' windows,
     from the readings `validity` calls temperatures (pass the API's
     `ReadingValidity.from_settings(settings)`); `downsampled` False reads raw readings only
-    (the retention policies are missing)."""
+    (the retention policies are missing). A raw bucket is late when one of its readings
+    was received more than `late_after_ms` after the bucket's end: a backfill, which the
+    chart marks (downsampled series keep no arrival time, so their buckets never are)."""
     start_ms, end_ms = to_ms(start), to_ms(end)
     resolution, bucket_ms = choose_resolution(start_ms, end_ms, buckets, now_ms)
     if not downsampled:
@@ -179,6 +187,7 @@ async def read_history(
                     _statement(part, influx.database, devices, bucket_ms, offset_ms, validity)
                 )
     merged: dict[SensorKey, dict[int, list[float]]] = {}
+    late: dict[SensorKey, set[int]] = {}
     # Statements' series share tags and bucket times, merged below.
     for answer in await cache.query_each(influx, statements):
         for series in answer:
@@ -187,22 +196,29 @@ async def read_history(
             if series.columns == _DOWNSAMPLED_COLUMNS:
                 interval = owners.get((key.site, key.source, key.device), ("", 60_000))[1]
                 weight_each = max(resolution.bucket_ms / max(interval, 1), 1.0)
-            elif series.columns != _RAW_COLUMNS:
+            elif series.columns == _RAW_COLUMNS:
+                arrived_by = bucket_ms + late_after_ms
+                late.setdefault(key, set()).update(
+                    row[0]
+                    for row in series.values
+                    if row[4] and row[5] is not None and row[5] - row[0] > arrived_by
+                )
+            else:
                 raise RuntimeError(f"history: unexpected columns {series.columns}")  # a bug
             _merge(merged.setdefault(key, {}), series.values, weight_each)
-    return HistoryResult(resolution.name, bucket_ms, _collect(merged, owners))
+    return HistoryResult(resolution.name, bucket_ms, _collect(merged, owners, late))
 
 
 # What `_statement` selects, in its order (the count names raw rows apart from buckets).
-_RAW_COLUMNS = ["time", "lo", "hi", "mean", "n"]
+_RAW_COLUMNS = ["time", "lo", "hi", "mean", "n", "recv"]
 _DOWNSAMPLED_COLUMNS = ["time", "lo", "hi", "mean", "sub"]
 
 
 def _merge(buckets: dict[int, list[float]], rows: list[list[Any]], weight_each: float) -> None:
-    """Fold rows [time, lo, hi, mean, count] into buckets [lo, hi, weighted sum, weight]:
-    a plain loop over the answer's lists, as a year at 1,000 buckets is thousands of rows
-    per request."""
-    for t, lo, hi, mean, n in rows:
+    """Fold rows [time, lo, hi, mean, count, (received)] into buckets [lo, hi, weighted sum,
+    weight]: a plain loop over the answer's lists, as a year at 1,000 buckets is thousands
+    of rows per request."""
+    for t, lo, hi, mean, n, *_ in rows:
         if lo is None or hi is None or mean is None or not n:
             continue
         weight = n * weight_each
@@ -221,13 +237,16 @@ def _merge(buckets: dict[int, list[float]], rows: list[list[Any]], weight_each: 
 def _collect(
     merged: dict[SensorKey, dict[int, list[float]]],
     owners: dict[tuple[str, str, str], tuple[str, int]],
+    late: dict[SensorKey, set[int]],
 ) -> list[SeriesPoints]:
     result = []
-    for (site, source, device, sensor), buckets in sorted(merged.items()):
+    for key, buckets in sorted(merged.items()):
+        site, source, device, sensor = key
         location = owners.get((site, source, device), ("", 0))[0]
         points = [
             (t, lo, hi, total / weight if weight else lo)
             for t, (lo, hi, total, weight) in sorted(buckets.items())
         ]
-        result.append(SeriesPoints(location, site, source, device, sensor, points))
+        marked = sorted(late.get(key, ()))
+        result.append(SeriesPoints(location, site, source, device, sensor, points, marked))
     return result

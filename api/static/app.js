@@ -5,7 +5,12 @@
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
-const state = { token: null, me: null, places: new Map(), selected: null, stream: null, timers: [] };
+const state = {
+  token: null, me: null, places: new Map(), selected: null, stream: null, timers: [],
+  zones: new Map(),       // site id -> IANA zone (from the live answer)
+  departures: new Map(),  // shipment id -> when the viewer's goods left (ms), once asked
+  charts: 0,              // history requests made; only the latest one is drawn
+};
 
 const $ = (id) => document.getElementById(id);
 
@@ -56,6 +61,7 @@ function logout(message = "") {
   $("login-view").classList.remove("hidden");
   $("who").textContent = "";
   $("login-error").textContent = message;
+  state.departures.clear();  // another viewer may see other placements
 }
 
 // The log-out button ends the session on the server too (every login token of the user
@@ -88,6 +94,26 @@ async function start(token) {
   state.timers.push(setInterval(() => refreshAlerts(false), 5000));
 }
 
+// ---- times, in the place's own zone and named: what the people there read on the clock --
+const DATED_AFTER_MS = 20 * 3600000;  // an older time also says which day
+
+function zonedFormat(zone, options) {
+  try { return new Intl.DateTimeFormat([], Object.assign({ timeZone: zone }, options)); }
+  catch { return new Intl.DateTimeFormat([], Object.assign({ timeZone: "UTC" }, options)); }
+}
+
+// "14:05 CET (Europe/Zurich)"; with the day and month when older than DATED_AFTER_MS.
+function placeTime(ms, zone) {
+  const options = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short" };
+  if (Date.now() - ms > DATED_AFTER_MS) Object.assign(options, { day: "numeric", month: "short" });
+  return `${zonedFormat(zone, options).format(new Date(ms))} (${zone})`;
+}
+
+function siteTime(site, ms) {
+  const zone = state.zones.get(site);
+  return zone ? placeTime(ms, zone) : new Date(ms).toLocaleString();
+}
+
 // ---- pages: live (tiles, chart, alerts) and QA export --------------------------------
 function showView() {
   const exporting = location.hash === "#export" && canExport();
@@ -113,6 +139,7 @@ function applyLive(live, withSpark) {
     const old = state.places.get(place.location.id);
     if (!withSpark && old) place.spark = old.spark;
     state.places.set(place.location.id, place);
+    state.zones.set(place.location.site, place.timezone);
     seen.add(place.location.id);
   }
   for (const id of [...state.places.keys()]) if (!seen.has(id)) state.places.delete(id);
@@ -146,13 +173,39 @@ function renderTiles() {
     }
     const limits = place.limits ? `limits ${place.limits.min_c}–${place.limits.max_c} °C` : "no limits (empty)";
     tile.append(el("div", { class: "meta" }, `${limits} · ${place.batches.join(", ") || "—"}`));
-    const newest = place.sensors.map((s) => s.ts).filter(Boolean).sort().pop();
-    tile.append(el("div", { class: "meta" }, newest ? `read ${new Date(newest).toLocaleTimeString()}` : "no reading"));
+    tile.append(el("div", { class: "meta read" }, readNote(place)));
     if (place.alerts.length) tile.append(el("div", { class: "meta" }, `${place.alerts.length} open alert(s)`));
     tile.append(sparkline(place));
     tile.addEventListener("click", () => selectPlace(place.location.id));
     box.append(tile);
   }
+}
+
+// When the place was last heard of. A USB logger records to memory until it is read out at
+// arrival: its silence is "awaiting upload" since its last reading or, if none is recent,
+// since the goods left (the shipment's placements), not a missing reading.
+function readNote(place) {
+  const newest = place.sensors.map((s) => s.ts).filter(Boolean).map(Date.parse).sort((a, b) => a - b).pop();
+  if (place.sensors.some((s) => s.status === "awaiting_upload")) {
+    const departed = departure(place);
+    const since = Math.max(newest ?? -Infinity, departed ?? -Infinity);
+    return Number.isFinite(since) ? `awaiting upload since ${placeTime(since, place.timezone)}` : "awaiting upload";
+  }
+  return newest ? `read ${placeTime(newest, place.timezone)}` : "no reading";
+}
+
+function departure(place) {
+  const id = place.location.id;
+  if (place.location.kind !== "shipment") return null;
+  if (!state.departures.has(id)) {
+    state.departures.set(id, null);  // asked once; the tile says "awaiting upload" until then
+    api(`/v1/shipments/${encodeURIComponent(id)}`).then((detail) => {
+      const open = detail.placements.filter((p) => !p.end || Date.parse(p.end) > Date.now());
+      const starts = open.map((p) => Date.parse(p.start));
+      if (starts.length) { state.departures.set(id, Math.min(...starts)); renderTiles(); }
+    }).catch(() => { /* no departure known: "awaiting upload" without a time */ });
+  }
+  return state.departures.get(id);
 }
 
 function sparkline(place) {
@@ -230,11 +283,31 @@ async function selectPlace(id) {
   const to = new Date();
   const from = new Date(to.getTime() - hours * 3600000);
   const query = new URLSearchParams({ from: from.toISOString(), to: to.toISOString(), buckets: "300" });
+  const ticket = ++state.charts;
   const history = await api(`${historyPath(id)}?${query}`);
-  drawChart(history, from.getTime(), to.getTime());
+  if (ticket !== state.charts) return;  // a later choice of place or range is drawn instead
+  const place = state.places.get(id);
+  drawChart(history, from.getTime(), to.getTime(), place ? place.timezone : "UTC");
 }
 
-function drawChart(history, t0, t1) {
+// One colour per sensor (six, then again), named in the legend: "p1", or "LOG-1/p1" when
+// the place has several devices.
+function seriesNames(series) {
+  const devices = new Set(series.map((s) => `${s.site}/${s.source}/${s.device}`));
+  return series.map((s) => (devices.size > 1 ? `${s.device}/${s.sensor}` : s.sensor));
+}
+
+function drawLegend(series, names, anyLate) {
+  const box = $("chart-sensors");
+  box.replaceChildren();
+  series.forEach((s, i) => {
+    if (!s.points.length) return;
+    box.append(el("span", { class: `key sensor s${i % 6}` }), el("span", { class: "sensor-name" }, names[i]));
+  });
+  if (anyLate) box.append(el("span", { class: "key late" }), el("span", {}, "backfilled (arrived late)"));
+}
+
+function drawChart(history, t0, t1, zone) {
   const svg = $("chart");
   svg.replaceChildren();
   const W = 900, H = 300, L = 48, R = 10, T = 10, B = 26;
@@ -242,7 +315,9 @@ function drawChart(history, t0, t1) {
   const limits = history.segments.flatMap((s) => s.limits);
   const values = series.flatMap((s) => s.points.flatMap((p) => [p[1], p[2]]))
     .concat(limits.flatMap((l) => [l.min_c, l.max_c]));
-  $("chart-note").textContent = `${history.resolution} series, buckets of ${Math.round(history.bucket_ms / 60000)} min`;
+  $("chart-note").textContent = `${history.resolution} series, buckets of ${Math.round(history.bucket_ms / 60000)} min, times in ${zone}`;
+  const names = seriesNames(series);
+  drawLegend(series, names, series.some((s) => s.late.length));
   if (!values.length) {
     svg.append(el("svg:text", { x: W / 2 - 60, y: H / 2 }, "No readings you may see in this range"));
     return;
@@ -257,15 +332,29 @@ function drawChart(history, t0, t1) {
     const v = lo + ((hi - lo) * i) / 4;
     svg.append(el("svg:text", { x: 4, y: y(v) + 4 }, `${v.toFixed(1)}°`));
     const t = t0 + ((t1 - t0) * i) / 4;
-    svg.append(el("svg:text", { x: x(t) - 30, y: H - 8 }, new Date(t).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" })));
+    const label = zonedFormat(zone, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    const anchor = i === 0 ? "start" : i === 4 ? "end" : "middle";  // the ends stay inside
+    svg.append(el("svg:text", { x: x(t), y: H - 8, "text-anchor": anchor }, label.format(new Date(t))));
   }
-  for (const s of series) {
+  const width = history.bucket_ms;
+  // Backfilled buckets under the lines: a stripe each, named on hover.
+  for (const [i, s] of series.entries()) {
+    for (const t of s.late) {
+      const stripe = el("svg:rect", {
+        class: "late", "data-t": t, "data-sensor": names[i], x: x(t), y: T,
+        width: Math.max(x(t + width) - x(t), 2), height: H - T - B,
+      });
+      stripe.append(el("svg:title", {}, `${names[i]}: backfilled (a reading here arrived late)`));
+      svg.append(stripe);
+    }
+  }
+  for (const [i, s] of series.entries()) {
     if (!s.points.length) continue;
-    const width = history.bucket_ms;
+    const colour = `s${i % 6}`;
     const top = s.points.map((p) => `${x(p[0]).toFixed(1)},${y(p[2]).toFixed(1)} ${x(p[0] + width).toFixed(1)},${y(p[2]).toFixed(1)}`);
     const bottom = s.points.slice().reverse().map((p) => `${x(p[0] + width).toFixed(1)},${y(p[1]).toFixed(1)} ${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`);
-    svg.append(el("svg:polygon", { class: "band", points: top.concat(bottom).join(" ") }));
-    svg.append(el("svg:polyline", { class: "mean", points: s.points.map((p) => `${x(p[0] + width / 2).toFixed(1)},${y(p[3]).toFixed(1)}`).join(" ") }));
+    svg.append(el("svg:polygon", { class: `band ${colour}`, "data-sensor": names[i], points: top.concat(bottom).join(" ") }));
+    svg.append(el("svg:polyline", { class: `mean ${colour}`, "data-sensor": names[i], points: s.points.map((p) => `${x(p[0] + width / 2).toFixed(1)},${y(p[3]).toFixed(1)}`).join(" ") }));
   }
   for (const limit of limits) {
     const a = x(Math.max(Date.parse(limit.start), t0));
@@ -287,7 +376,7 @@ async function refreshAlerts(force = false) {
   const canAck = ["warehouse_operator", "admin"].includes(state.me.role);
   for (const alert of alerts) {
     const row = el("tr", { class: alert.severity, "data-alert": alert.alert_id });
-    row.append(el("td", {}, new Date(alert.start).toLocaleString()));
+    row.append(el("td", {}, siteTime(alert.site, Date.parse(alert.start))));
     row.append(el("td", {}, `${alert.site}/${alert.device}/${alert.sensor}`));
     row.append(el("td", {}, alert.kind.replace("_", " ")));
     row.append(el("td", {}, alert.severity));
