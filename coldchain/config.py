@@ -235,9 +235,10 @@ class Settings(BaseSettings):
         description="a token's viewer reused this long: revocation takes effect within it",
     )
     api_history_cache_s: float = Field(
-        default=60.0,
+        default=10.0,
         ge=0,
-        description="history query answers shared this long (late backfill shows then); 0: off",
+        description="history query answers shared this long: a late reading shows in a chart "
+        "within this plus ingest_downsample_period_s; 0: off",
     )
     api_max_buckets: int = Field(default=2000, ge=10, le=10_000)
     api_history_max_span_days: int = Field(
