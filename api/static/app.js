@@ -102,10 +102,12 @@ function zonedFormat(zone, options) {
   catch { return new Intl.DateTimeFormat([], Object.assign({ timeZone: "UTC" }, options)); }
 }
 
-// "14:05 CET (Europe/Zurich)"; with the day and month when older than DATED_AFTER_MS.
+// "14:05 CET (Europe/Zurich)"; with the day and month when older than DATED_AFTER_MS, and
+// the year when it is not this one (an imported logger's alarm may be years old).
 function placeTime(ms, zone) {
   const options = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short" };
   if (Date.now() - ms > DATED_AFTER_MS) Object.assign(options, { day: "numeric", month: "short" });
+  if (new Date(ms).getUTCFullYear() !== new Date().getUTCFullYear()) options.year = "numeric";
   return `${zonedFormat(zone, options).format(new Date(ms))} (${zone})`;
 }
 

@@ -31,6 +31,7 @@ from coldchain.fleet import load_fleet
 from simulators.story import story_start_ms
 from tests.support.pipeline import wait_until
 from tests.support.servers import free_port
+from tests.support.webpage import attributes, chromium, shot
 
 pytestmark = pytest.mark.integration
 
@@ -285,3 +286,47 @@ def test_alices_first_tile_charts_the_whole_day(demo: Demo) -> None:
     assert history["resolution"] != "raw"
     assert set(covered(history)) == {"p1", "p2"}
     assert min(covered(history).values()) >= 0.95, covered(history)
+
+
+def test_in_chromium_alices_first_tile_charts_the_whole_day(demo: Demo, tmp_path: Path) -> None:
+    """The page itself, as alice opens it after `make demo`: her first tile is selected and
+    its 24-hour chart drawn; each probe's band covers at least 95 % of the chart's buckets."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    logins = (demo.var / "secrets" / "demo-logins.txt").read_text().splitlines()
+    password = next(line.split()[-1] for line in logins if line.startswith("alice "))
+    with chromium(tmp_path) as driver:
+        driver.get(demo.api_url + "/")
+        driver.find_element(By.ID, "username").send_keys("alice")
+        driver.find_element(By.ID, "password").send_keys(password)
+        driver.find_element(By.ID, "login-button").click()
+
+        def coverage(_: object) -> dict[str, float] | None:
+            note = driver.find_element(By.ID, "chart-note").text  # "1m series, buckets of 5 min"
+            found = re.search(r"buckets of (\d+) min", note)
+            bands = attributes(driver, "polygon.band", "points")
+            names = attributes(driver, "polygon.band", "data-sensor")
+            if not found or not bands:
+                return None
+            slots = 24 * 60 / int(found[1])
+            # Each bucket gives the band two corners on its top edge and two on its bottom.
+            shares = {n: len(b.split()) / 4 / slots for n, b in zip(names, bands, strict=True)}
+            return shares if min(shares.values()) >= 0.95 else None
+
+        shares = WebDriverWait(driver, 40, poll_frequency=1).until(coverage)
+        assert shares is not None
+        assert "History of BSL/FRIDGE-01" in driver.find_element(By.ID, "chart-title").text
+        assert set(shares) == {"p1", "p2"}, shares
+        # The Q-tag's own alarms of November 2022 say their year (not "Nov 8" as if today's).
+        WebDriverWait(driver, 15).until(
+            lambda d: "RCPJ00010" in d.find_element(By.ID, "alert-rows").text
+        )
+        imported = [
+            row
+            for row in driver.find_element(By.ID, "alert-rows").text.splitlines()
+            if "RCPJ00010" in row
+        ]
+        assert imported, driver.find_element(By.ID, "alert-rows").text
+        assert all("2022" in row for row in imported), imported
+        shot(driver, "demo-first-tile-24h.png")
