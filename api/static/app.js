@@ -376,6 +376,7 @@ async function refreshAlerts(force = false) {
   if (typing && force !== true) return;  // do not wipe a comment being written
   rows.replaceChildren();
   const canAck = ["warehouse_operator", "admin"].includes(state.me.role);
+  const canClose = ["qa", "admin"].includes(state.me.role);
   for (const alert of alerts) {
     const row = el("tr", { class: alert.severity, "data-alert": alert.alert_id });
     row.append(el("td", {}, siteTime(alert.site, Date.parse(alert.start))));
@@ -391,6 +392,12 @@ async function refreshAlerts(force = false) {
       button.addEventListener("click", () => acknowledge(alert.alert_id, comment));
       action.append(comment, button);
     }
+    if (canClose && alert.state === "resolved") {
+      const cause = el("input", { placeholder: "root cause (required)", "aria-label": "root cause", class: "close-cause" });
+      const button = el("button", { type: "button", class: "close" }, "Close");
+      button.addEventListener("click", () => closeAlert(alert.alert_id, cause));
+      action.append(cause, button);
+    }
     row.append(action);
     rows.append(row);
   }
@@ -405,6 +412,17 @@ async function acknowledge(alertId, input) {
   input.blur();
   await refreshAlerts(true);
   await refreshLive(false);
+}
+
+// QA closes a resolved alert with its root cause: what the batch record counts as explained.
+async function closeAlert(alertId, input) {
+  const rootCause = input.value.trim();
+  if (!rootCause) { input.focus(); input.placeholder = "a root cause is required"; return; }
+  await api(`/v1/alerts/${encodeURIComponent(alertId)}/close`, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ root_cause: rootCause }),
+  });
+  input.blur();
+  await refreshAlerts(true);
 }
 
 // ---- QA export ----------------------------------------------------------------------

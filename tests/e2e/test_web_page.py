@@ -1,5 +1,5 @@
 """The web page in headless Chromium (Debian `chromium` + `chromedriver`, via Selenium):
-log in, see a live value change, acknowledge an alert. Screenshots go to
+log in, see a live value change, acknowledge an alert, close one as QA. Screenshots go to
 test-artifacts/web/ for people to look at. The QA export page: test_export_page.py."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.support.api_world import World, write_reading
 from tests.support.webpage import attributes, login, severe_browser_errors, shot
@@ -56,6 +56,33 @@ def test_operator_acknowledges_an_alert(world: World, browser: WebDriver) -> Non
     assert alert["history"][-1]["actor"] == "omar"
     assert alert["history"][-1]["comment"] == "probe moved back, door shut"
     shot(browser, "operator-acknowledged.png")
+
+
+def test_qa_closes_a_resolved_alert_with_its_root_cause(world: World, browser: WebDriver) -> None:
+    login(browser, world.base_url, "quinn")
+    Select(browser.find_element(By.ID, "alert-state")).select_by_value("resolved")
+    row_css = '#alert-rows tr[data-alert="B-F03-1"]'
+    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, row_css))
+    row = browser.find_element(By.CSS_SELECTOR, row_css)
+    row.find_element(By.CSS_SELECTOR, "input.close-cause").send_keys(
+        "defrost cycle, product unaffected"
+    )
+    shot(browser, "qa-close.png")
+    row.find_element(By.CSS_SELECTOR, "button.close").click()
+    WebDriverWait(browser, 10).until(lambda d: not d.find_elements(By.CSS_SELECTOR, row_css))
+    alert = world.client.get("/v1/alerts/B-F03-1", headers=world.headers("quinn")).json()
+    assert alert["state"] == "closed"
+    assert alert["history"][-1]["actor"] == "quinn"
+    assert alert["history"][-1]["root_cause"] == "defrost cycle, product unaffected"
+    errors = severe_browser_errors(browser)
+    assert not errors, errors
+
+
+def test_an_operator_cannot_close_alerts(world: World, browser: WebDriver) -> None:
+    login(browser, world.base_url, "omar")
+    Select(browser.find_element(By.ID, "alert-state")).select_by_value("resolved")
+    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#alert-rows tr"))
+    assert not browser.find_elements(By.CSS_SELECTOR, "button.close")
 
 
 def _tile(driver: WebDriver, place: str) -> dict[str, str]:

@@ -48,6 +48,7 @@ class Demo:
     story_ms: int  # the story's start: where `up` moved `simulation.story_start`
     output: str
     api_url: str
+    process: subprocess.Popen[str]
 
     def record(self, batch: str, tmp: Path) -> dict[str, Any]:
         """The batch's signed record as `coldchain export -f json` writes it."""
@@ -142,7 +143,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             60,
             "the day of history in InfluxDB",
         )
-        yield Demo(var, found[1], story_ms, output, page[1])
+        yield Demo(var, found[1], story_ms, output, page[1], process)
     finally:
         process.terminate()
         try:
@@ -330,3 +331,18 @@ def test_in_chromium_alices_first_tile_charts_the_whole_day(demo: Demo, tmp_path
         assert imported, driver.find_element(By.ID, "alert-rows").text
         assert all("2022" in row for row in imported), imported
         shot(driver, "demo-first-tile-24h.png")
+
+
+def test_the_demo_stops_cleanly_and_never_prints_a_password(demo: Demo) -> None:
+    """Last in this file (it stops the demo the others read): Ctrl-C's SIGTERM stops every
+    service and server in order, exit status 0, and the demo passwords stay in their file."""
+    assert demo.process.stdout is not None
+    demo.process.terminate()
+    assert demo.process.wait(timeout=90) == 0
+    output = demo.output + demo.process.stdout.read()
+    assert "points written to InfluxDB so far:" in output
+    assert output.rstrip().endswith("coldchain stopped")
+    logins = (demo.var / "secrets" / "demo-logins.txt").read_text().splitlines()
+    assert oct((demo.var / "secrets" / "demo-logins.txt").stat().st_mode & 0o777) == "0o600"
+    for line in logins:
+        assert line.split()[-1] not in output
