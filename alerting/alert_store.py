@@ -22,6 +22,7 @@ from coldchain.catalog.alerts import (
     due_escalations,
     escalate_alert,
     open_alert,
+    raise_peaks,
     resolve_alert,
 )
 from coldchain.catalog.outbox import enqueue_notification, pending_count
@@ -30,7 +31,7 @@ from coldchain.catalog.store import catalog_session
 from coldchain.config import Settings
 from coldchain.times import from_ms
 
-__all__ = ["NotifyConfig", "count_pending", "escalate_due", "write_changes"]
+__all__ = ["NotifyConfig", "count_pending", "escalate_due", "write_changes", "write_peaks"]
 
 _SEVERITY = {"warning": 0, "alarm": 1}
 
@@ -140,6 +141,12 @@ def write_changes(engine: Engine, changes: Sequence[AlertChange], cfg: NotifyCon
             if cfg.notifies(ch.severity):
                 _notify(session, row, cfg, at, cfg.email_to if ch.state == "open" else ())
     return applied
+
+
+def write_peaks(engine: Engine, peaks: dict[str, float]) -> int:
+    """Open alerts' peaks so far into the catalog (what the alert list and tiles show)."""
+    with catalog_session(engine) as session:
+        return raise_peaks(session, peaks)
 
 
 def escalate_due(

@@ -116,6 +116,17 @@ class Detector:
         """Missing data, and backfills whose burst is over; call every second or so."""
         return self.clock.tick(now_ms)
 
+    def open_peaks(self) -> dict[str, float]:
+        """The peak so far of each open alert on the sensors changed since the last
+        snapshot (call before `snapshot`, which clears the marks): an alert is opened with
+        the peak of its first readings beyond the limit, and the condition may grow after."""
+        peaks: dict[str, float] = {}
+        for row in self.sensors.changed:
+            for episode in self.sensors.state(row).episodes.values():
+                if episode.alert_id is not None and episode.peak_c is not None:
+                    peaks[episode.alert_id] = episode.peak_c
+        return peaks
+
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """JSON-able state of every sensor changed since the last snapshot; clears the mark."""
         return persistence.snapshot(self.sensors, self.devices)

@@ -17,7 +17,13 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select
 
-from alerting.alert_store import NotifyConfig, count_pending, escalate_due, write_changes
+from alerting.alert_store import (
+    NotifyConfig,
+    count_pending,
+    escalate_due,
+    write_changes,
+    write_peaks,
+)
 from alerting.channels import EmailChannel, MqttChannel, WebhookChannel
 from alerting.channels.base import Channel
 from alerting.conditions import load_timeline
@@ -105,6 +111,8 @@ class DetectorService:
         self.influx = InfluxClient.for_settings(settings)
         # payloads over ingest_max_payload_bytes skipped unread (logged with this total)
         self.oversize_skipped = 0
+        # The peak last written per open alert (`_raise_peaks`).
+        self._peaks: dict[str, float] = {}
         # the catalog revision (audit head) the loaded timeline reflects; None: unknown
         self.loaded_revision: int | None = None
 
@@ -334,11 +342,35 @@ class DetectorService:
                 ch.retrospective,
             )
         self.metrics.record_changes(changes)
+        await self._raise_peaks(changes, detector)
         snapshot = detector.snapshot()
         if snapshot:
             await asyncio.to_thread(self.store.save, snapshot)
         if changes:
             self.dispatcher.wake()
+
+    async def _raise_peaks(self, changes: list[AlertChange], detector: Detector) -> None:
+        """An open alert's peak as its condition grows (it was opened with the peak of its
+        first readings beyond the limit): written when it moved, not at every reading. A
+        catalog that does not answer only delays it: resolving writes the final peak."""
+        for ch in changes:
+            if ch.state == "open" and ch.peak_c is not None:
+                self._peaks[ch.alert_id] = ch.peak_c
+            else:
+                self._peaks.pop(ch.alert_id, None)
+        moved = {
+            alert_id: peak
+            for alert_id, peak in detector.open_peaks().items()
+            if self._peaks.get(alert_id) != peak
+        }
+        if not moved:
+            return
+        try:
+            await asyncio.to_thread(write_peaks, self.engine, moved)
+        except CatalogUnavailable as exc:
+            log.warning("detect: catalog unavailable, open alerts' peaks wait: %s", exc)
+            return
+        self._peaks.update(moved)
 
 
 def _catalog_revision(engine: Engine) -> int:

@@ -13,7 +13,7 @@ the readings, finds the existing row and changes nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -38,6 +38,7 @@ __all__ = [
     "get_alert",
     "list_alerts",
     "open_alert",
+    "raise_peaks",
     "resolve_alert",
 ]
 
@@ -206,6 +207,25 @@ def acknowledge_alert(
     row.next_escalation_at = None
     _record(session, row, actor=actor, action="acknowledge", at=at, old=old, comment=comment)
     return row
+
+
+def raise_peaks(session: Session, peaks: Mapping[str, float]) -> int:
+    """Set the peak so far of alerts still open or acknowledged (`peaks`: alert id -> the
+    detector's peak of its episode); returns how many changed. Not a state change: no history
+    or audit entry (the readings are the record; resolving records the final peak)."""
+    if not peaks:
+        return 0
+    rows = session.execute(
+        select(AlertRow).where(
+            AlertRow.id.in_(list(peaks)), AlertRow.state.in_(("open", "acknowledged"))
+        )
+    ).scalars()
+    changed = 0
+    for row in rows:
+        if row.peak_c != peaks[row.id]:
+            row.peak_c = peaks[row.id]
+            changed += 1
+    return changed
 
 
 def resolve_alert(

@@ -10,6 +10,7 @@ import httpx
 import orjson
 import pytest
 
+from coldchain.catalog.schema import AlertRow
 from coldchain.times import now_ms, to_ms
 from tests.support.detector import (
     AlertListener,
@@ -126,6 +127,49 @@ def test_kill9_mid_excursion_gives_exactly_one_alert_with_its_true_start(
     finally:
         gateway.close()
         listener.close()
+
+
+def test_an_open_alarms_peak_follows_its_condition_before_it_resolves(
+    broker: MosquittoServer, detect: DetectProcess
+) -> None:
+    """The alarm list and the tiles read the catalog's peak: opened with the peak of its
+    first readings beyond the limit, it follows the excursion while it is open (before, it
+    changed only at resolve: an alarm 5 °C worse than opened still said its first value)."""
+    gateway = Publisher(broker.port, client_id="gw-peak")
+    seq = 0
+
+    def open_alarm() -> AlertRow | None:
+        return next(
+            (
+                a
+                for a in alerts(detect.catalog_url)
+                if a.kind == "excursion" and a.severity == "alarm" and a.state == "open"
+            ),
+            None,
+        )
+
+    try:
+        deadline = time.monotonic() + 60
+        while open_alarm() is None:
+            assert time.monotonic() < deadline, detect.log_text()[-3000:]
+            gateway.publish(UNIT_TOPIC, _reading(seq, 9.5))
+            seq += 1
+            time.sleep(0.5)
+        opened = open_alarm()
+        assert opened is not None
+        assert opened.peak_c == 9.5
+        for temp in (10.4, 11.8, 12.6, 12.1):
+            gateway.publish(UNIT_TOPIC, _reading(seq, temp))
+            seq += 1
+            time.sleep(0.3)
+        gateway.wait_acked()
+        wait_until(
+            lambda: (alarm := open_alarm()) is not None and alarm.peak_c == 12.6,
+            15,
+            "the open alarm's peak to follow the readings",
+        )
+    finally:
+        gateway.close()
 
 
 def test_backfill_with_an_excursion_inside_raises_one_retrospective_alert(
