@@ -42,7 +42,7 @@ from coldchain.config import Settings
 from coldchain.influx import (
     InfluxClient,
     quote_identifier,
-    quote_string,
+    tags_condition,
     valid_readings_condition,
 )
 from coldchain.judgement.validity import ReadingValidity
@@ -223,13 +223,7 @@ async def downsampling_present(influx: InfluxClient) -> bool:
 def device_condition(devices: Sequence[Mapping[str, str]]) -> str:
     """An InfluxQL condition matching any of `devices`, each given by the tags that name it
     (site, source, device)."""
-    clauses = (
-        "("
-        + " AND ".join(f"{quote_identifier(k)} = {quote_string(v)}" for k, v in sorted(d.items()))
-        + ")"
-        for d in devices
-    )
-    return "(" + " OR ".join(clauses) + ")"
+    return "(" + " OR ".join(f"({tags_condition(sorted(d.items()))})" for d in devices) + ")"
 
 
 def _bucket_query(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -31,6 +31,7 @@ __all__ = [
     "Series",
     "quote_identifier",
     "quote_string",
+    "tags_condition",
     "valid_readings_condition",
 ]
 
@@ -65,6 +66,12 @@ def quote_identifier(name: str) -> str:
 def quote_string(value: str) -> str:
     """An InfluxQL string literal in single quotes (a tag value in WHERE)."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def tags_condition(tags: Iterable[tuple[str, str]]) -> str:
+    """`"site" = 'S' AND "device" = 'D' ...`: the points with these tag values, in the
+    order given (a statement's text is a cache key, so callers keep theirs stable)."""
+    return " AND ".join(f"{quote_identifier(tag)} = {quote_string(value)}" for tag, value in tags)
 
 
 def valid_readings_condition(validity: ReadingValidity, field: str = "temp_c") -> str:

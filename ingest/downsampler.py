@@ -23,12 +23,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Final, Self
 
@@ -36,30 +36,28 @@ from coldchain.downsampling import HOUR_MS, downsample_range
 from coldchain.errors import StoreError, StoreRejected
 from coldchain.influx import InfluxClient
 from coldchain.judgement.validity import ReadingValidity
-from coldchain.measurements import READING
+from ingest.duplicates import device_of, reading_keys
 from ingest.metrics import IngestMetrics
 
 __all__ = ["DirtyHours", "Downsampler", "touched_hours"]
 
 log = logging.getLogger(__name__)
 
-# A reading line: its tags and its time (ms). Ids match `coldchain.wire.ID_PATTERN` and
-# reading fields are numbers, so no part holds a space or an escaped comma.
-_READING: Final = re.compile(rf"^{READING},([^ ]+) [^ ]+ ([0-9]+)$", re.MULTILINE)
-_SENSOR_TAG: Final = "sensor="
 # A journal larger than this is rewritten with only the live marks when a round clears.
 _COMPACT_BYTES: Final = 4 * 1024 * 1024
 
 _Mark = tuple[int, str]  # (hour start ms, the device's tags without the sensor)
 
 
-def _device(tags: str) -> str:
-    return ",".join(t for t in tags.split(",") if not t.startswith(_SENSOR_TAG))
+@lru_cache(maxsize=65536)
+def _device(series: str) -> str:
+    """A device's name in the journal: its tags without the sensor, `device=D,site=S,...`."""
+    return ",".join(f"{tag}={value}" for tag, value in device_of(series))
 
 
 def touched_hours(text: str) -> set[_Mark]:
     """The (hour, device) pairs the reading lines of a batch fall in."""
-    return {(int(ms) - int(ms) % HOUR_MS, _device(tags)) for tags, ms in _READING.findall(text)}
+    return {(int(ms) - int(ms) % HOUR_MS, _device(series)) for series, ms in reading_keys(text)}
 
 
 def _tags(device: str) -> Mapping[str, str]:

@@ -27,11 +27,19 @@ from functools import lru_cache
 from typing import Final
 
 from coldchain.errors import StoreRejected, StoreUnavailable
-from coldchain.influx import InfluxClient, Series, quote_identifier, quote_string
+from coldchain.influx import InfluxClient, Series, quote_identifier, tags_condition
 from coldchain.measurements import READING
 from coldchain.times import from_ms
 
-__all__ = ["BatchReadings", "Checked", "Conflict", "ReadbackRefused", "check_stored"]
+__all__ = [
+    "BatchReadings",
+    "Checked",
+    "Conflict",
+    "ReadbackRefused",
+    "check_stored",
+    "device_of",
+    "reading_keys",
+]
 
 _MEASUREMENT: Final = READING
 _PREFIX: Final = _MEASUREMENT + ","
@@ -76,7 +84,13 @@ NOTHING_LEFT_OUT: Final = Checked(None, 0, [])
 
 
 @lru_cache(maxsize=65536)
-def _device(series: str) -> _Device:
+def reading_keys(text: str) -> list[_Key]:
+    """(series key, time ms) of each reading line of a batch's text."""
+    keys: list[_Key] = _READING_KEY.findall(text)
+    return keys
+
+
+def device_of(series: str) -> _Device:
     """The device's tags of a series key. Ids match `coldchain.wire.ID_PATTERN`, so
     nothing in a key is escaped."""
     pairs = (part.partition("=") for part in series.split(",")[1:])
@@ -106,7 +120,7 @@ def _text(values: _Values) -> str:
 @lru_cache(maxsize=65536)
 def _select(device: _Device) -> str:
     """A device's statement up to its time range, built once per device."""
-    match = " AND ".join(f"{quote_identifier(k)} = {quote_string(v)}" for k, v in device)
+    match = tags_condition(device)
     fields = ", ".join(quote_identifier(name) for name in _MEASURED)
     return f"SELECT {fields} FROM {quote_identifier(_MEASUREMENT)} WHERE {match} AND "
 
@@ -127,7 +141,7 @@ class BatchReadings:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self._keys: list[_Key] = _READING_KEY.findall(text)
+        self._keys = reading_keys(text)
 
     def __bool__(self) -> bool:
         return bool(self._keys)
@@ -142,7 +156,7 @@ class BatchReadings:
         for series, texts in times.items():
             numbers = list(map(int, texts))
             low, high = min(numbers), max(numbers)
-            device = _device(series)
+            device = device_of(series)
             if device in spans:
                 low, high = min(low, spans[device][0]), max(high, spans[device][1])
             spans[device] = (low, high)

@@ -45,7 +45,7 @@ from coldchain.catalog.schema import (
     StorageUnitRow,
 )
 from coldchain.errors import StoreRejected
-from coldchain.influx import InfluxClient, quote_identifier, quote_string
+from coldchain.influx import InfluxClient, quote_identifier, tags_condition
 from coldchain.judgement.limits import Limits, own_limits, strictest
 from coldchain.measurements import READING
 from coldchain.models import SensorKey
@@ -87,9 +87,8 @@ class SensorRef:
     @property
     def condition(self) -> str:
         """The InfluxQL condition that matches this probe's points (of any measurement)."""
-        return " AND ".join(
-            f"{quote_identifier(tag)} = {quote_string(value)}"
-            for tag, value in (
+        return tags_condition(
+            (
                 ("site", self.site),
                 ("source", self.source),
                 ("device", self.device),

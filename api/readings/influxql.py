@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from api.access.model import Device
-from coldchain.influx import quote_identifier, quote_string
+from coldchain.influx import quote_identifier, tags_condition
 from coldchain.models import SensorKey
 
 __all__ = ["GROUP_TAGS", "devices_clause", "tag_key"]
@@ -20,11 +20,7 @@ def devices_clause(devices: Iterable[Device]) -> str:
         if key in seen:
             continue
         seen.add(key)
-        parts.append(
-            f"({quote_identifier('site')} = {quote_string(d.site)}"
-            f" AND {quote_identifier('source')} = {quote_string(d.source)}"
-            f" AND {quote_identifier('device')} = {quote_string(d.device)})"
-        )
+        parts.append(f"({tags_condition(zip(('site', 'source', 'device'), key, strict=True))})")
     return "(" + " OR ".join(parts) + ")"
 
 
