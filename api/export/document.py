@@ -378,14 +378,17 @@ def custody_gap_dict(gap: CustodyGap) -> dict[str, Any]:
 
 
 def finding_dict(finding: Finding) -> dict[str, Any]:
-    """kind, start, end, where, state, then what the kind needs."""
+    """id, kind, start, end, where, state, the deviation covering it, then what the kind
+    needs."""
     zone = finding.zone
     return {
+        "id": finding.id,
         "kind": finding.kind,
         "start": None if finding.start_ms is None else when_ms(finding.start_ms, zone),
         "end": None if finding.end_ms is None else when_ms(finding.end_ms, zone),
         "where": finding.where,
         "state": finding.state,
+        "deviation": finding.deviation,
         **finding.detail,
     }
 

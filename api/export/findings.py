@@ -1,12 +1,16 @@
 """The record's findings and its verdict: an automated screen of the readings against the
 product's own storage condition, which QA reviews; it decides nothing.
 
-Every finding has a kind, where and when it happened and a state:
+Every finding has an id, a kind, where and when it happened and a state:
 - `open`: QA has to look at it (an excursion beyond the alarm delay, a gap, a custody gap,
   invalid readings, the budget exceeded, the detector and the readings disagreeing, a
   placement without a sensor, a re-sent reading refused because it differed from the stored
-  one: `conflicting_readings`, api/export/conflicts.py);
-- `cleared`: the detector's alert for it was closed by QA with a root cause;
+  one: `conflicting_readings`, api/export/conflicts.py), also while a deviation that covers
+  it is not yet closed (`deviation` names it);
+- `cleared`: a closed deviation covers it (coldchain/catalog/deviations.py): by its id and a
+  span that holds all of it. A QA-closed alert alone clears nothing: the deviation is where
+  QA assesses the impact and the sponsor agrees. A finding that grew past the span its
+  deviation covered (late readings) is open again;
 - `context`: an alarm the detector raised under another product's tighter limits in a shared
   place; shown, never held against this product;
 - `ongoing`: an excursion still running when the record was generated.
@@ -14,14 +18,18 @@ Every finding has a kind, where and when it happened and a state:
 Excursions shorter than the alarm delay are in the excursion table and charged to the
 stability budget, not findings of their own (unless still running).
 
+The id is stable across exports of the same record: a digest of the batch, the kind, where
+and the start, so a deviation can name the finding it covers and a later export finds it.
+
 Verdict, exactly one of: `incomplete` (an excursion still running, or a placement still
 open, at generation time: the record is not finished), `open findings`, `no open findings`.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from api.export.conflicts import ConflictRun
@@ -32,7 +40,7 @@ from api.export.reconcile import (
     InvalidFinding,
     stricter_limits_text,
 )
-from api.export.record import AlertInfo, BatchRecord, PlacementInfo, SensorRef
+from api.export.record import AlertInfo, BatchRecord, Coverage, PlacementInfo, SensorRef
 from api.export.summary import BudgetVerdict
 from api.export.timeline import Timeline
 from coldchain.times import from_ms, to_ms
@@ -49,6 +57,7 @@ __all__ = [
     "Finding",
     "collect_findings",
     "describe",
+    "finding_id",
     "verdict",
 ]
 
@@ -65,7 +74,8 @@ SCREEN = (
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One finding. `zone`: the IANA zone its times are shown in (its place's); `detail`:
-    what its kind needs, JSON-ready."""
+    what its kind needs, JSON-ready; `id`: `finding_id`, set with `deviation` (the
+    deviation that covers it, e.g. DEV-3) once the record's deviations are applied."""
 
     kind: str
     start_ms: int | None
@@ -74,6 +84,37 @@ class Finding:
     where: str
     state: str
     detail: dict[str, Any]
+    id: str = ""
+    deviation: str | None = None
+
+
+def finding_id(batch: str, kind: str, where: str, start_ms: int | None) -> str:
+    """`kind-` and 12 hex digits of SHA-256 over what names the finding in its record."""
+    key = f"{batch}|{kind}|{where}|{'-' if start_ms is None else start_ms}"
+    return f"{kind}-{hashlib.sha256(key.encode('utf-8')).hexdigest()[:12]}"
+
+
+def _covers(cover: Coverage, finding: Finding) -> bool:
+    """The deviation names this finding and its span holds all of it (an open end only
+    covers an open end)."""
+    if cover.finding_id != finding.id or cover.start_ms != finding.start_ms:
+        return False
+    if finding.end_ms is None or cover.end_ms is None:
+        return finding.end_ms is None and cover.end_ms is None
+    return finding.end_ms <= cover.end_ms
+
+
+def _judged(finding: Finding, record: BatchRecord) -> Finding:
+    """The finding with its id, and cleared when a closed deviation covers it."""
+    found = replace(
+        finding, id=finding_id(record.batch, finding.kind, finding.where, finding.start_ms)
+    )
+    covers = [c for c in record.coverage if _covers(c, found)]
+    if not covers or found.state in (CONTEXT, ONGOING):
+        return found
+    closed = next((c for c in covers if c.state == "closed"), None)
+    chosen = closed or covers[-1]
+    return replace(found, state=CLEARED if closed else OPEN, deviation=chosen.deviation)
 
 
 def _probe(placement: PlacementInfo, sensor: SensorRef) -> str:
@@ -113,7 +154,7 @@ def _excursion(f: ExcursionFinding, places: dict[int, PlacementInfo]) -> list[Fi
             )
         )
     elif exc is not None and (exc.run.alarm or exc.ongoing):
-        state = ONGOING if exc.ongoing else CLEARED if f.explained else OPEN
+        state = ONGOING if exc.ongoing else OPEN
         found.append(
             Finding(
                 "excursion",
@@ -213,7 +254,7 @@ def collect_findings(
                 g.gap.end_ms,
                 place.timezone,
                 _probe(place, g.sensor),
-                OPEN if g.explained_by is None else CLEARED,
+                OPEN,
                 {
                     "position": g.gap.where,
                     "duration_min": _minutes(g.gap.duration_ms),
@@ -231,7 +272,7 @@ def collect_findings(
                 i.run.end_ms,
                 place.timezone,
                 _probe(place, i.sensor),
-                OPEN if i.explained_by is None else CLEARED,
+                OPEN,
                 {
                     "readings": i.run.count,
                     "values_c": list(i.run.values),
@@ -276,7 +317,7 @@ def collect_findings(
             )
         )
     found.sort(key=lambda f: (-1 if f.start_ms is None else f.start_ms, f.kind, f.where))
-    return found
+    return [_judged(f, record) for f in found]
 
 
 def verdict(findings: Sequence[Finding], record: BatchRecord) -> str:
@@ -294,7 +335,8 @@ def _utc(ms: int | None) -> str:
 
 def describe(finding: Finding) -> str:
     """One line for a terminal: state, kind, where, when."""
+    covered = "" if finding.deviation is None else f" ({finding.deviation})"
     return (
         f"{finding.state}: {finding.kind.replace('_', ' ')}, {finding.where}, "
-        f"{_utc(finding.start_ms)} to {_utc(finding.end_ms)}"
+        f"{_utc(finding.start_ms)} to {_utc(finding.end_ms)}{covered}"
     )

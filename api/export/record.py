@@ -30,6 +30,7 @@ from coldchain.catalog.conditions import (
     conditions_in_force,
     installed_span,
 )
+from coldchain.catalog.deviations import deviations_of_batch
 from coldchain.catalog.errors import CatalogNotFound
 from coldchain.catalog.logger_reports import StoredReport, imported_intervals_s, reports_for
 from coldchain.catalog.schema import (
@@ -54,6 +55,7 @@ from coldchain.times import to_ms
 __all__ = [
     "AlertInfo",
     "BatchRecord",
+    "Coverage",
     "PlacementInfo",
     "ProductInfo",
     "SensorRef",
@@ -233,12 +235,38 @@ class AlertInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Coverage:
+    """A finding a deviation of the batch covers, by id and span (findings.py applies it)."""
+
+    finding_id: str
+    start_ms: int | None
+    end_ms: int | None
+    deviation: str
+    state: str
+
+
+def _coverage(session: Session, batch: str) -> tuple[Coverage, ...]:
+    return tuple(
+        Coverage(
+            f.finding_id,
+            None if f.start_at is None else to_ms(f.start_at),
+            None if f.end_at is None else to_ms(f.end_at),
+            d.number,
+            d.state,
+        )
+        for d in deviations_of_batch(session, batch)
+        for f in d.findings
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class BatchRecord:
     batch: str
     product: ProductInfo
     placements: tuple[PlacementInfo, ...]
     alerts: tuple[AlertInfo, ...]
     generated_at: datetime
+    coverage: tuple[Coverage, ...] = ()
 
 
 def load_batch_record(
@@ -270,7 +298,8 @@ def load_batch_record(
         alerts = _alerts(session, sensors, placements, product)
         if sponsor:
             alerts = tuple(a.sponsor_view() for a in alerts if _concerns_product(a, product))
-    return BatchRecord(batch, product, placements, alerts, now)
+        coverage = _coverage(session, batch)
+    return BatchRecord(batch, product, placements, alerts, now, coverage)
 
 
 def _concerns_product(alert: AlertInfo, product: ProductInfo) -> bool:

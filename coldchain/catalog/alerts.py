@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coldchain.catalog.audit import append_audit
-from coldchain.catalog.errors import CatalogConflict, CatalogNotFound
+from coldchain.catalog.errors import CatalogConflict, CatalogNotFound, SegregationOfDuties
 from coldchain.catalog.outbox import enqueue_notification
 from coldchain.catalog.schema import AlertHistoryRow, AlertRow
 from coldchain.times import rfc3339
@@ -33,6 +33,7 @@ __all__ = [
     "acknowledge_alert",
     "alert_event",
     "close_alert",
+    "disposition_alert",
     "due_escalations",
     "escalate_alert",
     "get_alert",
@@ -266,10 +267,12 @@ def close_alert(
     root_cause: str,
     comment: str | None = None,
 ) -> AlertRow:
-    """QA closes a resolved alert, naming its root cause (required, not blank)."""
+    """QA closes a resolved alert, naming its root cause (required, not blank); someone
+    other than who acknowledged it (`SegregationOfDuties` otherwise)."""
     if not root_cause.strip():
         raise CatalogConflict(f"alert {alert_id}: closing needs a root cause")
     row = get_alert(session, alert_id)
+    _refuse_acknowledger(session, row.id, actor)
     old = _snapshot(row)
     _move(row, "closed")
     row.updated_at = at
@@ -284,6 +287,23 @@ def close_alert(
         root_cause=root_cause,
     )
     return row
+
+
+def _refuse_acknowledger(session: Session, alert_id: str, actor: str) -> None:
+    """Two persons: whoever acknowledged the alert (and recorded what was done) may not
+    also close it as QA, or one person's account of an excursion would stand unreviewed."""
+    acknowledged_by = session.execute(
+        select(AlertHistoryRow.id).where(
+            AlertHistoryRow.alert_id == alert_id,
+            AlertHistoryRow.state == "acknowledged",
+            AlertHistoryRow.actor == actor,
+        )
+    ).first()
+    if acknowledged_by is not None:
+        raise SegregationOfDuties(
+            f"alert {alert_id}: {actor} acknowledged it, so someone else must close it "
+            "(acknowledging and closing need two persons)"
+        )
 
 
 def escalate_alert(
@@ -343,3 +363,32 @@ def due_escalations(
         query = query.where(AlertRow.site_id.in_(sorted(sites)))
     query = query.order_by(AlertRow.next_escalation_at).limit(limit)
     return list(session.execute(query).scalars())
+
+
+def disposition_alert(
+    session: Session, alert_id: str, *, actor: str, at: datetime, deviation: str, end: datetime
+) -> AlertRow | None:
+    """Close an alert through the closed deviation that covers its finding (QA's
+    disposition, `actor` the assessor): the way out for an alert the detector cannot
+    resolve, such as a cumulative device rule's, which would otherwise stay open for ever
+    and overlap every later trip of the logger. An alert with no end gets `end`, the end of
+    the span the deviation covered. None when it was already closed."""
+    row = get_alert(session, alert_id)
+    if row.state == "closed":
+        return None
+    old = _snapshot(row)
+    row.state = "closed"
+    if row.end_at is None:
+        row.end_at = end
+    row.updated_at = at
+    row.next_escalation_at = None
+    _record(
+        session,
+        row,
+        actor=actor,
+        action="disposition",
+        at=at,
+        old=old,
+        root_cause=f"dispositioned through deviation {deviation}",
+    )
+    return row

@@ -35,6 +35,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "ALERT_KINDS",
     "ALERT_STATES",
+    "DEVIATION_STATES",
+    "IMPACTS",
+    "MEANINGS",
     "ROLES",
     "UNIT_KINDS",
     "AlertHistoryRow",
@@ -46,6 +49,9 @@ __all__ = [
     "Base",
     "BatchRow",
     "DeadLetterRow",
+    "DeviationFindingRow",
+    "DeviationHistoryRow",
+    "DeviationRow",
     "GatewayRow",
     "LoggerReportRow",
     "LoggerRow",
@@ -53,9 +59,12 @@ __all__ = [
     "PlacementRow",
     "ProductConditionRow",
     "ProductRow",
+    "ReleaseDecisionRow",
     "SensorRow",
     "ShipmentRow",
+    "SignatureRow",
     "SiteRow",
+    "SponsorContactRow",
     "SponsorRow",
     "StorageUnitRow",
     "UserRow",
@@ -74,6 +83,10 @@ ALERT_KINDS = (
     "forecast",
 )
 ALERT_STATES = ("open", "acknowledged", "resolved", "closed")
+DEVIATION_STATES = ("open", "assessed", "agreed", "disputed", "closed")
+IMPACTS = ("none", "minor", "major")
+#: What an electronic signature means (21 CFR 11.50(a)(3)).
+MEANINGS = ("authored", "reviewed", "approved", "rejected")
 
 # Named constraints, so later migrations can drop or alter them on SQLite (batch mode)
 # and PostgreSQL alike; Alembic's docs recommend a naming convention for exactly this.
@@ -489,3 +502,111 @@ class LoggerReportRow(Base):
     summary_json: Mapped[str] = mapped_column(Text)
     events_json: Mapped[str] = mapped_column(Text)
     rules_json: Mapped[str] = mapped_column(Text)
+
+
+class SponsorContactRow(Base):
+    """Where a sponsor wants to hear about deviations on its products (migration 0007)."""
+
+    __tablename__ = "sponsor_contacts"
+    __table_args__ = (
+        UniqueConstraint("sponsor_id", "channel", "destination"),
+        CheckConstraint("channel IN ('webhook', 'email')", name="channel"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sponsor_id: Mapped[str] = mapped_column(ForeignKey("sponsors.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    destination: Mapped[str] = mapped_column(String(400))
+
+
+class DeviationRow(Base):
+    """A deviation of a batch (migration 0007): the findings it covers, the CMO's product
+    impact assessment and the sponsor's decision, moving open -> assessed -> agreed or
+    disputed -> closed (coldchain/catalog/deviations.py)."""
+
+    __tablename__ = "deviations"
+    __table_args__ = (
+        CheckConstraint(_one_of("state", DEVIATION_STATES), name="state"),
+        CheckConstraint(f"impact IS NULL OR {_one_of('impact', IMPACTS)}", name="impact"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    title: Mapped[str] = mapped_column(String(400))
+    opened_at: Mapped[datetime]
+    opened_by: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    stability_reference: Mapped[str | None] = mapped_column(Text)
+    impact: Mapped[str | None] = mapped_column(String(16))
+    sponsor_comment: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+class DeviationFindingRow(Base):
+    """A finding a deviation covers: its id and the exact span covered. A finding that
+    grows past the span (late readings) is no longer covered."""
+
+    __tablename__ = "deviation_findings"
+    __table_args__ = (UniqueConstraint("deviation_id", "finding_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deviation_id: Mapped[int] = mapped_column(ForeignKey("deviations.id"), index=True)
+    finding_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    place: Mapped[str] = mapped_column(String(400))
+    start_at: Mapped[datetime | None]
+    end_at: Mapped[datetime | None]
+    alert_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class DeviationHistoryRow(Base):
+    """Each state change of a deviation: who, when, the comment, the signature if signed."""
+
+    __tablename__ = "deviation_history"
+    __table_args__ = (CheckConstraint(_one_of("state", DEVIATION_STATES), name="state"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deviation_id: Mapped[int] = mapped_column(ForeignKey("deviations.id"), index=True)
+    at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))
+    comment: Mapped[str | None] = mapped_column(Text)
+    signature_id: Mapped[int | None] = mapped_column(ForeignKey("signatures.id"))
+
+
+class SignatureRow(Base):
+    """An electronic signature (21 CFR 11.50, 11.70): who (printed name, role), when (UTC,
+    and local time in `timezone`), what it means, and the SHA-256 of exactly what was signed
+    (`content`, canonical JSON, kept so anyone can re-hash it). `seal` is the SHA-256 over
+    all of these, so editing any field of a stored signature shows."""
+
+    __tablename__ = "signatures"
+    __table_args__ = (
+        CheckConstraint(_one_of("meaning", MEANINGS), name="meaning"),
+        Index("ix_signatures_subject", "subject", "subject_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[str] = mapped_column(String(64))
+    batch_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    printed_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    meaning: Mapped[str] = mapped_column(String(16))
+    signed_at: Mapped[datetime]
+    local_time: Mapped[str] = mapped_column(String(64))
+    timezone: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(Text)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    seal: Mapped[str] = mapped_column(String(64))
+
+
+class ReleaseDecisionRow(Base):
+    """QA's signed decision on a batch's temperature record: `released` or `rejected`."""
+
+    __tablename__ = "release_decisions"
+    __table_args__ = (CheckConstraint("decision IN ('released', 'rejected')", name="decision"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
+    decision: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime]
+    decided_by: Mapped[str] = mapped_column(String(64))
+    signature_id: Mapped[int] = mapped_column(ForeignKey("signatures.id"))

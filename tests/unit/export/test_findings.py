@@ -17,7 +17,14 @@ from api.export.reconcile import (
     reconcile_excursions,
     reconcile_gaps,
 )
-from api.export.record import AlertInfo, BatchRecord, PlacementInfo, ProductInfo, SensorRef
+from api.export.record import (
+    AlertInfo,
+    BatchRecord,
+    Coverage,
+    PlacementInfo,
+    ProductInfo,
+    SensorRef,
+)
 from api.export.stats import Gap
 from api.export.summary import BudgetVerdict, Figures, budget_verdict
 from api.export.timefmt import format_local, format_utc
@@ -202,12 +209,22 @@ def _findings(
     )
 
 
-def test_no_open_findings_only_when_every_finding_is_cleared() -> None:
+def test_no_open_findings_only_when_a_closed_deviation_covers_every_finding() -> None:
     within = budget_verdict(_product(), _figures(above_h=1.0), _figures())
     agreed = _reconcile([_excursion(1, 2)], [_alert(1, 2)])
-    findings = _findings(agreed, [], within, _record())
-    assert [(f.kind, f.state) for f in findings] == [("excursion", "cleared")]
-    assert verdict(findings, _record()) == "no open findings"
+    (closed_alert_only,) = _findings(agreed, [], within, _record())
+    assert (closed_alert_only.kind, closed_alert_only.state) == ("excursion", "open")
+    span = (closed_alert_only.id, closed_alert_only.start_ms, closed_alert_only.end_ms)
+    for state, expected in [("assessed", "open"), ("closed", "cleared")]:
+        covered = replace(_record(), coverage=(Coverage(*span, "DEV-1", state),))
+        findings = _findings(agreed, [], within, covered)
+        assert [(f.state, f.deviation) for f in findings] == [(expected, "DEV-1")]
+        assert verdict(findings, covered) == (
+            "no open findings" if state == "closed" else "open findings"
+        )
+    short = (span[0], span[1], span[2] - 60_000)  # the finding grew past the covered span
+    grown = replace(_record(), coverage=(Coverage(*short, "DEV-1", "closed"),))
+    assert [f.state for f in _findings(agreed, [], within, grown)] == ["open"]
     unclosed = _reconcile([_excursion(1, 2)], [_alert(1, 2, state="resolved", cause=None)])
     gap = reconcile_gaps(1, SENSOR, [Gap(0, H, "start", 11)], [])
     exceeded = budget_verdict(_product(hours=0.5), _figures(above_h=1.0), _figures())
@@ -219,6 +236,17 @@ def test_no_open_findings_only_when_every_finding_is_cleared() -> None:
     ]
     assert verdict(bad, _record()) == "open findings"
     assert verdict(bad, _record(open_placement=True)) == "incomplete"
+
+
+def test_a_findings_id_is_the_same_in_every_judgement_of_the_record() -> None:
+    within = budget_verdict(_product(), _figures(above_h=1.0), _figures())
+    agreed = _reconcile([_excursion(1, 2)], [_alert(1, 2)])
+    first = _findings(agreed, [], within, _record())
+    again = _findings(agreed, [], within, _record())
+    assert [f.id for f in first] == [f.id for f in again]
+    assert first[0].id.startswith("excursion-")
+    other_batch = replace(_record(), batch="LOT-2")
+    assert _findings(agreed, [], within, other_batch)[0].id != first[0].id
 
 
 def test_local_time_shows_the_offset_on_both_sides_of_the_dst_change() -> None:
