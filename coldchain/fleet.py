@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import re
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Final, Self
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -31,6 +34,7 @@ from pydantic import (
 )
 
 from coldchain.errors import ConfigError
+from coldchain.security.redact import redact_text
 from coldchain.wire import ID_PATTERN
 
 __all__ = [
@@ -46,6 +50,7 @@ __all__ = [
     "Shipment",
     "Site",
     "Sponsor",
+    "SponsorContacts",
     "StabilityBudget",
     "StorageCondition",
     "StorageUnit",
@@ -108,9 +113,69 @@ class UnitKind(enum.StrEnum):
     CRT = "crt"
 
 
+# local@domain.tld: no spaces, no second "@", no characters that end an address header
+_EMAIL: Final = re.compile(
+    r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
+# the width of sponsor_contacts.destination
+_DESTINATION_MAX: Final = 400
+
+
+def _email(value: str) -> str:
+    if len(value) > _DESTINATION_MAX or not _EMAIL.match(value):
+        raise ValueError(f"expected an e-mail address like qa@acme.example, got {value!r}")
+    return value
+
+
+def _webhook_url(value: str) -> str:
+    """An http(s) URL with a host; shown redacted when refused (a hook's URL may carry
+    its token)."""
+    try:
+        parts = urlsplit(value)
+        fits = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        fits = False
+    if (
+        not fits
+        or len(value) > _DESTINATION_MAX
+        or any(c.isspace() or not c.isprintable() for c in value)
+    ):
+        raise ValueError(
+            "expected an http(s) URL like https://acme.example/hooks/coldchain, "
+            f"got {redact_text(repr(value))}"
+        )
+    return value
+
+
+class SponsorContacts(_Strict):
+    """Where a sponsor hears about deviations on its products (when one opens and when it
+    is assessed: coldchain/catalog/sponsor_notices.py). The keys are the channels."""
+
+    email: list[Annotated[str, AfterValidator(_email)]] = Field(default_factory=list)
+    webhook: list[Annotated[str, AfterValidator(_webhook_url)]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _each_once(self) -> Self:
+        seen: set[tuple[str, str]] = set()
+        for channel, destination in self.destinations():
+            if (channel, destination) in seen:
+                raise ValueError(f"{channel}: {redact_text(destination)} is listed twice")
+            seen.add((channel, destination))
+        return self
+
+    def destinations(self) -> list[tuple[str, str]]:
+        """(channel, destination) of every contact, in the file's order."""
+        return [("email", a) for a in self.email] + [("webhook", u) for u in self.webhook]
+
+
 class Sponsor(_Strict):
+    """`contacts`: absent, the recorded contacts stay as they are; given, they are the
+    sponsor's contacts, all of them (one left out of the file is removed)."""
+
     id: str = _ID
     name: str
+    contacts: SponsorContacts | None = None
 
 
 class User(_Strict):

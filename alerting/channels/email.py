@@ -16,30 +16,76 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 from alerting.errors import DeliveryFailed
 from coldchain.catalog.outbox import Notification
+from coldchain.catalog.sponsor_notices import EVENTS
 
 __all__ = ["EmailChannel", "render_email"]
 
 
 def render_email(notification: Notification, sender: str) -> EmailMessage:
-    """Subject and body of an alert e-mail, from the alert event JSON."""
+    """Subject and body of a notification e-mail: a sponsor's deviation notice when the
+    payload is one (`sponsor_notices.deviation_event`), else an alert event."""
     event = json.loads(notification.payload)
-    level = event.get("escalation_level", 0)
     message = EmailMessage()
     message["From"] = sender
     message["To"] = notification.destination
+    message["Message-ID"] = f"<{notification.dedupe_key or notification.id}@coldchain>"
+    if event.get("event") in EVENTS:
+        message["Subject"] = _deviation_subject(event)
+        message["X-Coldchain-Deviation"] = str(event["deviation"])
+        message.set_content(_deviation_body(event))
+        return message
+    level = event.get("escalation_level", 0)
     message["Subject"] = (
         f"[coldchain {event['severity'].upper()}] {event['kind']} {event['state']} "
         f"{event['site']}/{event['device']}/{event['sensor']}"
         + (f" (escalation level {level})" if level else "")
     )
     message["X-Coldchain-Alert"] = str(event["alert_id"])
-    message["Message-ID"] = f"<{notification.dedupe_key or notification.id}@coldchain>"
     lines = [f"{key}: {value}" for key, value in event.items()]
     message.set_content("\n".join(lines) + "\n")
     return message
+
+
+def _deviation_subject(event: dict[str, Any]) -> str:
+    """E.g. "Deviation DEV-12 opened on batch LOT-0005: Excursion in FRIDGE-02", or for
+    an assessment "Deviation DEV-12 assessed on batch LOT-0005: impact minor"."""
+    verb = event["event"].removeprefix("deviation_")
+    head = f"Deviation {event['deviation']} {verb} on batch {event['batch']}"
+    if event["event"] == "deviation_assessed":
+        return f"{head}: impact {event['impact']}"
+    # A title is typed by people: a line break in it would be refused as a header.
+    return f"{head}: {' '.join(event['title'].split())}"
+
+
+def _deviation_body(event: dict[str, Any]) -> str:
+    """What a sponsor's QA reads: the deviation, what it covers and, once assessed, the
+    CMO's assessment."""
+    lines = [
+        f"{_deviation_subject(event)}.",
+        "",
+        f"Deviation: {event['deviation']} ({event['title']})",
+        f"Batch: {event['batch']} (sponsor {event['sponsor']})",
+        f"State: {event['state']} since {event['at']}",
+        "Findings:",
+        *(
+            f"- {f['kind']} at {f['where']} from {f['start'] or '?'} to {f['end'] or 'open'} "
+            f"({f['id']})"
+            for f in event["findings"]
+        ),
+    ]
+    if event["event"] == "deviation_assessed":
+        lines += [
+            "",
+            "Assessment by the CMO's QA:",
+            f"Impact: {event['impact']}",
+            f"Reason: {event['reason']}",
+            f"Stability data: {event['stability_reference'] or 'none referenced'}",
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def _tls_context(ca_file: Path | None) -> ssl.SSLContext:

@@ -4,6 +4,12 @@ announce, delivered later by the detector's dispatcher with retries and backoff.
 A row is never deleted and never given up on: a receiver that is down for hours gets every
 notification once it is back. `dedupe_key` is unique, so writing the same state change twice
 (a replay after a crash) enqueues nothing the second time: repeats are suppressed here.
+
+Rows are not claimed, so each row must have exactly one sender. A detector partition sends
+the rows of its sites' alerts; rows of no alert (a sponsor's deviation notices,
+`sponsor_notices`) belong to no site, and are sent by the partition that watches the
+catalog's first site (by id): in a set of partitions that covers every site (what
+`GET /v1/metrics` checks), that is exactly one.
 """
 
 from __future__ import annotations
@@ -11,11 +17,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from coldchain.catalog.schema import AlertRow, OutboxRow
+from coldchain.catalog.schema import AlertRow, OutboxRow, SiteRow
 
 __all__ = [
     "CHANNELS",
@@ -28,6 +35,8 @@ __all__ = [
 ]
 
 CHANNELS = ("webhook", "email", "mqtt")
+
+_RowT = TypeVar("_RowT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,14 +100,10 @@ def due_notifications(
 
     Rows not yet due are returned too, so a sender keeps each destination's order: a later
     row must not overtake an earlier one that is waiting out its backoff. `sites`: only the
-    rows of these sites' alerts (a detector partition delivers its own, so two partitions
-    never send the same row); every row when empty.
+    rows the partition watching these sites sends (`_of_partition`), so two partitions never
+    send the same row; every row when empty.
     """
-    query = select(OutboxRow).where(OutboxRow.delivered_at.is_(None))
-    if sites:
-        query = query.join(AlertRow, AlertRow.id == OutboxRow.alert_id).where(
-            AlertRow.site_id.in_(sorted(sites))
-        )
+    query = _of_partition(select(OutboxRow).where(OutboxRow.delivered_at.is_(None)), sites)
     rows = session.execute(query.order_by(OutboxRow.id).limit(limit)).scalars()
     return [
         Notification(
@@ -135,10 +140,27 @@ def mark_failed(
 
 
 def pending_count(session: Session, *, sites: Collection[str] = ()) -> int:
-    """Undelivered rows (of these sites' alerts when given)."""
+    """Undelivered rows (those the partition watching `sites` sends, when given)."""
     query = select(func.count()).select_from(OutboxRow).where(OutboxRow.delivered_at.is_(None))
-    if sites:
-        query = query.join(AlertRow, AlertRow.id == OutboxRow.alert_id).where(
-            AlertRow.site_id.in_(sorted(sites))
+    return int(session.execute(_of_partition(query, sites)).scalar_one())
+
+
+def _of_partition(query: Select[_RowT], sites: Collection[str]) -> Select[_RowT]:
+    """`query` narrowed to the rows the partition watching `sites` sends (module doc): its
+    sites' alerts' rows, and the rows of no alert when it watches the catalog's first site.
+
+    Decided in each round's statement, from the catalog as it is: a site added with a
+    smaller id moves the rows of no alert to the partition that watches it, without a
+    restart. Until one does, they wait (delayed, never lost). Only a partition configured
+    for a site before the site is in the catalog could, in the round the site arrives, send
+    a row the previous sender is sending too."""
+    if not sites:
+        return query
+    watched = sorted(sites)
+    first_site = select(func.min(SiteRow.id)).scalar_subquery()
+    return query.outerjoin(AlertRow, AlertRow.id == OutboxRow.alert_id).where(
+        or_(
+            AlertRow.site_id.in_(watched),
+            and_(OutboxRow.alert_id.is_(None), first_site.in_(watched)),
         )
-    return int(session.execute(query).scalar_one())
+    )
