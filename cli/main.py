@@ -20,6 +20,7 @@ from cli import (
     ingest_cmd,
     logger_cmd,
     simulate_cmd,
+    sponsor_cmd,
     up_cmd,
 )
 
@@ -60,6 +61,7 @@ app.add_typer(broker_cmd.broker_app, name="broker")
 app.add_typer(broker_cmd.gateway_app, name="gateway")
 app.add_typer(broker_cmd.influx_app, name="influx")
 app.add_typer(logger_cmd.logger_app, name="logger")
+app.add_typer(sponsor_cmd.sponsor_app, name="sponsor")
 
 if __name__ == "__main__":
     app()

@@ -3,12 +3,19 @@
 Headers: `X-Coldchain-Signature: sha256=<hex of HMAC(secret, body)>` (the GitHub webhook
 convention, so receivers have libraries for it) and `X-Coldchain-Delivery: <dedupe key>`,
 which stays the same across retries so a receiver can drop a repeat it already has.
+
+A sponsor's deviation notices (no alert: coldchain/catalog/sponsor_notices.py) are signed
+with that sponsor's own key, `sponsor_secret(secret, sponsor)`, an HMAC of the sponsor's id
+under the CMO's secret (`coldchain sponsor webhook-secret ID` prints it for the sponsor):
+a sponsor who can check its notices cannot forge the CMO's internal alert webhooks or
+another sponsor's notices, and no key is stored per sponsor.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 
 import httpx
 
@@ -16,13 +23,24 @@ from alerting.errors import DeliveryFailed
 from coldchain.catalog.outbox import Notification
 from coldchain.security.redact import redact_text
 
-__all__ = ["SIGNATURE_HEADER", "WebhookChannel", "sign"]
+__all__ = ["SIGNATURE_HEADER", "WebhookChannel", "sign", "sponsor_secret"]
 
 SIGNATURE_HEADER = "X-Coldchain-Signature"
 
 
 def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def sponsor_secret(secret: str, sponsor: str) -> str:
+    """The key a sponsor checks its deviation notices with, derived from the CMO's."""
+    return hmac.new(secret.encode(), f"sponsor:{sponsor}".encode(), hashlib.sha256).hexdigest()
+
+
+def _key_for(secret: str, notification: Notification) -> str:
+    if notification.alert_id is not None:
+        return secret
+    return sponsor_secret(secret, str(json.loads(notification.payload)["sponsor"]))
 
 
 class WebhookChannel:
@@ -45,7 +63,7 @@ class WebhookChannel:
             "X-Coldchain-Delivery": notification.dedupe_key or str(notification.id),
         }
         if self._secret:
-            headers[SIGNATURE_HEADER] = sign(self._secret, body)
+            headers[SIGNATURE_HEADER] = sign(_key_for(self._secret, notification), body)
         try:
             response = await self._client.post(
                 notification.destination, content=body, headers=headers

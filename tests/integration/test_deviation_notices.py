@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from alerting.channels import sign
+from alerting.channels.webhook import sign, sponsor_secret
 from coldchain.catalog import catalog_session, create_catalog_engine, set_password
 from coldchain.catalog.deviations import (
     CoveredFinding,
@@ -166,7 +166,9 @@ def _assert_acme_heard_once_each_in_order(
     ]
     assert [json.loads(body) for body, _ in webhook.received] == expected
     for body, headers in webhook.received:
-        assert headers["X-Coldchain-Signature"] == sign(SECRET, body)
+        # ACME's own key: it cannot forge the CMO's alert webhooks or BETA's notices
+        assert headers["X-Coldchain-Signature"] == sign(sponsor_secret(SECRET, "ACME"), body)
+        assert headers["X-Coldchain-Signature"] != sign(SECRET, body)
     mails = _mails(smtp, "qa@acme.example")
     assert [m["Subject"] for m in mails] == [
         f"Deviation {opened.number} opened on batch LOT-0005: Excursion in ZRH/FR-2",

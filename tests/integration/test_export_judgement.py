@@ -375,11 +375,14 @@ async def test_every_format_says_the_same_screen_and_never_recommends_release(
     assert summary["screen"].startswith("automated screen")
     assert "recommendation" not in summary
     assert record["header"]["mkt_gas_constant_j_per_mol_k"] == 8.3144
-    assert {"kind", "start", "end", "where", "state"} <= set(summary["findings"][0])
+    assert {"id", "kind", "start", "end", "where", "state", "deviation"} <= set(
+        summary["findings"][0]
+    )
     csv = (await export(world, "LOT-GAP", "csv")).decode()
     assert "# verdict,open findings\n" in csv
     assert f"# findings,{len(summary['findings'])}\n" in csv
-    assert "# finding,custody_gap,2026-03-02T08:00:00.000Z," in csv
+    custody = next(f for f in summary["findings"] if f["kind"] == "custody_gap")
+    assert f"# finding,{custody['id']},custody_gap,2026-03-02T08:00:00.000Z," in csv
     report = await final_report(world, "LOT-GAP")
     meta = ExportMeta("pdf", "qa-maria", NOW, "coldchain test")
     pdf = pdf_texts(story(report, meta))
