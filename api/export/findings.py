@@ -130,6 +130,16 @@ def _span(alert: AlertInfo) -> tuple[int, int | None]:
     return to_ms(alert.start), None if alert.end is None else to_ms(alert.end)
 
 
+def _within(span: tuple[int, int | None], place: PlacementInfo) -> tuple[int, int]:
+    """An alarm's span as far as it concerns this batch: its time in the place. A
+    cumulative device rule's alarm has no end; the batch's finding ends where its
+    placement does, so a deviation can cover it for good and closing that deviation gives
+    the alarm this end, not one that overlaps the logger's later trips."""
+    start, end = span
+    until = place.until_ms
+    return max(start, place.start_ms), until if end is None else min(end, until)
+
+
 def _excursion(f: ExcursionFinding, places: dict[int, PlacementInfo]) -> list[Finding]:
     """An alarm or running excursion, a disagreement, or another product's alarm."""
     place = places[f.placement]
@@ -182,7 +192,7 @@ def _excursion(f: ExcursionFinding, places: dict[int, PlacementInfo]) -> list[Fi
             start, end = exc.start_ms, exc.end_ms
         else:
             assert f.alert is not None  # a finding has an excursion, an alert or both
-            start, end = _span(f.alert)
+            start, end = _within(_span(f.alert), place)
         found.append(
             Finding(
                 "disagreement",

@@ -478,16 +478,17 @@ def _close(session: Session, row: DeviationRow, *, actor: str, at: datetime) -> 
     covered = session.execute(
         select(DeviationFindingRow).where(DeviationFindingRow.deviation_id == row.id)
     ).scalars()
+    # One alert may be named by several findings (a cumulative alarm matches each brief
+    # excursion it added up): it ends where the last span the deviation covered ends.
+    ends: dict[str, datetime] = {}
     for f in covered:
         if f.alert_id is not None:
-            disposition_alert(
-                session,
-                f.alert_id,
-                actor=assessor,
-                at=at,
-                deviation=f"DEV-{row.id}",
-                end=f.end_at or at,
-            )
+            end = f.end_at or at
+            ends[f.alert_id] = max(ends.get(f.alert_id, end), end)
+    for alert_id, end in sorted(ends.items()):
+        disposition_alert(
+            session, alert_id, actor=assessor, at=at, deviation=f"DEV-{row.id}", end=end
+        )
 
 
 def _assessor(session: Session, row: DeviationRow) -> str:

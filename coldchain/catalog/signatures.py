@@ -17,6 +17,7 @@ rollback of what was to be signed).
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session
 from coldchain.catalog.audit import append_audit, canonical_json
 from coldchain.catalog.credentials import authenticate_password
 from coldchain.catalog.errors import SignatureRefused
-from coldchain.catalog.schema import MEANINGS, SignatureRow, UserRow
+from coldchain.catalog.schema import MEANINGS, AuditEntryRow, SignatureRow, UserRow
 
 __all__ = [
     "SUBJECTS",
@@ -40,6 +41,7 @@ __all__ = [
     "sign",
     "signatures_of_batch",
     "signatures_of_subject",
+    "signatures_unlike_their_audit",
 ]
 
 #: What can be signed, and the `subject_id` each names.
@@ -188,6 +190,7 @@ def sign(
             "content_sha256": digest,
             "seal": row.seal,
         },
+        at=moment,
     )
     return _of(row)
 
@@ -260,3 +263,31 @@ def signatures_of_batch(session: Session, batch_id: str) -> list[Signature]:
     """Every signature about a batch (its deviations' and its release's), oldest first."""
     query = select(SignatureRow).where(SignatureRow.batch_id == batch_id).order_by(SignatureRow.id)
     return [_of(row) for row in session.execute(query).scalars()]
+
+
+def signatures_unlike_their_audit(session: Session) -> list[str]:
+    """Every stored signature that fails `check_signature` or no longer matches the `sign`
+    entry the hash-chained audit trail recorded for it (digest and seal), in words.
+
+    The seal is a plain SHA-256: someone who can write the table could edit a signature and
+    seal it again; the audit entry, chained and anchored (`coldchain audit verify`), keeps
+    what was really signed.
+    """
+    recorded: dict[int, dict[str, Any]] = {}
+    entries = session.execute(
+        select(AuditEntryRow.new_value).where(AuditEntryRow.action == "sign")
+    ).scalars()
+    for text in entries:
+        new = json.loads(text or "{}")
+        recorded[int(new.get("signature", -1))] = new
+    problems: list[str] = []
+    for row in session.execute(select(SignatureRow).order_by(SignatureRow.id)).scalars():
+        signature = _of(row)
+        name = f"signature {row.id} ({row.subject} {row.subject_id})"
+        problems += [f"{name}: {p}" for p in check_signature(signature)]
+        entry = recorded.get(row.id)
+        if entry is None:
+            problems.append(f"{name}: the audit trail has no entry for it")
+        elif (entry.get("content_sha256"), entry.get("seal")) != (row.content_sha256, row.seal):
+            problems.append(f"{name}: differs from what the audit trail recorded at signing")
+    return problems

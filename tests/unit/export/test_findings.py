@@ -263,3 +263,15 @@ def test_local_time_shows_the_offset_on_both_sides_of_the_dst_change() -> None:
     ]
     # A chunk without a change takes the fast path and gives the same answer.
     assert format_local(utc[1:], "Europe/Zurich") == format_local(utc, "Europe/Zurich")[1:]
+
+
+def test_an_alarm_without_an_end_is_a_finding_of_the_batchs_time_in_the_place_only() -> None:
+    """A cumulative device rule's alarm never ends; the batch's finding ends where its
+    placement does, so a deviation can cover it for good."""
+    within = budget_verdict(_product(), _figures(), _figures())
+    ongoing_alarm = _reconcile([], [_alert(-5, None, state="open", cause=None)])
+    (finding,) = _findings(ongoing_alarm, [], within, _record())
+    assert (finding.kind, finding.start_ms, finding.end_ms) == ("disagreement", 0, 12 * H)
+    cover = Coverage(finding.id, 0, 12 * H, "DEV-1", "closed")
+    covered = replace(_record(), coverage=(cover,))
+    assert [f.state for f in _findings(ongoing_alarm, [], within, covered)] == ["cleared"]

@@ -6,6 +6,7 @@
   canonical JSON it signed, which is kept beside it.
 - `release_decisions`: QA's signed `released`/`rejected` for a batch's temperature record.
 - `sponsor_contacts`: where a sponsor hears about deviations on its products.
+- `audit_log.at` indexed: QA reviews the trail by span.
 
 Revision ID: 0007
 Revises: 0006
@@ -24,6 +25,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_index(op.f("ix_audit_log_at"), "audit_log", ["at"], unique=False)
     op.create_table(
         "sponsor_contacts",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -187,6 +189,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_audit_log_at"), table_name="audit_log")
     op.drop_index(op.f("ix_deviation_history_deviation_id"), table_name="deviation_history")
     op.drop_table("deviation_history")
     op.drop_index(op.f("ix_deviation_findings_finding_id"), table_name="deviation_findings")
