@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import getpass
 import os
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -23,15 +22,17 @@ from api.export import (
     VerifyError,
     export_batch,
     load_public_key,
-    verify_file,
 )
+from api.export.esignatures import verify_export
 from api.export.findings import SCREEN
 from cli.options import (
+    Actor,
     CatalogUrl,
     ConfigFile,
     DataDir,
     InfluxDb,
     InfluxUrl,
+    audit_actor,
     build_settings,
     catalog_engine,
     fail,
@@ -47,9 +48,6 @@ __all__ = ["export", "verify"]
 
 Format = Annotated[str, typer.Option("--format", "-f", help=" | ".join(FORMATS))]
 Output = Annotated[Path, typer.Option("--output", "-o", help="the file to write")]
-Actor = Annotated[
-    str | None, typer.Option("--actor", help="who the audit trail names (default: cli:$USER)")
-]
 PublicKey = Annotated[
     Path | None,
     typer.Option("--public-key", help=f"trusted key (default: DATA_DIR/keys/{PUBLIC_KEY_NAME})"),
@@ -77,7 +75,6 @@ def export(
         catalog_url=catalog_url,
         data_dir=data_dir,
     )
-    who = actor or f"cli:{getpass.getuser()}"
     # Written beside the target and renamed when complete: a failed export leaves no file
     # that looks like a record.
     partial = output.with_name(f".{output.name}.partial")
@@ -89,6 +86,7 @@ def export(
             catalog_engine(settings, exit_on_error=False) as engine,
             progress_on_stderr() as tracker,
         ):
+            who = audit_actor(engine, actor)
             done = asyncio.run(_export(settings, engine, batch, fmt, partial, who, tracker))
         partial.replace(output)
     except (ConfigError, ExportError) as exc:
@@ -127,7 +125,7 @@ async def _export(
     tracker: Tracker,
 ) -> ExportDone:
     done = ExportDone()
-    signer = await asyncio.to_thread(ExportSigner.load_or_create, settings.data_dir)
+    signer = await asyncio.to_thread(ExportSigner.load_or_create, settings.data_dir, catalog=engine)
     async with InfluxClient.for_settings(settings) as influx:
         with path.open("wb") as handle:
             stream = export_batch(
@@ -154,8 +152,10 @@ def verify(
     data_dir: DataDir = None,
     config: ConfigFile = None,
 ) -> None:
-    """Check that FILE is intact: its SHA-256 digest and the server's signature. Exit 0 if
-    intact, 1 if changed or not a signed export, 2 if there is no trusted key to check with."""
+    """Check that FILE is intact: its SHA-256 digest and the server's signature, then list
+    and check each electronic signature of its manifest (one line each). Exit 0 if intact,
+    1 if changed, not a signed export, or a signature fails (its content, its seal, or it
+    binds another record), 2 if there is no trusted key to check with."""
     settings = build_settings(config, data_dir=data_dir)
     key_path = public_key or settings.data_dir / "keys" / PUBLIC_KEY_NAME
     try:
@@ -163,10 +163,24 @@ def verify(
     except KeyMissing as exc:
         fail(f"cannot verify {file}: {exc}", 2)
     try:
-        result = verify_file(file, key)
+        result, signatures = verify_export(file, key)
     except VerifyError as exc:
         fail(f"NOT INTACT: {file}: {exc}", 1)
-    typer.echo(
-        f"intact: {file} ({result.fmt}, {result.body_bytes} bytes signed), "
-        f"sha256 {result.sha256}, signed by key {result.key_id}"
-    )
+    failed = [s for s in signatures or () if s.problems]
+    if not failed:
+        typer.echo(
+            f"intact: {file} ({result.fmt}, {result.body_bytes} bytes signed), "
+            f"sha256 {result.sha256}, signed by key {result.key_id}"
+        )
+    if signatures is None:
+        typer.echo("signatures: none listed (exported before records carried a manifest)")
+    elif not signatures:
+        typer.echo("signatures: none (nothing about this batch was signed when exported)")
+    for check in signatures or ():
+        typer.echo(check.line())
+    if failed:
+        fail(
+            f"NOT INTACT: {file}: the seal holds, but "
+            + "; ".join(f"signature {s.number}: {'; '.join(s.problems)}" for s in failed),
+            1,
+        )

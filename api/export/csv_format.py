@@ -12,8 +12,14 @@
     # verdict,open findings
     # screen,automated screen of the record ...
     # findings,2
-    # finding,kind,start_utc,start_local,end_utc,end_local,where,state,...
+    # finding,id,kind,start_utc,start_local,end_utc,end_local,where,state,deviation,...
     ...
+    # deviations,1
+    # deviation,id,number,...,reason,stability_reference,impact,sponsor_decision,...
+    # deviation_finding,deviation,id,kind,where,start,end,alert
+    # release,batch,decision,comment,decided_at_utc,...   (# releases,0: not released)
+    # signature,id,subject,subject_id,...,meaning,signed_at,local_time,...,seal
+    #coldchain-esignature,v1,<base64 of the canonical JSON>   (the signature manifest)
     #coldchain-signature,v1,sha256=...,ed25519=...,key=...   (added by the signer)
 
 Comment lines are themselves CSV after the `# `, so the summary can be read back by a
@@ -25,6 +31,10 @@ injection; numbers (a temperature of -18.5) are written as they are. The header 
 in its `text_cells` line. Readings are grouped by placement, then sensor, in time order;
 `invalid` is empty for a temperature and says why for a reading that is not one
 (coldchain.judgement.validity).
+
+The deviations, the release decision and the signatures are tables like the others; the
+`#coldchain-esignature` line holds the same, with each signature's signed content, as
+base64 of canonical JSON for `coldchain verify` (esignatures.py).
 """
 
 from __future__ import annotations
@@ -34,7 +44,14 @@ import io
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
-from api.export.document import ExportMeta, header_dict, placement_dict, summary_dict
+from api.export.document import (
+    ExportMeta,
+    header_dict,
+    manifest_dict,
+    placement_dict,
+    summary_dict,
+)
+from api.export.esignatures import manifest_line
 from api.export.record import BatchRecord
 from api.export.rows import reading_rows
 from api.export.walk import Event, PlacementBegin, Readings, RecordEnd, SensorBegin
@@ -144,7 +161,32 @@ def _header(record: BatchRecord, meta: ExportMeta) -> str:
     return "".join(lines)
 
 
-def _summary(record_end: RecordEnd) -> str:
+def _signed(manifest: dict[str, Any]) -> list[str]:
+    """The deviations with the findings each covers, the release decision and the
+    signatures (their signed content is in the manifest line)."""
+    deviations = manifest["deviations"]
+    lines = _table(
+        "deviation",
+        [{k: v for k, v in d.items() if k not in ("findings", "history")} for d in deviations],
+    )
+    lines.extend(
+        _table(
+            "deviation_finding",
+            [{"deviation": d["number"], **f} for d in deviations for f in d["findings"]],
+        )
+    )
+    release = manifest["release"]
+    lines.extend(_table("release", [] if release is None else [release]))
+    lines.extend(
+        _table(
+            "signature",
+            [{k: v for k, v in s.items() if k != "content"} for s in manifest["signatures"]],
+        )
+    )
+    return lines
+
+
+def _summary(record_end: RecordEnd, manifest: dict[str, Any]) -> str:
     summary = summary_dict(record_end.report)
     lines = ["# summary\n"]
     lines.append(_row(["verdict", summary["verdict"]], comment=True))
@@ -183,6 +225,7 @@ def _summary(record_end: RecordEnd) -> str:
     lines.extend(_table("custody_gap", summary["custody_gaps"]))
     lines.extend(_device_reports(summary["device_reports"]))
     lines.extend(_table("conflicting_reading", summary["conflicting_readings"]))
+    lines.extend(_signed(manifest))
     return "".join(lines)
 
 
@@ -268,6 +311,8 @@ async def render_csv(
                 note=_invalid_note(event.validity),
             )
         elif isinstance(event, RecordEnd):
-            yield _summary(event).encode()
+            manifest = manifest_dict(record)
+            yield _summary(event, manifest).encode()
+            yield manifest_line("csv", manifest)
         elif isinstance(event, PlacementBegin):
             continue

@@ -24,6 +24,8 @@ from api.export.summary import Figures
 from api.export.timefmt import when_ms
 from api.export.timeline import CustodyGap
 from api.export.walk import Report
+from coldchain.catalog.deviations import Deviation
+from coldchain.catalog.releases import ReleaseDecision
 from coldchain.mkt import GAS_CONSTANT_J_PER_MOL_K
 from coldchain.times import to_ms
 
@@ -34,10 +36,14 @@ __all__ = [
     "ExportMeta",
     "budget_applies",
     "conditions_over",
+    "deviation_dict",
     "figures_dict",
     "finding_dict",
     "header_dict",
+    "manifest_dict",
     "placement_dict",
+    "record_zone",
+    "release_dict",
     "sensor_dict",
     "software_version",
     "summary_dict",
@@ -158,7 +164,7 @@ def header_dict(record: BatchRecord, meta: ExportMeta) -> dict[str, Any]:
     is judged by the version then in force.
     """
     product = record.product
-    zone = record.placements[0].timezone if record.placements else "UTC"
+    zone = record_zone(record)
     start = min((p.start for p in record.placements), default=None)
     end = max((p.until for p in record.placements), default=None)
     return {
@@ -465,4 +471,76 @@ def summary_dict(report: Report) -> dict[str, Any]:
         "conflicting_readings": conflict_rows(
             report.conflicts, {i: p.timezone for i, p in places.items()}
         ),
+    }
+
+
+def record_zone(record: BatchRecord) -> str:
+    """The zone the header's times are shown in: the first placement's (UTC without one)."""
+    return record.placements[0].timezone if record.placements else "UTC"
+
+
+#: The sponsor's decision a deviation's state shows (None: not decided, or assessed again).
+_SPONSOR_DECISIONS = {"agreed": "agreed", "closed": "agreed", "disputed": "disputed"}
+
+
+def deviation_dict(deviation: Deviation, zone: str) -> dict[str, Any]:
+    """A deviation as the record shows it. `findings` are exactly as the assessment signed
+    them (id, kind, where, the covered span in UTC, alert), so `coldchain verify` can hash
+    the assessment again from the file (esignatures.py); `signatures`: ids in the
+    record's signature manifest."""
+    return {
+        "id": deviation.id,
+        "number": deviation.number,
+        "batch": deviation.batch,
+        "sponsor": deviation.sponsor,
+        "state": deviation.state,
+        "title": deviation.title,
+        "opened_at": when_dict(deviation.opened_at, zone),
+        "opened_by": deviation.opened_by,
+        "reason": deviation.reason,
+        "stability_reference": deviation.stability_reference,
+        "impact": deviation.impact,
+        "sponsor_decision": _SPONSOR_DECISIONS.get(deviation.state),
+        "sponsor_comment": deviation.sponsor_comment,
+        "updated_at": when_dict(deviation.updated_at, zone),
+        "findings": [f.content() for f in deviation.findings],
+        "history": [
+            {
+                "at": when_dict(h.at, zone),
+                "state": h.state,
+                "actor": h.actor,
+                "comment": h.comment,
+                "signature": h.signature_id,
+            }
+            for h in deviation.history
+        ],
+        "signatures": [s.id for s in deviation.signatures],
+    }
+
+
+def release_dict(release: ReleaseDecision | None, zone: str) -> dict[str, Any] | None:
+    """QA's signed release decision (None: not decided); `signature`: its id in the
+    manifest."""
+    if release is None:
+        return None
+    return {
+        "batch": release.batch,
+        "decision": release.decision,
+        "comment": release.comment,
+        "decided_at": when_dict(release.decided_at, zone),
+        "decided_by": release.decided_by,
+        "signature": release.signature.id,
+    }
+
+
+def manifest_dict(record: BatchRecord) -> dict[str, Any]:
+    """The batch's deviations, release decision and signature manifest (every signature
+    with its signed content and seal, `Signature.manifest()`): what every format carries
+    machine-readable inside its sealed body for `coldchain verify` (esignatures.py)."""
+    zone = record_zone(record)
+    return {
+        "batch": record.batch,
+        "deviations": [deviation_dict(d, zone) for d in record.deviations],
+        "release": release_dict(record.release, zone),
+        "signatures": [s.manifest() for s in record.signatures],
     }

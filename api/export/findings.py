@@ -13,7 +13,8 @@ Every finding has an id, a kind, where and when it happened and a state:
   deviation covered (late readings) is open again;
 - `context`: an alarm the detector raised under another product's tighter limits in a shared
   place; shown, never held against this product;
-- `ongoing`: an excursion still running when the record was generated.
+- `ongoing`: an excursion still running when the record was generated, or a gap up to the
+  end of a placement still open (readings may still arrive: a logger awaiting upload).
 
 Excursions shorter than the alarm delay are in the excursion table and charged to the
 stability budget, not findings of their own (unless still running).
@@ -140,6 +141,12 @@ def _within(span: tuple[int, int | None], place: PlacementInfo) -> tuple[int, in
     return max(start, place.start_ms), until if end is None else min(end, until)
 
 
+def _still_running(position: str, place: PlacementInfo) -> bool:
+    """A gap up to the record's end in a place the batch is still in: readings may yet
+    arrive (a logger awaiting upload), so it is not a finding to report yet."""
+    return place.end is None and position in ("end", "empty")
+
+
 def _excursion(f: ExcursionFinding, places: dict[int, PlacementInfo]) -> list[Finding]:
     """An alarm or running excursion, a disagreement, or another product's alarm."""
     place = places[f.placement]
@@ -264,7 +271,7 @@ def collect_findings(
                 g.gap.end_ms,
                 place.timezone,
                 _probe(place, g.sensor),
-                OPEN,
+                ONGOING if _still_running(g.gap.where, place) else OPEN,
                 {
                     "position": g.gap.where,
                     "duration_min": _minutes(g.gap.duration_ms),

@@ -2,7 +2,8 @@
 
     {"format": "coldchain-batch-record", "header": {...},
      "placements": [{..., "sensors": [{..., "readings": [[utc, local, temp_c], ...]}]}],
-     "summary": {...},
+     "summary": {...}
+    ,"deviations": [...], "release": {...} | null, "signatures": [...],
      "integrity": {...}}            <- the signer's trailer closes the object
 
 Readings are arrays `[time_utc, time_local, temp_c]` rather than objects: a year of
@@ -10,6 +11,10 @@ Readings are arrays `[time_utc, time_local, temp_c]` rather than objects: a year
 reading that is not a temperature (coldchain.judgement.validity: an error code, a value
 the probe cannot measure) has a fourth element, why it is invalid:
 `[time_utc, time_local, 85.0, "error code 85 °C"]`.
+
+`deviations`, `release` and `signatures` (the signature manifest, each with the content it
+signed and its seal: document.manifest_dict) stand on a line of their own, the body's only
+line break, so `coldchain verify` finds them without parsing the readings (esignatures.py).
 """
 
 from __future__ import annotations
@@ -18,7 +23,15 @@ from collections.abc import AsyncIterator, Callable
 
 import orjson
 
-from api.export.document import ExportMeta, header_dict, placement_dict, sensor_dict, summary_dict
+from api.export.document import (
+    ExportMeta,
+    header_dict,
+    manifest_dict,
+    placement_dict,
+    sensor_dict,
+    summary_dict,
+)
+from api.export.esignatures import manifest_line
 from api.export.record import BatchRecord
 from api.export.rows import reading_rows
 from api.export.walk import (
@@ -90,3 +103,4 @@ async def render_json(
             yield b"]}"  # closes "readings" and the sensor, or "sensors" and the placement
         elif isinstance(event, RecordEnd):
             yield ('],"summary":' + _dump(summary_dict(event.report))).encode()
+            yield manifest_line("json", manifest_dict(record))

@@ -1,8 +1,11 @@
-"""The PDF a QA person reads and signs: summary, the automated screen's verdict and every
-finding, chain of custody with a chart per placement, excursion and gap tables (exact, never
-downsampled), MKT, and a confirmation block. Laid out with reportlab once the single pass is
-over; the readings themselves are not in the PDF (the CSV/JSON carry them), only their
-charts.
+"""The PDF a QA person reads: summary, the automated screen's verdict and every finding
+(with its id and the deviation covering it), the deviations, chain of custody with a chart
+per placement, excursion and gap tables (exact, never downsampled), MKT, QA's signed release
+decision and a "Signature manifest" page listing every electronic signature about the batch.
+Nobody signs the printout: the signatures are electronic (coldchain/catalog/signatures.py),
+and the manifest is also in the file, machine-readable after `%%EOF`, for `coldchain
+verify` (esignatures.py). Laid out with reportlab once the single pass is over; the readings
+themselves are not in the PDF (the CSV/JSON carry them), only their charts.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +30,22 @@ from reportlab.platypus import (
     Image,
     KeepTogether,
     LongTable,
+    PageBreak,
     Paragraph,
     SimpleDocTemplate,
     Spacer,
     TableStyle,
 )
 
-from api.export.document import ExportMeta, header_dict, summary_dict, when_dict
+from api.export.document import (
+    ExportMeta,
+    header_dict,
+    manifest_dict,
+    record_zone,
+    summary_dict,
+    when_dict,
+)
+from api.export.esignatures import manifest_line
 from api.export.findings import INCOMPLETE, NO_OPEN_FINDINGS
 from api.export.pdf_charts import placement_chart_png
 from api.export.pdf_devicereports import device_report_blocks
@@ -237,7 +250,7 @@ def _summary_section(
     return out
 
 
-_FINDING_KEYS = ("kind", "start", "end", "where", "state")
+_FINDING_KEYS = ("id", "kind", "start", "end", "where", "state", "deviation")
 
 
 def _finding_detail(finding: dict[str, Any]) -> str:
@@ -252,22 +265,74 @@ def _findings(items: list[dict[str, Any]], styles: dict[str, ParagraphStyle]) ->
     """Every finding of the screen, as the JSON and CSV list them."""
     if not items:
         return [Paragraph("No findings.", styles["body"])]
-    rows: list[Sequence[Any]] = [("Kind", "Where", "From", "To", "State", "Detail")]
+    rows: list[Sequence[Any]] = [
+        ("Id", "Kind", "Where", "From", "To", "State", "Deviation", "Detail")
+    ]
     flagged = []
     for n, f in enumerate(items, start=1):
         rows.append(
             [
+                f["id"],
                 f["kind"].replace("_", " "),
                 f["where"],
                 _local(f["start"]),
                 _local(f["end"]),
                 f["state"],
+                f["deviation"] or "–",
                 _finding_detail(f),
             ]
         )
         if f["state"] in ("open", "ongoing"):
             flagged.append(n)
-    return [_table(rows, (20, 38, 22, 22, 14, 64), styles, flagged)]
+    return [_table(rows, (27, 15, 30, 20, 20, 12, 14, 42), styles, flagged)]
+
+
+def _span(finding: dict[str, Any], zone: str) -> str:
+    """A covered finding's id and span (signed in UTC), shown in the record's local time."""
+    start, end = (
+        None if finding[k] is None else when_dict(datetime.fromisoformat(finding[k]), zone)
+        for k in ("start", "end")
+    )
+    return f"{finding['id']} ({_local(start)} to {_local(end)})"
+
+
+def _deviations(
+    manifest: dict[str, Any], zone: str, styles: dict[str, ParagraphStyle]
+) -> list[Flowable]:
+    """Each deviation: state, title, findings covered (id and span), QA's assessment and the
+    sponsor's decision with its comment."""
+    items = manifest["deviations"]
+    out: list[Flowable] = [Paragraph(f"Deviations ({len(items)})", styles["h2"])]
+    if not items:
+        return [*out, Paragraph("No deviation was opened on this batch.", styles["body"])]
+    rows: list[Sequence[Any]] = [
+        ("Deviation", "State", "Title", "Findings covered", "Assessment", "Sponsor decision")
+    ]
+    flagged = []
+    for n, d in enumerate(items, start=1):
+        assessment = (
+            "not assessed"
+            if d["impact"] is None
+            else f"impact {d['impact']}; reason: {d['reason']}; stability data: "
+            f"{d['stability_reference'] or 'none cited'}"
+        )
+        decision = d["sponsor_decision"] or "pending"
+        if d["sponsor_decision"] and d["sponsor_comment"]:
+            decision += f": {d['sponsor_comment']}"
+        rows.append(
+            [
+                d["number"],
+                d["state"],
+                d["title"],
+                "; ".join(_span(f, zone) for f in d["findings"]),
+                assessment,
+                decision,
+            ]
+        )
+        if d["state"] != "closed":
+            flagged.append(n)
+    out.append(_table(rows, (16, 14, 30, 50, 42, 28), styles, flagged))
+    return out
 
 
 def _figures_row(index: str, place: str, start: str, end: str, f: dict[str, Any]) -> list[str]:
@@ -443,16 +508,66 @@ def _conflicts(report: Report, styles: dict[str, ParagraphStyle]) -> list[Flowab
     return out
 
 
-def _confirmation(styles: dict[str, ParagraphStyle]) -> list[Flowable]:
+NOT_RELEASED = "not released: no signed release decision"
+
+
+def _signer(signature: dict[str, Any]) -> str:
+    return f"{signature['printed_name']} ({signature['user_id']}, {signature['role']})"
+
+
+def _release(manifest: dict[str, Any], styles: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """QA's signed decision on the temperature record, where a blank box to sign was."""
+    out: list[Flowable] = [Paragraph("Release decision", styles["h2"])]
+    release = manifest["release"]
+    if release is None:
+        return [*out, Paragraph(f"<b>{_esc(NOT_RELEASED)}</b>.", styles["body"])]
+    number, signature = next(
+        (n, s)
+        for n, s in enumerate(manifest["signatures"], start=1)
+        if s["id"] == release["signature"]
+    )
     rows = [
-        ("QA decision", ""),
-        ("☐ release   ☐ reject   ☐ investigate", ""),
-        ("Name", ""),
-        ("Signature", ""),
-        ("Date", ""),
+        ("Decision", release["decision"]),
+        ("Comment", release["comment"] or "–"),
+        ("Signed", f"{signature['meaning']} by {_signer(signature)}"),
+        ("At", f"{_local(release['decided_at'])} ({release['decided_at']['utc']})"),
+        ("Signature", f"{number} in the signature manifest"),
     ]
-    table = _table(rows, (60, 120), styles)
-    return [Paragraph("QA confirmation", styles["h2"]), KeepTogether([table])]
+    return [*out, KeepTogether([_table([("Field", "Value"), *rows], (38, 142), styles)])]
+
+
+def _manifest(manifest: dict[str, Any], styles: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """Every electronic signature about the batch, on a page of its own (21 CFR 11.50)."""
+    items = manifest["signatures"]
+    out: list[Flowable] = [
+        PageBreak(),
+        Paragraph("Signature manifest", styles["h2"]),
+        Paragraph(
+            "Each signature was made with the signer's password entered again, and binds "
+            "the SHA-256 of exactly what was signed; its seal covers every field. "
+            "`coldchain verify FILE` lists and checks them from this file.",
+            styles["body"],
+        ),
+    ]
+    if not items:
+        return [*out, Paragraph("No electronic signatures.", styles["body"])]
+    rows: list[Sequence[Any]] = [
+        ("#", "Meaning", "Signed by", "UTC / local time", "Subject", "Content SHA-256", "Seal")
+    ]
+    for n, s in enumerate(items, start=1):
+        rows.append(
+            [
+                n,
+                s["meaning"],
+                _signer(s),
+                f"{s['signed_at']} / {s['local_time']} {s['timezone']}",
+                f"{s['subject'].replace('_', ' ')} {s['subject_id']}",
+                s["content_sha256"],
+                s["seal"],
+            ]
+        )
+    out.append(_table(rows, (6, 15, 32, 36, 27, 32, 32), styles))
+    return out
 
 
 def _footer(batch: str) -> Any:
@@ -473,14 +588,17 @@ def story(report: Report, meta: ExportMeta) -> list[Flowable]:
     """The PDF's content in reading order (its text is what a test can read back)."""
     _fonts()
     styles = _styles()
+    manifest = manifest_dict(report.record)
     return [
         *_summary_section(report, meta, styles),
+        *_deviations(manifest, record_zone(report.record), styles),
         *_charts(report, styles),
         *_excursions(report, styles),
         *_gaps(report, styles),
         *_device_reports(report, styles),
         *_conflicts(report, styles),
-        *_confirmation(styles),
+        *_release(manifest, styles),
+        *_manifest(manifest, styles),
     ]
 
 
@@ -505,7 +623,8 @@ def build_pdf(report: Report, meta: ExportMeta) -> bytes:
 async def render_pdf(
     record: BatchRecord, meta: ExportMeta, events: AsyncIterator[Event]
 ) -> AsyncIterator[bytes]:
-    """The PDF body (ends with %%EOF and a newline); the signer appends a comment trailer."""
+    """The PDF body: the document (ends with %%EOF and a newline), then the signature
+    manifest's comment line; the signer appends its comment trailer."""
     report: Report | None = None
     async for event in events:
         if isinstance(event, RecordEnd):
@@ -514,3 +633,4 @@ async def render_pdf(
     # Layout and charts take CPU for a second or so: off the event loop (the API serves on).
     data = await asyncio.to_thread(build_pdf, report, meta)
     yield data if data.endswith(b"\n") else data + b"\n"
+    yield manifest_line("pdf", manifest_dict(record))

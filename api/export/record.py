@@ -30,9 +30,10 @@ from coldchain.catalog.conditions import (
     conditions_in_force,
     installed_span,
 )
-from coldchain.catalog.deviations import deviations_of_batch
+from coldchain.catalog.deviations import Deviation, deviations_of_batch
 from coldchain.catalog.errors import CatalogNotFound
 from coldchain.catalog.logger_reports import StoredReport, imported_intervals_s, reports_for
+from coldchain.catalog.releases import ReleaseDecision, release_of
 from coldchain.catalog.schema import (
     AlertHistoryRow,
     AlertRow,
@@ -45,6 +46,7 @@ from coldchain.catalog.schema import (
     SiteRow,
     StorageUnitRow,
 )
+from coldchain.catalog.signatures import Signature, signatures_of_batch
 from coldchain.errors import StoreRejected
 from coldchain.influx import InfluxClient, quote_identifier, tags_condition
 from coldchain.judgement.limits import Limits, own_limits, strictest
@@ -245,7 +247,7 @@ class Coverage:
     state: str
 
 
-def _coverage(session: Session, batch: str) -> tuple[Coverage, ...]:
+def _coverage(deviations: Sequence[Deviation]) -> tuple[Coverage, ...]:
     return tuple(
         Coverage(
             f.finding_id,
@@ -254,19 +256,27 @@ def _coverage(session: Session, batch: str) -> tuple[Coverage, ...]:
             d.number,
             d.state,
         )
-        for d in deviations_of_batch(session, batch)
+        for d in deviations
         for f in d.findings
     )
 
 
 @dataclass(frozen=True, slots=True)
 class BatchRecord:
+    """What the catalog says of a batch. `deviations`, `signatures` (every electronic
+    signature about the batch, oldest first: the export's signature manifest) and `release`
+    (QA's signed decision, None before it) are shared with the batch's sponsor in full;
+    only alerts are cut for a sponsor (`AlertInfo.sponsor_view`)."""
+
     batch: str
     product: ProductInfo
     placements: tuple[PlacementInfo, ...]
     alerts: tuple[AlertInfo, ...]
     generated_at: datetime
     coverage: tuple[Coverage, ...] = ()
+    deviations: tuple[Deviation, ...] = ()
+    signatures: tuple[Signature, ...] = ()
+    release: ReleaseDecision | None = None
 
 
 def load_batch_record(
@@ -298,8 +308,20 @@ def load_batch_record(
         alerts = _alerts(session, sensors, placements, product)
         if sponsor:
             alerts = tuple(a.sponsor_view() for a in alerts if _concerns_product(a, product))
-        coverage = _coverage(session, batch)
-    return BatchRecord(batch, product, placements, alerts, now, coverage)
+        deviations = tuple(deviations_of_batch(session, batch))
+        signatures = tuple(signatures_of_batch(session, batch))
+        release = release_of(session, batch)
+    return BatchRecord(
+        batch,
+        product,
+        placements,
+        alerts,
+        now,
+        _coverage(deviations),
+        deviations,
+        signatures,
+        release,
+    )
 
 
 def _concerns_product(alert: AlertInfo, product: ProductInfo) -> bool:

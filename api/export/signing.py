@@ -14,21 +14,30 @@ Scheme `coldchain-export-v1` (README.md has the details):
 The private key lives in `{data_dir}/keys/export-signing.key` (PKCS#8 PEM, mode 0600,
 made on first use); the public key beside it (`export-signing.pub`) is what verifiers
 trust. A file carries only the key id, never a key: a tamperer could sign with their own.
+The key is never silently recreated: once the audit trail records a signed export, a
+missing key is an error naming the files and key id to restore (or, to retire that key on
+purpose, its public key kept as `export-signing-KEYID.pub`).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import Engine, select
 
 from api.export.errors import KeyMissing, VerifyError
+from coldchain.catalog.schema import AuditEntryRow
+from coldchain.catalog.store import catalog_session
+from coldchain.errors import ConfigError
 from coldchain.security.keyfiles import create_once, read_private_bytes
 
 __all__ = [
@@ -36,6 +45,7 @@ __all__ = [
     "PUBLIC_KEY_NAME",
     "ExportSigner",
     "Verification",
+    "format_of",
     "key_id",
     "load_public_key",
     "trailer",
@@ -47,8 +57,8 @@ SCHEME = b"coldchain-export-v1"
 PRIVATE_KEY_NAME = "export-signing.key"
 PUBLIC_KEY_NAME = "export-signing.pub"
 _ROTATE = (
-    "the key (move both key files away: the next export makes a new pair; "
-    "keep the old public key to check files signed before)"
+    "the key (move both key files away, keeping the public one as "
+    "export-signing-KEYID.pub to check files signed before: the next export makes a new pair)"
 )
 _TAIL_BYTES = 4096  # every trailer is far shorter than this
 _MARKERS = {
@@ -81,7 +91,7 @@ class ExportSigner:
     """The server's Ed25519 signing key.
 
     Usage:
-        signer = ExportSigner.load_or_create(settings.data_dir)
+        signer = ExportSigner.load_or_create(settings.data_dir, catalog=engine)
         signature = signer.sign("csv", digest_hex)
     """
 
@@ -91,16 +101,21 @@ class ExportSigner:
         self.key_id = key_id(self.public_key)
 
     @classmethod
-    def load_or_create(cls, data_dir: Path) -> ExportSigner:
+    def load_or_create(cls, data_dir: Path, *, catalog: Engine | None = None) -> ExportSigner:
         """The key in `{data_dir}/keys/`, created (0600, folder 0700) if there is none yet.
 
         Two first exports at once each make a key; one is put in place and both sign with
         it. A key file others may read is refused (ConfigError naming the path and the fix):
-        whoever read it can sign exports as this server.
+        whoever read it can sign exports as this server. With `catalog` (every exporting
+        service passes it), a missing key is created only if the audit trail records no
+        export signed with a key that was not retired: else ConfigError naming what to
+        restore, for a silently new key would leave earlier exports checkable by none.
         """
         folder = data_dir / "keys"
         path = folder / PRIVATE_KEY_NAME
         if not path.exists():
+            if catalog is not None:
+                _refuse_if_lost(folder, catalog)
             pem = Ed25519PrivateKey.generate().private_bytes(
                 serialization.Encoding.PEM,
                 serialization.PrivateFormat.PKCS8,
@@ -121,6 +136,35 @@ class ExportSigner:
 
     def sign(self, fmt: str, digest_hex: str) -> bytes:
         return self._key.sign(_message(fmt, digest_hex))
+
+
+def _refuse_if_lost(folder: Path, catalog: Engine) -> None:
+    """ConfigError if the audit trail's last export was signed with a key that is gone and
+    was not retired (its public key kept beside the pair as `export-signing-KEYID.pub`)."""
+    with catalog_session(catalog) as session:
+        last = session.execute(
+            select(AuditEntryRow.seq, AuditEntryRow.at, AuditEntryRow.new_value)
+            .where(AuditEntryRow.action == "export")
+            .order_by(AuditEntryRow.seq.desc())
+            .limit(1)
+        ).first()
+    if last is None:
+        return  # a fresh install: nothing was ever signed
+    kid = str(json.loads(last.new_value or "{}").get("key_id", "unknown"))
+    retired = folder / f"export-signing-{kid}.pub"
+    try:
+        if key_id(load_public_key(retired)) == kid:
+            return  # retired on purpose: its public key still checks what it signed
+    except KeyMissing:
+        pass  # none there, or not a public key: the key was lost, not retired
+    raise ConfigError(
+        f"the export signing key {folder / PRIVATE_KEY_NAME} is missing, but exports were "
+        f"signed before: the last (audit entry {last.seq}, {last.at.isoformat()}) with key "
+        f"{kid}. Restore {folder / PRIVATE_KEY_NAME} and {folder / PUBLIC_KEY_NAME} (key id "
+        f"{kid}) from the backup (`coldchain restore`); a new key would leave every earlier "
+        f"export checkable by no key here. To retire key {kid} on purpose, keep its public "
+        f"key as {retired}: the next export then makes a new pair"
+    )
 
 
 def trailer(fmt: str, digest_hex: str, signature: bytes, signer_key_id: str) -> bytes:
@@ -161,7 +205,8 @@ class Verification:
     body_bytes: int
 
 
-def _format_of(head: bytes) -> str:
+def format_of(head: bytes) -> str:
+    """csv, json or pdf, from a file's first bytes; VerifyError for anything else."""
     if head.startswith(b"%PDF"):
         return "pdf"
     if head.startswith(b"{"):
@@ -208,7 +253,7 @@ def _check(
 
 def verify_bytes(data: bytes, public_key: Ed25519PublicKey | None) -> Verification:
     """Check an export held in memory; raises `VerifyError` (or `KeyMissing`) if not intact."""
-    fmt = _format_of(data[:8])
+    fmt = format_of(data[:8])
     start = max(0, len(data) - _TAIL_BYTES)
     at, claimed, signature, kid = _split(fmt, data[start:])
     body = data[: start + at]
@@ -217,12 +262,19 @@ def verify_bytes(data: bytes, public_key: Ed25519PublicKey | None) -> Verificati
     return Verification(fmt, actual, kid, len(body))
 
 
-def verify_file(path: Path, public_key: Ed25519PublicKey | None) -> Verification:
-    """Check an export on disk, hashing it in 1 MiB pieces (exports can be gigabytes)."""
+def verify_file(
+    path: Path, public_key: Ed25519PublicKey | None, body: Callable[[bytes], None] | None = None
+) -> Verification:
+    """Check an export on disk, hashing it in 1 MiB pieces (exports can be gigabytes).
+
+    `body`, if given, is handed each piece of the body as it is hashed, in order: what
+    else must be read from the signed body (the signature manifest, esignatures.py) is
+    read in the same single pass.
+    """
     try:
         size = path.stat().st_size
         with path.open("rb") as handle:
-            fmt = _format_of(handle.read(8))
+            fmt = format_of(handle.read(8))
             start = max(0, size - _TAIL_BYTES)
             handle.seek(start)
             at, claimed, signature, kid = _split(fmt, handle.read())
@@ -235,6 +287,8 @@ def verify_file(path: Path, public_key: Ed25519PublicKey | None) -> Verification
                 if not piece:
                     break
                 hasher.update(piece)
+                if body is not None:
+                    body(piece)
                 left -= len(piece)
     except OSError as exc:
         raise VerifyError(f"{path}: cannot read: {exc.strerror or exc}") from exc

@@ -36,6 +36,7 @@ pytestmark = pytest.mark.integration
 
 FLEET = """\
 sponsors: [{id: ACME, name: Acme Pharma}, {id: GLOBEX, name: Globex}]
+users: [{id: qa-maria, role: qa}]
 sites:
   - id: BSL
     timezone: Europe/Zurich
@@ -157,7 +158,7 @@ async def test_json_export_shows_the_backfilled_excursion_with_its_true_times(
     assert summary["verdict"] == "open findings"  # the gap is not explained
     assert [(f["kind"], f["state"]) for f in summary["findings"]] == [
         ("gap", "open"),
-        ("excursion", "cleared"),  # closed by QA with a root cause
+        ("excursion", "open"),  # QA closed its alert, but only a closed deviation clears
     ]
     fridge = record["placements"][0]
     assert [s["sensor"] for s in fridge["sensors"]] == ["p1", "p2"]

@@ -222,7 +222,8 @@ def test_no_open_findings_only_when_a_closed_deviation_covers_every_finding() ->
         assert verdict(findings, covered) == (
             "no open findings" if state == "closed" else "open findings"
         )
-    short = (span[0], span[1], span[2] - 60_000)  # the finding grew past the covered span
+    assert closed_alert_only.end_ms is not None
+    short = (span[0], span[1], closed_alert_only.end_ms - 60_000)  # grew past the covered span
     grown = replace(_record(), coverage=(Coverage(*short, "DEV-1", "closed"),))
     assert [f.state for f in _findings(agreed, [], within, grown)] == ["open"]
     unclosed = _reconcile([_excursion(1, 2)], [_alert(1, 2, state="resolved", cause=None)])
@@ -275,3 +276,14 @@ def test_an_alarm_without_an_end_is_a_finding_of_the_batchs_time_in_the_place_on
     cover = Coverage(finding.id, 0, 12 * H, "DEV-1", "closed")
     covered = replace(_record(), coverage=(cover,))
     assert [f.state for f in _findings(ongoing_alarm, [], within, covered)] == ["cleared"]
+
+
+def test_a_gap_up_to_the_end_of_a_place_the_batch_is_still_in_is_ongoing_not_open() -> None:
+    """A logger awaiting upload: its readings may still come, so no deviation opens yet."""
+    within = budget_verdict(_product(), _figures(), _figures())
+    trailing = reconcile_gaps(1, SENSOR, [Gap(11 * H, 12 * H, "end", 11)], [])
+    middle = reconcile_gaps(1, SENSOR, [Gap(5 * H, 6 * H, "between", 11)], [])
+    still_there = _record(open_placement=True)
+    assert [f.state for f in _findings([], trailing, within, still_there)] == ["ongoing"]
+    assert [f.state for f in _findings([], middle, within, still_there)] == ["open"]
+    assert [f.state for f in _findings([], trailing, within, _record())] == ["open"]
