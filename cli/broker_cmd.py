@@ -16,13 +16,14 @@ import typer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from cli.catalog_cmd import Actor, _actor
 from cli.options import (
+    Actor,
     CatalogUrl,
     ConfigFile,
     DataDir,
     InfluxDb,
     InfluxUrl,
+    audit_actor,
     build_settings,
     catalog_engine,
     fail,
@@ -201,21 +202,24 @@ _T = TypeVar("_T")
 
 def _change_gateway(
     verb: str,
-    change: Callable[[Session], _T],
+    change: Callable[[Session, str], _T],
     *,
+    actor: str | None,
     out: Path | None,
     catalog_url: str | None,
     data_dir: Path | None,
     config: Path | None,
 ) -> tuple[_T, Path]:
-    """Apply `change` to the catalog and regenerate the broker's files in one go; returns
-    its result and the folder written, for the caller to report and reload."""
+    """Apply `change` (given the session and who the audit trail names) to the catalog and
+    regenerate the broker's files in one go; returns its result and the folder written, for
+    the caller to report and reload."""
     settings = build_settings(config, catalog_url=catalog_url, data_dir=data_dir)
     target = out or settings.data_dir / "broker"
     with catalog_engine(settings) as engine:
+        who = audit_actor(engine, actor)
         try:
             with catalog_session(engine) as session:
-                result = change(session)
+                result = change(session, who)
             regenerate_broker_files(engine, settings.data_dir, target)
         except (CatalogError, ConfigError) as exc:
             fail(f"gateway {verb}: {exc}", 1)
@@ -237,7 +241,8 @@ def gateway_add(
     """Create GATEWAY's account at SITE and print its password, this once only."""
     issued, target = _change_gateway(
         "add",
-        lambda session: add_gateway(session, site=site, gateway=gateway, actor=_actor(actor)),
+        lambda session, who: add_gateway(session, site=site, gateway=gateway, actor=who),
+        actor=actor,
         out=out,
         catalog_url=catalog_url,
         data_dir=data_dir,
@@ -263,7 +268,8 @@ def gateway_revoke(
     """Revoke GATEWAY at SITE: the broker refuses it from its next reload on."""
     changed, target = _change_gateway(
         "revoke",
-        lambda session: revoke_gateway(session, site=site, gateway=gateway, actor=_actor(actor)),
+        lambda session, who: revoke_gateway(session, site=site, gateway=gateway, actor=who),
+        actor=actor,
         out=out,
         catalog_url=catalog_url,
         data_dir=data_dir,

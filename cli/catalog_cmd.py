@@ -1,17 +1,29 @@
-"""`coldchain catalog|audit|user|token`: load the fleet file, check the audit trail, and
-manage who may log in. Each command migrates the catalog first, so a fresh data dir works."""
+"""`coldchain catalog|audit|user|token`: load the fleet file, check and review the audit
+trail, and manage who may log in. Each command migrates the catalog first, so a fresh data
+dir works. Changes of record (a storage condition, a placement's end, a user's role, sponsor
+or sites) need `--reason`: without it the verb is refused (exit 2) and nothing is written."""
 
 from __future__ import annotations
 
-import getpass
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
-from cli.options import CatalogUrl, ConfigFile, DataDir, build_settings, catalog_engine, fail
+from cli.options import (
+    Actor,
+    CatalogUrl,
+    ConfigFile,
+    DataDir,
+    audit_actor,
+    build_settings,
+    catalog_engine,
+    fail,
+)
 from cli.progress import progress_on_stderr
 from coldchain.catalog import (
     catalog_session,
@@ -21,14 +33,18 @@ from coldchain.catalog import (
     upsert_user,
     verify_audit_chain,
 )
+from coldchain.catalog.audit_review import AuditReview, review_audit
 from coldchain.catalog.credentials import (
     MIN_PASSWORD_LENGTH,
     list_tokens,
     revoke_sessions,
     revoke_token,
 )
+from coldchain.catalog.errors import ReasonRequired
 from coldchain.catalog.schema import ROLES
+from coldchain.catalog.signatures import signatures_unlike_their_audit
 from coldchain.catalog.users import user_fields
+from coldchain.times import parse_rfc3339
 
 __all__ = ["audit_app", "catalog_app", "token_app", "user_app"]
 
@@ -37,13 +53,24 @@ audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit trail
 user_app = typer.Typer(no_args_is_help=True, help="Users and their roles.")
 token_app = typer.Typer(no_args_is_help=True, help="API tokens.")
 
-Actor = Annotated[
-    str | None, typer.Option("--actor", help="who the audit trail names (default: cli:$USER)")
+Reason = Annotated[
+    str | None,
+    typer.Option(
+        "--reason",
+        help="why the record changes, kept in the audit trail; needed to change a product's "
+        "storage condition, close a placement, or change a user's role, sponsor or sites",
+    ),
 ]
 
 
-def _actor(actor: str | None) -> str:
-    return actor or f"cli:{getpass.getuser()}"
+def _refuse_unreasoned(exc: ReasonRequired) -> NoReturn:
+    """End the verb (exit 2) listing the changes that need `--reason`."""
+    changes = "\n".join(f"  - {change}" for change in exc.changes)
+    fail(
+        f'refused, nothing written: these changes need a reason (--reason "..."), '
+        f"which the audit trail keeps:\n{changes}",
+        2,
+    )
 
 
 @catalog_app.command("import")
@@ -53,11 +80,19 @@ def catalog_import(
     data_dir: DataDir = None,
     config: ConfigFile = None,
     actor: Actor = None,
+    reason: Reason = None,
 ) -> None:
-    """Load FLEET into the catalog: all of it or, if anything is wrong, none of it."""
+    """Load FLEET into the catalog: all of it or, if anything is wrong, none of it. Changing
+    a product's storage condition, closing a placement or changing a user's role, sponsor or
+    sites needs --reason (creating things does not)."""
     settings = build_settings(config, catalog_url=catalog_url, data_dir=data_dir)
-    with catalog_engine(settings) as engine, progress_on_stderr() as tracker:
-        report = import_fleet(engine, fleet, actor=_actor(actor), progress=tracker)
+    with catalog_engine(settings) as engine:
+        who = audit_actor(engine, actor)
+        with progress_on_stderr() as tracker:
+            try:
+                report = import_fleet(engine, fleet, actor=who, reason=reason, progress=tracker)
+            except ReasonRequired as exc:
+                _refuse_unreasoned(exc)
     typer.echo(report.summary())
 
 
@@ -81,13 +116,75 @@ def catalog_show(
 def audit_verify(
     catalog_url: CatalogUrl = None, data_dir: DataDir = None, config: ConfigFile = None
 ) -> None:
-    """Re-hash the whole audit trail; exit 1 naming the first edited or deleted entry."""
+    """Re-hash the whole audit trail and check every electronic signature against its
+    entry; exit 1 naming the first edited or deleted entry, or each signature that differs."""
     settings = build_settings(config, catalog_url=catalog_url, data_dir=data_dir)
     with catalog_engine(settings) as engine, catalog_session(engine) as session:
         result = verify_audit_chain(session)
+        unlike = signatures_unlike_their_audit(session)
     if not result.ok:
         fail(f"audit trail BROKEN at entry {result.broken_at}: {result.reason}", 1)
+    if unlike:
+        fail("signatures BROKEN:\n" + "\n".join(unlike), 1)
     typer.echo(f"audit trail intact: {result.entries} entries, head {result.head_hash}")
+
+
+@audit_app.command("review")
+def audit_review(
+    start: Annotated[
+        str, typer.Option("--from", help="RFC 3339 time with offset, e.g. 2026-12-01T00:00:00Z")
+    ],
+    end: Annotated[str, typer.Option("--to", help="RFC 3339 time with offset (exclusive)")],
+    actor: Annotated[str | None, typer.Option("--actor", help="only this actor's entries")] = None,
+    batch: Annotated[
+        str | None, typer.Option("--batch", help="only entries about this lot")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100_000)] = 1000,
+    catalog_url: CatalogUrl = None,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+) -> None:
+    """List the audit entries from --from to --to (of --actor, about --batch: the batch,
+    its placements, its exports, entries naming it): number, UTC time, actor, action,
+    entity, reason for change and what changed."""
+    since, until = _moment("--from", start), _moment("--to", end)
+    settings = build_settings(config, catalog_url=catalog_url, data_dir=data_dir)
+    with catalog_engine(settings) as engine, catalog_session(engine) as session:
+        try:
+            review = review_audit(
+                session, start=since, end=until, actor=actor, batch=batch, limit=limit
+            )
+        except ValueError as exc:
+            fail(f"refused: {exc}", 2)
+    _print_review(review, limit)
+
+
+def _moment(option: str, text: str) -> datetime:
+    try:
+        return parse_rfc3339(text)
+    except ValueError as exc:
+        fail(f"{option}: {exc}", 2)
+
+
+def _print_review(review: AuditReview, limit: int) -> None:
+    table = Table("seq", "UTC", "actor", "action", "entity", "id", "reason", "what changed")
+    for entry in review.entries:
+        table.add_row(
+            str(entry.seq),
+            entry.at.strftime("%Y-%m-%d %H:%M:%S"),
+            entry.actor,
+            entry.action,
+            entry.entity,
+            entry.entity_id,
+            entry.reason or "",
+            entry.changed,
+        )
+    console = Console()
+    if not console.is_terminal:  # a file or a pipe gets whole lines, not an 80-column fold
+        console = Console(width=240)
+    console.print(table)
+    more = f"; more match: the first {limit} shown, narrow the span" if review.truncated else ""
+    typer.echo(f"{len(review.entries)} entries{more}")
 
 
 @user_app.command("add")
@@ -107,25 +204,33 @@ def user_add(
     data_dir: DataDir = None,
     config: ConfigFile = None,
     actor: Actor = None,
+    reason: Reason = None,
 ) -> None:
-    """Create user ID (or update role, sponsor and sites) and set their password."""
+    """Create user ID (or update role, sponsor and sites: that needs --reason) and set their
+    password."""
     if role not in ROLES:
         fail(f"--role: expected one of {', '.join(ROLES)}, got {role!r}", 2)
     password = None if no_password else _read_password(password_stdin)
     settings = build_settings(config, catalog_url=catalog_url, data_dir=data_dir)
-    with catalog_engine(settings) as engine, catalog_session(engine) as session:
-        existed = user_fields(session, user_id) is not None
-        upsert_user(
-            session,
-            user_id=user_id,
-            role=role,
-            actor=_actor(actor),
-            sponsor=sponsor,
-            sites=site or [],
-            name=name,
-        )
-        if password is not None:
-            set_password(session, user_id=user_id, password=password, actor=_actor(actor))
+    with catalog_engine(settings) as engine:
+        who = audit_actor(engine, actor)
+        with catalog_session(engine) as session:
+            existed = user_fields(session, user_id) is not None
+            try:
+                upsert_user(
+                    session,
+                    user_id=user_id,
+                    role=role,
+                    actor=who,
+                    sponsor=sponsor,
+                    sites=site or [],
+                    name=name,
+                    reason=reason,
+                )
+            except ReasonRequired as exc:
+                _refuse_unreasoned(exc)
+            if password is not None:
+                set_password(session, user_id=user_id, password=password, actor=who)
     typer.echo(f"user {user_id} {'updated' if existed else 'added'} ({role})")
 
 
@@ -150,8 +255,10 @@ def user_end_sessions(
     """Log user ID out everywhere: every login token they hold stops working (API tokens
     are revoked one by one with `token revoke`)."""
     settings = build_settings(config, catalog_url=catalog_url, data_dir=data_dir)
-    with catalog_engine(settings) as engine, catalog_session(engine) as session:
-        at = revoke_sessions(session, user_id=user_id, actor=_actor(actor))
+    with catalog_engine(settings) as engine:
+        who = audit_actor(engine, actor)
+        with catalog_session(engine) as session:
+            at = revoke_sessions(session, user_id=user_id, actor=who)
     typer.echo(f"user {user_id}: login tokens issued before {at.isoformat()} are void")
 
 
@@ -171,10 +278,12 @@ def token_create(
     """Issue an API token for user ID and print it; it cannot be shown again."""
     settings = build_settings(config, catalog_url=catalog_url, data_dir=data_dir)
     lifetime = timedelta(days=expires_in_days or settings.api_token_ttl_days)
-    with catalog_engine(settings) as engine, catalog_session(engine) as session:
-        issued = create_token(
-            session, user_id=user_id, actor=_actor(actor), label=label, lifetime=lifetime
-        )
+    with catalog_engine(settings) as engine:
+        who = audit_actor(engine, actor)
+        with catalog_session(engine) as session:
+            issued = create_token(
+                session, user_id=user_id, actor=who, label=label, lifetime=lifetime
+            )
     typer.echo(issued.token)
     typer.echo(
         f"token {issued.token_id} for {user_id}, expires {issued.expires_at.isoformat()}: "
@@ -212,6 +321,8 @@ def token_revoke(
 ) -> None:
     """Revoke API token TOKEN_ID: refused from then on (within api_auth_cache_s)."""
     settings = build_settings(config, catalog_url=catalog_url, data_dir=data_dir)
-    with catalog_engine(settings) as engine, catalog_session(engine) as session:
-        revoke_token(session, token_id=token_id, actor=_actor(actor))
+    with catalog_engine(settings) as engine:
+        who = audit_actor(engine, actor)
+        with catalog_session(engine) as session:
+            revoke_token(session, token_id=token_id, actor=who)
     typer.echo(f"token {token_id} revoked")

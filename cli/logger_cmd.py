@@ -11,7 +11,6 @@ with a site's gateway password.
 from __future__ import annotations
 
 import asyncio
-import getpass
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -21,10 +20,12 @@ import typer
 from sqlalchemy import Engine
 
 from cli.options import (
+    Actor,
     CatalogUrl,
     ConfigFile,
     DataDir,
     MqttUrl,
+    audit_actor,
     build_settings,
     catalog_engine,
     fail,
@@ -80,17 +81,15 @@ def logger_import(
     catalog_url: CatalogUrl = None,
     data_dir: DataDir = None,
     config: ConfigFile = None,
-    actor: Annotated[
-        str | None, typer.Option("--actor", help="who the audit trail names (default: cli:$USER)")
-    ] = None,
+    actor: Actor = None,
 ) -> None:
     """Import FILE (Berlinger Fridge-tag / Q-tag text export): refuse it whole if it is not
     intact, else publish its readings as a logger backfill and record the device's own
     summary, alarm record (and with --import-rules its alarm rules) in the catalog.
     Importing the same file again changes nothing."""
     settings = build_settings(config, mqtt_url=mqtt_url, catalog_url=catalog_url, data_dir=data_dir)
-    who = actor or f"cli:{getpass.getuser()}"
     with catalog_engine(settings) as engine:
+        who = audit_actor(engine, actor)
         try:
             prepared = prepare_import(
                 engine,

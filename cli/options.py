@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,12 +17,14 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 __all__ = [
+    "Actor",
     "CatalogUrl",
     "ConfigFile",
     "DataDir",
     "InfluxDb",
     "InfluxUrl",
     "MqttUrl",
+    "audit_actor",
     "build_settings",
     "catalog_engine",
     "fail",
@@ -33,6 +36,34 @@ InfluxDb = Annotated[str | None, typer.Option("--influx-db")]
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="spool, dead letters, keys")]
 CatalogUrl = Annotated[str | None, typer.Option("--catalog-url", help="SQLAlchemy URL")]
 ConfigFile = Annotated[Path | None, typer.Option("--config", help="settings TOML file")]
+Actor = Annotated[
+    str | None,
+    typer.Option(
+        "--actor",
+        help="the catalog user the audit trail names (default: cli:$USER, the OS account)",
+    ),
+]
+
+
+def audit_actor(engine: Engine, actor: str | None) -> str:
+    """Who the audit trail names for this verb: `--actor` if it is a catalog user, else the
+    verb is refused (exit 2) before anything is written; without `--actor`, the OS account
+    that ran it as `cli:ACCOUNT`. An entry that names a person must name a real one."""
+    account = f"cli:{getpass.getuser()}"
+    if actor is None:
+        return account
+    from coldchain.catalog import catalog_session
+    from coldchain.catalog.users import user_fields
+
+    with catalog_session(engine) as session:
+        known = user_fields(session, actor) is not None
+    if not known:
+        fail(
+            f"--actor {actor!r} is not a catalog user: name one (`coldchain user add`), "
+            f"or leave --actor out to be recorded as {account}",
+            2,
+        )
+    return actor
 
 
 def build_settings(config: Path | None = None, **options: object) -> Settings:

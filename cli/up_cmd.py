@@ -291,8 +291,6 @@ def _import_logger_file(env: dict[str, str], logs: Path) -> None:
         str(DEMO_LOGGER_FILE),
         "--shipment",
         DEMO_LOGGER_SHIPMENT,
-        "--actor",
-        "cli:up",
     )
     done = subprocess.run(argv, env=env, cwd=_REPO, capture_output=True)
     with log.open("ab") as sink:

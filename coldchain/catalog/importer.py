@@ -5,11 +5,20 @@ audited with old and new values), what it does not name is left alone (the catal
 history; a batch's record must outlive its line in a file). Re-importing the same file
 changes nothing. Every problem, in the file or against the record, is collected first and
 reported together as one `ConfigError` naming line and field; then nothing is written.
+One exception to "left alone": a sponsor's `contacts`, when the file gives them, are all
+of its contacts, so one the file no longer lists is removed (audited) and stops hearing
+about the sponsor's deviations.
 
 A product's storage condition is versioned (`coldchain.catalog.conditions`): a new product
 gets its first version in force since 1970-01-01 (it has always had its label condition,
 and the placements imported with it may lie in the past); a changed condition gets a new
 version in force from the import, so the past is still judged by the limits of its time.
+
+Creating things needs no reason; changing the record does (21 CFR 11.10(e), EU GMP Annex 11
+§9): an import that changes an existing product's storage condition, closes a recorded
+placement or changes a user's role, sponsor or sites is refused with `ReasonRequired`
+(every such change listed, nothing written) unless it is given a `reason`, which the audit
+entry of each of those changes then carries as `"reason"`.
 """
 
 from __future__ import annotations
@@ -26,7 +35,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from coldchain.catalog.audit import append_audit
+from coldchain.catalog.audit_review import changes_in_words
 from coldchain.catalog.conditions import SINCE_EVER, condition_fields
+from coldchain.catalog.errors import ReasonRequired
 from coldchain.catalog.placements import (
     Place,
     find_overlap,
@@ -44,6 +55,7 @@ from coldchain.catalog.schema import (
     SensorRow,
     ShipmentRow,
     SiteRow,
+    SponsorContactRow,
     SponsorRow,
     StorageUnitRow,
     UserRow,
@@ -56,11 +68,13 @@ from coldchain.fleet import (
     Placement,
     Product,
     Sensor,
+    SponsorContacts,
     describe_location,
     fleet_problems,
     load_fleet,
     moment_utc,
 )
+from coldchain.security.redact import redact_text
 from coldchain.times import rfc3339, utc
 
 __all__ = ["ImportReport", "import_fleet", "import_fleet_model", "storage_label"]
@@ -108,14 +122,20 @@ def storage_label(product: Product) -> str:
 
 
 def import_fleet(
-    engine: Engine, path: Path, *, actor: str, progress: Progress | None = None
+    engine: Engine,
+    path: Path,
+    *,
+    actor: str,
+    reason: str | None = None,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Load `path` and import it; `ConfigError` (line and field) if the file or record refuse.
     `progress` hears each of the file's objects (sponsor, site, unit, user, product, batch,
-    shipment, placement) as it is written.
+    shipment, placement) as it is written. `reason`: why the record changes (module doc).
 
     Raises:
         ConfigError: the file is invalid or contradicts the recorded chain of custody.
+        ReasonRequired: the import changes the record and no `reason` was given.
         CatalogError: the database failed; the transaction was rolled back.
     """
     fleet = load_fleet(path)
@@ -125,6 +145,7 @@ def import_fleet(
             session,
             fleet,
             actor=actor,
+            reason=reason,
             where=lambda loc: f"{path}: {lines.describe(loc)}",
             cite=lines.describe,
             progress=progress,
@@ -136,6 +157,7 @@ def import_fleet_model(
     fleet: Fleet,
     *,
     actor: str,
+    reason: str | None = None,
     where: Describe | None = None,
     cite: Describe | None = None,
     progress: Progress | None = None,
@@ -149,12 +171,14 @@ def import_fleet_model(
     problems = [f"{describe(loc)}: {text}" for loc, text in fleet_problems(fleet)]
     if problems:
         raise ConfigError("\n".join(problems))
-    job = _Import(session, actor, progress, _objects(fleet))
+    job = _Import(session, actor, progress, _objects(fleet), reason)
     problems = job.write(fleet, describe)
     problems += job.write_placements(fleet, describe, cite or describe)
     if problems:
         # Raising inside the caller's transaction rolls back everything written above.
         raise ConfigError("\n".join(problems))
+    if job.unreasoned:
+        raise ReasonRequired(job.unreasoned)
     return ImportReport(dict(job.created), dict(job.updated))
 
 
@@ -176,10 +200,18 @@ def _objects(fleet: Fleet) -> int:
 
 class _Import:
     def __init__(
-        self, session: Session, actor: str, progress: Progress | None, objects: int
+        self,
+        session: Session,
+        actor: str,
+        progress: Progress | None,
+        objects: int,
+        reason: str | None,
     ) -> None:
         self.session = session
         self.actor = actor
+        self.reason = reason.strip() if reason and reason.strip() else None
+        # Changes of record made without a reason: the import is refused if any.
+        self.unreasoned: list[str] = []
         self.progress = progress
         self.objects = objects
         self.done = 0
@@ -201,12 +233,27 @@ class _Import:
         if self.progress is not None:
             self.progress("fleet objects", self.done, self.objects)
 
+    def reasoned(self, change: str) -> dict[str, str]:
+        """What an audit entry of `change` (a change of record) adds: the reason, or
+        nothing, with the change noted as unreasoned (the import will be refused)."""
+        if self.reason is None:
+            self.unreasoned.append(change)
+            return {}
+        return {"reason": self.reason}
+
     def upsert(
-        self, model: type[RowT], key: Any, entity: str, entity_id: str, fields: dict[str, Any]
+        self,
+        model: type[RowT],
+        key: Any,
+        entity: str,
+        entity_id: str,
+        fields: dict[str, Any],
+        because: Mapping[str, str] | None = None,
     ) -> RowT:
-        """Create or update one row from `fields`, auditing exactly what changed."""
+        """Create or update one row from `fields`, auditing exactly what changed (an
+        update's entry with `because`, a reasoned change's reason)."""
         row = self.session.get(model, key)
-        return self._apply(row, model, entity, entity_id, fields, key=key)
+        return self._apply(row, model, entity, entity_id, fields, key=key, because=because)
 
     def _apply(
         self,
@@ -216,6 +263,7 @@ class _Import:
         entity_id: str,
         fields: dict[str, Any],
         key: Any = None,
+        because: Mapping[str, str] | None = None,
     ) -> RowT:
         if row is None:
             row = model(**({"id": key} if key is not None else {}), **fields)
@@ -228,7 +276,8 @@ class _Import:
             for name in old:
                 setattr(row, name, fields[name])
             self.session.flush()
-            self._audit("update", entity, entity_id, old, {k: fields[k] for k in old})
+            new = {k: fields[k] for k in old}
+            self._audit("update", entity, entity_id, old, {**new, **(because or {})})
         return row
 
     def _audit(
@@ -250,6 +299,8 @@ class _Import:
         problems: list[str] = []
         for sponsor in self._each(fleet.sponsors):
             self.upsert(SponsorRow, sponsor.id, "sponsor", sponsor.id, {"name": sponsor.name})
+            if sponsor.contacts is not None:
+                self._contacts(sponsor.id, sponsor.contacts)
         self.zones = {site.id: site.timezone for site in fleet.sites}
         for site in self._each(fleet.sites):
             fields = {"name": site.name, "timezone": site.timezone}
@@ -258,15 +309,20 @@ class _Import:
                 self._unit(site.id, unit)
         for user in self._each(fleet.users):
             existed = self.session.get(UserRow, user.id) is not None
-            changed = upsert_user(
-                self.session,
-                user_id=user.id,
-                role=user.role.value,
-                actor=self.actor,
-                sponsor=user.sponsor,
-                sites=user.sites,
-                name=user.name,
-            )
+            try:
+                changed = upsert_user(
+                    self.session,
+                    user_id=user.id,
+                    role=user.role.value,
+                    actor=self.actor,
+                    sponsor=user.sponsor,
+                    sites=user.sites,
+                    name=user.name,
+                    reason=self.reason,
+                )
+            except ReasonRequired as exc:
+                self.unreasoned.extend(exc.changes)  # nothing written for this user
+                continue
             if changed:
                 (self.updated if existed else self.created)["user"] += 1
         for i, product in self._each(enumerate(fleet.products)):
@@ -293,11 +349,51 @@ class _Import:
                 self._logger(shipment.id, shipment.origin, logger)
         return problems
 
+    def _contacts(self, sponsor_id: str, contacts: SponsorContacts) -> None:
+        """Make the sponsor's recorded contacts exactly the file's: a contact the file no
+        longer lists is removed (it must stop hearing about the sponsor's deviations), a new
+        one added; each audited with its destination redacted (a hook's URL may carry its
+        token)."""
+        wanted = contacts.destinations()
+        recorded = (
+            self.session.execute(
+                select(SponsorContactRow)
+                .where(SponsorContactRow.sponsor_id == sponsor_id)
+                .order_by(SponsorContactRow.id)
+            )
+            .scalars()
+            .all()
+        )
+        kept: set[tuple[str, str]] = set()
+        for row in recorded:
+            contact = (row.channel, row.destination)
+            if contact in wanted:
+                kept.add(contact)
+                continue
+            self.session.delete(row)
+            self._audit("delete", "sponsor_contact", sponsor_id, _contact(*contact), {})
+        for contact in wanted:
+            if contact not in kept:
+                channel, destination = contact
+                self.session.add(
+                    SponsorContactRow(
+                        sponsor_id=sponsor_id, channel=channel, destination=destination
+                    )
+                )
+                self._audit("create", "sponsor_contact", sponsor_id, None, _contact(*contact))
+        self.session.flush()
+
     def _product(self, product: Product) -> str | None:
         """Upsert the product and version its condition; a problem with the record, if any."""
         recorded = self.session.get(ProductRow, product.id)
         before = None if recorded is None else condition_fields(recorded)
-        row = self.upsert(ProductRow, product.id, "product", product.id, _product_fields(product))
+        fields = _product_fields(product)
+        because: dict[str, str] = {}
+        if before is not None:
+            moved = changes_in_words(before, {name: fields[name] for name in before})
+            if moved:
+                because = self.reasoned(f"product {product.id}: storage condition {moved}")
+        row = self.upsert(ProductRow, product.id, "product", product.id, fields, because)
         after = condition_fields(row)
         latest = self.session.execute(
             select(ProductConditionRow)
@@ -319,10 +415,16 @@ class _Import:
                 f"{rfc3339(latest.valid_from)}, not before this import "
                 f"({rfc3339(self.now)}): is the clock behind?"
             )
-        self._version(product.id, self.now, after)
+        self._version(product.id, self.now, after, because)
         return None
 
-    def _version(self, product_id: str, valid_from: datetime, fields: dict[str, Any]) -> None:
+    def _version(
+        self,
+        product_id: str,
+        valid_from: datetime,
+        fields: dict[str, Any],
+        because: Mapping[str, str] | None = None,
+    ) -> None:
         row = ProductConditionRow(
             product_id=product_id, valid_from=valid_from, recorded_at=self.now, **fields
         )
@@ -333,7 +435,7 @@ class _Import:
             "product_condition",
             str(row.id),
             None,
-            {"product": product_id, "valid_from": valid_from, **fields},
+            {"product": product_id, "valid_from": valid_from, **fields, **(because or {})},
         )
 
     def _unit(self, site_id: str, unit: Any) -> None:
@@ -432,9 +534,16 @@ class _Import:
                     f"{_quantity(placement.quantity)}: placements are recorded, never overwritten"
                 )
             if recorded.end_at is None and end is not None:
+                because = self.reasoned(
+                    f"placement {recorded.id} of batch {placement.batch} in "
+                    f"{place_name(self.session, recorded)} from {_iso(recorded.start_at)}: "
+                    f"closed at {_iso(end)}"
+                )
                 recorded.end_at = end
                 self.session.flush()
-                self._audit("close", "placement", str(recorded.id), {"to": None}, {"to": end})
+                self._audit(
+                    "close", "placement", str(recorded.id), {"to": None}, {"to": end, **because}
+                )
             elif recorded.end_at != end:
                 problems.append(
                     f"{describe(('placements', i, 'to'))}: recorded end "
@@ -518,6 +627,11 @@ class _Import:
 
 def _iso(moment: datetime | None) -> str:
     return "open" if moment is None else rfc3339(moment)
+
+
+def _contact(channel: str, destination: str) -> dict[str, str]:
+    """A sponsor contact as its audit entry shows it."""
+    return {"channel": channel, "destination": redact_text(destination)}
 
 
 def _quantity(quantity: int | None) -> str:

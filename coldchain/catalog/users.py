@@ -9,10 +9,21 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from coldchain.catalog.audit import append_audit
-from coldchain.catalog.errors import CatalogConflict, CatalogNotFound
+from coldchain.catalog.audit_review import changes_in_words
+from coldchain.catalog.errors import CatalogConflict, CatalogNotFound, ReasonRequired
 from coldchain.catalog.schema import ROLES, SiteRow, SponsorRow, UserRow, UserSiteRow
 
-__all__ = ["Viewer", "ViewerScope", "upsert_user", "user_fields", "viewer_for_user"]
+__all__ = [
+    "REASONED_USER_FIELDS",
+    "Viewer",
+    "ViewerScope",
+    "upsert_user",
+    "user_fields",
+    "viewer_for_user",
+]
+
+#: What a user may see and do: changing any of these needs a reason for change.
+REASONED_USER_FIELDS = ("role", "sponsor", "sites")
 
 
 #: `Viewer.scope`.
@@ -32,6 +43,8 @@ class Viewer:
     role: str
     sponsor: str | None = None
     sites: frozenset[str] = field(default_factory=frozenset)
+    #: The printed name, as a signature shows it (None: the id is all there is).
+    name: str | None = None
 
     @property
     def sees_everything(self) -> bool:
@@ -48,7 +61,8 @@ def viewer_for_user(session: Session, *, user_id: str) -> Viewer:
     user = session.get(UserRow, user_id)
     if user is None:
         raise CatalogNotFound(f"user {user_id!r} not found")
-    return Viewer(user.id, user.role, user.sponsor_id, frozenset(_sites_of(session, user_id)))
+    sites = frozenset(_sites_of(session, user_id))
+    return Viewer(user.id, user.role, user.sponsor_id, sites, user.name)
 
 
 def _sites_of(session: Session, user_id: str) -> list[str]:
@@ -78,10 +92,14 @@ def upsert_user(
     sponsor: str | None = None,
     sites: Iterable[str] = (),
     name: str | None = None,
+    reason: str | None = None,
 ) -> bool:
     """Create the user or bring role, sponsor, sites and name to these; True if changed.
 
     Credentials are left alone: a re-import of the fleet file keeps everyone's password.
+    Changing an existing user's role, sponsor or sites changes what they may see and do:
+    it needs a `reason` (recorded in the audit entry as `"reason"`), else `ReasonRequired`
+    is raised before anything is written.
     """
     site_list = sorted(set(sites))
     _check_binding(session, user_id, role, sponsor, site_list)
@@ -89,6 +107,7 @@ def upsert_user(
     new: dict[str, object] = {"role": role, "sponsor": sponsor, "name": name, "sites": site_list}
     if old == new:
         return False
+    because = _reason_for(user_id, old, new, reason)
     user = session.get(UserRow, user_id)
     if user is None:
         user = UserRow(id=user_id, password_hash=None)
@@ -100,6 +119,7 @@ def upsert_user(
         session.add_all(UserSiteRow(user_id=user_id, site_id=site) for site in site_list)
     changed_old = None if old is None else {k: v for k, v in old.items() if new[k] != v}
     changed_new = new if old is None else {k: v for k, v in new.items() if old[k] != v}
+    changed_new.update(because)
     append_audit(
         session,
         actor=actor,
@@ -110,6 +130,23 @@ def upsert_user(
         new=changed_new,
     )
     return True
+
+
+def _reason_for(
+    user_id: str, old: dict[str, object] | None, new: dict[str, object], reason: str | None
+) -> dict[str, str]:
+    """The audit entry's `{"reason": ...}` if the change needs one; `ReasonRequired` if it
+    needs one and `reason` is missing or blank."""
+    if old is None:
+        return {}
+    moved = changes_in_words(
+        {k: old[k] for k in REASONED_USER_FIELDS}, {k: new[k] for k in REASONED_USER_FIELDS}
+    )
+    if not moved:
+        return {}
+    if reason is None or not reason.strip():
+        raise ReasonRequired([f"user {user_id}: {moved}"])
+    return {"reason": reason.strip()}
 
 
 def _check_binding(

@@ -67,7 +67,7 @@ class Demo:
                 "--influx-url",
                 self.influx_url,
                 "--actor",
-                "test",
+                "quinn",
             ],
         )
         assert result.exit_code == 0, result.output

@@ -52,6 +52,7 @@ pytestmark = pytest.mark.integration
 
 FLEET = """\
 sponsors: [{id: ACME, name: Acme Pharma}]
+users: [{id: quinn, role: qa}]
 sites:
   - {id: BSL, timezone: Europe/Zurich}
   - {id: LYS, timezone: Europe/Paris}

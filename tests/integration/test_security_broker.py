@@ -544,6 +544,7 @@ def test_the_import_account_writes_logger_readings_of_any_site_and_nothing_else(
 
 IMPORT_FLEET = """\
 sponsors: [{id: ACME, name: Acme Pharma}]
+users: [{id: quinn, role: qa}]
 sites:
   - {id: BSL, timezone: Europe/Zurich}
   - {id: LYS, timezone: Europe/Paris}

@@ -126,7 +126,7 @@ def test_a_changed_condition_applies_from_the_import_and_the_past_keeps_its_own(
     import_fleet(engine, fleet_file, actor="test")
     fleet_file.write_text(STRICTER)
     before = datetime.now(UTC)
-    report = import_fleet(engine, fleet_file, actor="qa")
+    report = import_fleet(engine, fleet_file, actor="qa", reason="stability study SR-12")
     after = datetime.now(UTC)
     assert (dict(report.created), dict(report.updated)) == (
         {"product_condition": 1},
@@ -228,7 +228,7 @@ def test_a_product_without_versions_has_had_its_row_condition_since_ever(
         ]
         assert condition_at(session, "VAX-1", SINCE_EVER - timedelta(seconds=1)) is None
     fleet_file.write_text(STRICTER)
-    report = import_fleet(engine, fleet_file, actor="test")
+    report = import_fleet(engine, fleet_file, actor="test", reason="stability study SR-12")
     assert report.created["product_condition"] == 3  # both products' first; VAX-1's change
     assert [max_c for _, max_c in _versions(engine, "VAX-1")] == [8.0, 6.0]
 

@@ -104,7 +104,7 @@ def test_closing_an_open_placement_in_the_file_records_the_move(
         '  - {batch: LOT-0002, unit: LYS/ROOM-01, from: "2026-11-20T00:00:00Z"}',
     )
     fleet_file.write_text(moved)
-    report = import_fleet(engine, fleet_file, actor="test")
+    report = import_fleet(engine, fleet_file, actor="test", reason="moved to LYS")
     assert dict(report.updated) == {"placement": 1}  # closed, not rewritten
     assert report.created["placement"] == 1
     with catalog_session(engine) as session:

@@ -143,7 +143,7 @@ def test_a_placement_overlapping_the_record_elsewhere_is_refused(
         )
         + '  - {batch: LOT-0002, shipment: SHP-100, from: "2026-11-20T08:00:00Z"}\n'
     )
-    report = import_fleet(engine, path, actor="test")
+    report = import_fleet(engine, path, actor="test", reason="shipped to LYS")
     assert (report.updated["placement"], report.created["placement"]) == (1, 1)
 
 
