@@ -8,6 +8,8 @@ body as an unknown one; store and catalog outages are 503 without internals.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -25,6 +27,7 @@ from sqlalchemy import Engine
 
 from api.bodylimit import BodyLimit
 from api.concurrency import ConcurrencyLimit
+from api.deviation_watch import watch_deviations
 from api.errors import ApiError, NotAuthenticated, RateLimited
 from api.headers import SecurityHeaders
 from api.livecache import live_cache
@@ -38,6 +41,7 @@ from coldchain.catalog.errors import (
     CatalogConflict,
     CatalogError,
     CatalogNotFound,
+    SignatureRefused,
 )
 from coldchain.catalog.store import create_catalog_engine
 from coldchain.config import Settings
@@ -115,9 +119,18 @@ def create_app(
         # objects) lives as long as the process; out of the collector's sight, a full
         # collection no longer walks it, which took tens of ms out of the live view's p99.
         gc.freeze()
+        watch = (
+            asyncio.create_task(watch_deviations(state), name="deviation-watch")
+            if settings.api_deviation_scan_s > 0
+            else None
+        )
         try:
             yield
         finally:
+            if watch is not None:
+                watch.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watch
             await influx.aclose()
             if own_engine:
                 catalog.dispose()
@@ -173,6 +186,11 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def conflict(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)
 
+    async def refused(request: Request, exc: Exception) -> JSONResponse:
+        # A signature refused (wrong password, a role that does not sign it, the same
+        # person twice): the catalog's sentence, which never holds the password.
+        return JSONResponse({"detail": str(exc)}, status_code=403)
+
     async def catalog_down(request: Request, exc: Exception) -> JSONResponse:
         log.warning("api: catalog error path=%s: %s", request.url.path, exc)
         return JSONResponse({"detail": "catalog unavailable"}, status_code=503)
@@ -193,6 +211,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(CatalogNotFound, not_found)
     app.add_exception_handler(CatalogConflict, conflict)
+    app.add_exception_handler(SignatureRefused, refused)
     app.add_exception_handler(CatalogError, catalog_down)
     app.add_exception_handler(StoreError, store_down)
     app.add_exception_handler(RequestValidationError, invalid)

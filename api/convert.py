@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from api.access import AlertItem, HistorySegment, Limits, Location, PlaceDetail, Span, Stay
+from api.export.findings import SCREEN
+from api.export.walk import Report
 from api.readings import HistoryResult
 from api.schemas import (
     AlertDetailPublic,
@@ -13,7 +15,12 @@ from api.schemas import (
     BatchDetailPublic,
     BatchPublic,
     BudgetPublic,
+    DeviationEventPublic,
+    DeviationFindingPublic,
+    DeviationPublic,
     DevicePublic,
+    FindingPublic,
+    FindingsPublic,
     HistoryPublic,
     HistorySegmentPublic,
     HistorySeriesPublic,
@@ -23,20 +30,30 @@ from api.schemas import (
     PlaceDetailPublic,
     PlacementPublic,
     ProductPublic,
+    ReleasePublic,
+    SignaturePublic,
     SpanPublic,
 )
+from coldchain.catalog.deviations import Deviation
 from coldchain.catalog.queries import BatchView, PlacementView, ProductView
+from coldchain.catalog.releases import ReleaseDecision
+from coldchain.catalog.signatures import Signature, check_signature
+from coldchain.times import from_ms
 
 __all__ = [
     "alert_detail_public",
     "alert_public",
     "batch_detail_public",
     "batch_public",
+    "deviation_public",
+    "findings_public",
     "history_public",
     "limits_public",
     "location_public",
     "place_detail_public",
     "product_public",
+    "release_public",
+    "signature_public",
 ]
 
 
@@ -196,4 +213,84 @@ def history_public(
             )
             for s in result.series
         ],
+    )
+
+
+def signature_public(signature: Signature) -> SignaturePublic:
+    """The signature without its content (the export's manifest carries it), and whether
+    it still holds."""
+    fields = signature.manifest()
+    del fields["content"]
+    return SignaturePublic(**fields, valid=not check_signature(signature))
+
+
+def deviation_public(deviation: Deviation) -> DeviationPublic:
+    return DeviationPublic(
+        id=deviation.id,
+        number=deviation.number,
+        batch=deviation.batch,
+        state=deviation.state,  # type: ignore[arg-type]  # the catalog's DEVIATION_STATES
+        title=deviation.title,
+        opened_at=deviation.opened_at,
+        opened_by=deviation.opened_by,
+        reason=deviation.reason,
+        stability_reference=deviation.stability_reference,
+        impact=deviation.impact,
+        sponsor_comment=deviation.sponsor_comment,
+        updated_at=deviation.updated_at,
+        findings=[
+            DeviationFindingPublic(
+                id=f.finding_id,
+                kind=f.kind,
+                where=f.place,
+                start=f.start_at,
+                end=f.end_at,
+                alert=f.alert_id,
+            )
+            for f in deviation.findings
+        ],
+        history=[
+            DeviationEventPublic(
+                at=h.at, state=h.state, actor=h.actor, comment=h.comment, signature=h.signature_id
+            )
+            for h in deviation.history
+        ],
+        signatures=[signature_public(s) for s in deviation.signatures],
+    )
+
+
+def release_public(decision: ReleaseDecision) -> ReleasePublic:
+    return ReleasePublic(
+        batch=decision.batch,
+        decision=decision.decision,  # type: ignore[arg-type]  # releases.DECISIONS
+        comment=decision.comment,
+        decided_at=decision.decided_at,
+        decided_by=decision.decided_by,
+        signature=signature_public(decision.signature),
+    )
+
+
+def findings_public(
+    batch: str, report: Report, generated_at: datetime, release: ReleaseDecision | None
+) -> FindingsPublic:
+    return FindingsPublic(
+        batch=batch,
+        verdict=report.verdict,  # type: ignore[arg-type]  # findings.verdict's three
+        screen=SCREEN,
+        generated_at=generated_at.astimezone(UTC),
+        findings=[
+            FindingPublic(
+                **f.detail,
+                id=f.id,
+                kind=f.kind,
+                start=None if f.start_ms is None else from_ms(f.start_ms),
+                end=None if f.end_ms is None else from_ms(f.end_ms),
+                where=f.where,
+                state=f.state,  # type: ignore[arg-type]  # findings' four states
+                deviation=f.deviation,
+                timezone=f.zone,
+            )
+            for f in report.findings
+        ],
+        release=None if release is None else release_public(release),
     )

@@ -10,7 +10,9 @@
 
 Catalog and store errors are not translated into these by the routes: the exception
 handlers in `api.app` map them in one place (`CatalogNotFound` → 404 with no detail, so an
-id another tenant owns answers exactly like one that does not exist).
+id another tenant owns answers exactly like one that does not exist; `SignatureRefused` →
+403 "signature refused: ..."; `CatalogConflict` and its subclasses, `ReasonRequired` and
+`SegregationOfDuties`, → 409 with their sentence).
 """
 
 from __future__ import annotations

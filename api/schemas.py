@@ -4,11 +4,13 @@ the FastAPI full-stack template's models.py. Times are RFC 3339 in UTC."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from coldchain.catalog.credentials import MIN_PASSWORD_LENGTH
+from coldchain.wire import ID_PATTERN
 
 __all__ = [
     "AlertAcknowledge",
@@ -19,7 +21,16 @@ __all__ = [
     "BatchDetailPublic",
     "BatchPublic",
     "BudgetPublic",
+    "DeviationAgree",
+    "DeviationAssess",
+    "DeviationDispute",
+    "DeviationEventPublic",
+    "DeviationFindingPublic",
+    "DeviationOpen",
+    "DeviationPublic",
     "DevicePublic",
+    "FindingPublic",
+    "FindingsPublic",
     "HealthPublic",
     "HistoryPublic",
     "HistorySegmentPublic",
@@ -35,7 +46,10 @@ __all__ = [
     "PlaceDetailPublic",
     "PlacementPublic",
     "ProductPublic",
+    "ReleaseDecide",
+    "ReleasePublic",
     "SensorLivePublic",
+    "SignaturePublic",
     "SpanPublic",
     "TokenPublic",
 ]
@@ -67,6 +81,7 @@ class MePublic(_Out):
     role: str
     sponsor: str | None
     sites: list[str]
+    name: str | None = None
 
 
 class BudgetPublic(_Out):
@@ -172,11 +187,40 @@ class AlertDetailPublic(AlertPublic):
     history: list[AlertHistoryPublic]
 
 
+class _Signing(BaseModel):
+    """What every electronic signature asks of the signer at that moment: the password
+    again (a login token alone never signs) and, optionally, the zone of the local time
+    the signature shows beside UTC."""
+
+    password: str = Field(
+        min_length=1, max_length=1024, description="the signer's password, entered again"
+    )
+    timezone: str | None = Field(
+        default=None,
+        max_length=64,
+        description="IANA time zone of the signature's local time (default UTC)",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not an IANA time zone (e.g. Europe/Zurich)") from None
+        return value
+
+
 class AlertAcknowledge(BaseModel):
     comment: str = Field(min_length=1, max_length=2000, description="what was seen or done")
 
 
-class AlertClose(BaseModel):
+class AlertClose(_Signing):
+    """QA closes a resolved alert: an electronic signature (meaning `approved`) of the
+    alert, its root cause and comment."""
+
     root_cause: str = Field(min_length=1, max_length=2000, pattern=r"\S")
     comment: str | None = Field(default=None, max_length=2000)
 
@@ -279,3 +323,142 @@ class MetricsPublic(_Out):
         description="catalog sites no reporting detector watches (partitions by site); "
         "null when the catalog cannot be read",
     )
+
+
+_BatchId = Annotated[
+    str, Field(pattern=f"^{ID_PATTERN.pattern}$", max_length=64, description="batch (lot) id")
+]
+_Text = Annotated[str, Field(min_length=1, max_length=4000, pattern=r"\S")]
+_Note = Annotated[str | None, Field(max_length=4000)]
+
+
+class DeviationOpen(BaseModel):
+    """QA opens a deviation on findings of the batch record, named by their ids."""
+
+    batch: _BatchId
+    finding_ids: list[str] = Field(
+        min_length=1,
+        max_length=100,
+        description="ids of open findings of the record (GET /v1/batches/{batch}/findings)",
+    )
+    title: str = Field(min_length=1, max_length=500, pattern=r"\S")
+
+
+class DeviationAssess(_Signing):
+    """CMO QA's product-impact assessment, signed `authored`."""
+
+    reason: _Text
+    stability_reference: str | None = Field(default=None, max_length=500)
+    impact: Literal["none", "minor", "major"]
+
+
+class DeviationAgree(_Signing):
+    """The batch's sponsor agrees with the assessment (signed `approved`)."""
+
+    comment: _Note = None
+
+
+class DeviationDispute(_Signing):
+    """The batch's sponsor disputes the assessment (signed `rejected`), saying why: a
+    blank comment is refused by the catalog with a sentence (409)."""
+
+    comment: _Note
+
+
+class ReleaseDecide(_Signing):
+    """QA's decision on the batch's temperature record, signed."""
+
+    decision: Literal["released", "rejected"]
+    comment: _Note = None
+
+
+class SignaturePublic(_Out):
+    """An electronic signature as stored (never a password); `valid`: its content hashes
+    to its digest and its seal covers its fields."""
+
+    id: int
+    subject: str
+    subject_id: str
+    batch: str | None
+    user_id: str
+    printed_name: str
+    role: str
+    meaning: str
+    signed_at: datetime
+    local_time: str
+    timezone: str
+    content_sha256: str
+    seal: str
+    valid: bool
+
+
+class DeviationFindingPublic(_Out):
+    """A finding the deviation covers, by id and the span covered."""
+
+    id: str
+    kind: str
+    where: str
+    start: datetime | None
+    end: datetime | None
+    alert: str | None
+
+
+class DeviationEventPublic(_Out):
+    at: datetime
+    state: str
+    actor: str
+    comment: str | None
+    signature: int | None
+
+
+class DeviationPublic(_Out):
+    id: int
+    number: str = Field(description='how people name it: "DEV-12"')
+    batch: str
+    state: Literal["open", "assessed", "agreed", "disputed", "closed"]
+    title: str
+    opened_at: datetime
+    opened_by: str = Field(description='a user id, or "system" when its finding appeared')
+    reason: str | None
+    stability_reference: str | None
+    impact: str | None
+    sponsor_comment: str | None
+    updated_at: datetime
+    findings: list[DeviationFindingPublic]
+    history: list[DeviationEventPublic]
+    signatures: list[SignaturePublic]
+
+
+class ReleasePublic(_Out):
+    batch: str
+    decision: Literal["released", "rejected"]
+    comment: str | None
+    decided_at: datetime
+    decided_by: str
+    signature: SignaturePublic
+
+
+class FindingPublic(_Out):
+    """A finding of the record; the keys its kind needs (api/export/findings.py) follow."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    id: str
+    kind: str
+    start: datetime | None
+    end: datetime | None
+    where: str
+    state: Literal["open", "cleared", "context", "ongoing"]
+    deviation: str | None = Field(description="the deviation that covers it, e.g. DEV-3")
+    timezone: str = Field(description="IANA time zone of its place")
+
+
+class FindingsPublic(_Out):
+    """The batch record's automated screen as the viewer may read it, and its release."""
+
+    batch: str
+    verdict: Literal["incomplete", "open findings", "no open findings"]
+    screen: str
+    generated_at: datetime
+    findings: list[FindingPublic]
+    release: ReleasePublic | None

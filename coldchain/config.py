@@ -269,6 +269,13 @@ class Settings(BaseSettings):
     api_max_exports_per_user: int = Field(
         default=2, ge=1, description="batch exports one user may run at once; more: 429"
     )
+    api_deviation_scan_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="how often the API judges recently active batches and opens a deviation "
+        "for each open finding none covers (api/deviation_watch.py); 0: never. Run it on one "
+        "API process (single writer), 0 on the others",
+    )
 
     @field_validator("mqtt_url")
     @classmethod

@@ -17,7 +17,24 @@ from typing import TypeVar
 from sqlalchemy import ColumnElement, Engine
 from sqlalchemy.orm import Session
 
-from api.access.alerts import DEFAULT_WARNING_MARGIN_C, alert_item, find_alert, visible_alerts
+from api.access.alerts import (
+    DEFAULT_WARNING_MARGIN_C,
+    alert_item,
+    closure_content,
+    find_alert,
+    visible_alerts,
+)
+from api.access.deviations import (
+    assess,
+    batch_release,
+    check_signer,
+    decide,
+    find_deviation,
+    open_on_findings,
+    readable_batch,
+    release,
+    visible_deviations,
+)
 from api.access.model import (
     AlertItem,
     Device,
@@ -44,9 +61,14 @@ from api.access.scoped_queries import (
     visible_products,
 )
 from api.errors import Forbidden
+from api.export.findings import Finding
 from coldchain.catalog.alerts import acknowledge_alert, close_alert
+from coldchain.catalog.deviations import CoveredFinding, Deviation
+from coldchain.catalog.errors import SignatureRefused
 from coldchain.catalog.queries import BatchView, PlacementView, ProductView
+from coldchain.catalog.releases import ReleaseDecision
 from coldchain.catalog.schema import AlertRow, PlacementRow
+from coldchain.catalog.signatures import record_refused, sign
 from coldchain.catalog.store import catalog_session
 from coldchain.catalog.users import Viewer
 
@@ -67,7 +89,6 @@ __all__ = [
 T = TypeVar("T")
 
 ACKNOWLEDGE_ROLES = frozenset({"warehouse_operator", "admin"})
-CLOSE_ROLES = frozenset({"qa", "admin"})
 
 
 class AlertFilter:
@@ -207,9 +228,166 @@ class Access:
         """Acknowledge (warehouse operator, admin); audited by the catalog."""
         return await self._run(_acknowledge, alert_id, comment, self._clock())
 
-    async def close(self, alert_id: str, *, root_cause: str, comment: str | None) -> AlertItem:
-        """Close a resolved alert with its root cause (QA, admin); audited by the catalog."""
-        return await self._run(_close, alert_id, root_cause, comment, self._clock())
+    async def close(
+        self,
+        alert_id: str,
+        *,
+        root_cause: str,
+        comment: str | None,
+        password: str,
+        timezone: str = "UTC",
+    ) -> AlertItem:
+        """Close a resolved alert with its root cause: QA's electronic signature (meaning
+        `approved`) of the alert's §9 event, root cause and comment; audited by the catalog."""
+        return await self._signed(
+            "alert_closure",
+            alert_id,
+            "approved",
+            _close,
+            alert_id,
+            root_cause,
+            comment,
+            password,
+            timezone,
+            self._clock(),
+        )
+
+    async def refused(self, subject: str, subject_id: str, meaning: str, reason: str) -> None:
+        """Audit a refused signature in a transaction of its own (Part 11 §11.300(d))."""
+        await asyncio.to_thread(self._record_refused, subject, subject_id, meaning, reason)
+
+    def _record_refused(self, subject: str, subject_id: str, meaning: str, reason: str) -> None:
+        with catalog_session(self.engine) as session:
+            record_refused(
+                session,
+                user_id=self.viewer.user_id,
+                subject=subject,
+                subject_id=subject_id,
+                meaning=meaning,
+                reason=reason,
+            )
+
+    async def may_sign(self, subject: str, subject_id: str, meaning: str) -> None:
+        """`SignatureRefused` (audited) unless the viewer's role signs `subject`; asked
+        after the thing was found (404 first) and before the password is."""
+        try:
+            check_signer(self.viewer, subject)
+        except SignatureRefused as exc:
+            await self.refused(subject, subject_id, meaning, str(exc))
+            raise
+
+    async def _signed(
+        self,
+        subject: str,
+        subject_id: str,
+        meaning: str,
+        fn: Callable[..., T],
+        /,
+        *args: object,
+        **kwargs: object,
+    ) -> T:
+        """Run a signing change; a refused signature rolled it back and is audited."""
+        try:
+            return await self._run(fn, *args, **kwargs)
+        except SignatureRefused as exc:
+            await self.refused(subject, subject_id, meaning, str(exc))
+            raise
+
+    async def deviations(
+        self, *, batch: str | None, state: str | None, limit: int
+    ) -> list[Deviation]:
+        return await self._run(visible_deviations, batch=batch, state=state, limit=limit)
+
+    async def deviation(self, deviation_id: int) -> Deviation:
+        return await self._run(find_deviation, deviation_id)
+
+    async def deviation_batch(self, batch: str) -> None:
+        """404 unless the batch is visible, 403 for a role that reads no deviations."""
+        await self._run(readable_batch, batch)
+
+    async def release_of(self, batch: str) -> ReleaseDecision | None:
+        return await self._run(batch_release, batch)
+
+    async def open_deviation(
+        self, batch: str, findings: list[CoveredFinding], title: str
+    ) -> Deviation:
+        """QA opens a deviation on findings of the batch's judged record."""
+        return await self._run(open_on_findings, batch, findings, title, self._clock())
+
+    async def assess(
+        self,
+        deviation_id: int,
+        *,
+        reason: str,
+        stability_reference: str | None,
+        impact: str,
+        password: str,
+        timezone: str = "UTC",
+    ) -> Deviation:
+        """QA's signed assessment (meaning `authored`)."""
+        return await self._signed(
+            "deviation_assessment",
+            f"DEV-{deviation_id}",
+            "authored",
+            assess,
+            deviation_id,
+            password=password,
+            reason=reason,
+            stability_reference=stability_reference,
+            impact=impact,
+            timezone=timezone,
+            now=self._clock(),
+        )
+
+    async def decide(
+        self,
+        deviation_id: int,
+        *,
+        agree: bool,
+        comment: str | None,
+        password: str,
+        timezone: str = "UTC",
+    ) -> Deviation:
+        """The sponsor's signed agreement (`approved`, closes it) or dispute (`rejected`)."""
+        return await self._signed(
+            "deviation_agreement",
+            f"DEV-{deviation_id}",
+            "approved" if agree else "rejected",
+            decide,
+            deviation_id,
+            agree=agree,
+            password=password,
+            comment=comment,
+            timezone=timezone,
+            now=self._clock(),
+        )
+
+    async def release(
+        self,
+        batch: str,
+        *,
+        decision: str,
+        comment: str | None,
+        password: str,
+        verdict: str,
+        findings: tuple[Finding, ...],
+        timezone: str = "UTC",
+    ) -> ReleaseDecision:
+        """QA's signed release decision on the record as judged."""
+        return await self._signed(
+            "release",
+            batch,
+            "approved" if decision == "released" else "rejected",
+            release,
+            batch,
+            decision=decision,
+            comment=comment,
+            password=password,
+            verdict=verdict,
+            findings=findings,
+            timezone=timezone,
+            now=self._clock(),
+        )
 
 
 def _unit_detail(session: Session, viewer: Viewer, site: str, unit: str) -> PlaceDetail:
@@ -253,12 +431,26 @@ def _close(
     alert_id: str,
     root_cause: str,
     comment: str | None,
+    password: str,
+    timezone: str,
     now: datetime,
 ) -> AlertItem:
     find_alert(session, viewer, alert_id)
-    if viewer.role not in CLOSE_ROLES:
-        raise Forbidden("closing alerts needs the qa or admin role")
-    close_alert(
+    check_signer(viewer, "alert_closure")
+    row = close_alert(
         session, alert_id, actor=viewer.user_id, at=now, root_cause=root_cause, comment=comment
+    )
+    sign(
+        session,
+        user_id=viewer.user_id,
+        password=password,
+        meaning="approved",
+        subject="alert_closure",
+        subject_id=alert_id,
+        batch_id=None,
+        content=closure_content(row, root_cause=root_cause, comment=comment),
+        roles=("qa",),
+        timezone=timezone,
+        now=now,
     )
     return _alert_with_history(session, viewer, alert_id)

@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select, true, tuple_
 from sqlalchemy.orm import Session
 
 from api.access.model import AlertItem, Span
 from api.access.places import Stay, group_by_place, locations_by_key, merged_windows, stays
+from coldchain.catalog.alerts import alert_event
 from coldchain.catalog.errors import CatalogNotFound
 from coldchain.catalog.schema import AlertHistoryRow, AlertRow, LoggerRow, ShipmentRow
 from coldchain.catalog.users import Viewer
@@ -29,6 +31,7 @@ __all__ = [
     "DEFAULT_WARNING_MARGIN_C",
     "DeviceKey",
     "alert_item",
+    "closure_content",
     "find_alert",
     "open_alerts_on",
     "visible_alerts",
@@ -200,6 +203,34 @@ def open_alerts_on(
             continue
         found.setdefault(_key(row), []).append(alert_item(row, viewer))
     return found
+
+
+#: The alert event's keys of docs/design.md §9: what a closure signature binds of the alert.
+_EVENT_KEYS = (
+    "alert_id",
+    "kind",
+    "severity",
+    "state",
+    "site",
+    "device",
+    "sensor",
+    "start",
+    "end",
+    "peak_c",
+    "retrospective",
+)
+
+
+def closure_content(row: AlertRow, *, root_cause: str, comment: str | None) -> dict[str, Any]:
+    """What QA signs on closing an alert: the alert as closed (its §9 event fields), the
+    root cause and the comment."""
+    event = alert_event(row)
+    return {
+        "subject": "alert_closure",
+        "alert": {key: event[key] for key in _EVENT_KEYS},
+        "root_cause": root_cause,
+        "comment": comment,
+    }
 
 
 def alert_item(row: AlertRow, viewer: Viewer, *, session: Session | None = None) -> AlertItem:

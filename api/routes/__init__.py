@@ -4,12 +4,15 @@ from fastapi import APIRouter
 
 from api.routes import (
     alerts,
+    audit,
     auth,
     batches,
+    deviations,
     exports,
     live,
     page,
     products,
+    records,
     shipments,
     system,
     units,
@@ -27,4 +30,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     alerts.router,
     live.router,
     system.router,
+    audit.router,
+    deviations.router,
+    records.router,
 )

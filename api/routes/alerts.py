@@ -1,16 +1,18 @@
 """Alerts: list and filter, read one with its history, acknowledge (warehouse operator)
-with a comment, close (QA) with a root cause. Changes are audited by the catalog."""
+with a comment, close (QA) with a root cause, an electronic signature with the password
+entered again. Changes are audited by the catalog."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime
 
 from api.access import AlertFilter
 from api.convert import alert_detail_public, alert_public
-from api.deps import AccessDep
+from api.deps import AccessDep, StateDep
+from api.routes.deviations import signer_admitted
 from api.routes.params import AlertIdPath
 from api.schemas import AlertAcknowledge, AlertClose, AlertDetailPublic, AlertPublic
 
@@ -67,8 +69,31 @@ async def acknowledge(
 
 
 @router.post("/{alert_id}/close", response_model=AlertDetailPublic)
-async def close(access: AccessDep, alert_id: AlertIdPath, body: AlertClose) -> AlertDetailPublic:
-    """Close a resolved alert with its root cause (QA, admin). 409 unless resolved."""
-    return alert_detail_public(
-        await access.close(alert_id, root_cause=body.root_cause, comment=body.comment)
+async def close(
+    state: StateDep,
+    request: Request,
+    access: AccessDep,
+    alert_id: AlertIdPath,
+    body: AlertClose,
+) -> AlertDetailPublic:
+    """Close a resolved alert with its root cause: QA signs it (`approved`) with the
+    password entered again; an admin signs nothing. 409 unless resolved; 403 for another
+    role or a wrong password (audited)."""
+    await access.alert(alert_id)  # 404 before 403: roles do not reveal ids
+    await signer_admitted(
+        state,
+        request,
+        access,
+        body.password,
+        subject="alert_closure",
+        subject_id=alert_id,
+        meaning="approved",
     )
+    closed = await access.close(
+        alert_id,
+        root_cause=body.root_cause,
+        comment=body.comment,
+        password=body.password,
+        timezone=body.timezone or "UTC",
+    )
+    return alert_detail_public(closed)

@@ -18,7 +18,7 @@ from api.schemas import MePublic, PasswordChange, TokenPublic
 from api.state import ApiState
 from api.tokens import LOGIN_TOKEN_PREFIX
 
-__all__ = ["router"]
+__all__ = ["admit_password_check", "router"]
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 _MAX_FIELD = 256
 
 
-async def _admit(state: ApiState, request: Request, username: str) -> LoginAttempt:
+async def admit_password_check(state: ApiState, request: Request, username: str) -> LoginAttempt:
     """Reserve a password check with the limiter (429 when it refuses), waiting first while
     the user is under attack. The client is the peer, or the address a trusted proxy names."""
     peer = request.client.host if request.client else None
@@ -57,7 +57,7 @@ async def login(
     (attempts): 429 with Retry-After. The answer never says whether the user exists.
     """
     username = form.username[:_MAX_FIELD]
-    attempt = await _admit(state, request, username)
+    attempt = await admit_password_check(state, request, username)
     if len(form.username) > _MAX_FIELD or len(form.password) > 1024:
         known, ok = False, False
     else:
@@ -82,7 +82,11 @@ async def login(
 async def me(viewer: ViewerDep) -> MePublic:
     """Who the token belongs to, their role and scope."""
     return MePublic(
-        user_id=viewer.user_id, role=viewer.role, sponsor=viewer.sponsor, sites=sorted(viewer.sites)
+        user_id=viewer.user_id,
+        role=viewer.role,
+        sponsor=viewer.sponsor,
+        sites=sorted(viewer.sites),
+        name=viewer.name,
     )
 
 
@@ -105,7 +109,7 @@ async def change_password(
     """Change the caller's own password (the current one is asked again, through the same
     limits as a login): 403 when it is wrong. Every login token issued before stops
     working, this one included: log in again with the new password."""
-    attempt = await _admit(state, request, viewer.user_id)
+    attempt = await admit_password_check(state, request, viewer.user_id)
     if not await replace_password(state, viewer.user_id, body.current_password, body.new_password):
         state.limiter.failed(attempt)
         log.warning(

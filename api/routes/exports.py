@@ -70,8 +70,10 @@ async def _started(state: ApiState, access: Access, batch: str, fmt: str) -> Asy
     if not await state.influx.ping():
         raise StoreUnavailable("InfluxDB is not reachable; the export was not started")
     try:
-        signer = await asyncio.to_thread(ExportSigner.load_or_create, state.settings.data_dir)
-    except ConfigError as exc:  # a key others could read: nothing is signed with it
+        signer = await asyncio.to_thread(
+            ExportSigner.load_or_create, state.settings.data_dir, catalog=state.engine
+        )
+    except ConfigError as exc:  # a key others could read, or lost: nothing is signed
         log.error("api: export refused, the signing key is unusable: %s", exc)
         raise Unavailable("the export signing key is unusable; the server log says why") from None
     chunks = export_batch(

@@ -1,5 +1,5 @@
 // coldchain web page: log in, tiles per place (live by SSE over fetch), history chart,
-// alert console, QA batch export. No framework, no inline script (the CSP forbids it); the
+// alert console, QA batch export, deviations with signed decisions. No framework, no inline script (the CSP forbids it); the
 // token lives in sessionStorage and travels only in the Authorization header, never in a
 // URL (which is why exports are fetched and saved from a blob, not linked).
 "use strict";
@@ -25,8 +25,24 @@ async function api(path, options = {}) {
   const headers = Object.assign({}, options.headers || {}, { Authorization: `Bearer ${state.token}` });
   const response = await fetch(path, Object.assign({}, options, { headers }));
   if (response.status === 401) { logout("Your session has ended; please log in again."); throw new Error("401"); }
-  if (!response.ok) throw new Error(`${response.status} ${await response.text()}`);
+  if (!response.ok) throw await refusal(response);
   return response.json();
+}
+
+// An API refusal as an Error: the message as before ("409 {...}"), plus `status` and
+// `detail`, the API's sentence ({"detail": "..."}; a 422's field errors joined), which is
+// what the page shows people.
+async function refusal(response) {
+  const text = await response.text();
+  const error = new Error(`${response.status} ${text}`);
+  error.status = response.status;
+  error.detail = text || `HTTP ${response.status}`;
+  try {
+    const body = JSON.parse(text);
+    if (typeof body.detail === "string") error.detail = body.detail;
+    else if (Array.isArray(body.detail)) error.detail = body.detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ");
+  } catch { /* not JSON: the text itself */ }
+  return error;
 }
 
 async function login(event) {
@@ -55,6 +71,9 @@ function logout(message = "") {
   for (const timer of state.timers.splice(0)) clearInterval(timer);
   $("app-view").classList.add("hidden");
   $("export-view").classList.add("hidden");
+  $("deviations-view").classList.add("hidden");
+  endSigning();
+  forgetDeviations();
   $("nav").classList.add("hidden");
   exportMessage("", "");
   $("logout").classList.add("hidden");
@@ -84,6 +103,7 @@ async function start(token) {
   $("logout").classList.remove("hidden");
   $("nav").classList.remove("hidden");
   $("nav-export").classList.toggle("hidden", !canExport());
+  $("nav-deviations").classList.toggle("hidden", !canSeeDeviations());
   showView();
   // A failed first live answer (InfluxDB down) must not stop the rest of the page: the
   // stream below retries, and alerts and exports do not need it.
@@ -92,6 +112,10 @@ async function start(token) {
   refreshAlerts();
   state.timers.push(setInterval(() => refreshLive(true).catch(() => {}), 60000));  // sparklines
   state.timers.push(setInterval(() => refreshAlerts(false), 5000));
+  if (canSeeDeviations()) {
+    refreshDeviations();
+    state.timers.push(setInterval(refreshDeviations, DEVIATION_POLL_MS));
+  }
 }
 
 // ---- times, in the place's own zone and named: what the people there read on the clock --
@@ -116,16 +140,21 @@ function siteTime(site, ms) {
   return zone ? placeTime(ms, zone) : new Date(ms).toLocaleString();
 }
 
-// ---- pages: live (tiles, chart, alerts) and QA export --------------------------------
+// ---- pages: live (tiles, chart, alerts), QA export, deviations -----------------------
 function showView() {
   const exporting = location.hash === "#export" && canExport();
-  $("app-view").classList.toggle("hidden", exporting);
+  const deviating = location.hash.startsWith("#deviations") && canSeeDeviations();
+  $("app-view").classList.toggle("hidden", exporting || deviating);
   $("export-view").classList.toggle("hidden", !exporting);
-  for (const [id, current] of [["nav-live", !exporting], ["nav-export", exporting]]) {
+  $("deviations-view").classList.toggle("hidden", !deviating);
+  const views = [["nav-live", !exporting && !deviating], ["nav-export", exporting], ["nav-deviations", deviating]];
+  for (const [id, current] of views) {
     if (current) $(id).setAttribute("aria-current", "page");
     else $(id).removeAttribute("aria-current");
   }
   if (exporting) loadExportBatches();
+  if (deviating) showDeviations();
+  showAuditPanel();
 }
 
 // ---- live tiles -------------------------------------------------------------------
@@ -299,8 +328,7 @@ function seriesNames(series) {
   return series.map((s) => (devices.size > 1 ? `${s.device}/${s.sensor}` : s.sensor));
 }
 
-function drawLegend(series, names, anyLate) {
-  const box = $("chart-sensors");
+function drawLegend(series, names, anyLate, box) {
   box.replaceChildren();
   series.forEach((s, i) => {
     if (!s.points.length) return;
@@ -309,17 +337,20 @@ function drawLegend(series, names, anyLate) {
   if (anyLate) box.append(el("span", { class: "key late" }), el("span", {}, "backfilled (arrived late)"));
 }
 
-function drawChart(history, t0, t1, zone) {
-  const svg = $("chart");
+// The page's charts: a place's history, and a deviation's span (DEVIATION_CHART).
+const PLACE_CHART = { svg: "chart", note: "chart-note", sensors: "chart-sensors" };
+
+function drawChart(history, t0, t1, zone, target = PLACE_CHART) {
+  const svg = $(target.svg);
   svg.replaceChildren();
   const W = 900, H = 300, L = 48, R = 10, T = 10, B = 26;
   const series = history.series;
   const limits = history.segments.flatMap((s) => s.limits);
   const values = series.flatMap((s) => s.points.flatMap((p) => [p[1], p[2]]))
     .concat(limits.flatMap((l) => [l.min_c, l.max_c]));
-  $("chart-note").textContent = `${history.resolution} series, buckets of ${Math.round(history.bucket_ms / 60000)} min, times in ${zone}`;
+  $(target.note).textContent = `${history.resolution} series, buckets of ${Math.round(history.bucket_ms / 60000)} min, times in ${zone}`;
   const names = seriesNames(series);
-  drawLegend(series, names, series.some((s) => s.late.length));
+  drawLegend(series, names, series.some((s) => s.late.length), $(target.sensors));
   if (!values.length) {
     svg.append(el("svg:text", { x: W / 2 - 60, y: H / 2 }, "No readings you may see in this range"));
     return;
@@ -376,7 +407,7 @@ async function refreshAlerts(force = false) {
   if (typing && force !== true) return;  // do not wipe a comment being written
   rows.replaceChildren();
   const canAck = ["warehouse_operator", "admin"].includes(state.me.role);
-  const canClose = ["qa", "admin"].includes(state.me.role);
+  const canClose = state.me.role === "qa";  // closing is a QA signature; an admin signs nothing
   for (const alert of alerts) {
     const row = el("tr", { class: alert.severity, "data-alert": alert.alert_id });
     row.append(el("td", {}, siteTime(alert.site, Date.parse(alert.start))));
@@ -415,14 +446,14 @@ async function acknowledge(alertId, input) {
 }
 
 // QA closes a resolved alert with its root cause: what the batch record counts as explained.
-async function closeAlert(alertId, input) {
+// Closing is an electronic signature (`approved`), so it goes through the signing dialog.
+function closeAlert(alertId, input) {
   const rootCause = input.value.trim();
   if (!rootCause) { input.focus(); input.placeholder = "a root cause is required"; return; }
-  await api(`/v1/alerts/${encodeURIComponent(alertId)}/close`, {
-    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ root_cause: rootCause }),
-  });
-  input.blur();
-  await refreshAlerts(true);
+  signAs("approved", `the closure of alert ${alertId}, root cause: ${rootCause}`,
+    (password, timezone) => postJson(`/v1/alerts/${encodeURIComponent(alertId)}/close`,
+      { root_cause: rootCause, password, timezone }),
+    () => refreshAlerts(true));
 }
 
 // ---- QA export ----------------------------------------------------------------------
@@ -592,6 +623,486 @@ function formatSize(bytes) {
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
+// ---- audit trail review (QA, admin: GET /v1/audit) ------------------------------------
+// Shown on the QA page to the roles the API lets review the trail; the span defaults to the
+// last 7 days, in the browser's local time (sent with its offset, shown in UTC as stored).
+const AUDIT_ROLES = ["qa", "admin"];
+const AUDIT_DEFAULT_DAYS = 7;
+
+function showAuditPanel() {
+  const reviewer = Boolean(state.me) && AUDIT_ROLES.includes(state.me.role);
+  $("audit-panel").classList.toggle("hidden", !reviewer);
+  if (!reviewer || $("audit-from").value) return;
+  const local = (ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+  const now = Date.now();
+  $("audit-from").value = local(now - AUDIT_DEFAULT_DAYS * 86400000);
+  $("audit-to").value = local(now + 60000);
+}
+
+async function reviewAudit(event) {
+  event.preventDefault();
+  $("audit-error").textContent = "";
+  const params = new URLSearchParams({
+    from: new Date($("audit-from").value).toISOString(),
+    to: new Date($("audit-to").value).toISOString(),
+    limit: "1000",
+  });
+  for (const name of ["actor", "batch"]) {
+    const value = $(`audit-${name}`).value.trim();
+    if (value) params.set(name, value);
+  }
+  let review;
+  try { review = await api(`/v1/audit?${params}`); }
+  catch (error) { $("audit-error").textContent = `The trail could not be read: ${error.message}`; return; }
+  const rows = $("audit-rows");
+  rows.replaceChildren();
+  for (const entry of review.entries) {
+    const row = el("tr", { "data-seq": entry.seq });
+    const cells = [entry.seq, entry.at.slice(0, 19).replace("T", " "), entry.actor, entry.action,
+      entry.entity, entry.entity_id, entry.reason || "", entry.changed];
+    for (const text of cells) row.append(el("td", {}, String(text)));
+    rows.append(row);
+  }
+  $("audit-status").textContent = `${review.entries.length} entries` +
+    (review.truncated ? " (more match: narrow the span)" : "");
+}
+
+// ---- electronic signatures: the password again, the meaning stated --------------------
+// Every signature (an assessment, a sponsor's decision, an alert closure, a release) is made
+// in one dialog that says who signs and what the signature means (Part 11 §11.50), asks for
+// the signer's password at that moment (§11.200), and sends the browser's time zone for the
+// local time the signature records. A refusal (wrong password, two-person rule, a state
+// that changed meanwhile) is shown there as the API's sentence; nothing is signed then.
+const signing = { send: null, done: null };
+
+function postJson(path, body) {
+  return api(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+}
+
+function browserZone() {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || null;
+}
+
+// `send(password, timezone)` makes the signed request; `done(answer)` follows a success.
+function signAs(meaning, what, send, done) {
+  signing.send = send;
+  signing.done = done;
+  $("sign-meaning").textContent = `You are signing as ${state.me.name || state.me.user_id}: ${meaning}`;
+  $("sign-what").textContent = `What you sign: ${what}.`;
+  $("sign-error").textContent = "";
+  $("sign-password").value = "";
+  $("sign-dialog").showModal();
+  $("sign-password").focus();
+}
+
+async function submitSignature(event) {
+  event.preventDefault();
+  const password = $("sign-password").value;
+  if (!password || !signing.send) return;
+  const done = signing.done;
+  $("sign-button").disabled = true;
+  let answer;
+  try {
+    answer = await signing.send(password, browserZone());
+  } catch (error) {
+    $("sign-password").value = "";
+    $("sign-error").textContent = error.detail
+      ? `Not signed: ${error.detail}`
+      : "Not signed: the server could not be reached. Check the connection and try again.";
+    $("sign-password").focus();
+    return;
+  } finally {
+    $("sign-button").disabled = false;
+  }
+  endSigning();
+  if (done) await done(answer);
+}
+
+function endSigning() {
+  signing.send = null;
+  signing.done = null;
+  $("sign-password").value = "";
+  if ($("sign-dialog").open) $("sign-dialog").close();
+}
+
+// ---- deviations and release decisions -------------------------------------------------
+// QA opens a deviation from a batch's open findings, assesses its product impact and signs
+// (`authored`); the batch's sponsor agrees (`approved`, which closes it) or disputes
+// (`rejected`, with a comment); then QA, another person than the assessor, signs the release
+// decision once the record's verdict is "no open findings". The API decides who may do what
+// (a sponsor's foreign deviation is a 404); the page offers each action to the role that can
+// take it and shows every refusal's sentence.
+const DEVIATION_ROLES = ["qa", "admin", "sponsor_viewer"];
+const DEVIATION_POLL_MS = 15000;  // a sponsor sees a new deviation on their batch this soon
+const DEVIATION_CHART = { svg: "deviation-chart", note: "deviation-chart-note", sensors: "deviation-chart-sensors" };
+const SPAN_MARGIN_MS = 3600000;  // the chart shows an hour either side: how it began and ended
+const DECIDABLE_VERDICT = "no open findings";  // coldchain/catalog/releases.py
+const review = { deviations: [], shown: null, batch: null, charts: 0 };
+
+function canSeeDeviations() {
+  return Boolean(state.me) && DEVIATION_ROLES.includes(state.me.role);
+}
+
+function hasRole(role) {
+  return Boolean(state.me) && state.me.role === role;
+}
+
+// What waits for the viewer: QA assesses open and disputed deviations; the sponsor decides
+// on assessed ones.
+function waitsForViewer(deviation) {
+  if (hasRole("qa")) return ["open", "disputed"].includes(deviation.state);
+  if (hasRole("sponsor_viewer")) return deviation.state === "assessed";
+  return false;
+}
+
+// The IANA zone of a finding's place ("BSL/FRIDGE-03 (p1)", "SHP-A (p1)"): its own if the
+// API gave one, else the zone the live view knows for the place or its site; null if none.
+function zoneOf(finding) {
+  if (finding.zone) return finding.zone;
+  const place = finding.where.split(" ")[0];
+  if (state.places.has(place)) return state.places.get(place).timezone;
+  return place.includes("/") ? state.zones.get(place.split("/")[0]) || null : null;
+}
+
+function deviationZone(deviation) {
+  return deviation.findings.map(zoneOf).find(Boolean) || null;
+}
+
+// A moment in `zone`, named ("6 Dec 2026, 14:05 CET (Europe/Zurich)"); in UTC, said so, when
+// the zone is not known.
+const CLOCK = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short" };
+const MOMENT = Object.assign({ year: "numeric", month: "short", day: "numeric" }, CLOCK);
+
+function zonedMoment(iso, zone) {
+  return `${zonedFormat(zone || "UTC", MOMENT).format(new Date(iso))} (${zone || "UTC"})`;
+}
+
+// "5 Dec 2026, 14:02 GMT+1 – 15:02 GMT+1 (Europe/Zurich)": the end's day only when another.
+function spanText(start, end, zone) {
+  if (!start) return "no time (the record has none for it)";
+  if (!end) return `from ${zonedMoment(start, zone)}, ongoing`;
+  const named = zone || "UTC";
+  const day = zonedFormat(named, { year: "numeric", month: "numeric", day: "numeric" });
+  const sameDay = day.format(new Date(start)) === day.format(new Date(end));
+  const until = zonedFormat(named, sameDay ? CLOCK : MOMENT).format(new Date(end));
+  return `${zonedFormat(named, MOMENT).format(new Date(start))} – ${until} (${named})`;
+}
+
+function utcText(iso) {
+  return `${new Date(iso).toISOString().slice(0, 19).replace("T", " ")} UTC`;
+}
+
+async function showDeviations() {
+  await Promise.all([refreshDeviations(), loadReviewBatches()]);
+}
+
+function forgetDeviations() {
+  Object.assign(review, { deviations: [], shown: null, batch: null });
+  review.charts++;  // a chart still loading is not drawn
+  for (const id of ["deviation-rows", "deviation-findings", "deviation-history", "deviation-signatures",
+    "review-findings", "review-batch", DEVIATION_CHART.svg]) $(id).replaceChildren();
+  for (const id of ["deviations-error", "deviation-error", "review-error", "review-verdict", "release-decision"]) {
+    $(id).textContent = "";
+  }
+  $("deviation-detail").classList.add("hidden");
+  $("deviations-badge").classList.add("hidden");
+}
+
+async function refreshDeviations() {
+  if (!state.token || !canSeeDeviations()) return;
+  const wanted = $("deviation-filter").value;
+  let found;
+  try {
+    found = await api(`/v1/deviations?limit=200${wanted ? `&state=${wanted}` : ""}`);
+  } catch (error) {
+    if (state.token) $("deviations-error").textContent = `The deviations could not be loaded: ${error.detail || error.message}`;
+    return;
+  }
+  $("deviations-error").textContent = "";
+  review.deviations = found;
+  renderDeviations();
+  const shown = review.shown && found.find((d) => d.id === review.shown.id);
+  if (shown && shown.updated_at !== review.shown.updated_at) renderDeviation(shown);
+}
+
+function renderDeviations() {
+  const rows = $("deviation-rows");
+  rows.replaceChildren();
+  if (!review.deviations.length) {
+    const row = el("tr");
+    row.append(el("td", { colspan: 7, class: "note" }, "No deviation you may see."));
+    rows.append(row);
+  }
+  for (const d of review.deviations) {
+    const row = el("tr", { "data-deviation": d.id, class: waitsForViewer(d) ? "waiting" : "" });
+    const zone = deviationZone(d);
+    row.append(el("td", {}, d.number), el("td", {}, d.batch), el("td", { class: "state" }, d.state),
+      el("td", {}, d.title), el("td", {}, zonedMoment(d.opened_at, zone)), el("td", {}, zonedMoment(d.updated_at, zone)));
+    const show = el("button", { type: "button", class: "show-deviation" }, "Show");
+    show.addEventListener("click", () => openDeviation(d.id));
+    const cell = el("td");
+    cell.append(show);
+    row.append(cell);
+    rows.append(row);
+  }
+  if (!$("deviation-filter").value) {  // the whole list: what waits for the viewer
+    const waiting = review.deviations.filter(waitsForViewer).length;
+    $("deviations-badge").textContent = String(waiting);
+    $("deviations-badge").classList.toggle("hidden", waiting === 0);
+  }
+}
+
+async function openDeviation(id) {
+  $("deviation-error").textContent = "";
+  let deviation;
+  try {
+    deviation = await api(`/v1/deviations/${encodeURIComponent(id)}`);
+  } catch (error) {
+    $("deviations-error").textContent = `DEV-${id} could not be loaded: ${error.detail || error.message}`;
+    return;
+  }
+  renderDeviation(deviation);
+  $("deviation-detail").scrollIntoView({ block: "start" });
+  drawDeviationChart(deviation);
+  if (review.batch !== deviation.batch) {
+    $("review-batch").value = deviation.batch;
+    showBatch();
+  }
+}
+
+function fact(list, name, label, value) {
+  list.append(el("dt", {}, label), el("dd", { "data-fact": name }, value === null || value === undefined || value === "" ? "—" : String(value)));
+}
+
+function renderDeviation(d) {
+  review.shown = d;
+  const zone = deviationZone(d);
+  const detail = $("deviation-detail");
+  detail.classList.remove("hidden");
+  detail.setAttribute("data-deviation", d.id);
+  $("deviation-heading").textContent = `${d.number} · ${d.batch} · ${d.title}`;
+  const facts = $("deviation-facts");
+  facts.replaceChildren();
+  fact(facts, "state", "State", d.state);
+  fact(facts, "opened", "Opened", `${zonedMoment(d.opened_at, zone)} by ${d.opened_by}`);
+  fact(facts, "impact", "Impact", d.impact);
+  fact(facts, "reason", "Reason", d.reason);
+  fact(facts, "stability_reference", "Stability data", d.stability_reference);
+  fact(facts, "sponsor_comment", "Sponsor's comment", d.sponsor_comment);
+  const findings = $("deviation-findings");
+  findings.replaceChildren();
+  for (const f of d.findings) {
+    const row = el("tr", { "data-finding": f.id });
+    row.append(el("td", {}, f.id), el("td", {}, f.kind.replaceAll("_", " ")), el("td", {}, f.where),
+      el("td", {}, spanText(f.start, f.end, zoneOf(f))), el("td", {}, f.alert || "—"));
+    findings.append(row);
+  }
+  const history = $("deviation-history");
+  history.replaceChildren();
+  for (const h of d.history) {
+    const signed = h.signature ? ` (signature ${h.signature})` : "";
+    history.append(el("li", { "data-state": h.state },
+      `${zonedMoment(h.at, zone)}: ${h.state} by ${h.actor}${h.comment ? ` — ${h.comment}` : ""}${signed}`));
+  }
+  renderSignatures($("deviation-signatures"), d.signatures);
+  const assessable = hasRole("qa") && ["open", "disputed"].includes(d.state);
+  $("assess-form").classList.toggle("hidden", !assessable);
+  $("decide-form").classList.toggle("hidden", !(hasRole("sponsor_viewer") && d.state === "assessed"));
+}
+
+function renderSignatures(body, signatures) {
+  body.replaceChildren();
+  for (const s of signatures) {
+    const row = el("tr", { "data-signature": s.id, "data-meaning": s.meaning, "data-signer": s.user_id, "data-valid": s.valid });
+    row.append(el("td", {}, `${s.printed_name} (${s.user_id}, ${s.role.replaceAll("_", " ")})`),
+      el("td", { class: "meaning" }, s.meaning), el("td", {}, `${s.subject.replaceAll("_", " ")} ${s.subject_id}`),
+      el("td", {}, utcText(s.signed_at)), el("td", {}, `${s.local_time.replace("T", " ")} (${s.timezone})`),
+      el("td", { class: s.valid ? "valid" : "invalid" }, s.valid ? "✓ valid" : "✗ does not verify"));
+    body.append(row);
+  }
+}
+
+// The readings of the deviation's span, with an hour either side, in the history chart's
+// drawing (drawChart), from the batch's history: every place it was in, each for its time.
+async function drawDeviationChart(d) {
+  const ticket = ++review.charts;
+  const starts = d.findings.filter((f) => f.start).map((f) => Date.parse(f.start));
+  if (!starts.length) {
+    $(DEVIATION_CHART.svg).replaceChildren();
+    $(DEVIATION_CHART.note).textContent = "Its findings have no time span to chart.";
+    return;
+  }
+  const ends = d.findings.filter((f) => f.start).map((f) => (f.end ? Date.parse(f.end) : Date.now()));
+  const t0 = Math.min(...starts) - SPAN_MARGIN_MS;
+  const t1 = Math.min(Math.max(...ends) + SPAN_MARGIN_MS, Date.now());
+  const query = new URLSearchParams({ from: new Date(t0).toISOString(), to: new Date(t1).toISOString(), buckets: "300" });
+  let history;
+  try {
+    history = await api(`/v1/batches/${encodeURIComponent(d.batch)}/history?${query}`);
+  } catch (error) {
+    if (ticket === review.charts) $(DEVIATION_CHART.note).textContent = `The readings could not be loaded: ${error.detail || error.message}`;
+    return;
+  }
+  if (ticket !== review.charts) return;  // another deviation was opened meanwhile
+  drawChart(history, t0, t1, deviationZone(d) || "UTC", DEVIATION_CHART);
+}
+
+function assessDeviation(event) {
+  event.preventDefault();
+  const d = review.shown;
+  const reason = $("assess-reason").value.trim();
+  if (!reason) {
+    $("deviation-error").textContent = "An assessment needs its reason.";
+    $("assess-reason").focus();
+    return;
+  }
+  $("deviation-error").textContent = "";
+  const body = { reason, stability_reference: $("assess-reference").value.trim() || null, impact: $("assess-impact").value };
+  signAs("authored", `the product-impact assessment of ${d.number} (${d.batch}), impact ${body.impact}`,
+    (password, timezone) => postJson(`/v1/deviations/${d.id}/assess`, Object.assign({}, body, { password, timezone })),
+    (answer) => {
+      $("assess-reason").value = "";
+      $("assess-reference").value = "";
+      return deviationSigned(answer);
+    });
+}
+
+function decideDeviation(agree) {
+  const d = review.shown;
+  const comment = $("decide-comment").value.trim() || null;
+  if (!agree && !comment) {
+    $("deviation-error").textContent = "A dispute needs a comment that says what you dispute.";
+    $("decide-comment").focus();
+    return;
+  }
+  $("deviation-error").textContent = "";
+  const what = `${agree ? "your agreement with" : "your dispute of"} the assessment of ${d.number} (${d.batch})`;
+  signAs(agree ? "approved" : "rejected", what,
+    (password, timezone) => postJson(`/v1/deviations/${d.id}/${agree ? "agree" : "dispute"}`, { comment, password, timezone }),
+    (answer) => {
+      $("decide-comment").value = "";
+      return deviationSigned(answer);
+    });
+}
+
+async function deviationSigned(deviation) {
+  renderDeviation(deviation);
+  await refreshDeviations();
+  if (review.batch === deviation.batch) await showBatch();
+}
+
+async function loadReviewBatches() {
+  let batches;
+  try {
+    batches = await api("/v1/batches");
+  } catch (error) {
+    if (state.token) $("review-error").textContent = `The list of batches could not be loaded: ${error.detail || error.message}`;
+    return;
+  }
+  const select = $("review-batch");
+  const chosen = select.value || review.batch;
+  select.replaceChildren(...batches.map((b) => el("option", { value: b.id }, `${b.id} · ${b.product} · ${b.sponsor}`)));
+  if (chosen && batches.some((b) => b.id === chosen)) select.value = chosen;
+}
+
+async function showBatch(event) {
+  if (event) event.preventDefault();
+  const batch = $("review-batch").value;
+  $("review-error").textContent = "";
+  if (!batch) { $("review-error").textContent = "Choose a batch first."; return; }
+  let answer;
+  try {
+    answer = await api(`/v1/batches/${encodeURIComponent(batch)}/findings`);
+  } catch (error) {
+    if (state.token) $("review-error").textContent = `The findings of ${batch} could not be loaded: ${error.detail || error.message}`;
+    return;
+  }
+  review.batch = batch;
+  renderBatch(answer);
+}
+
+function renderBatch(answer) {
+  $("review-verdict").textContent = `${answer.batch}: ${answer.verdict} (the record's automated screen, ` +
+    `generated ${utcText(answer.generated_at)}; never a release decision by itself)`;
+  $("review-verdict").setAttribute("data-verdict", answer.verdict);
+  const qa = hasRole("qa");
+  const rows = $("review-findings");
+  rows.replaceChildren();
+  if (!answer.findings.length) {
+    const row = el("tr");
+    row.append(el("td", { colspan: 6, class: "note" }, "No findings."));
+    rows.append(row);
+  }
+  for (const f of answer.findings) {
+    const row = el("tr", { "data-finding": f.id, class: f.state });
+    const pick = el("td");
+    if (qa && f.state === "open" && !f.deviation) {
+      pick.append(el("input", { type: "checkbox", class: "pick", value: f.id, "aria-label": `cover ${f.id}` }));
+    }
+    row.append(pick, el("td", {}, f.kind.replaceAll("_", " ")), el("td", {}, f.where),
+      el("td", {}, spanText(f.start, f.end, zoneOf(f))), el("td", { class: "state" }, f.state), el("td", {}, f.deviation || "—"));
+    rows.append(row);
+  }
+  $("open-deviation-form").classList.toggle("hidden", !(qa && rows.querySelector("input.pick")));
+  renderRelease(answer);
+}
+
+function renderRelease(answer) {
+  const release = answer.release;
+  const said = $("release-decision");
+  said.setAttribute("data-decision", release ? release.decision : "");
+  if (release) {
+    const s = release.signature;
+    said.textContent = `${answer.batch} was ${release.decision} by ${s.printed_name} (${release.decided_by}) at ` +
+      `${utcText(release.decided_at)} (${s.local_time.replace("T", " ")}, ${s.timezone})` +
+      `${release.comment ? `: ${release.comment}` : ""} — signature ${s.valid ? "✓ valid" : "✗ does not verify"}`;
+  } else {
+    said.textContent = `No release decision on ${answer.batch} yet.`;
+  }
+  const form = $("release-form");
+  form.classList.toggle("hidden", !hasRole("qa") || Boolean(release));
+  const decidable = answer.verdict === DECIDABLE_VERDICT;
+  $("release-button").disabled = !decidable;
+  $("release-why").textContent = decidable ? "" :
+    `Not yet: the record's verdict is "${answer.verdict}"; a decision needs every finding cleared by a closed deviation.`;
+}
+
+function openNewDeviation(event) {
+  event.preventDefault();
+  const batch = review.batch;
+  const ids = [...document.querySelectorAll("#review-findings input.pick:checked")].map((box) => box.value);
+  const title = $("open-deviation-title").value.trim();
+  if (!ids.length) { $("review-error").textContent = "Tick the findings the deviation is to cover."; return; }
+  if (!title) {
+    $("review-error").textContent = "A deviation needs a title that says what happened.";
+    $("open-deviation-title").focus();
+    return;
+  }
+  $("open-deviation-button").disabled = true;
+  postJson("/v1/deviations", { batch, finding_ids: ids, title })
+    .then(async (deviation) => {
+      $("open-deviation-title").value = "";
+      renderDeviation(deviation);
+      drawDeviationChart(deviation);
+      await Promise.all([showBatch(), refreshDeviations()]);
+    })
+    .catch((error) => { $("review-error").textContent = `Not opened: ${error.detail || error.message}`; })
+    .finally(() => { $("open-deviation-button").disabled = false; });
+}
+
+function releaseBatch(event) {
+  event.preventDefault();
+  const batch = review.batch;
+  const decision = $("release-choice").value;
+  const comment = $("release-comment").value.trim() || null;
+  signAs(decision === "released" ? "approved" : "rejected", `the release decision on ${batch}: ${decision}`,
+    (password, timezone) => postJson(`/v1/batches/${encodeURIComponent(batch)}/release`, { decision, comment, password, timezone }),
+    () => {
+      $("release-comment").value = "";
+      return showBatch();
+    });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   $("login-form").addEventListener("submit", login);
   $("export-form").addEventListener("submit", downloadExport);
@@ -600,6 +1111,18 @@ document.addEventListener("DOMContentLoaded", () => {
   $("logout").addEventListener("click", endSession);
   $("range").addEventListener("change", () => state.selected && selectPlace(state.selected));
   $("alert-state").addEventListener("change", () => refreshAlerts(true));
+  $("audit-form").addEventListener("submit", reviewAudit);
+  $("sign-form").addEventListener("submit", submitSignature);
+  $("sign-cancel").addEventListener("click", endSigning);
+  // Escape closes it too: the password goes (unless the dialog was opened again meanwhile).
+  $("sign-dialog").addEventListener("close", () => $("sign-dialog").open || endSigning());
+  $("deviation-filter").addEventListener("change", refreshDeviations);
+  $("assess-form").addEventListener("submit", assessDeviation);
+  $("agree-button").addEventListener("click", () => decideDeviation(true));
+  $("dispute-button").addEventListener("click", () => decideDeviation(false));
+  $("review-form").addEventListener("submit", showBatch);
+  $("open-deviation-form").addEventListener("submit", openNewDeviation);
+  $("release-form").addEventListener("submit", releaseBatch);
   const saved = sessionStorage.getItem("token");
   if (saved) start(saved);
 });

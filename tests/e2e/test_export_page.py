@@ -161,7 +161,14 @@ def test_a_role_without_export_rights_gets_a_clear_refusal(
     login(browser, world.base_url, "quill", ready_css=EXPORT_ENTRY)
     _open_export_page(browser)
     with catalog_session(world.engine) as session:
-        upsert_user(session, user_id="quill", role="warehouse_operator", sites=["BSL"], actor="t")
+        upsert_user(
+            session,
+            user_id="quill",
+            role="warehouse_operator",
+            sites=["BSL"],
+            actor="t",
+            reason="moved to the warehouse team",
+        )
     _wait_until_the_api_sees_role(world, "quill", "warehouse_operator")
     _export(browser, "LOT-A2", "pdf")
     text = _wait_text(browser, "export-error", "may not export")

@@ -9,7 +9,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.support.api_world import World, write_reading
+from tests.support.api_world import PASSWORD, World, write_reading
 from tests.support.webpage import attributes, login, severe_browser_errors, shot
 
 pytestmark = pytest.mark.integration
@@ -69,7 +69,16 @@ def test_qa_closes_a_resolved_alert_with_its_root_cause(world: World, browser: W
     )
     shot(browser, "qa-close.png")
     row.find_element(By.CSS_SELECTOR, "button.close").click()
+    # Closing is an electronic signature: the dialog states its meaning, asks the password.
+    WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "sign-dialog").is_displayed())
+    assert (
+        browser.find_element(By.ID, "sign-meaning").text
+        == "You are signing as Quinn Novak: approved"
+    )
+    browser.find_element(By.ID, "sign-password").send_keys(PASSWORD)
+    browser.find_element(By.ID, "sign-button").click()
     WebDriverWait(browser, 10).until(lambda d: not d.find_elements(By.CSS_SELECTOR, row_css))
+    assert not browser.find_element(By.ID, "sign-dialog").is_displayed()
     alert = world.client.get("/v1/alerts/B-F03-1", headers=world.headers("quinn")).json()
     assert alert["state"] == "closed"
     assert alert["history"][-1]["actor"] == "quinn"

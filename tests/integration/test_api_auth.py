@@ -34,6 +34,12 @@ def test_catalog_api_token_works_too(world: World) -> None:
     assert me.json()["role"] == "qa"
 
 
+def test_me_gives_the_printed_name_the_signing_dialog_shows(world: World) -> None:
+    quinn = world.client.get("/v1/auth/me", headers=world.headers("quinn")).json()
+    alice = world.client.get("/v1/auth/me", headers=world.headers("alice")).json()
+    assert (quinn["name"], alice["name"]) == ("Quinn Novak", None)
+
+
 def test_no_token_is_401_with_bearer_challenge(world: World) -> None:
     answer = world.client.get("/v1/products")
     assert answer.status_code == 401

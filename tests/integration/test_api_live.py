@@ -15,7 +15,7 @@ from coldchain.catalog.audit import read_audit
 from coldchain.influx import InfluxClient, quote_string
 from coldchain.judgement.limits import KIND_DEFAULT_RANGES
 from coldchain.times import now_ms, to_ms
-from tests.support.api_world import World, write_reading
+from tests.support.api_world import PASSWORD, World, write_reading
 
 pytestmark = pytest.mark.integration
 
@@ -132,7 +132,7 @@ def test_acknowledge_then_close_is_audited(world: World) -> None:
     assert again.status_code == 409
     closed = world.client.post(
         "/v1/alerts/B-F03-1/close",
-        json={"root_cause": "compressor"},
+        json={"root_cause": "compressor", "password": PASSWORD},
         headers=world.headers("quinn"),
     )
     assert closed.status_code == 200, closed.text
@@ -140,11 +140,14 @@ def test_acknowledge_then_close_is_audited(world: World) -> None:
         actions = [(e.actor, e.action, e.entity_id) for e in read_audit(session)]
     assert ("omar", "acknowledge", "B-F01-NOW") in actions
     assert ("quinn", "close", "B-F03-1") in actions
+    assert ("quinn", "sign", "B-F03-1") in actions  # closing is an electronic signature
 
 
 def test_operator_may_not_close(world: World) -> None:
     answer = world.client.post(
-        "/v1/alerts/A-F01-PAST/close", json={"root_cause": "x"}, headers=world.headers("omar")
+        "/v1/alerts/A-F01-PAST/close",
+        json={"root_cause": "x", "password": PASSWORD},
+        headers=world.headers("omar"),
     )
     assert answer.status_code == 403
 

@@ -32,6 +32,7 @@ ACME_PARAMS = {
     "unit": "FRIDGE-02",
     "shipment": "SHP-A",
     "alert_id": "A-F02-1",
+    "deviation_id": "1",  # none in this world: answers as any id GLOBEX may not see
 }
 ACME_ONLY_IDS = (
     "VAX-1",
@@ -63,11 +64,21 @@ def api_routes(routes: list[BaseRoute], prefix: str = "") -> Iterator[tuple[str,
 
 
 def _example_body(route: APIRoute) -> dict[str, Any] | None:
-    """A minimal valid JSON body from the route's model: required strings filled in."""
+    """A minimal valid JSON body from the route's model: required fields filled in (a
+    choice with its first value, a list with one string, anything else with a string)."""
     if route.body_field is None:
         return None
     schema = route.body_field.field_info.annotation.model_json_schema()  # type: ignore[union-attr]
-    return {name: "checked by test" for name in schema.get("required", [])}
+    fields = schema.get("properties", {})
+    return {name: _example(fields.get(name, {})) for name in schema.get("required", [])}
+
+
+def _example(field: dict[str, Any]) -> Any:
+    if "enum" in field:
+        return field["enum"][0]
+    if field.get("type") == "array":
+        return ["checked by test"]
+    return "checked by test"
 
 
 def test_route_walk_finds_every_published_path(world: World) -> None:

@@ -11,12 +11,18 @@ forbidden action on what it may see, without the id; (b) no answer to a sponsor 
 (JSON, CSV, PDF text, the first SSE event) names anything of the other sponsor's (ids,
 names, its site), any staff comment or actor, or the logger file; an operator sees nothing
 of other sites. Routes are enumerated from the app: a route with a parameter this sweep
-cannot fill fails, and a new route is swept the day it is added.
+cannot fill fails, and a new route is swept the day it is added. Ids in a JSON body (a
+deviation's batch and findings) are filled like path ids; a signing body carries the
+signer's right password, so a refusal is the role's or the record's, never the password's.
+Deviations (issue #21): a sponsor sees its own deviations, their findings, comments,
+signatures (with the names of the QA persons who signed them: a signature shows its signer)
+and release, and nothing of the other sponsor's.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import re
 import uuid
 import zlib
@@ -35,15 +41,31 @@ from coldchain.times import to_ms
 from tests.integration.test_api_tenancy import _example_body, api_routes
 from tests.support.api_world import PASSWORD, World
 from tests.support.servers import InfluxServer
-from tests.support.tenancy_world import ALARMS, COMMENTS, LOGGER_FILE, STAFF_ACTORS, tenancy_world
+from tests.support.tenancy_world import (
+    ALARMS,
+    COMMENTS,
+    DEVIATIONS,
+    LOGGER_FILE,
+    SIGNERS,
+    STAFF_ACTORS,
+    tenancy_world,
+)
 
 pytestmark = pytest.mark.integration
 
-API_SETTINGS = {"api_stream_interval_s": 0.2}
+# Every signing POST checks a password through the login limiter: the sweep makes far more
+# from one address than a person would.
+API_SETTINGS = {"api_stream_interval_s": 0.2, "api_login_max_attempts_per_client": 100_000}
 FORMATS = ("json", "csv", "pdf")
 
 # Parameters that name a tenant's thing: each filling below gives every one of them.
-ID_PARAMS = frozenset({"product", "batch", "site", "unit", "shipment", "alert_id", "device"})
+ID_PARAMS = frozenset(
+    {"product", "batch", "site", "unit", "shipment", "alert_id", "device", "deviation_id"}
+)
+# Ids in a JSON body, filled from the same filling (findings: an id no record has, so QA's
+# request is judged and refused, 409, and opens nothing).
+BODY_IDS = frozenset({"batch", "finding_ids"})
+NOT_A_FINDING = "excursion-000000000000"
 # Other query parameters, filled so the answer covers the whole world (None: left out).
 OTHER_QUERY = {
     "from": "{start}",
@@ -56,6 +78,7 @@ OTHER_QUERY = {
     "state": None,
     "severity": None,
     "kind": None,
+    "actor": None,  # /v1/audit: a person, not a tenant's thing (its route is QA's and admin's)
 }
 
 ACME_OWN = {
@@ -66,6 +89,7 @@ ACME_OWN = {
     "shipment": "SHP-A",
     "alert_id": "AL-A-F02",
     "device": "FRIDGE-02",
+    "deviation_id": DEVIATIONS["LOT-A2"],
 }
 GLOBEX_OWN = {
     "product": "BIO-7",
@@ -75,6 +99,7 @@ GLOBEX_OWN = {
     "shipment": "SHP-G",
     "alert_id": "AL-G-GV9",
     "device": "COLD-GV9",
+    "deviation_id": DEVIATIONS["LOT-G1"],
 }
 # The shared fridge, and the alarm that concerns both products in it.
 SHARED = {"site": "BASEL", "unit": "FRIDGE-01", "device": "FRIDGE-01", "alert_id": "AL-BOTH-F01"}
@@ -87,6 +112,7 @@ UNKNOWN = {
     "shipment": "NOPE-SH9",
     "alert_id": "NOPE-AL9",
     "device": "NOPE-U9",
+    "deviation_id": "999999",
 }
 # What BASEL's operator may not see: GENEVA's and LYON's things.
 OTHER_SITES = {
@@ -97,6 +123,7 @@ OTHER_SITES = {
     "shipment": "SHP-G3",
     "alert_id": "AL-G-GV9",
     "device": "COLD-GV9",
+    "deviation_id": DEVIATIONS["LOT-G3"],
 }
 OTHER_SITES_2 = OTHER_SITES | {"site": "LYON", "unit": "ROOM-LY1", "device": "ROOM-LY1"}
 
@@ -164,9 +191,18 @@ ROLES = {
 # Actions some roles may not take on what they see (anything else: every role).
 ALLOWED_ROLES = {
     ("POST", "/v1/alerts/{alert_id}/acknowledge"): {"warehouse_operator", "admin"},
-    ("POST", "/v1/alerts/{alert_id}/close"): {"qa", "admin"},
+    ("POST", "/v1/alerts/{alert_id}/close"): {"qa"},  # a signature: admin signs nothing
     ("GET", "/v1/batches/{batch}/export"): {"sponsor_viewer", "qa", "admin"},
     ("GET", "/v1/metrics"): {"warehouse_operator", "qa", "admin"},
+    ("GET", "/v1/audit"): {"qa", "admin"},
+    ("GET", "/v1/deviations"): {"qa", "admin", "sponsor_viewer"},
+    ("GET", "/v1/deviations/{deviation_id}"): {"qa", "admin", "sponsor_viewer"},
+    ("POST", "/v1/deviations"): {"qa"},
+    ("POST", "/v1/deviations/{deviation_id}/assess"): {"qa"},
+    ("POST", "/v1/deviations/{deviation_id}/agree"): {"sponsor_viewer"},
+    ("POST", "/v1/deviations/{deviation_id}/dispute"): {"sponsor_viewer"},
+    ("GET", "/v1/batches/{batch}/findings"): {"qa", "admin", "sponsor_viewer"},
+    ("POST", "/v1/batches/{batch}/release"): {"qa"},
 }
 
 ACME_NAMES = (
@@ -174,11 +210,13 @@ ACME_NAMES = (
     *("SHP-A", "LOG-A"),
     *("FRIDGE-02", "LYON", "Lyon", "ROOM-LY1"),
     *("AL-ACME-F01", "AL-ACME-COLD", "AL-A-F02", "AL-A-LY1", "AL-A-LOG"),
+    *(f"DEV-{DEVIATIONS['LOT-A2']}", *SIGNERS["ACME"]),
 )
 GLOBEX_NAMES = (
     *("GLOBEX", "Globex", "robert", "BIO-7", "Biolumab", "BIO-9", "Biozorb"),
     *("LOT-G1", "LOT-G2", "LOT-G3", "SHP-G", "LOG-G", "GENEVA", "Geneva", "COLD-GV9"),
     *("AL-GLOBEX-F01", "AL-G-F01-NOW", "AL-G-GV9"),
+    *(f"DEV-{DEVIATIONS['LOT-G1']}", f"DEV-{DEVIATIONS['LOT-G3']}", *SIGNERS["GLOBEX"]),
 )
 # Staff and what they wrote, the logger file, and the sweep's own staff actions.
 STAFF_SECRETS = (*COMMENTS, *STAFF_ACTORS, LOGGER_FILE, "omar", "quinn", "checked by test")
@@ -186,6 +224,7 @@ OTHER_SITES_NAMES = (
     *("GENEVA", "Geneva", "LYON", "Lyon"),
     *("ROOM-LY1", "COLD-GV9", "LOT-G3", "BIO-9", "Biozorb", "SHP-G3", "LOG-G3"),
     *("AL-A-LY1", "AL-G-GV9"),
+    f"DEV-{DEVIATIONS['LOT-G3']}",
 )
 FOREIGN: dict[str, tuple[str, ...]] = {
     "alice": (*GLOBEX_NAMES, *STAFF_SECRETS),
@@ -256,7 +295,7 @@ class Sweep:
     path: str
     route: APIRoute
     problems: list[str] = field(default_factory=list)
-    answers: dict[tuple[str, str], httpx.Response] = field(default_factory=dict)
+    answers: dict[tuple[str, str, str], httpx.Response] = field(default_factory=dict)
 
     @property
     def allowed(self) -> bool:
@@ -268,6 +307,23 @@ class Sweep:
 
     def query_ids(self) -> list[str]:
         return [q.alias for q in self.route.dependant.query_params if q.alias in ID_PARAMS]
+
+    def body_ids(self) -> list[str]:
+        return [f for f in _body_fields(self.route) if f in BODY_IDS]
+
+    def body(self, ids: Mapping[str, str]) -> dict[str, object] | None:
+        """A valid body with the filling's ids, and the caller's password to sign with."""
+        body: dict[str, object] | None = _example_body(self.route)
+        if body is None:
+            return None
+        fields = _body_fields(self.route)
+        if "password" in fields:
+            body["password"] = PASSWORD
+        if "batch" in fields and "batch" in ids:
+            body["batch"] = ids["batch"]
+        if "finding_ids" in fields:
+            body["finding_ids"] = [NOT_A_FINDING]
+        return body
 
     def params(self, ids: Mapping[str, str], fmt: str | None) -> dict[str, str]:
         start = (self.world.now - timedelta(days=22)).isoformat()
@@ -291,14 +347,15 @@ class Sweep:
     ) -> httpx.Response:
         url = self.path.format(**{name: ids[name] for name in self.path_ids()})
         params = self.params(ids, fmt)
-        key = (str(httpx.URL(url, params=params)), self.method)
+        body = self.body(ids)
+        key = (str(httpx.URL(url, params=params)), self.method, json.dumps(body))
         if key not in self.answers:  # fillings may name the same ids: ask once
             self.answers[key] = self.world.client.request(
                 self.method,
                 url,
                 params=params,
                 headers=headers or self.world.headers(self.user, api_token=True),
-                json=_example_body(self.route),
+                json=body,
             )
         return self.answers[key]
 
@@ -370,12 +427,16 @@ def test_a_route_answers_each_role_only_what_it_may_see(
     unfillable = [n for n in check.path_ids() if n not in ID_PARAMS] + [
         a for a in aliases if a not in ID_PARAMS and a not in OTHER_QUERY and a != "format"
     ]
-    unfillable += [f for f in _body_fields(route) if f in ID_PARAMS or f.endswith(("_id", "_ids"))]
+    unfillable += [
+        f
+        for f in _body_fields(route)
+        if (f in ID_PARAMS or f.endswith(("_id", "_ids"))) and f not in BODY_IDS
+    ]
     assert not unfillable, f"{method} {path}: the sweep cannot fill {unfillable}; add them"
     if path == "/v1/auth/token":
         answer = sweep.client.post(path, data={"username": user, "password": PASSWORD})
         check.check_answer(answer, visible=True)
-    elif not check.path_ids() and method != "GET":
+    elif not check.path_ids() and not check.body_ids() and method != "GET":
         # No ids to try (e.g. logout): as the user, on a session of its own.
         answer = check.call({}, headers=_log_in(sweep, user))
         if answer.status_code >= 500:
@@ -390,10 +451,11 @@ def test_a_route_answers_each_role_only_what_it_may_see(
 
 def _sweep_fillings(check: Sweep, fmt: str | None) -> None:
     """Every filling of the route's ids (a route without ids: once, unfiltered)."""
-    unfiltered = check.call({}, fmt) if not check.path_ids() else None
+    needs_ids = check.path_ids() or check.body_ids()
+    unfiltered = check.call({}, fmt) if not needs_ids else None
     if unfiltered is not None:
         check.check_answer(unfiltered, visible=True)
-    if not check.path_ids() and not check.query_ids():
+    if not needs_ids and not check.query_ids():
         return
     unknown = check.call(UNKNOWN, fmt)
     if check.path_ids() and unknown.status_code != 404:

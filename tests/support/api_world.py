@@ -60,7 +60,7 @@ users:
   - {{id: alice, role: sponsor_viewer, sponsor: ACME}}
   - {{id: bob, role: sponsor_viewer, sponsor: GLOBEX}}
   - {{id: omar, role: warehouse_operator, sites: [BSL]}}
-  - {{id: quinn, role: qa}}
+  - {{id: quinn, role: qa, name: Quinn Novak}}
   - {{id: ada, role: admin}}
 sites:
   - id: BSL
@@ -299,7 +299,8 @@ def api_world(
         influx_db=influx_db,
         data_dir=data_dir,
         catalog_url=f"sqlite:///{tmp_path / 'catalog.sqlite3'}",
-        **(settings_overrides or {}),  # type: ignore[arg-type]
+        # No deviations open by themselves (a writer in the background) unless a test asks.
+        **{"api_deviation_scan_s": 0, **(settings_overrides or {})},  # type: ignore[arg-type]
     )
     engine = create_catalog_engine(settings.resolved_catalog_url)
     try:

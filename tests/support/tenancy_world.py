@@ -11,6 +11,13 @@ its BIO-9 (LOT-G3) lives too.
 omar operates BASEL only; quinn is QA, ada admin. A USB logger report imported by imp-ray
 spans both sponsors' time in FRIDGE-01; staff comments and root causes on the shared
 fridge's alerts name the other sponsor's lot and product. Every user has an API token.
+Each sponsor has closed deviations (issue #21) on findings of its lots' records, assessed
+and signed by a QA person of its own (qa-ann for ACME, qa-gus for GLOBEX) and agreed, or
+first disputed, by its viewer with comments that name its lot; GLOBEX's LOT-G1 carries a
+release decision signed by qa-rita. Every deviation is closed and every lot released or
+unfinished, so the sweep's signed POSTs (with the right password) are refused (409) and
+change nothing. The release is seeded as if its record were cleared: the sweep checks
+who sees a release, not when one may be taken.
 """
 
 from __future__ import annotations
@@ -24,8 +31,12 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
+from api.access.deviations import covered_finding
 from api.app import create_app
+from api.export.findings import OPEN
+from api.export.judge import judge_batch
 from coldchain.catalog import (
     catalog_session,
     create_catalog_engine,
@@ -41,6 +52,14 @@ from coldchain.catalog.alerts import (
     open_alert,
     resolve_alert,
 )
+from coldchain.catalog.deviations import (
+    SYSTEM,
+    CoveredFinding,
+    assess_deviation,
+    decide_deviation,
+    open_deviation,
+)
+from coldchain.catalog.releases import DECIDABLE_VERDICT, decide_release
 from coldchain.config import Settings
 from coldchain.downsampling import downsample_range, ensure_downsampling
 from coldchain.influx import InfluxClient
@@ -51,7 +70,9 @@ from tests.support.export_world import ExportWorld, import_report
 __all__ = [
     "ALARMS",
     "COMMENTS",
+    "DEVIATIONS",
     "LOGGER_FILE",
+    "SIGNERS",
     "STAFF_ACTORS",
     "USERS",
     "Alarm",
@@ -63,6 +84,17 @@ USERS = ("alice", "robert", "omar", "quinn", "ada")
 # learn their names.
 STAFF_ACTORS = ("ops-kim", "qa-lee", "imp-ray")
 LOGGER_FILE = "fridge01-shared-run-7731.txt"
+# QA persons who sign a sponsor's deviations and release: that sponsor sees their names
+# (a signature shows its signer), the other never does.
+SIGNERS = {"ACME": ("qa-ann",), "GLOBEX": ("qa-gus", "qa-rita")}
+# Lot -> the id of its deviation (a fresh catalog numbers them in this order) and who
+# assessed it, the sponsor's viewer, and what the viewer wrote (None: agreed at once).
+DEVIATIONS = {"LOT-A2": "1", "LOT-G1": "2", "LOT-G3": "3"}
+_DEVIATION_PLAN = (
+    ("LOT-A2", "qa-ann", "alice", "Acme disputes: LOT-A2 of Vaxirin read 7.9 °C on our logger"),
+    ("LOT-G1", "qa-gus", "robert", "Globex disputes: LOT-G1 of Biolumab needs STAB-B7"),
+    ("LOT-G3", "qa-gus", "robert", None),
+)
 STEP_MIN = 30
 
 
@@ -80,6 +112,9 @@ users:
   - {{id: quinn, role: qa}}
   - {{id: qa-lee, role: qa}}
   - {{id: imp-ray, role: qa}}
+  - {{id: qa-ann, role: qa}}
+  - {{id: qa-gus, role: qa}}
+  - {{id: qa-rita, role: qa}}
   - {{id: ada, role: admin}}
 sites:
   - id: BASEL
@@ -282,8 +317,74 @@ def _seed_catalog(engine: Engine, fleet: Path, now: datetime) -> dict[str, str]:
         for user in USERS:
             set_password(session, user_id=user, password=PASSWORD, actor="test")
             tokens[user] = create_token(session, user_id=user, actor="test").token
+        for user in (u for signers in SIGNERS.values() for u in signers):
+            set_password(session, user_id=user, password=PASSWORD, actor="test")
     _raise_alarms(engine, now)
     return tokens
+
+
+async def _seed_deviations(settings: Settings, engine: Engine, now: datetime) -> None:
+    """Each planned lot's first open finding, as QA's judgement of its record finds it,
+    through a deviation to closed; then qa-rita's release of LOT-G1."""
+    async with InfluxClient(settings.influx_url, settings.influx_db) as influx:
+        for batch, assessor, sponsor, dispute in _DEVIATION_PLAN:
+            report = await judge_batch(
+                batch, influx=influx, catalog_engine=engine, viewer=None, settings=settings
+            )
+            first = next(f for f in report.findings if f.state == OPEN)
+            _close_deviation(engine, batch, covered_finding(first), assessor, sponsor, dispute)
+    with catalog_session(engine) as session:
+        decide_release(
+            session,
+            batch_id="LOT-G1",
+            decision="released",
+            comment="Globex lot LOT-G1 released",
+            user_id="qa-rita",
+            password=PASSWORD,
+            verdict=DECIDABLE_VERDICT,
+            findings=(),
+            now=now,
+        )
+
+
+def _close_deviation(
+    engine: Engine,
+    batch: str,
+    finding: CoveredFinding,
+    assessor: str,
+    sponsor: str,
+    dispute: str | None,
+) -> None:
+    def assess(session: Session, deviation: int) -> None:
+        assess_deviation(
+            session,
+            deviation,
+            user_id=assessor,
+            password=PASSWORD,
+            reason=f"{batch} stayed within its stability data",
+            stability_reference=None,
+            impact="none",
+        )
+
+    with catalog_session(engine) as session:
+        opened = open_deviation(
+            session, batch_id=batch, findings=[finding], title=f"{batch} finding", actor=SYSTEM
+        )
+        assert str(opened.id) == DEVIATIONS[batch], (opened.number, batch)
+        assess(session, opened.id)
+        if dispute is not None:
+            decide_deviation(
+                session, opened.id, user_id=sponsor, password=PASSWORD, agree=False, comment=dispute
+            )
+            assess(session, opened.id)
+        decide_deviation(
+            session,
+            opened.id,
+            user_id=sponsor,
+            password=PASSWORD,
+            agree=True,
+            comment=f"{sponsor} agrees for {batch}",
+        )
 
 
 @contextmanager
@@ -301,7 +402,8 @@ def tenancy_world(
         influx_db=influx_db,
         data_dir=tmp_path / "var",
         catalog_url=catalog_url,
-        **settings_overrides,  # type: ignore[arg-type]
+        # No deviations open by themselves while the sweep reads what it expects.
+        **{"api_deviation_scan_s": 0, **settings_overrides},  # type: ignore[arg-type]
     )
     engine = create_catalog_engine(settings.resolved_catalog_url)
     try:
@@ -315,6 +417,7 @@ def tenancy_world(
             actor="imp-ray",
         )
         asyncio.run(_fill_influx(settings, now))
+        asyncio.run(_seed_deviations(settings, engine, now))
         app = create_app(settings, engine=engine)
         with (
             serve_in_thread(app) as base_url,

@@ -291,7 +291,12 @@ async def test_a_changed_role_applies_to_tokens_already_issued(
     assert await _me(app_client, api_token) == (200, "qa")
     with catalog_session(catalog_engine) as session:
         upsert_user(
-            session, user_id="quinn", role="warehouse_operator", sites=["BSL"], actor="test"
+            session,
+            user_id="quinn",
+            role="warehouse_operator",
+            sites=["BSL"],
+            actor="test",
+            reason="moved to the warehouse team",
         )
     demoted = (200, "warehouse_operator")
     assert await _me_eventually(app_client, api_token, demoted) == demoted
