@@ -81,6 +81,10 @@ ALERT_KINDS = (
     "low_battery",
     "rate_of_change",
     "forecast",
+    # Added by migration 0008 (#22): a batch's stability budget consumed past a threshold,
+    # a probe's calibration due (warning ahead of the date, alarm at it).
+    "budget",
+    "calibration_due",
 )
 ALERT_STATES = ("open", "acknowledged", "resolved", "closed")
 DEVIATION_STATES = ("open", "assessed", "agreed", "disputed", "closed")
