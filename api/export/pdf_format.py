@@ -331,7 +331,7 @@ def _deviations(
         )
         if d["state"] != "closed":
             flagged.append(n)
-    out.append(_table(rows, (16, 14, 30, 50, 42, 28), styles, flagged))
+    out.append(_table(rows, (20, 13, 30, 49, 40, 28), styles, flagged))
     return out
 
 
@@ -560,14 +560,19 @@ def _manifest(manifest: dict[str, Any], styles: dict[str, ParagraphStyle]) -> li
                 n,
                 s["meaning"],
                 _signer(s),
-                f"{s['signed_at']} / {s['local_time']} {s['timezone']}",
+                f"{_utc_seconds(s['signed_at'])} / {s['local_time']} {s['timezone']}",
                 f"{s['subject'].replace('_', ' ')} {s['subject_id']}",
                 s["content_sha256"],
                 s["seal"],
             ]
         )
-    out.append(_table(rows, (6, 15, 32, 36, 27, 32, 32), styles))
+    out.append(_table(rows, (6, 18, 30, 38, 24, 32, 32), styles))
     return out
+
+
+def _utc_seconds(iso: str) -> str:
+    """ "2026-12-06T09:18:27.395923+00:00" as a person reads it: "2026-12-06 09:18:27 UTC"."""
+    return f"{iso[:10]} {iso[11:19]} UTC"
 
 
 def _footer(batch: str) -> Any:
