@@ -571,7 +571,7 @@ def _manifest(manifest: dict[str, Any], styles: dict[str, ParagraphStyle]) -> li
 
 
 def _utc_seconds(iso: str) -> str:
-    """ "2026-12-06T09:18:27.395923+00:00" as a person reads it: "2026-12-06 09:18:27 UTC"."""
+    """An ISO time with microseconds and offset as a person reads it: 2026-12-06 09:18:27 UTC."""
     return f"{iso[:10]} {iso[11:19]} UTC"
 
 
