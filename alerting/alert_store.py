@@ -3,92 +3,45 @@ audit entries, and the outbox rows of every notification they cause, in one tran
 
 Idempotent: an alert that exists is not opened again, a resolved one is not resolved again,
 and outbox rows carry a dedupe key, so replaying a batch after a crash changes nothing.
+
+Who is called is the one rule of coldchain/catalog/alert_notices.py (the site's on-call
+rota, else the global settings), shared with the API's budget alerts.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from alerting.episodes import AlertChange
+from coldchain.catalog.alert_notices import (
+    Destination,
+    NotifyConfig,
+    RotaLookup,
+    notify_people,
+)
 from coldchain.catalog.alerts import (
     NewAlert,
-    alert_event,
     due_escalations,
     escalate_alert,
     open_alert,
     raise_peaks,
     resolve_alert,
 )
-from coldchain.catalog.outbox import enqueue_notification, pending_count
+from coldchain.catalog.outbox import pending_count
 from coldchain.catalog.schema import AlertRow
 from coldchain.catalog.store import catalog_session
-from coldchain.config import Settings
 from coldchain.times import from_ms
 
-__all__ = ["NotifyConfig", "count_pending", "escalate_due", "write_changes", "write_peaks"]
-
-_SEVERITY = {"warning": 0, "alarm": 1}
-
-
-@dataclass(frozen=True, slots=True)
-class NotifyConfig:
-    """Who hears of what. Level 0 is `email_to` (and the webhook); level n is
-    `escalation[n-1]`, reached when an alarm stays unacknowledged `escalate_after` longer."""
-
-    min_severity: str = "alarm"
-    webhook_url: str | None = None
-    email_to: tuple[str, ...] = ()
-    escalation: tuple[tuple[str, ...], ...] = ()
-    escalate_after: timedelta = timedelta(minutes=15)
-
-    @classmethod
-    def from_settings(cls, s: Settings) -> NotifyConfig:
-        return cls(
-            min_severity=s.notify_min_severity,
-            webhook_url=s.notify_webhook_url,
-            email_to=tuple(s.notify_email_to) if s.notify_smtp_host else (),
-            escalation=tuple(tuple(level) for level in s.notify_escalation)
-            if s.notify_smtp_host
-            else (),
-            escalate_after=timedelta(minutes=s.notify_escalate_after_min),
-        )
-
-    def notifies(self, severity: str) -> bool:
-        return _SEVERITY[severity] >= _SEVERITY[self.min_severity]
-
-
-def _notify(
-    session: Session, row: AlertRow, cfg: NotifyConfig, at: datetime, emails: Sequence[str]
-) -> None:
-    payload = json.dumps(alert_event(row), separators=(",", ":"))
-    stem = f"{row.id}:{row.state}"
-    level = row.escalation_level
-    if cfg.webhook_url:
-        enqueue_notification(
-            session,
-            alert_id=row.id,
-            channel="webhook",
-            destination=cfg.webhook_url,
-            payload=payload,
-            dedupe_key=f"{stem}:webhook:{level}",
-            at=at,
-        )
-    for address in emails:
-        enqueue_notification(
-            session,
-            alert_id=row.id,
-            channel="email",
-            destination=address,
-            payload=payload,
-            dedupe_key=f"{stem}:email:{level}:{address}",
-            at=at,
-        )
+__all__ = [
+    "NotifyConfig",
+    "count_pending",
+    "escalate_due",
+    "write_changes",
+    "write_peaks",
+]
 
 
 def write_changes(engine: Engine, changes: Sequence[AlertChange], cfg: NotifyConfig) -> int:
@@ -99,11 +52,15 @@ def write_changes(engine: Engine, changes: Sequence[AlertChange], cfg: NotifyCon
     """
     applied = 0
     with catalog_session(engine) as session:
+        rotas = RotaLookup(session, cfg)
         for ch in changes:
             at = from_ms(ch.at_ms)
             site, source, device, sensor = ch.key
+            contacts: tuple[Destination, ...] = ()
             if ch.state == "open":
-                escalate = cfg.escalation and ch.severity == "alarm"
+                callees = rotas.callees(site, at)
+                contacts = callees.at_level(0)
+                escalate = callees.escalates_past(0) and ch.severity == "alarm"
                 row = open_alert(
                     session,
                     NewAlert(
@@ -122,7 +79,7 @@ def write_changes(engine: Engine, changes: Sequence[AlertChange], cfg: NotifyCon
                         ch.rule_id,
                     ),
                     at=at,
-                    escalate_at=at + cfg.escalate_after if escalate else None,
+                    escalate_at=at + callees.escalate_after if escalate else None,
                 )
             else:
                 if session.get(AlertRow, ch.alert_id) is None:
@@ -134,12 +91,13 @@ def write_changes(engine: Engine, changes: Sequence[AlertChange], cfg: NotifyCon
                     at=at,
                     end=None if ch.end_ms is None else from_ms(ch.end_ms),
                     peak_c=ch.peak_c,
+                    by_readings=True,  # a latching alarm waits for its acknowledgement
                 )
             if row is None:
                 continue
             applied += 1
             if cfg.notifies(ch.severity):
-                _notify(session, row, cfg, at, cfg.email_to if ch.state == "open" else ())
+                notify_people(session, row, cfg, at, contacts)
     return applied
 
 
@@ -153,19 +111,20 @@ def escalate_due(
     engine: Engine, cfg: NotifyConfig, now: datetime, sites: Collection[str] = ()
 ) -> list[str]:
     """Move every overdue unacknowledged alarm (of `sites`, when given) to its next contact
-    level; returns their ids."""
+    level, the one of its site's shift in force `now`; returns their ids."""
     moved: list[str] = []
     with catalog_session(engine) as session:
+        rotas = RotaLookup(session, cfg)
         for row in due_escalations(session, now=now, sites=sites):
             level = row.escalation_level + 1
-            more = level < len(cfg.escalation)
+            callees = rotas.callees(row.site_id, now)
+            more = callees.escalates_past(level)
             updated = escalate_alert(
-                session, row.id, at=now, next_at=now + cfg.escalate_after if more else None
+                session, row.id, at=now, next_at=now + callees.escalate_after if more else None
             )
             if updated is None:
                 continue
-            contacts = cfg.escalation[level - 1] if level <= len(cfg.escalation) else ()
-            _notify(session, updated, cfg, now, contacts)
+            notify_people(session, updated, cfg, now, callees.at_level(level))
             moved.append(row.id)
     return moved
 
