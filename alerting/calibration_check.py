@@ -1,0 +1,85 @@
+"""`calibration_due` alerts (#22): the probes of the detector's partition whose calibration
+in force runs out. A warning `detect_calibration_warn_days` before the due date of the
+certificate in force (or of a bare `calibration_due`), an alarm from the date on; each once
+per certificate and level (a deterministic id, so a repeated check or a restart opens
+nothing twice). They are ordinary alerts from there: acknowledged, escalated, notified and
+closed like any other. A newer certificate supersedes: the alerts of the one before are
+resolved by the detector.
+
+The service runs `calibration_changes` every `detect_catalog_refresh_s`, beside escalation,
+on the calibrations the catalog refresh loaded (alerting/conditions.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+
+from alerting.episodes import AlertChange, AlertKind, Severity
+from coldchain.judgement.calibration import Calibration, Certificate
+from coldchain.models import SensorKey
+
+__all__ = ["calibration_alert_id", "calibration_changes"]
+
+DAY_MS = 86_400_000
+
+
+def calibration_alert_id(key: SensorKey, certificate: Certificate, severity: Severity) -> str:
+    """One id per probe, certificate (or bare due date) and level."""
+    which = certificate.certificate or f"due {certificate.due_ms}"
+    text = "/".join((*key, AlertKind.CALIBRATION_DUE, severity, which))
+    return "al-" + hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _change(
+    state: str,
+    key: SensorKey,
+    certificate: Certificate,
+    severity: Severity,
+    start_ms: int,
+    at_ms: int,
+) -> AlertChange:
+    detail = {
+        "certificate": certificate.certificate,
+        "lab": certificate.lab,
+        "due_ms": certificate.due_ms,
+    }
+    return AlertChange(
+        "open" if state == "open" else "resolved",
+        calibration_alert_id(key, certificate, severity),
+        AlertKind.CALIBRATION_DUE,
+        severity,
+        key,
+        start_ms,
+        None if state == "open" else at_ms,
+        None,
+        False,
+        at_ms,
+        detail,
+    )
+
+
+def calibration_changes(
+    calibrations: Mapping[SensorKey, Calibration], now_ms: int, warn_days: float
+) -> list[AlertChange]:
+    """The alert changes the calibrations call for at `now_ms`: the open of each level
+    reached under the certificate in force, the resolve of every level of the certificates
+    it superseded (the store ignores an open that exists and a resolve of an alert never
+    opened or already resolved)."""
+    warn_ms = round(warn_days * DAY_MS)
+    changes: list[AlertChange] = []
+    for key, calibration in calibrations.items():
+        current = calibration.at(now_ms)
+        if current is None:
+            continue
+        for earlier in calibration.certificates:
+            if earlier is current:
+                break
+            for severity in (Severity.WARNING, Severity.ALARM):
+                changes.append(_change("resolved", key, earlier, severity, earlier.due_ms, now_ms))
+        warn_from = current.due_ms - warn_ms
+        if now_ms >= warn_from:
+            changes.append(_change("open", key, current, Severity.WARNING, warn_from, now_ms))
+        if now_ms >= current.due_ms:
+            changes.append(_change("open", key, current, Severity.ALARM, current.due_ms, now_ms))
+    return changes
