@@ -30,6 +30,7 @@ bench: deps
 	$(PY) -m benchmarks.bench_detector throughput
 	$(PY) -m benchmarks.bench_detector service
 	$(PY) -m benchmarks.bench_detector latency
+	$(PY) -m benchmarks.bench_budget
 	$(PY) -m benchmarks.bench_export
 	$(PY) -m benchmarks.bench_api
 

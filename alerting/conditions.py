@@ -4,7 +4,9 @@ timeline per sensor, loaded in bulk and cached (the hot path never queries the c
 For each storage unit and shipment the placements are cut into segments at every start and
 end; a segment's limits are the strictest of the products then there (highest minimum,
 lowest maximum, shortest alarm delay), as `coldchain.catalog.queries.
-storage_condition_for_sensor` answers for a single moment. Where nothing is stored:
+storage_condition_for_sensor` answers for a single moment, set up by the strictest of the
+alarm profiles in force there (the products' and the unit's own, `coldchain.judgement.
+profiles`; each cut where a version took effect). Where nothing is stored:
 a unit falls back to its kind's default range (`KIND_DEFAULT_RANGES`), a shipment's logger
 has no limits and is not expected to report (it may be on a shelf).
 
@@ -26,10 +28,12 @@ Fridge-tag logging every 5 min may report as the probe of a unit that logs every
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
@@ -38,8 +42,10 @@ from sqlalchemy.orm import Session
 
 from alerting.device_rules import DeviceRule, device_rule
 from alerting.timeline import FAR_FUTURE, FAR_PAST, ConditionTimeline, Handover, Segment
+from coldchain.catalog.calibration import calibrations
 from coldchain.catalog.conditions import ProductCondition, all_condition_versions
 from coldchain.catalog.logger_reports import imported_intervals_s
+from coldchain.catalog.profiles import ProfileVersions, load_profile_versions
 from coldchain.catalog.schema import (
     AlertRuleRow,
     BatchRow,
@@ -51,6 +57,12 @@ from coldchain.catalog.schema import (
 )
 from coldchain.catalog.store import catalog_session
 from coldchain.judgement.limits import KIND_DEFAULT_RANGES, NO_LIMITS, Limits, strictest
+from coldchain.judgement.profiles import (
+    NO_PROFILE,
+    AlarmProfile,
+    apply_profile,
+    strictest_profile,
+)
 from coldchain.models import SensorKey
 from coldchain.times import to_ms
 
@@ -59,20 +71,31 @@ __all__ = ["load_timeline"]
 log = logging.getLogger(__name__)
 
 
+_Stored = tuple[int, int, ProductCondition, AlarmProfile]  # [start, end): what and how
+
+
 def _cut(
-    placements: list[tuple[int, int, ProductCondition]], idle: Limits, idle_expected: bool
+    placements: list[_Stored],
+    idle: Limits,
+    idle_expected: bool,
+    place_profiles: tuple[list[int], Callable[[int], AlarmProfile]] = ([], lambda _: NO_PROFILE),
 ) -> list[Segment]:
-    """Segments over the whole time axis: stored products' limits, `idle` in between."""
-    points = sorted({FAR_PAST, *(p[0] for p in placements), *(p[1] for p in placements)})
+    """Segments over the whole time axis: stored products' limits, `idle` in between, each
+    set up by the strictest of the products' alarm profiles and the place's own in force
+    (`place_profiles`: where the place's profile changed, and the one in force at a time)."""
+    changes, place_profile = place_profiles
+    points = sorted({FAR_PAST, *changes, *(p[0] for p in placements), *(p[1] for p in placements)})
     segments: list[Segment] = []
     for start, end in zip(points, [*points[1:], FAR_FUTURE], strict=True):
         if start >= end:
             continue
-        active = [p for a, b, p in placements if a <= start and b > start]
+        active = [(c, f) for a, b, c, f in placements if a <= start and b > start]
         if active:
-            segment = Segment(start, end, strictest(active), True)
+            profile = strictest_profile([place_profile(start), *(f for _, f in active)])
+            limits = apply_profile(strictest([c for c, _ in active]), profile)
+            segment = Segment(start, end, limits, True)
         else:
-            segment = Segment(start, end, idle, idle_expected)
+            segment = Segment(start, end, apply_profile(idle, place_profile(start)), idle_expected)
         if (
             segments
             and segments[-1].limits == segment.limits
@@ -85,16 +108,22 @@ def _cut(
 
 
 def _in_force(
-    versions: list[tuple[datetime, ProductCondition]], start_ms: int, end_ms: int
-) -> list[tuple[int, int, ProductCondition]]:
-    """A placement [start_ms, end_ms) cut where its product's condition changed: each part
-    judged by the version then in force (a later change never rewrites the past)."""
+    versions: list[tuple[datetime, ProductCondition]],
+    profiles: ProfileVersions,
+    start_ms: int,
+    end_ms: int,
+) -> list[_Stored]:
+    """A placement [start_ms, end_ms) cut where its product's condition or alarm profile
+    changed: each part judged by the versions then in force (a later change never rewrites
+    the past)."""
     bounds = [to_ms(valid_from) for valid_from, _ in versions[1:]] + [FAR_FUTURE]
     parts = []
     for (valid_from, condition), valid_to in zip(versions, bounds, strict=True):
         low, high = max(start_ms, to_ms(valid_from)), min(end_ms, valid_to)
-        if low < high:
-            parts.append((low, high, condition))
+        cuts = [low, *(t for t in profiles.changes([condition.id], None) if low < t < high)]
+        for a, b in itertools.pairwise([*cuts, high]):
+            if a < b:
+                parts.append((a, b, condition, profiles.product(condition.id, a)))
     return parts
 
 
@@ -161,9 +190,10 @@ def load_timeline(engine: Engine, default_alarm_delay_ms: int) -> ConditionTimel
     """
     with catalog_session(engine) as session:
         versions = all_condition_versions(session)
+        profiles = load_profile_versions(session)
         batch_product = {b: p for b, p in session.execute(select(BatchRow.id, BatchRow.product_id))}
-        by_unit: dict[int, list[tuple[int, int, ProductCondition]]] = defaultdict(list)
-        by_shipment: dict[str, list[tuple[int, int, ProductCondition]]] = defaultdict(list)
+        by_unit: dict[int, list[_Stored]] = defaultdict(list)
+        by_shipment: dict[str, list[_Stored]] = defaultdict(list)
         stays: dict[str, list[tuple[int, int, _Place]]] = defaultdict(list)
         for row in session.execute(select(PlacementRow)).scalars():
             end_ms = FAR_FUTURE if row.end_at is None else to_ms(row.end_at)
@@ -176,7 +206,9 @@ def load_timeline(engine: Engine, default_alarm_delay_ms: int) -> ConditionTimel
                 )
             )
             stays[row.batch_id].append((to_ms(row.start_at), end_ms, place))
-            entries = _in_force(versions[batch_product[row.batch_id]], to_ms(row.start_at), end_ms)
+            entries = _in_force(
+                versions[batch_product[row.batch_id]], profiles, to_ms(row.start_at), end_ms
+            )
             if row.unit_id is not None:
                 by_unit[row.unit_id].extend(entries)
             elif row.shipment_id is not None:
@@ -189,8 +221,9 @@ def load_timeline(engine: Engine, default_alarm_delay_ms: int) -> ConditionTimel
         sensors = list(session.execute(select(SensorRow)).scalars())
         unit_rules, shipment_rules = _load_rules(session)
         imported = {k: v * 1000 for k, v in imported_intervals_s(session).items()}
+        calibrated = calibrations(session)
     segments: dict[SensorKey, list[Segment]] = {}
-    carried: dict[SensorKey, list[tuple[int, int, ProductCondition]]] = {}
+    carried: dict[SensorKey, list[_Stored]] = {}
     fitted: dict[SensorKey, tuple[int, int]] = {}
     rules: dict[SensorKey, list[DeviceRule]] = defaultdict(list)
     intervals: dict[SensorKey, int] = {}
@@ -202,7 +235,11 @@ def load_timeline(engine: Engine, default_alarm_delay_ms: int) -> ConditionTimel
             low, high = KIND_DEFAULT_RANGES.get(unit.kind, (NO_LIMITS.low_c, NO_LIMITS.high_c))
             idle = Limits(low, high, default_alarm_delay_ms, f"default of a {unit.kind}")
             key = SensorKey(unit.site_id, "unit", unit.code, sensor.code)
-            segments[key] = _cut(by_unit.get(unit.id, []), idle, True)
+            unit_profile = (
+                profiles.changes([], unit.id),
+                functools.partial(profiles.unit, unit.id),
+            )
+            segments[key] = _cut(by_unit.get(unit.id, []), idle, True, unit_profile)
             place_keys["unit", unit.id].append(key)
             cap_ms, found = unit.log_interval_s * 1000, unit_rules.get(unit.id, [])
         elif sensor.logger_id is not None:
@@ -247,7 +284,7 @@ def load_timeline(engine: Engine, default_alarm_delay_ms: int) -> ConditionTimel
             segments[key] = [
                 Segment(FAR_PAST, FAR_FUTURE, NO_LIMITS, False, (), interval_ms, recorder=True)
             ]
-    return ConditionTimeline(segments)
+    return ConditionTimeline(segments, calibrated)
 
 
 def _load_rules(

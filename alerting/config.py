@@ -11,7 +11,7 @@ from typing import Final
 
 from coldchain.config import Settings
 from coldchain.judgement.excursion import ExcursionRule
-from coldchain.judgement.limits import MINUTE_MS, Limits, warning_band_c
+from coldchain.judgement.limits import MINUTE_MS, Limits, alert_range
 from coldchain.judgement.validity import ReadingValidity
 
 __all__ = ["DetectorConfig"]
@@ -87,9 +87,8 @@ class DetectorConfig:
 
     def warning_limits(self, limits: Limits) -> Limits:
         """The alert limits of a condition, inside its range by the warning band
-        (`warning_band_c`, as the live view and the dashboards draw it), with the warning
-        delay: beyond them a warning, before the alarm."""
-        band = warning_band_c(limits, self.warning_margin_c)
-        return Limits(
-            limits.low_c + band, limits.high_c - band, self.warning_delay_ms, limits.label
-        )
+        (`warning_band_c`, as the live view and the dashboards draw it) or where its alarm
+        profile sets them (`alert_range`), with the warning delay: beyond them a warning,
+        before the alarm."""
+        low, high = alert_range(limits, self.warning_margin_c)
+        return Limits(low, high, self.warning_delay_ms, limits.label)

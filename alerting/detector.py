@@ -84,7 +84,9 @@ class Detector:
     def process_arrays(
         self, rows: np.ndarray, ts_ms: np.ndarray, values_c: np.ndarray, now_ms: int
     ) -> list[AlertChange]:
-        """The hot path on columns: sensor rows (from `register`), event times, values."""
+        """The hot path on columns: sensor rows (from `register`), event times, values as
+        the probes sent them (calibration corrections are applied here)."""
+        values_c = self.sensors.corrected(rows, ts_ms, values_c)
         batch = Batch.by_sensor(rows, ts_ms, values_c)
         plain = self.fast.plain_sensors(batch)
         changes: list[AlertChange] = []

@@ -38,6 +38,8 @@ class AlertKind(StrEnum):
     LOW_BATTERY = "low_battery"
     RATE_OF_CHANGE = "rate_of_change"
     FORECAST = "forecast"
+    # #22: a probe's calibration due soon (warning) or past due (alarm): calibration_check.py.
+    CALIBRATION_DUE = "calibration_due"
 
 
 class Severity(StrEnum):

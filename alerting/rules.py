@@ -148,7 +148,7 @@ class SensorRules:
             direction = limits.direction(value_c)
             if direction == episode.direction and ts_ms < episode.start_ms:
                 self._earlier_start(episode, ts_ms, value_c, criteria.interval_ms)
-                if episode.sustained_ms() >= limits.alarm_delay_ms:
+                if episode.sustained_ms() >= limits.delay_ms(direction) or limits.critical(value_c):
                     self.report.opened(slot, episode)
             elif direction == 0 and ts_ms > episode.start_ms:
                 self._restart_after(slot, episode, ts_ms, criteria.interval_ms)
@@ -238,7 +238,8 @@ class SensorRules:
         unless that is a gap ago; a pending one ends at the first reading back, an alert
         once back inside by the hysteresis for the clear time. `carried`: an excursion
         handed over with the batch; one on the same side goes on here, from its own start
-        (the record joins the two places the same way)."""
+        (the record joins the two places the same way). The delay is the limits' for that
+        side, and none for a reading beyond a critical limit (an alarm profile's)."""
         if not math.isfinite(limits.span_c):
             return
         slot, rule = excursion_slot(severity), self.cfg.excursion
@@ -270,7 +271,12 @@ class SensorRules:
             found.detail["handed_over"] = True
             if carried.peak_c is not None and (carried.peak_c - value_c) * direction > 0:
                 found.peak_c = carried.peak_c
-        self._beyond(slot, found, delay_ms=limits.alarm_delay_ms)
+        critical = limits.critical(value_c)
+        if critical:
+            found.detail["critical"] = True
+        if limits.latching:
+            found.detail["latching"] = True
+        self._beyond(slot, found, delay_ms=0 if critical else limits.delay_ms(direction))
 
     def _rate(self, ts_ms: int, value_c: float) -> None:
         """Change over `rate_window_ms` faster than `rate_c_per_ms`, for `rate_sustain_ms`

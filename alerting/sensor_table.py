@@ -151,6 +151,24 @@ class SensorTable:
         segment = self.timeline.lookup(self.states[row].key, at_ms)
         self._set_segment(row, segment, self.criteria_of(segment))
 
+    def corrected(self, rows: np.ndarray, ts_ms: np.ndarray, values_c: np.ndarray) -> np.ndarray:
+        """The readings with their probe's calibration correction in force added (the
+        domain's rule, coldchain.judgement.calibration), before any rule sees them, so the
+        alarms judge what the batch record judges. Untouched when no probe corrects."""
+        calibrations = self.timeline.corrections
+        if not calibrations:
+            return values_c
+        out = values_c.copy()
+        order = np.argsort(rows, kind="stable")
+        present, starts = np.unique(rows[order], return_index=True)
+        ends = np.append(starts[1:], len(rows))
+        for row, start, end in zip(present.tolist(), starts.tolist(), ends.tolist(), strict=True):
+            calibration = calibrations.get(self.states[row].key)
+            if calibration is not None:
+                mine = order[start:end]
+                out[mine] = calibration.corrected(ts_ms[mine], values_c[mine], self.cfg.validity)
+        return out
+
     def criteria_at(self, row: int, ts_ms: int) -> Criteria:
         """What the row's sensor is judged against at `ts_ms`; a segment at or after its
         frontier becomes the row's current one."""
@@ -192,6 +210,8 @@ class SensorTable:
         low, high = limits.low_c + guard, limits.high_c - guard
         if not math.isfinite(limits.span_c):
             low, high = self.cfg.validity.probe_min_c, self.cfg.validity.probe_max_c
+        alert = criteria.alert_limits  # an alarm profile's may lie deeper inside the range
+        low, high = max(low, alert.low_c), min(high, alert.high_c)
         for rule in criteria.device_rules:
             if rule.direction > 0:
                 high = min(high, rule.limit_c)

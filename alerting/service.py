@@ -24,6 +24,7 @@ from alerting.alert_store import (
     write_changes,
     write_peaks,
 )
+from alerting.calibration_check import calibration_changes
 from alerting.channels import EmailChannel, MqttChannel, WebhookChannel
 from alerting.channels.base import Channel
 from alerting.conditions import load_timeline
@@ -148,10 +149,14 @@ class DetectorService:
             async with subscriber, asyncio.TaskGroup() as tasks:
                 dispatch = tasks.create_task(self.dispatcher.run(), name="outbox")
                 escalate = tasks.create_task(self._escalate_forever(), name="escalation")
+                calibration = tasks.create_task(
+                    self._check_calibration_forever(detector), name="calibration"
+                )
                 report = tasks.create_task(self._report_forever(), name="metrics")
                 await self._evaluate_until_stopped(subscriber, detector)
                 dispatch.cancel()
                 escalate.cancel()
+                calibration.cancel()
                 report.cancel()
         finally:
             await self.dispatcher.close()
@@ -174,6 +179,27 @@ class DetectorService:
                 log.info("detect: escalated alert=%s", alert_id)
             if moved:
                 self.dispatcher.wake()
+
+    async def _check_calibration_forever(self, detector: Detector) -> None:
+        """`calibration_due` alerts of this partition's probes (calibration_check.py), at
+        start and every `detect_catalog_refresh_s`, on the calibrations the catalog refresh
+        loaded; a catalog that does not answer only delays them to the next round."""
+        while True:
+            now = times.now_ms()
+            changes = calibration_changes(
+                detector.sensors.timeline.calibrations,
+                now,
+                self.settings.detect_calibration_warn_days,
+            )
+            try:
+                applied = await asyncio.to_thread(write_changes, self.engine, changes, self.notify)
+            except CatalogUnavailable as exc:
+                log.warning("detect: calibration check skipped, catalog unavailable: %s", exc)
+            else:
+                if applied:
+                    log.info("detect: calibration alerts changed=%d", applied)
+                    self.dispatcher.wake()
+            await asyncio.sleep(self.settings.detect_catalog_refresh_s)
 
     async def _report_forever(self) -> None:
         """Counters and alert display points; InfluxDB being down never holds up alerts."""

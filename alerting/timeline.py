@@ -5,10 +5,11 @@ reads only this; `conditions.load_timeline` builds it from the catalog."""
 from __future__ import annotations
 
 import bisect
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from alerting.device_rules import DeviceRule
+from coldchain.judgement.calibration import Calibration
 from coldchain.judgement.limits import MINUTE_MS, NO_LIMITS, Limits
 from coldchain.models import SensorKey
 
@@ -59,16 +60,27 @@ class ConditionTimeline:
     segment = timeline.lookup(SensorKey("BSL", "unit", "FRIDGE-01", "p1"), ts_ms)
     """
 
-    def __init__(self, segments: dict[SensorKey, list[Segment]]) -> None:
+    def __init__(
+        self,
+        segments: dict[SensorKey, list[Segment]],
+        calibrations: Mapping[SensorKey, Calibration] | None = None,
+    ) -> None:
         self._segments = segments
         self._starts = {k: [s.start_ms for s in v] for k, v in segments.items()}
+        # Each probe's certificates and due dates (the calibration check), and those of the
+        # probes whose certificates correct their readings (coldchain.judgement.calibration).
+        self.calibrations = dict(calibrations or {})
+        self.corrections = {k: c for k, c in self.calibrations.items() if c.corrects}
 
     def for_sites(self, sites: Collection[str]) -> ConditionTimeline:
         """Only the sensors of these sites (a detector partition); all when empty, so a
         partition never reports another partition's sensors as missing."""
         if not sites:
             return self
-        return ConditionTimeline({k: v for k, v in self._segments.items() if k.site in sites})
+        return ConditionTimeline(
+            {k: v for k, v in self._segments.items() if k.site in sites},
+            {k: c for k, c in self.calibrations.items() if k.site in sites},
+        )
 
     def known(self, key: SensorKey) -> bool:
         return key in self._segments

@@ -17,6 +17,7 @@ from api.convert import alert_public, history_public, limits_public, location_pu
 from api.errors import BadRequest, RangeNotHeld
 from api.livecache import CachedLive, LiveKey
 from api.readings import read_history, read_live, read_sparklines
+from api.readings.calibration import corrected_history, corrected_live, load_corrections
 from api.readings.live import LiveJudge, place_status
 from api.schemas import LivePlacePublic, LivePublic, SensorLivePublic
 from api.state import ApiState, HistoryKey
@@ -98,6 +99,9 @@ async def live_answer(
         now_ms=now_ms,
         lookback_ms=int(settings.api_live_lookback_s * 1000),
     )
+    # Judged and shown corrected by each probe's calibration certificate, as the alarms (#22).
+    corrections = await asyncio.to_thread(load_corrections, state.engine)
+    readings = corrected_live(readings, corrections, judge.validity)
     sparks = (
         await read_sparklines(
             state.influx,
@@ -217,6 +221,8 @@ async def history_response(
             validity=state.validity,
             late_after_ms=int(state.settings.api_history_late_s * 1000),
         )
+        # Drawn corrected by each probe's calibration certificate, as judged (#22).
+        corrected_history(result, await asyncio.to_thread(load_corrections, state.engine))
         return history_public(lo, hi, segments, result).model_dump_json().encode()
 
     body = await state.history_answers.get(key, compute)

@@ -12,6 +12,9 @@ One writer: two API processes scanning at once could both open a deviation for t
 new finding, so the scan runs on one API instance (`api_deviation_scan_s` 0 on the
 others). A failure (InfluxDB or the catalog down, a record that cannot be judged) is
 logged and the scan tried again the next period; it never ends the API.
+
+After judging a batch the scan takes its budget step (api/budget_watch.py): the alerts of
+the budget thresholds the batch's account has crossed.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 
 from api.access.deviations import covered_finding, recently_active_batches
+from api.budget_watch import watch_budget
 from api.export.findings import OPEN, Finding, describe
 from api.export.judge import judge_batch
 from api.state import ApiState
@@ -89,6 +93,16 @@ async def scan_batches(state: ApiState) -> list[Deviation]:
         found = [f for f in report.findings if f.state == OPEN]
         if found:
             opened += await asyncio.to_thread(_open_uncovered, state.engine, batch, found, now)
+        for change in await asyncio.to_thread(
+            watch_budget, state.engine, report, settings=state.settings, now=now
+        ):
+            log.info(
+                "api: budget alert %s %s on batch %s: %s",
+                change.alert_id,
+                change.state,
+                change.batch,
+                change.why,
+            )
     return opened
 
 

@@ -11,6 +11,8 @@ from cli import (
     api_cmd,
     backup_cmd,
     broker_cmd,
+    budget_cmd,
+    calibration_cmd,
     catalog_cmd,
     dashboards_cmd,
     deadletters_cmd,
@@ -62,6 +64,8 @@ app.add_typer(broker_cmd.gateway_app, name="gateway")
 app.add_typer(broker_cmd.influx_app, name="influx")
 app.add_typer(logger_cmd.logger_app, name="logger")
 app.add_typer(sponsor_cmd.sponsor_app, name="sponsor")
+app.add_typer(calibration_cmd.calibration_app, name="calibration")
+app.add_typer(budget_cmd.budget_app, name="budget")
 
 if __name__ == "__main__":
     app()

@@ -152,6 +152,12 @@ class Settings(BaseSettings):
         "an announcement reloads only when the catalog's audit head moved",
     )
     detect_tick_s: float = Field(default=1.0, gt=0)
+    detect_calibration_warn_days: float = Field(
+        default=30.0,
+        ge=0,
+        description="a probe's calibration_due warning this long before its due date (the "
+        "alarm at the date); checked every detect_catalog_refresh_s",
+    )
 
     # notifications
     notify_min_severity: str = Field(
@@ -276,6 +282,20 @@ class Settings(BaseSettings):
         "for each open finding none covers (api/deviation_watch.py); 0: never. Run it on one "
         "API process (single writer), 0 on the others",
     )
+    api_budget_alert_thresholds: list[float] = Field(
+        default_factory=lambda: [0.5, 0.8, 1.0],
+        min_length=1,
+        description="shares of a batch's stability budget consumed at which the deviation "
+        "scan opens a `budget` alert (api/budget_watch.py): warning below 1.0, alarm at 1.0",
+    )
+
+    @field_validator("api_budget_alert_thresholds")
+    @classmethod
+    def _budget_shares(cls, value: list[float]) -> list[float]:
+        """Each a share in (0, 1], none twice: the alert ids are made of them."""
+        if any(not 0 < share <= 1 for share in value) or len(set(value)) != len(value):
+            raise ValueError(f"expected distinct shares in (0, 1] such as 0.5, got {value}")
+        return sorted(value)
 
     @field_validator("mqtt_url")
     @classmethod

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import itertools
+import math
 import re
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -34,15 +36,25 @@ from pydantic import (
 )
 
 from coldchain.errors import ConfigError
+from coldchain.judgement.budget import legacy_band
 from coldchain.security.redact import redact_text
 from coldchain.wire import ID_PATTERN
 
 __all__ = [
+    "WEEKDAYS",
+    "AlarmBand",
+    "AlarmProfile",
     "Batch",
+    "BudgetBand",
+    "CalibrationCertificate",
+    "CarriedIn",
     "Fleet",
     "Loc",
     "Logger",
     "Moment",
+    "OnCall",
+    "OnCallContact",
+    "OnCallShift",
     "Placement",
     "Product",
     "Role",
@@ -194,14 +206,81 @@ class User(_Strict):
         return self
 
 
+class CalibrationCertificate(_Strict):
+    """A probe's calibration certificate (#22): in force from `calibrated` until a later
+    one supersedes it, due at `due` (dates: midnight at the probe's site); `offset_c`, the
+    correction the lab gives, is added to the readings in force under it."""
+
+    certificate: str = Field(min_length=1, max_length=64)
+    lab: str = Field(min_length=1, max_length=200)
+    calibrated: date
+    due: date
+    offset_c: float | None = None
+
+    @model_validator(mode="after")
+    def _due_after_calibrated(self) -> Self:
+        if self.due <= self.calibrated:
+            raise ValueError(f"due {self.due} must be after calibrated {self.calibrated}")
+        return self
+
+
 class Sensor(_Strict):
     """A probe. `installed`/`removed` bound when it measured (absent: always, still); a
-    date means midnight in the site's time zone (for a logger, its shipment's origin)."""
+    date means midnight in the site's time zone (for a logger, its shipment's origin).
+    `calibration`: its certificates (#22); `calibration_due` alone is a due date without
+    a certificate."""
 
     id: str = _ID
     calibration_due: date | None = None
     installed: Moment | None = None
     removed: Moment | None = None
+    calibration: list[CalibrationCertificate] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _certificates_once(self) -> Self:
+        ids = [c.certificate for c in self.calibration]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"calibration: certificate {', '.join(twice)} listed twice")
+        return self
+
+
+class AlarmBand(_Strict):
+    """A pair of limits of an alarm profile (#22): `low_c` and/or `high_c`."""
+
+    low_c: float | None = None
+    high_c: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.low_c is not None and self.high_c is not None and self.low_c >= self.high_c:
+            raise ValueError(f"low_c {self.low_c:g} must be below high_c {self.high_c:g}")
+        return self
+
+
+class AlarmProfile(_Strict):
+    """How a product's or a unit's alarm is set up (#22, docs/design.md §10): `warning` the
+    alert limits (a warning beyond them), `high_delay_min`/`low_delay_min` the alarm delay
+    above/below the range (default: the condition's `alarm_delay_min`, never longer),
+    `critical` limits beyond which the first reading alarms, `latching` an alarm that stays
+    until acknowledged. Where a product's and a unit's apply at once, the strictest of each
+    field wins (coldchain.judgement.profiles.strictest_profile)."""
+
+    warning: AlarmBand | None = None
+    high_delay_min: float | None = Field(default=None, ge=0)
+    low_delay_min: float | None = Field(default=None, ge=0)
+    critical: AlarmBand | None = None
+    latching: bool = False
+
+    @model_validator(mode="after")
+    def _critical_outside_warning(self) -> Self:
+        warning, critical = self.warning or AlarmBand(), self.critical or AlarmBand()
+        low, high = (warning.low_c, critical.low_c), (warning.high_c, critical.high_c)
+        if low[0] is not None and low[1] is not None and low[1] >= low[0]:
+            raise ValueError("critical.low_c must be below warning.low_c")
+        if high[0] is not None and high[1] is not None and high[1] <= high[0]:
+            raise ValueError("critical.high_c must be above warning.high_c")
+        return self
 
 
 class StorageUnit(_Strict):
@@ -212,6 +291,75 @@ class StorageUnit(_Strict):
     sensors: list[Sensor] = Field(min_length=1)
     name: str | None = None
     simulation: dict[str, Any] | None = None
+    alarm_profile: AlarmProfile | None = None
+
+
+WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_CLOCK: Final = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$")
+
+
+def _shift_bound(value: object) -> datetime | time:
+    """A shift's `from`/`to`: "HH:MM" (a weekly shift, in the site's zone) or an RFC 3339
+    time with its offset (an absolute shift). A date is refused: a shift starts at a time."""
+    if isinstance(value, str) and _CLOCK.match(value):
+        return time.fromisoformat(value)
+    if isinstance(value, int):  # YAML reads an unquoted 18:00 as 1080 (base 60)
+        raise ValueError('a time of day must be quoted, like "18:00"')
+    moment = _moment(value)
+    if not isinstance(moment, datetime):
+        raise ValueError("a shift needs a time, not a date: give HH:MM or an RFC 3339 time")
+    return moment
+
+
+class OnCallContact(_Strict):
+    """One link of a shift's escalation chain: a person and the one channel they are
+    called on."""
+
+    name: str = Field(min_length=1, max_length=200)
+    email: Annotated[str, AfterValidator(_email)] | None = None
+    webhook: Annotated[str, AfterValidator(_webhook_url)] | None = None
+
+    @model_validator(mode="after")
+    def _one_channel(self) -> Self:
+        if (self.email is None) == (self.webhook is None):
+            raise ValueError(f"{self.name}: give exactly one of email or webhook")
+        return self
+
+
+class OnCallShift(_Strict):
+    """Who is called, in order, while the shift is in force: from `from` to `to` (absolute
+    RFC 3339 times), or, with `weekdays`, every listed day from "HH:MM" to "HH:MM" in the
+    site's zone (overnight into the next day when `to` is not after `from`)."""
+
+    from_: Annotated[datetime | time, BeforeValidator(_shift_bound)] = Field(alias="from")
+    to: Annotated[datetime | time, BeforeValidator(_shift_bound)]
+    weekdays: list[str] | None = None
+    chain: list[OnCallContact] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.weekdays is not None:
+            unknown = [d for d in self.weekdays if d not in WEEKDAYS]
+            if unknown or not self.weekdays:
+                raise ValueError(f"weekdays: expected some of {', '.join(WEEKDAYS)}")
+            if isinstance(self.from_, datetime) or isinstance(self.to, datetime):
+                raise ValueError('a weekly shift runs from "HH:MM" to "HH:MM"')
+            if self.from_ == self.to:
+                raise ValueError("from and to are the same time of day")
+        elif not (isinstance(self.from_, datetime) and isinstance(self.to, datetime)):
+            raise ValueError('"HH:MM" needs weekdays; an absolute shift needs RFC 3339 times')
+        elif self.to <= self.from_:
+            raise ValueError(f"to {self.to.isoformat()} is not after from")
+        return self
+
+
+class OnCall(_Strict):
+    """A site's on-call rota (coldchain/catalog/rota.py): an unacknowledged alarm goes to
+    the next contact of the shift in force after `escalate_after_min`; outside every shift
+    the global `notify_*` settings apply."""
+
+    escalate_after_min: float = Field(gt=0)
+    shifts: list[OnCallShift] = Field(default_factory=list)
 
 
 class Site(_Strict):
@@ -219,6 +367,7 @@ class Site(_Strict):
     timezone: str = "UTC"
     units: list[StorageUnit] = Field(default_factory=list)
     name: str | None = None
+    oncall: OnCall | None = None
 
 
 class StabilityBudget(_Strict):
@@ -229,18 +378,70 @@ class StabilityBudget(_Strict):
     min_c: float | None = None
 
 
+class BudgetBand(_Strict):
+    """Up to `hours` cumulative with the product in [min_c, max_c) outside its range (#22)."""
+
+    min_c: float
+    max_c: float
+    hours: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.min_c >= self.max_c:
+            raise ValueError(f"band min_c {self.min_c} must be below max_c {self.max_c}")
+        return self
+
+
 class StorageCondition(_Strict):
+    """`budget` is a list of bands, or the old single form (one band, `Budget.bands`);
+    `freeze_c`: a reading at or below it is a freeze event, `freeze_events` of them allowed
+    (0 when only `freeze_c` is given)."""
+
     min_c: float
     max_c: float
     alarm_delay_min: float = Field(default=30, ge=0)
-    budget: StabilityBudget | None = None
+    budget: StabilityBudget | list[BudgetBand] | None = None
     label: str | None = None
+    freeze_c: float | None = None
+    freeze_events: Annotated[int, Field(strict=True, ge=0)] | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
         if self.min_c >= self.max_c:
             raise ValueError(f"min_c {self.min_c} must be below max_c {self.max_c}")
         return self
+
+    @model_validator(mode="after")
+    def _budget_fits(self) -> Self:
+        if isinstance(self.budget, list):
+            bands = sorted(self.budget, key=lambda b: b.min_c)
+            for low, high in itertools.pairwise(bands):
+                if high.min_c < low.max_c:
+                    raise ValueError(
+                        f"budget bands {low.min_c:g}–{low.max_c:g} °C and "
+                        f"{high.min_c:g}–{high.max_c:g} °C overlap"
+                    )
+        if self.freeze_events is not None and self.freeze_c is None:
+            raise ValueError("freeze_events needs freeze_c (the temperature of a freeze event)")
+        if self.freeze_c is not None and self.freeze_c >= self.min_c:
+            raise ValueError(f"freeze_c {self.freeze_c:g} must be below min_c {self.min_c:g}")
+        return self
+
+    @property
+    def budget_bands(self) -> list[BudgetBand] | None:
+        """The budget as bands, lowest first (None: no budget, no excursion allowed)."""
+        if self.budget is None:
+            return None
+        if isinstance(self.budget, list):
+            return sorted(self.budget, key=lambda b: b.min_c)
+        old = legacy_band(self.max_c, self.budget.max_c, self.budget.hours, self.budget.min_c)
+        return [BudgetBand(min_c=old.min_c, max_c=old.max_c, hours=old.hours)]
+
+    @property
+    def freeze_allowed(self) -> int | None:
+        if self.freeze_c is None:
+            return None
+        return 0 if self.freeze_events is None else self.freeze_events
 
 
 class Product(_Strict):
@@ -249,11 +450,45 @@ class Product(_Strict):
     storage: StorageCondition
     name: str | None = None
     mkt_delta_h_kj_per_mol: float = Field(default=83.144, gt=0)
+    alarm_profile: AlarmProfile | None = None
+
+    @model_validator(mode="after")
+    def _profile_fits_the_range(self) -> Self:
+        """The alert limits lie inside the range, the critical limits outside it."""
+        profile, storage = self.alarm_profile, self.storage
+        if profile is None:
+            return self
+        warning, critical = profile.warning or AlarmBand(), profile.critical or AlarmBand()
+        low, high = storage.min_c, storage.max_c
+        for name, value, lowest, highest in (
+            ("warning.low_c", warning.low_c, low, high),
+            ("warning.high_c", warning.high_c, low, high),
+            ("critical.low_c", critical.low_c, -math.inf, low),
+            ("critical.high_c", critical.high_c, high, math.inf),
+        ):
+            if value is not None and not lowest <= value <= highest:
+                raise ValueError(
+                    f"alarm_profile.{name} {value:g} does not fit the range "
+                    f"{storage.min_c:g}–{storage.max_c:g} °C"
+                )
+        return self
+
+
+class CarriedIn(_Strict):
+    """Time the batch spent in [min_c, max_c) before it reached this site (#22), with where
+    the figure comes from, e.g. "sponsor CoA 2026-11-02"."""
+
+    min_c: float
+    max_c: float
+    hours: float = Field(ge=0)
+    freeze_events: Annotated[int, Field(strict=True, ge=0)] = 0
+    source: str = Field(min_length=1)
 
 
 class Batch(_Strict):
     id: str = _ID
     product: str
+    carried_in: list[CarriedIn] = Field(default_factory=list)
 
 
 class Logger(_Strict):
@@ -404,6 +639,15 @@ def fleet_problems(fleet: Fleet) -> list[tuple[Loc, str]]:
                     (*loc, "removed"),
                     f"removed {removed.isoformat()} is not after installed {installed.isoformat()}",
                 )
+            )
+    for i, site in enumerate(fleet.sites):
+        if site.oncall is None or all(s.weekdays is None for s in site.oncall.shifts):
+            continue
+        try:
+            ZoneInfo(site.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(
+                (("sites", i, "timezone"), f"unknown time zone {site.timezone!r} for the rota")
             )
     return problems
 

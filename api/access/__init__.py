@@ -24,6 +24,7 @@ from api.access.alerts import (
     find_alert,
     visible_alerts,
 )
+from api.access.budget import record_tor
 from api.access.deviations import (
     assess,
     batch_release,
@@ -63,6 +64,7 @@ from api.access.scoped_queries import (
 from api.errors import Forbidden
 from api.export.findings import Finding
 from coldchain.catalog.alerts import acknowledge_alert, close_alert
+from coldchain.catalog.budget import TorEntry
 from coldchain.catalog.deviations import CoveredFinding, Deviation
 from coldchain.catalog.errors import SignatureRefused
 from coldchain.catalog.queries import BatchView, PlacementView, ProductView
@@ -292,6 +294,13 @@ class Access:
         except SignatureRefused as exc:
             await self.refused(subject, subject_id, meaning, str(exc))
             raise
+
+    async def record_tor(
+        self, batch: str, *, start: datetime, end: datetime, max_c: float, reason: str
+    ) -> TorEntry:
+        """A time-out-of-refrigeration entry of a batch the viewer sees (404 otherwise),
+        by QA or a warehouse operator of one of its sites (403 otherwise); audited (#22)."""
+        return await self._run(record_tor, start, end, max_c, reason, self._clock(), batch=batch)
 
     async def deviations(
         self, *, batch: str | None, state: str | None, limit: int

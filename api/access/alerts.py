@@ -3,7 +3,8 @@
 An alert is about a sensor (site, source, device, sensor), not a product. QA and admin see
 all; a warehouse operator sees those at their sites and on loggers of shipments to them;
 a sponsor sees an alert on a unit or logger only when it overlaps a period their batch was
-there. For sponsors `detail` keeps only measurements of the place (a limit or a condition
+there, and the alerts about their own batches themselves (source `batch`: the budget).
+For sponsors `detail` keeps only measurements of the place (a limit or a condition
 label may be another sponsor's product's) and the history drops people's comments.
 """
 
@@ -21,13 +22,21 @@ from api.access.model import AlertItem, Span
 from api.access.places import Stay, group_by_place, locations_by_key, merged_windows, stays
 from coldchain.catalog.alerts import alert_event
 from coldchain.catalog.errors import CatalogNotFound
-from coldchain.catalog.schema import AlertHistoryRow, AlertRow, LoggerRow, ShipmentRow
+from coldchain.catalog.schema import (
+    AlertHistoryRow,
+    AlertRow,
+    BatchRow,
+    LoggerRow,
+    ProductRow,
+    ShipmentRow,
+)
 from coldchain.catalog.users import Viewer
 from coldchain.config import Settings
 from coldchain.judgement.limits import alert_share
 from coldchain.judgement.limits import strictest as combine_conditions
 
 __all__ = [
+    "BATCH_SOURCE",
     "DEFAULT_WARNING_MARGIN_C",
     "DeviceKey",
     "alert_item",
@@ -45,6 +54,9 @@ _SPONSOR_DETAIL_KEYS = frozenset(
     {"battery_pct", "c_per_min", "eta_min", "reason", "silent_min", "value_c"}
 )
 _OPEN = ("open", "acknowledged")
+#: The source of an alert about a batch itself (its stability budget), not a sensor: its
+#: device is the batch id, and its sponsor sees it whole.
+BATCH_SOURCE = "batch"
 DEFAULT_WARNING_MARGIN_C: float = Settings.model_fields["detect_warning_margin_c"].default
 
 
@@ -89,6 +101,17 @@ def _own_stays(session: Session, viewer: Viewer) -> dict[DeviceKey, list[Stay]]:
         for device in locations[key].devices:
             found.setdefault((device.site, device.source, device.device), []).extend(items)
     return found
+
+
+def _own_batch_alerts(viewer: Viewer) -> ColumnElement[bool]:
+    """For a sponsor: alerts about its own batches themselves (source `batch`, device the
+    batch id: the budget alerts of api/budget_watch.py), wherever the batch is."""
+    own_batches = (
+        select(BatchRow.id)
+        .join(ProductRow, ProductRow.id == BatchRow.product_id)
+        .where(ProductRow.sponsor_id == viewer.sponsor)
+    )
+    return and_(AlertRow.source == BATCH_SOURCE, AlertRow.device.in_(own_batches))
 
 
 def _sponsor_filter(
@@ -137,13 +160,15 @@ def visible_alerts(
     if viewer.role == "sponsor_viewer":
         own = _own_stays(session, viewer)
         scope, windows = _sponsor_filter(own)
+        scope = or_(scope, _own_batch_alerts(viewer))
     elif viewer.role == "warehouse_operator":
         scope = _operator_scope(session, viewer)
     else:
         scope = true() if viewer.sees_everything else AlertRow.id.is_(None)
     items: list[AlertItem] = []
     for row in session.execute(query.where(scope)).scalars():
-        if windows is not None and not _overlaps(row, windows[_key(row)]):
+        about_place = row.source != BATCH_SOURCE  # a batch's own: `_own_batch_alerts` chose
+        if windows is not None and about_place and not _overlaps(row, windows[_key(row)]):
             continue
         item = alert_item(row, viewer)
         if windows is not None and not _concerns_own_product(
@@ -238,7 +263,7 @@ def alert_item(row: AlertRow, viewer: Viewer, *, session: Session | None = None)
     detail: dict[str, object] = json.loads(row.detail_json) if row.detail_json else {}
     limit_c = detail.get("limit_c")
     sponsor = viewer.role == "sponsor_viewer"
-    if sponsor:
+    if sponsor and row.source != BATCH_SOURCE:  # a batch's own figures are its sponsor's
         detail = {k: v for k, v in detail.items() if k in _SPONSOR_DETAIL_KEYS}
     history: tuple[dict[str, object], ...] = ()
     if session is not None:

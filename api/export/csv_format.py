@@ -215,14 +215,20 @@ def _summary(record_end: RecordEnd, manifest: dict[str, Any]) -> str:
             )
         chain = summary["chain"]
         lines.append(_row(["figures", "chain", *[chain.get(k) for k in figure_keys]], comment=True))
+    tables = ("bands", "charges", "tor_entries", "carried_in")
     for key, value in summary["budget"].items():
-        lines.append(_row(["budget", key, value], comment=True))
+        if key not in tables:
+            lines.append(_row(["budget", key, value], comment=True))
+    names = ("budget_band", "budget_charge", "tor_entry", "carried_in")
+    for key, name in zip(tables, names, strict=True):
+        lines.extend(_table(name, summary["budget"][key]))
     for key, value in summary["mkt"].items():
         lines.append(_row(["mkt", key, value], comment=True))
     lines.extend(_table("excursion", summary["excursions"]))
     lines.extend(_table("gap", summary["gaps"]))
     lines.extend(_table("invalid_reading", summary["invalid_readings"]))
     lines.extend(_table("custody_gap", summary["custody_gaps"]))
+    lines.extend(_table("calibration", summary["calibration"]))
     lines.extend(_device_reports(summary["device_reports"]))
     lines.extend(_table("conflicting_reading", summary["conflicting_readings"]))
     lines.extend(_signed(manifest))

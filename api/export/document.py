@@ -8,6 +8,8 @@ from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from api.export.budget_doc import account_dict
+from api.export.calibration import calibration_dicts, calibration_rows
 from api.export.conflicts import conflict_rows
 from api.export.devicereports import device_report_dict
 from api.export.findings import SCREEN, Finding
@@ -26,6 +28,7 @@ from api.export.timeline import CustodyGap
 from api.export.walk import Report
 from coldchain.catalog.deviations import Deviation
 from coldchain.catalog.releases import ReleaseDecision
+from coldchain.judgement.budget import budget_of
 from coldchain.mkt import GAS_CONSTANT_J_PER_MOL_K
 from coldchain.times import to_ms
 
@@ -93,17 +96,30 @@ def when_dict(moment: datetime | None, zone: str) -> dict[str, str] | None:
 
 
 def _budget_dict(condition: Any) -> dict[str, Any] | None:
-    if condition.budget_hours is None:
+    """The budget of a condition: the old single form's keys (null for a list of bands),
+    then its bands (the single form as one band) and freezing (#22)."""
+    budget = budget_of(condition)
+    if not budget.bands and budget.freeze_c is None:
         return None
     return {
         "hours": condition.budget_hours,
         "max_c": condition.budget_max_c,
         "min_c": condition.budget_min_c,
+        "bands": [{"min_c": b.min_c, "max_c": b.max_c, "hours": b.hours} for b in budget.bands],
+        "freeze_c": budget.freeze_c,
+        "freeze_events": budget.freeze_allowed,
     }
 
 
-def _budget_key(condition: Any) -> tuple[float | None, float | None, float | None]:
-    return (condition.budget_hours, condition.budget_max_c, condition.budget_min_c)
+def _budget_key(condition: Any) -> tuple[Any, ...]:
+    return (
+        condition.budget_hours,
+        condition.budget_max_c,
+        condition.budget_min_c,
+        condition.budget_bands_json,
+        condition.freeze_c,
+        condition.freeze_events,
+    )
 
 
 def conditions_over(record: BatchRecord) -> list[tuple[datetime, datetime, Any]]:
@@ -128,7 +144,11 @@ def budget_applies(product: ProductInfo, record: BatchRecord) -> tuple[str, bool
     versions in force over the period differ in their budgets (then the one in force at
     the generation time applies)."""
     budgets = {_budget_key(c) for _, _, c in conditions_over(record)} | {_budget_key(product)}
-    hours = "none" if product.budget_hours is None else f"{product.budget_hours:g} h"
+    bands = product.budget.bands
+    if product.budget_bands_json is not None:  # a list of bands (#22)
+        hours = ", ".join(f"{b.hours:g} h at {b.label}" for b in bands) or "none"
+    else:
+        hours = "none" if not bands else f"{product.budget_hours:g} h"
     text = (
         f"the stability budget of the storage condition in force at generation time "
         f"({product.label}): {hours}"
@@ -175,13 +195,7 @@ def header_dict(record: BatchRecord, meta: ExportMeta) -> dict[str, Any]:
         "storage_condition": product.label,
         "range_c": [product.min_c, product.max_c],
         "alarm_delay_min": product.alarm_delay_min,
-        "budget": None
-        if product.budget_hours is None
-        else {
-            "hours": product.budget_hours,
-            "max_c": product.budget_max_c,
-            "min_c": product.budget_min_c,
-        },
+        "budget": _budget_dict(product),
         "conditions_in_force": [
             _condition_dict(low, high, condition, zone)
             for low, high, condition in conditions_over(record)
@@ -225,6 +239,8 @@ def sensor_dict(sensor: SensorRef, zone: str = "UTC") -> dict[str, Any]:
         out["installed"] = when_dict(sensor.installed_at, zone)
     if sensor.removed_at is not None:
         out["removed"] = when_dict(sensor.removed_at, zone)
+    if sensor.calibration is not None:
+        out["calibration"] = calibration_dicts(sensor.calibration, zone)
     return out
 
 
@@ -250,6 +266,8 @@ def figures_dict(figures: Figures, delta_h: float) -> dict[str, Any]:
 
 def _sensor_figures(summary: SensorSummary, excursions: int) -> dict[str, Any]:
     return {
+        # #22: valid readings at or after the due date of the certificate in force.
+        "past_calibration_readings": sum(n for _, n in summary.past_calibration),
         "readings": summary.count,
         "invalid_readings": summary.invalid,
         "expected_readings": summary.expected,
@@ -451,12 +469,7 @@ def summary_dict(report: Report) -> dict[str, Any]:
         ],
         "chain": figures_dict(report.chain, delta_h),
         "budget": {
-            "allowed_h": budget.allowed_h,
-            "charged_h": round(budget.charged_h, 4),
-            "remaining_h": round(budget.remaining_h, 4),
-            "exceeded": budget.exceeded,
-            "over_by_h": round(budget.over_by_h, 4),
-            "reasons": list(budget.reasons),
+            **account_dict(budget, report.record, record_zone(report.record)),
             "applies": applies,
             "versions_differ": differ,
         },
@@ -471,6 +484,8 @@ def summary_dict(report: Report) -> dict[str, Any]:
         "conflicting_readings": conflict_rows(
             report.conflicts, {i: p.timezone for i, p in places.items()}
         ),
+        # #22: each probe's certificates in force, the correction, readings past due.
+        "calibration": calibration_rows(report),
     }
 
 

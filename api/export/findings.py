@@ -42,8 +42,8 @@ from api.export.reconcile import (
     stricter_limits_text,
 )
 from api.export.record import AlertInfo, BatchRecord, Coverage, PlacementInfo, SensorRef
-from api.export.summary import BudgetVerdict
 from api.export.timeline import Timeline
+from coldchain.judgement.budget import BudgetAccount
 from coldchain.times import from_ms, to_ms
 
 __all__ = [
@@ -221,7 +221,7 @@ def collect_findings(
     excursions: Sequence[ExcursionFinding],
     gaps: Sequence[GapFinding],
     invalid: Sequence[InvalidFinding],
-    budget: BudgetVerdict,
+    budget: BudgetAccount,
     conflicts: Sequence[ConflictRun] = (),
 ) -> list[Finding]:
     """Every finding of the record, in time order."""

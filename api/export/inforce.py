@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from coldchain.catalog.conditions import ConditionSpan
 from coldchain.judgement.limits import Limits, own_limits
+from coldchain.judgement.profiles import ProfileTimeline, apply_profile, strictest_profile
 from coldchain.times import to_ms
 
 __all__ = ["LimitsInForce"]
@@ -48,6 +49,21 @@ class LimitsInForce:
     @classmethod
     def from_spans(cls, spans: Sequence[ConditionSpan]) -> LimitsInForce:
         return cls([to_ms(s.valid_from) for s in spans], [own_limits(s.condition) for s in spans])
+
+    def with_profiles(self, *timelines: ProfileTimeline) -> LimitsInForce:
+        """These limits set up by the strictest of the alarm profiles in force at each
+        moment (the product's, the place's; docs/design.md §11), as the detector's are:
+        cut wherever a limit or a profile took a new version."""
+        changes = {t for timeline in timelines for t in timeline.starts_ms}
+        if not changes:
+            return self
+        first = min(changes) if not self._starts_list else min(min(changes), self._starts_list[0])
+        starts = [first - 1, *sorted(changes | set(self._starts_list))]
+        limits = [
+            apply_profile(self.at(t), strictest_profile([tl.at(t) for tl in timelines]))
+            for t in starts
+        ]
+        return LimitsInForce(starts, limits)
 
     @property
     def single(self) -> Limits | None:

@@ -109,13 +109,14 @@ def placement_chart_png(report: PlacementReport, product: ProductInfo) -> bytes:
         )
         drawn = True
     _limit_lines(axes, info, product)
-    if product.budget_max_c is not None:
+    bands = product.budget.bands  # its top band reaching above the range (#22)
+    if bands and bands[-1].max_c > product.max_c:
         axes.axhline(
-            product.budget_max_c,
+            bands[-1].max_c,
             color="#e67e22",
             linestyle=":",
             linewidth=1,
-            label=f"budget limit {product.budget_max_c:g} °C",
+            label=f"budget limit {bands[-1].max_c:g} °C",
         )
     if not drawn:
         axes.text(

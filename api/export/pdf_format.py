@@ -37,6 +37,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from api.export.calibration import calibration_lines
 from api.export.document import (
     ExportMeta,
     header_dict,
@@ -47,6 +48,7 @@ from api.export.document import (
 )
 from api.export.esignatures import manifest_line
 from api.export.findings import INCOMPLETE, NO_OPEN_FINDINGS
+from api.export.pdf_budget import budget_tables, budget_text
 from api.export.pdf_charts import placement_chart_png
 from api.export.pdf_devicereports import device_report_blocks
 from api.export.reconcile import OTHER_LIMITS
@@ -145,9 +147,7 @@ def _summary_section(
         ),
         (
             "Stability budget",
-            "none (no time out of range allowed)"
-            if budget is None
-            else f"{budget['hours']:g} h cumulative up to {budget['max_c']:g} °C",
+            budget_text(budget),
         ),
         *(
             (
@@ -237,6 +237,9 @@ def _summary_section(
             styles["body"],
         )
     )
+    for rows, widths in budget_tables(b):
+        out.append(Spacer(1, 1 * mm))
+        out.append(_table(rows, widths, styles))
     mkt = summary["mkt"]
     out.append(
         Paragraph(
@@ -458,6 +461,17 @@ def _gaps(report: Report, styles: dict[str, ParagraphStyle]) -> list[Flowable]:
     return out
 
 
+def _calibration(report: Report, styles: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """The probes' certificates in force, the corrections applied and the readings past
+    calibration (#22), a line each."""
+    lines = calibration_lines(report)
+    if not lines:
+        return []
+    out: list[Flowable] = [Paragraph("Calibration", styles["h2"])]
+    out += [Paragraph(_esc(line), styles["body"]) for line in lines]
+    return out
+
+
 def _device_reports(report: Report, styles: dict[str, ParagraphStyle]) -> list[Flowable]:
     """Each imported USB logger report: the device's own figures next to ours."""
     items = summary_dict(report)["device_reports"]
@@ -600,6 +614,7 @@ def story(report: Report, meta: ExportMeta) -> list[Flowable]:
         *_charts(report, styles),
         *_excursions(report, styles),
         *_gaps(report, styles),
+        *_calibration(report, styles),
         *_device_reports(report, styles),
         *_conflicts(report, styles),
         *_release(manifest, styles),

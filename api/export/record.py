@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session
 from api.export.influx_msgpack import MSGPACK, Chunk, readings
 from api.export.inforce import LimitsInForce
 from coldchain.catalog import Viewer, catalog_session, chain_of_custody
+from coldchain.catalog.budget import BudgetEntries, budget_entries
+from coldchain.catalog.calibration import calibrations
 from coldchain.catalog.conditions import (
     ConditionSpan,
     ProductCondition,
@@ -33,6 +35,7 @@ from coldchain.catalog.conditions import (
 from coldchain.catalog.deviations import Deviation, deviations_of_batch
 from coldchain.catalog.errors import CatalogNotFound
 from coldchain.catalog.logger_reports import StoredReport, imported_intervals_s, reports_for
+from coldchain.catalog.profiles import profile_timeline
 from coldchain.catalog.releases import ReleaseDecision, release_of
 from coldchain.catalog.schema import (
     AlertHistoryRow,
@@ -49,7 +52,10 @@ from coldchain.catalog.schema import (
 from coldchain.catalog.signatures import Signature, signatures_of_batch
 from coldchain.errors import StoreRejected
 from coldchain.influx import InfluxClient, quote_identifier, tags_condition
+from coldchain.judgement.budget import Budget, budget_of
+from coldchain.judgement.calibration import Calibration
 from coldchain.judgement.limits import Limits, own_limits, strictest
+from coldchain.judgement.profiles import NO_PROFILES, ProfileTimeline
 from coldchain.measurements import READING
 from coldchain.models import SensorKey
 from coldchain.times import to_ms
@@ -67,6 +73,7 @@ __all__ = [
     "speaks_msgpack",
     "stream_sensor_readings",
     "window_queries",
+    "with_calibrations",
 ]
 
 
@@ -83,6 +90,8 @@ class SensorRef:
     log_interval_s: int
     installed_at: datetime | None = field(default=None, compare=False)
     removed_at: datetime | None = field(default=None, compare=False)
+    #: The probe's certificates in force over its placement (#22, api/export/calibration.py).
+    calibration: Calibration | None = field(default=None, compare=False)
 
     @property
     def label(self) -> str:
@@ -124,6 +133,17 @@ class ProductInfo:
     label: str
     delta_h_kj_per_mol: float
     conditions: tuple[ConditionSpan, ...] = ()
+    budget_bands_json: str | None = None
+    freeze_c: float | None = None
+    freeze_events: int | None = None
+    # The product's alarm profile versions (#22): with the place's, how `in_force` alarms.
+    alarm_profiles: ProfileTimeline = NO_PROFILES
+
+    @property
+    def budget(self) -> Budget:
+        """The stability budget charged: the bands of the version in force at generation
+        time (#22; the old single form is one band)."""
+        return budget_of(self)
 
     @property
     def limits(self) -> Limits:
@@ -165,6 +185,8 @@ class PlacementInfo:
     timezone: str
     sensors: tuple[SensorRef, ...]
     logger_reports: tuple[StoredReport, ...] = ()
+    # The unit's alarm profile versions (#22; none for a shipment).
+    alarm_profiles: ProfileTimeline = NO_PROFILES
 
     @property
     def start_ms(self) -> int:
@@ -277,6 +299,8 @@ class BatchRecord:
     deviations: tuple[Deviation, ...] = ()
     signatures: tuple[Signature, ...] = ()
     release: ReleaseDecision | None = None
+    #: Manual time-out-of-refrigeration entries and carried-in time (#22), shown in full.
+    entries: BudgetEntries = field(default_factory=BudgetEntries)
 
 
 def load_batch_record(
@@ -304,6 +328,7 @@ def load_batch_record(
             _placement(session, index, row, now, intervals, sponsor=sponsor)
             for index, row in enumerate(rows, start=1)
         )
+        placements = with_calibrations(placements, calibrations(session))
         sensors = sorted({s for p in placements for s in p.sensors}, key=lambda s: s.label)
         alerts = _alerts(session, sensors, placements, product)
         if sponsor:
@@ -311,6 +336,9 @@ def load_batch_record(
         deviations = tuple(deviations_of_batch(session, batch))
         signatures = tuple(signatures_of_batch(session, batch))
         release = release_of(session, batch)
+        entries = budget_entries(session, batch)
+        if sponsor:
+            entries = entries.sponsor_view()
     return BatchRecord(
         batch,
         product,
@@ -321,6 +349,7 @@ def load_batch_record(
         deviations,
         signatures,
         release,
+        entries=entries,
     )
 
 
@@ -359,6 +388,10 @@ def _product(session: Session, product_id: str, first: datetime, now: datetime) 
         label=current.label,
         delta_h_kj_per_mol=row.mkt_delta_h_kj_per_mol,
         conditions=spans,
+        budget_bands_json=current.budget_bands_json,
+        freeze_c=current.freeze_c,
+        freeze_events=current.freeze_events,
+        alarm_profiles=profile_timeline(session, product_id=product_id),
     )
 
 
@@ -384,6 +417,28 @@ def _sensor(
     sensor = row.code
     longest = max(interval_s, imported.get(SensorKey(site, source, device, sensor), 0))
     return SensorRef(site, source, device, sensor, longest, row.installed_at, row.removed_at)
+
+
+def with_calibrations(
+    placements: tuple[PlacementInfo, ...], found: dict[SensorKey, Calibration]
+) -> tuple[PlacementInfo, ...]:
+    """Each probe with its certificates in force over its placement (#22): what corrects
+    its readings there and what the record names (docs/design.md §11)."""
+
+    def calibrated(placement: PlacementInfo, sensor: SensorRef) -> SensorRef:
+        key = SensorKey(sensor.site, sensor.source, sensor.device, sensor.sensor)
+        calibration = found.get(key)
+        if calibration is None:
+            return sensor
+        certificates = calibration.between(*placement.fitted_ms(sensor))
+        if not certificates:
+            return sensor
+        return dataclasses.replace(sensor, calibration=Calibration(certificates))
+
+    return tuple(
+        dataclasses.replace(p, sensors=tuple(calibrated(p, s) for s in p.sensors))
+        for p in placements
+    )
 
 
 def _placement(
@@ -435,6 +490,9 @@ def _placement(
         timezone=_timezone(session, site),
         sensors=sensors,
         logger_reports=tuple(_clipped(r, row.start_at, until, sponsor=sponsor) for r in reports),
+        alarm_profiles=NO_PROFILES
+        if row.unit_id is None
+        else profile_timeline(session, unit_id=row.unit_id),
     )
 
 

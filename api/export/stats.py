@@ -19,6 +19,9 @@ The time base (the choice the issue leaves to us, written down in README.md):
   placement, `PlacementInfo.fitted_ms`): no gap and no expected reading outside it.
 - Each reading is judged in or out of range by the limits in force when it was taken
   (`LimitsInForce`): a later change of the product's condition does not rewrite the past.
+- Time out of range is also split by the stability budget's bands (#22: the bands of the
+  account, `coldchain.judgement.budget`), the last entry being time in no band; a freeze
+  event is a run of readings at or below `freeze_c` (one excursion, however many readings).
 
 Excursions are not found here: the domain's rule finds them (excursions.py).
 """
@@ -34,6 +37,7 @@ import numpy.typing as npt
 from api.export.inforce import LimitsInForce
 from api.export.invalid import InvalidRun, InvalidScreen
 from api.export.mktwindow import MktHours
+from coldchain.judgement.budget import Budget
 from coldchain.judgement.excursion import gap_ms
 from coldchain.judgement.limits import Limits
 from coldchain.judgement.validity import ReadingValidity
@@ -93,6 +97,12 @@ class SensorSummary:
     chart_high: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
     start_ms: int = 0
     end_ms: int = 0
+    #: Time out of range per budget band, then in no band (len(bands) + 1 entries).
+    band_ms: tuple[float, ...] = (0.0,)
+    freeze_events: int = 0
+    #: Valid readings past calibration (#22; still judged, only marked): (due date passed,
+    #: epoch ms; readings at or after it under the certificate in force), by due date.
+    past_calibration: tuple[tuple[int, int], ...] = ()
 
     @property
     def present_share(self) -> float:
@@ -116,6 +126,7 @@ class SensorAccumulator:
         delta_h_kj_per_mol: float,
         validity: ReadingValidity,
         chart_buckets: int = 0,
+        budget: Budget | None = None,
     ) -> None:
         self.start_ms, self.end_ms = start_ms, end_ms
         self.interval_ms = max(1, interval_ms)
@@ -137,6 +148,13 @@ class SensorAccumulator:
         self._buckets = min(chart_buckets, max(1, expected // 2)) if chart_buckets else 0
         self._chart_low = np.full(self._buckets, np.nan)
         self._chart_high = np.full(self._buckets, np.nan)
+        budget = budget or Budget()
+        self._band_min = np.array([b.min_c for b in budget.bands], dtype=np.float64)
+        self._band_max = np.array([b.max_c for b in budget.bands], dtype=np.float64)
+        self._band_ms = np.zeros(len(budget.bands) + 1)
+        self._freeze_c = budget.freeze_c
+        self._frozen = False  # the newest reading was at or below freeze_c
+        self._freeze_events = 0
 
     def add(
         self, times: npt.NDArray[np.int64], temps: npt.NDArray[np.float64]
@@ -160,6 +178,8 @@ class SensorAccumulator:
         self._max = max(self._max, float(temps.max()))
         if self._buckets:
             self._chart(times, temps)
+        if self._freeze_c is not None:
+            self._count_freezes(temps <= self._freeze_c)
         self._last = (int(times[-1]), float(temps[-1]))
         return times, temps
 
@@ -192,6 +212,8 @@ class SensorAccumulator:
             chart_high=self._chart_high,
             start_ms=self.start_ms,
             end_ms=self.end_ms,
+            band_ms=tuple(float(x) for x in self._band_ms),
+            freeze_events=self._freeze_events,
         )
 
     def _gap(self, start_ms: int, end_ms: int, where: str) -> None:
@@ -224,6 +246,29 @@ class SensorAccumulator:
         self._above += float(steps[above].sum())
         self._below += float(steps[below].sum())
         self.hours.add(times, temps, weights)
+        out = above | below
+        if np.any(out):
+            self._band_ms += np.bincount(
+                self._band_index(temps[out]), weights=steps[out], minlength=self._band_ms.size
+            )
+
+    def _band_index(self, temps: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
+        """The band holding each temperature, as `Budget.band_of` (closed bands, the lower
+        of two on a shared edge); len(bands) for none (bands do not overlap)."""
+        none = self._band_min.size
+        if none == 0:
+            return np.zeros(temps.size, dtype=np.intp)
+        below = np.searchsorted(self._band_min, temps, side="left") - 1  # starts below t
+        at = np.searchsorted(self._band_min, temps, side="right") - 1  # starts at or below t
+        in_below = (below >= 0) & (temps <= self._band_max[below.clip(0)])
+        in_at = (at >= 0) & (temps <= self._band_max[at.clip(0)])
+        return np.where(in_below, below, np.where(in_at, at, none))
+
+    def _count_freezes(self, frozen: npt.NDArray[np.bool_]) -> None:
+        """A freeze event starts at each reading at or below freeze_c after one above it."""
+        before = np.concatenate(([self._frozen], frozen[:-1]))
+        self._freeze_events += int(np.count_nonzero(frozen & ~before))
+        self._frozen = bool(frozen[-1])
 
     def _chart(self, times: npt.NDArray[np.int64], temps: npt.NDArray[np.float64]) -> None:
         span = max(1, self.end_ms - self.start_ms)

@@ -1,5 +1,5 @@
 """Per-placement, per-path and whole-chain figures, combined from the per-sensor
-summaries, and the stability budget verdict.
+summaries, and the stability budget account (coldchain/judgement/budget.py).
 
 How probes are combined (the issue is silent; README.md says the same):
 - min and max over every probe; mean and MKT (USP <1079.2>) pool the probes' time-weighted
@@ -9,6 +9,8 @@ How probes are combined (the issue is silent; README.md says the same):
 - A path (timeline.py: the placements one part of the batch went through) sums its
   placements, each placement's sums scaled by 1 / (its number of probes), so a fridge with
   two probes counts its time once, not twice.
+- Time per budget band and freeze events of a placement are those of its worst probe,
+  band by band; a path sums its placements.
 - The chain's figures are those of its worst path: the most time out of range, then the
   highest MKT. A lot split over two places at once is judged by its worse half, never by an
   MKT pooling a warm half with a cold one; without a split there is one path, the chain.
@@ -17,13 +19,23 @@ How probes are combined (the issue is silent; README.md says the same):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import zip_longest
 
 from api.export.record import ProductInfo
 from api.export.stats import SensorSummary
+from coldchain.catalog.budget import BudgetEntries
+from coldchain.judgement.budget import (
+    BudgetAccount,
+    Charge,
+    budget_account,
+    carried_in_charge,
+    manual_charge,
+)
 from coldchain.mkt import MktAccumulator
+from coldchain.times import to_ms
 
-__all__ = ["BudgetVerdict", "Figures", "PathFigures", "budget_verdict", "combine", "worst_path"]
+__all__ = ["Figures", "PathFigures", "budget_account_of", "combine", "worst_path"]
 
 _HOUR_MS = 3_600_000.0
 
@@ -37,6 +49,8 @@ class Figures:
         above_h, below_h: time out of range above the maximum / below the minimum (worst probe
             for a placement, summed over placements for a path).
         invalid: readings that were not temperatures (not in `count`, invalid.py).
+        band_h: time out of range per budget band, then in no band (stats.py).
+        freeze_events: runs of readings at or below the budget's freeze_c.
     """
 
     count: int
@@ -51,6 +65,8 @@ class Figures:
     above_h: float
     below_h: float
     invalid: int = 0
+    band_h: tuple[float, ...] = ()
+    freeze_events: int = 0
 
     @property
     def out_of_range_h(self) -> float:
@@ -73,6 +89,8 @@ class _Sums:
     in_range: float = 0.0
     above: float = 0.0
     below: float = 0.0
+    band: list[float] = field(default_factory=list)
+    freeze_events: int = 0
 
 
 def combine(
@@ -85,7 +103,13 @@ def combine(
     for probes in groups:
         scale = 1.0 / len(probes) if chain and probes else 1.0
         worst_above = worst_below = 0.0
+        worst_band: list[float] = []
+        worst_freezes = 0
         for probe in probes:
+            worst_band = [
+                max(a, b) for a, b in zip_longest(worst_band, probe.band_ms, fillvalue=0.0)
+            ]
+            worst_freezes = max(worst_freezes, probe.freeze_events)
             sums.count += probe.count
             sums.invalid += probe.invalid
             sums.expected += probe.expected
@@ -102,6 +126,8 @@ def combine(
             mkt.merge(probe.mkt, scale)
         sums.above += worst_above
         sums.below += worst_below
+        sums.band = [a + b for a, b in zip_longest(sums.band, worst_band, fillvalue=0.0)]
+        sums.freeze_events += worst_freezes
     return Figures(
         count=sums.count,
         expected=sums.expected,
@@ -115,6 +141,8 @@ def combine(
         above_h=sums.above / _HOUR_MS,
         below_h=sums.below / _HOUR_MS,
         invalid=sums.invalid,
+        band_h=tuple(ms / _HOUR_MS for ms in sums.band),
+        freeze_events=sums.freeze_events,
     )
 
 
@@ -138,71 +166,66 @@ def worst_path(paths: list[PathFigures]) -> PathFigures | None:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class BudgetVerdict:
-    """The chain's time out of range against the product's stability budget.
+def budget_account_of(
+    product: ProductInfo, chain: Figures, extremes: Figures, entries: BudgetEntries
+) -> BudgetAccount:
+    """The batch's stability budget account: the chain's (worst path's) time out of range
+    per band and its freeze events, every manual time-out-of-refrigeration entry in force
+    (voided ones charge nothing), and the time carried in.
 
-    Attributes:
-        allowed_h: the budget's hours (0 when the product has none: no excursion allowed).
-        charged_h: the time charged against it (above the range, plus below it when the
-            budget has a lower bound).
-        exceeded: over the hours, or a temperature outside what the budget covers.
-        reasons: why it is exceeded, in words; empty when within.
+    The budget is that of the condition in force at generation time (`ProductInfo.budget`).
+    Its outer limits are checked against `extremes` (every placement: a peak on any path
+    counts, as before bands existed).
     """
-
-    allowed_h: float
-    charged_h: float
-    remaining_h: float
-    exceeded: bool
-    reasons: tuple[str, ...]
-
-    @property
-    def over_by_h(self) -> float:
-        return max(0.0, self.charged_h - self.allowed_h)
-
-
-def budget_verdict(product: ProductInfo, chain: Figures, extremes: Figures) -> BudgetVerdict:
-    """Is the chain (its worst path) within the product's stability budget?
-
-    A budget allows up to `hours` cumulative between its bounds (catalog `Budget`); without
-    a budget no time out of range is allowed. Without a lower bound, the budget covers
-    excursions above the range only, so any time below the range is outside it (a 2–8 °C
-    product's budget for warm excursions says nothing about freezing). The budget's own
-    limits are checked against `extremes` (every placement: a peak on any path counts).
-    """
-    reasons: list[str] = []
-    allowed = product.budget_hours if product.budget_hours is not None else 0.0
-    charged = chain.above_h
-    if product.budget_hours is None:
-        charged += chain.below_h
-        if charged > 0:
-            reasons.append(
-                f"the product has no stability budget and the batch spent {charged:.2f} h "
-                f"outside {product.min_c:g}–{product.max_c:g} °C"
-            )
-    else:
-        if product.budget_min_c is not None:
-            charged += chain.below_h
-        elif chain.below_h > 0:
-            reasons.append(
-                f"{chain.below_h:.2f} h below {product.min_c:g} °C, which the stability "
-                "budget does not cover"
-            )
-        if charged > allowed:
-            reasons.append(
-                f"{charged:.2f} h out of range exceeds the stability budget of "
-                f"{allowed:g} h by {charged - allowed:.2f} h"
-            )
-    top, bottom = product.budget_max_c, product.budget_min_c
-    peak, low = extremes.max_c, extremes.min_c
-    if top is not None and peak is not None and peak > top:
-        reasons.append(f"maximum {peak:g} °C is above the budget's limit of {top:g} °C")
-    if bottom is not None and low is not None and low < bottom:
-        reasons.append(f"minimum {low:g} °C is below the budget's limit of {bottom:g} °C")
-    return BudgetVerdict(
-        allowed_h=allowed,
-        charged_h=charged,
-        remaining_h=allowed - charged,
-        exceeded=bool(reasons),
-        reasons=tuple(reasons),
+    budget = product.budget
+    path = "the worst path's readings"
+    charges = [
+        Charge("readings", None if i == len(budget.bands) else i, None, None, hours, path)
+        for i, hours in enumerate(chain.band_h)
+        if hours > 0
+    ]
+    charges += [
+        manual_charge(
+            budget,
+            to_ms(entry.start),
+            to_ms(entry.end),
+            entry.max_c,
+            f"entry {entry.id} by {entry.recorded_by}, up to {entry.max_c:g} °C: {entry.reason}",
+        )
+        for entry in entries.tor
+        if entry.in_force
+    ]
+    charges += [
+        carried_in_charge(
+            budget,
+            c.band_min_c,
+            c.band_max_c,
+            c.hours,
+            f"carried in ({c.source}), recorded by {c.recorded_by}",
+        )
+        for c in entries.carried_in
+    ]
+    freezes = chain.freeze_events + sum(c.freeze_events for c in entries.carried_in)
+    return budget_account(
+        budget,
+        charges,
+        freeze_events=freezes,
+        range_label=f"{product.min_c:g}–{product.max_c:g} °C",
+        extra_reasons=_beyond_limits(product, extremes),
     )
+
+
+def _beyond_limits(product: ProductInfo, extremes: Figures) -> list[str]:
+    """A peak above the budget's top band (or a low below its bottom band, when it reaches
+    below the range) anywhere in the record, on any path."""
+    bands = product.budget.bands
+    if not bands:
+        return []
+    reasons = []
+    top, bottom = bands[-1].max_c, bands[0].min_c
+    peak, low = extremes.max_c, extremes.min_c
+    if top > product.max_c and peak is not None and peak >= top:
+        reasons.append(f"maximum {peak:g} °C is above the budget's limit of {top:g} °C")
+    if bottom < product.min_c and low is not None and low < bottom:
+        reasons.append(f"minimum {low:g} °C is below the budget's limit of {bottom:g} °C")
+    return reasons

@@ -8,6 +8,7 @@ CSV and JSON put it in a trailer, the PDF (small, charts downsampled) is laid ou
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
@@ -38,16 +39,16 @@ from api.export.record import (
 )
 from api.export.stats import SensorAccumulator, SensorSummary
 from api.export.summary import (
-    BudgetVerdict,
     Figures,
     PathFigures,
-    budget_verdict,
+    budget_account_of,
     combine,
     worst_path,
 )
 from api.export.timeline import HAND_OVER, CustodyGap, Timeline, build_timeline
 from coldchain.config import Settings
 from coldchain.influx import InfluxClient
+from coldchain.judgement.budget import BudgetAccount
 from coldchain.judgement.excursion import ExcursionRule
 from coldchain.judgement.validity import ReadingValidity
 
@@ -136,7 +137,7 @@ class Report:
     paths: tuple[PathFigures, ...]
     worst: PathFigures | None
     chain: Figures
-    budget: BudgetVerdict
+    budget: BudgetAccount
     excursions: tuple[ExcursionFinding, ...]
     gaps: tuple[GapFinding, ...]
     invalid: tuple[InvalidFinding, ...]
@@ -183,6 +184,8 @@ async def walk_record(
         seed = worst(carries[i] for i in handed if i in carries)
         sensors: list[tuple[SensorRef, SensorSummary]] = []
         probes: list[ProbeExcursions] = []
+        # Excursions alarm as the detector's do: by the alarm profiles in force there (#22).
+        alarms_by = limits.with_profiles(product.alarm_profiles, placement.alarm_profiles)
         for sensor in placement.sensors:
             yield SensorBegin(placement, sensor)
             interval_ms = sensor.log_interval_s * 1000
@@ -197,10 +200,11 @@ async def walk_record(
                 delta_h_kj_per_mol=delta_h,
                 validity=rules.validity,
                 chart_buckets=chart_buckets,
+                budget=product.budget,
             )
             probe = ProbeExcursions(
                 rules.excursion,
-                limits,
+                alarms_by,
                 Leg(placement, sensor),
                 interval_ms,
                 seed if start_ms == placement.start_ms else None,
@@ -213,11 +217,19 @@ async def walk_record(
                 window_ms=window_ms,
                 msgpack=msgpack,
             )
+            past_due: Counter[int] = Counter()
             async for times, temps in prefetched(stream):
+                if sensor.calibration is not None:
+                    # Corrected before anything judges them, as the detector does (#22).
+                    temps = sensor.calibration.corrected(times, temps, rules.validity)
+                    due_ms = sensor.calibration.due_ms(times)
+                    past = (times >= due_ms) & rules.validity.valid(temps)
+                    past_due.update(due_ms[past].tolist())
                 probe.add(*accumulator.add(times, temps))
                 accumulator.hours.prune(int(times[-1]), probe.spans())
                 yield Readings(placement, sensor, times, temps, rules.validity)
-            summary = accumulator.finish()
+            past_calibration = tuple(sorted(past_due.items()))
+            summary = replace(accumulator.finish(), past_calibration=past_calibration)
             sensors.append((sensor, summary))
             probes.append(probe)
             gaps.extend(reconcile_gaps(placement.index, sensor, summary.gaps, record.alerts))
@@ -313,7 +325,7 @@ def build_report(
     worst = worst_path(list(paths))
     chain = worst.figures if worst is not None else combine([], delta_h, chain=True)
     extremes = combine([g for g in probes.values() if g], delta_h, chain=True)
-    budget = budget_verdict(record.product, chain, extremes)
+    budget = budget_account_of(record.product, chain, extremes, record.entries)
     summaries = {(p.info.index, s): summary for p in placements for s, summary in p.sensors}
     table = [
         f

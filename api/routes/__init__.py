@@ -7,6 +7,7 @@ from api.routes import (
     audit,
     auth,
     batches,
+    budget,
     deviations,
     exports,
     live,
@@ -33,4 +34,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     audit.router,
     deviations.router,
     records.router,
+    budget.router,
 )

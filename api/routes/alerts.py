@@ -36,6 +36,8 @@ async def list_alerts(
             "low_battery",
             "rate_of_change",
             "forecast",
+            "budget",
+            "calibration_due",
         ]
         | None,
         Query(),

@@ -1019,6 +1019,47 @@ async function showBatch(event) {
   }
   review.batch = batch;
   renderBatch(answer);
+  await showBudget(batch);
+}
+
+// ---- the batch's stability budget tile (#22) ---------------------------------------------
+// The account of GET /v1/batches/{batch}/budget: how much is consumed, per band, and every
+// charge with its source (the readings, a manual time-out-of-refrigeration entry, time
+// carried in). A share is null where something is charged and nothing allowed.
+const shareText = (share) => (share === null ? "over (none allowed)" : `${Math.round(share * 100)} %`);
+
+async function showBudget(batch) {
+  const tile = $("budget-tile");
+  let account;
+  try {
+    account = await api(`/v1/batches/${encodeURIComponent(batch)}/budget`);
+  } catch (error) {
+    tile.classList.add("hidden");  // an operator's role sees no budget (403), as no record
+    if (error.status !== 403 && state.token) {
+      $("review-error").textContent = `The budget of ${batch} could not be loaded: ${error.detail || error.message}`;
+    }
+    return;
+  }
+  if (review.batch !== batch) return;  // another batch was chosen meanwhile
+  tile.classList.remove("hidden");
+  const said = $("budget-consumed");
+  said.textContent = `${shareText(account.consumed_share)} of the budget consumed` +
+    (account.freeze_events_allowed === null ? "" : `; ${account.freeze_events} of ${account.freeze_events_allowed} freeze events`) +
+    (account.exceeded ? ` — exceeded: ${account.reasons.join("; ")}` : "");
+  said.setAttribute("data-exceeded", String(account.exceeded));
+  $("budget-bands").replaceChildren(...account.bands.map((b) => {
+    const row = el("tr", { class: b.share === null || b.share >= 1 ? "open" : "" });
+    row.append(el("td", {}, `${b.min_c}–${b.max_c} °C`), el("td", {}, `${b.allowed_h} h`),
+      el("td", {}, `${b.charged_h.toFixed(2)} h`), el("td", { class: "state" }, shareText(b.share)));
+    return row;
+  }));
+  $("budget-charges").replaceChildren(...account.charges.map((c) => {
+    const row = el("tr", { "data-source": c.source });
+    const when = c.from ? `${c.from.local.replace("T", " ")} to ${c.to.local.replace("T", " ")}` : "—";
+    row.append(el("td", {}, c.source.replace("_", " ")), el("td", {}, c.band || "in no band"),
+      el("td", {}, when), el("td", {}, c.hours.toFixed(2)), el("td", {}, c.detail));
+    return row;
+  }));
 }
 
 function renderBatch(answer) {

@@ -8,6 +8,11 @@ the readings, finds the existing row and changes nothing.
 
     open ──► acknowledged ──► resolved ──► closed
       └──────────────────────►┘ (the condition cleared before anyone acknowledged)
+
+A latching alarm (raised under an alarm profile with `latching`, #22; its detail says
+`"latching": true`) skips that shortcut: readings back in range while it is still open only
+record its end, and it stays open, escalating, until acknowledged; the acknowledgement then
+resolves it at once. Acknowledged first, it resolves when the readings are back.
 """
 
 from __future__ import annotations
@@ -200,14 +205,34 @@ def _move(row: AlertRow, state: str) -> None:
 def acknowledge_alert(
     session: Session, alert_id: str, *, actor: str, at: datetime, comment: str | None = None
 ) -> AlertRow:
-    """A person has seen the alert: escalation stops. Raises `CatalogConflict` unless open."""
+    """A person has seen the alert: escalation stops; a latching alarm whose readings are
+    already back in range resolves with it. Raises `CatalogConflict` unless open."""
     row = get_alert(session, alert_id)
     old = _snapshot(row)
     _move(row, "acknowledged")
     row.updated_at = at
     row.next_escalation_at = None
     _record(session, row, actor=actor, action="acknowledge", at=at, old=old, comment=comment)
+    if _latching(row) and row.end_at is not None:
+        back = rfc3339(row.end_at)
+        old = _snapshot(row)
+        _move(row, "resolved")
+        _record(
+            session,
+            row,
+            actor="detector",
+            action="resolve",
+            at=at,
+            old=old,
+            comment=f"latching alarm acknowledged; the readings were back in range since {back}",
+        )
     return row
+
+
+def _latching(row: AlertRow) -> bool:
+    """Raised under a latching alarm profile: the readings alone do not resolve it."""
+    detail = json.loads(row.detail_json) if row.detail_json else {}
+    return detail.get("latching") is True
 
 
 def raise_peaks(session: Session, peaks: Mapping[str, float]) -> int:
@@ -238,15 +263,33 @@ def resolve_alert(
     end: datetime | None = None,
     peak_c: float | None = None,
     comment: str | None = None,
+    by_readings: bool = False,
 ) -> AlertRow | None:
     """The condition is over (the detector saw it clear, or a person says so).
 
     Idempotent for the detector: an alert already resolved or closed is left alone (None).
+    `by_readings`: the detector saw the readings back; a latching alarm not yet
+    acknowledged only records its end then and stays open (None; see the module's doc).
     """
     row = get_alert(session, alert_id)
     if row.state in ("resolved", "closed"):
         return None
     old = _snapshot(row)
+    if by_readings and row.state == "open" and _latching(row):
+        row.end_at, row.updated_at = end or at, at
+        if peak_c is not None:
+            row.peak_c = peak_c
+        append_audit(
+            session,
+            actor=actor,
+            action="latch",
+            entity="alert",
+            entity_id=row.id,
+            old=old,
+            new=_snapshot(row) | {"comment": "readings back in range; open until acknowledged"},
+            at=at,
+        )
+        return None
     _move(row, "resolved")
     if end is not None:
         row.end_at = end

@@ -50,6 +50,10 @@ CONDITION_FIELDS: Final = (
     "budget_min_c",
     "budget_hours",
     "label",
+    # Added by migration 0009 (#22): budget bands and freezing, versioned with the rest.
+    "budget_bands_json",
+    "freeze_c",
+    "freeze_events",
 )
 
 
@@ -66,6 +70,9 @@ class ProductCondition:
     budget_min_c: float | None
     budget_hours: float | None
     label: str
+    budget_bands_json: str | None = None
+    freeze_c: float | None = None
+    freeze_events: int | None = None
 
 
 class ConditionSpan(NamedTuple):
@@ -100,6 +107,9 @@ def _condition(product_id: str, row: ProductRow | ProductConditionRow) -> Produc
         budget_min_c=row.budget_min_c,
         budget_hours=row.budget_hours,
         label=row.label,
+        budget_bands_json=row.budget_bands_json,
+        freeze_c=row.freeze_c,
+        freeze_events=row.freeze_events,
     )
 
 

@@ -13,6 +13,9 @@ A product's storage condition is versioned (`coldchain.catalog.conditions`): a n
 gets its first version in force since 1970-01-01 (it has always had its label condition,
 and the placements imported with it may lie in the past); a changed condition gets a new
 version in force from the import, so the past is still judged by the limits of its time.
+Alarm profiles of products and units are versioned the same way (`_profiles`,
+coldchain/catalog/profiles.py); changing one, or giving one to a product or unit recorded
+before, is a change of record that needs a reason.
 
 Creating things needs no reason; changing the record does (21 CFR 11.10(e), EU GMP Annex 11
 §9): an import that changes an existing product's storage condition, closes a recorded
@@ -36,8 +39,10 @@ from sqlalchemy.orm import Session
 
 from coldchain.catalog.audit import append_audit
 from coldchain.catalog.audit_review import changes_in_words
+from coldchain.catalog.budget import add_carried_in, budget_entries
+from coldchain.catalog.calibration import import_certificates
 from coldchain.catalog.conditions import SINCE_EVER, condition_fields
-from coldchain.catalog.errors import ReasonRequired
+from coldchain.catalog.errors import CatalogConflict, ReasonRequired
 from coldchain.catalog.placements import (
     Place,
     find_overlap,
@@ -45,7 +50,15 @@ from coldchain.catalog.placements import (
     place_name,
     placement_fields,
 )
+from coldchain.catalog.profiles import (
+    latest_version,
+    profile_fields,
+    profile_fields_of,
+    recorded_owners,
+)
+from coldchain.catalog.rota import Rota, load_rota, replace_rota
 from coldchain.catalog.schema import (
+    AlarmProfileRow,
     Base,
     BatchRow,
     LoggerRow,
@@ -64,16 +77,19 @@ from coldchain.catalog.store import catalog_session
 from coldchain.catalog.users import upsert_user
 from coldchain.errors import ConfigError
 from coldchain.fleet import (
+    Batch,
     Fleet,
     Placement,
     Product,
     Sensor,
     SponsorContacts,
+    StabilityBudget,
     describe_location,
     fleet_problems,
     load_fleet,
     moment_utc,
 )
+from coldchain.judgement.budget import Band, bands_json
 from coldchain.security.redact import redact_text
 from coldchain.times import rfc3339, utc
 
@@ -113,7 +129,12 @@ def storage_label(product: Product) -> str:
         return storage.label
     label = f"{storage.min_c:g}–{storage.max_c:g} °C"
     budget = storage.budget
-    if budget is not None:
+    if isinstance(budget, list):
+        bands = ", ".join(
+            f"{b.hours:g} h at {b.min_c:g}–{b.max_c:g} °C" for b in storage.budget_bands or ()
+        )
+        label += f"; up to {bands} cumulative" if bands else ""
+    elif budget is not None:
         bound = f"≤ {budget.max_c:g} °C"
         if budget.min_c is not None:
             bound = f"{budget.min_c:g}–{budget.max_c:g} °C"
@@ -297,6 +318,7 @@ class _Import:
     def write(self, fleet: Fleet, describe: Describe) -> list[str]:
         """Upsert everything but placements, parents first; problems with the record."""
         problems: list[str] = []
+        owners = recorded_owners(self.session)  # before this import: whose profile is news
         for sponsor in self._each(fleet.sponsors):
             self.upsert(SponsorRow, sponsor.id, "sponsor", sponsor.id, {"name": sponsor.name})
             if sponsor.contacts is not None:
@@ -305,6 +327,8 @@ class _Import:
         for site in self._each(fleet.sites):
             fields = {"name": site.name, "timezone": site.timezone}
             self.upsert(SiteRow, site.id, "site", site.id, fields)
+            if site.oncall is not None:
+                self._rota(site.id, Rota.from_fleet(site.oncall, site.timezone))
             for unit in self._each(site.units):
                 self._unit(site.id, unit)
         for user in self._each(fleet.users):
@@ -339,6 +363,10 @@ class _Import:
                 )
                 continue
             self.upsert(BatchRow, batch.id, "batch", batch.id, {"product_id": batch.product})
+            problems.extend(
+                f"{describe(('batches', i, 'carried_in', j))}: {problem}"
+                for j, problem in self._carried_in(batch)
+            )
         for shipment in self._each(fleet.shipments):
             fields = {
                 "origin_site_id": shipment.origin,
@@ -347,7 +375,101 @@ class _Import:
             self.upsert(ShipmentRow, shipment.id, "shipment", shipment.id, fields)
             for logger in shipment.loggers:
                 self._logger(shipment.id, shipment.origin, logger)
+        # Calibration certificates (#22), once every probe they belong to is recorded.
+        certificates, refused = import_certificates(
+            self.session, fleet, describe, actor=self.actor, at=self.now
+        )
+        if certificates:
+            self.created["calibration certificate"] += certificates
+        problems += refused
+        problems += self._profiles(fleet, describe, owners)
         return problems
+
+    def _profiles(self, fleet: Fleet, describe: Describe, owners: set[str]) -> list[str]:
+        """Version the alarm profiles the file gives (#22): a new owner's first version is
+        in force since ever, a change from this import on, with a reason (as conditions);
+        `owners`: the owners recorded before this import (`recorded_owners`)."""
+        problems: list[str] = []
+        wanted = [
+            (("products", i, "alarm_profile"), f"product {p.id}", p.alarm_profile, p.id, None)
+            for i, p in enumerate(fleet.products)
+        ] + [
+            (
+                ("sites", i, "units", j, "alarm_profile"),
+                f"unit {site.id}/{unit.id}",
+                unit.alarm_profile,
+                None,
+                self.units[f"{site.id}/{unit.id}"],
+            )
+            for i, site in enumerate(fleet.sites)
+            for j, unit in enumerate(site.units)
+        ]
+        for loc, owner, profile, product_id, unit_id in wanted:
+            if profile is None:
+                continue  # not named: left alone (`alarm_profile: {}` takes one away)
+            fields = profile_fields(profile)
+            latest = latest_version(self.session, product_id=product_id, unit_id=unit_id)
+            before = None if latest is None else profile_fields_of(latest)
+            if before == fields or (before is None and fields == profile_fields(None)):
+                continue
+            if latest is not None and latest.valid_from >= self.now:
+                problems.append(
+                    f"{describe(loc)}: the recorded alarm profile of {owner} is in force from "
+                    f"{rfc3339(latest.valid_from)}, not before this import: is the clock behind?"
+                )
+                continue
+            because: dict[str, str] = {}
+            valid_from = SINCE_EVER
+            if owner in owners:
+                valid_from = self.now
+                moved = changes_in_words(before or profile_fields(None), fields)
+                because = self.reasoned(f"{owner}: alarm profile {moved}")
+            row = AlarmProfileRow(
+                product_id=product_id,
+                unit_id=unit_id,
+                valid_from=valid_from,
+                recorded_at=self.now,
+                **fields,
+            )
+            self.session.add(row)
+            self.session.flush()
+            self._audit(
+                "create",
+                "alarm_profile",
+                str(row.id),
+                None,
+                {"owner": owner, "valid_from": valid_from, **fields, **because},
+            )
+        return problems
+
+    def _carried_in(self, batch: Batch) -> Iterator[tuple[int, str]]:
+        """Record the batch's carried-in amounts the catalog does not hold yet (the same
+        band, hours, freeze events and source: re-importing adds nothing); (index, problem)
+        for an amount its product's budget has no band for."""
+        recorded = {
+            (c.band_min_c, c.band_max_c, c.hours, c.freeze_events, c.source)
+            for c in budget_entries(self.session, batch.id).carried_in
+        }
+        for j, amount in enumerate(batch.carried_in):
+            key = (amount.min_c, amount.max_c, amount.hours, amount.freeze_events, amount.source)
+            if key in recorded:
+                continue
+            try:
+                add_carried_in(
+                    self.session,
+                    batch.id,
+                    band_min_c=amount.min_c,
+                    band_max_c=amount.max_c,
+                    hours=amount.hours,
+                    freeze_events=amount.freeze_events,
+                    source=amount.source,
+                    actor=self.actor,
+                    now=self.now,
+                )
+            except CatalogConflict as exc:
+                yield j, str(exc)
+                continue
+            self.created["carried_in"] += 1
 
     def _contacts(self, sponsor_id: str, contacts: SponsorContacts) -> None:
         """Make the sponsor's recorded contacts exactly the file's: a contact the file no
@@ -382,6 +504,20 @@ class _Import:
                 )
                 self._audit("create", "sponsor_contact", sponsor_id, None, _contact(*contact))
         self.session.flush()
+
+    def _rota(self, site_id: str, rota: Rota) -> None:
+        """Make the site's recorded rota exactly the file's (the file's `oncall` is all of
+        it), audited as one document, old and new; unchanged, nothing is written."""
+        recorded = load_rota(self.session, site_id)
+        if recorded is not None and (recorded.escalate_after, recorded.shifts) == (
+            rota.escalate_after,
+            rota.shifts,
+        ):
+            return
+        replace_rota(self.session, site_id, rota)
+        old = None if recorded is None else recorded.document()
+        action = "create" if old is None else "update"
+        self._audit(action, "oncall_rota", site_id, old, rota.document())
 
     def _product(self, product: Product) -> str | None:
         """Upsert the product and version its condition; a problem with the record, if any."""
@@ -643,18 +779,26 @@ def _utc_or_none(placement: Placement) -> datetime | None:
 
 
 def _product_fields(product: Product) -> dict[str, Any]:
-    storage, budget = product.storage, product.storage.budget
+    storage = product.storage
+    # The old single form keeps its old columns; a list of bands goes to its own (#22).
+    single = storage.budget if isinstance(storage.budget, StabilityBudget) else None
+    listed = storage.budget if isinstance(storage.budget, list) else None
     return {
         "sponsor_id": product.sponsor,
         "name": product.name,
         "min_c": storage.min_c,
         "max_c": storage.max_c,
         "alarm_delay_min": storage.alarm_delay_min,
-        "budget_max_c": None if budget is None else budget.max_c,
-        "budget_min_c": None if budget is None else budget.min_c,
-        "budget_hours": None if budget is None else budget.hours,
+        "budget_max_c": None if single is None else single.max_c,
+        "budget_min_c": None if single is None else single.min_c,
+        "budget_hours": None if single is None else single.hours,
         "label": storage_label(product),
         "mkt_delta_h_kj_per_mol": product.mkt_delta_h_kj_per_mol,
+        "budget_bands_json": None
+        if listed is None
+        else bands_json([Band(b.min_c, b.max_c, b.hours) for b in storage.budget_bands or ()]),
+        "freeze_c": storage.freeze_c,
+        "freeze_events": storage.freeze_events,
     }
 
 

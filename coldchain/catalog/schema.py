@@ -40,6 +40,7 @@ __all__ = [
     "MEANINGS",
     "ROLES",
     "UNIT_KINDS",
+    "AlarmProfileRow",
     "AlertHistoryRow",
     "AlertRow",
     "AlertRuleRow",
@@ -48,6 +49,8 @@ __all__ = [
     "AuditHeadRow",
     "Base",
     "BatchRow",
+    "CalibrationCertificateRow",
+    "CarriedInRow",
     "DeadLetterRow",
     "DeviationFindingRow",
     "DeviationHistoryRow",
@@ -55,6 +58,9 @@ __all__ = [
     "GatewayRow",
     "LoggerReportRow",
     "LoggerRow",
+    "OnCallContactRow",
+    "OnCallRotaRow",
+    "OnCallShiftRow",
     "OutboxRow",
     "PlacementRow",
     "ProductConditionRow",
@@ -67,6 +73,7 @@ __all__ = [
     "SponsorContactRow",
     "SponsorRow",
     "StorageUnitRow",
+    "TorEntryRow",
     "UserRow",
     "UserSiteRow",
     "UtcDateTime",
@@ -249,6 +256,31 @@ class SensorRow(Base):
     removed_at: Mapped[datetime | None]
 
 
+class CalibrationCertificateRow(Base):
+    """A probe's calibration certificate (migration 0010): recorded once, never rewritten;
+    a later one supersedes it from its `calibrated_at` (`coldchain.catalog.calibration`).
+    The dates are the certificate's; `calibrated_at`/`due_at` the same midnights at the
+    probe's site, in UTC, as the rules compare them. `offset_c`: the correction to add to
+    readings (None: none)."""
+
+    __tablename__ = "calibration_certificates"
+    __table_args__ = (
+        UniqueConstraint("sensor_id", "certificate"),
+        CheckConstraint("due_on > calibrated_on", name="due"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id"))
+    certificate: Mapped[str] = mapped_column(String(64))
+    lab: Mapped[str] = mapped_column(String(200))
+    calibrated_on: Mapped[date]
+    due_on: Mapped[date]
+    calibrated_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    offset_c: Mapped[float | None] = mapped_column(Float)
+    recorded_at: Mapped[datetime]
+    recorded_by: Mapped[str] = mapped_column(String(64))
+
+
 class ProductRow(Base):
     """A product and its labelled storage condition, stability budget and MKT parameter.
 
@@ -269,6 +301,33 @@ class ProductRow(Base):
     budget_hours: Mapped[float | None] = mapped_column(Float)
     label: Mapped[str] = mapped_column(String(400))
     mkt_delta_h_kj_per_mol: Mapped[float] = mapped_column(Float)
+    # Added by migration 0009 (#22): the budget as bands (JSON list of {min_c, max_c, hours};
+    # the old columns stay and say the same for the old single form), freezing.
+    budget_bands_json: Mapped[str | None] = mapped_column(Text)
+    freeze_c: Mapped[float | None] = mapped_column(Float)
+    freeze_events: Mapped[int | None] = mapped_column(Integer)
+
+
+class AlarmProfileRow(Base):
+    """One version of an alarm profile (migration 0011, #22) of a product or a storage unit
+    (exactly one), in force from `valid_from` until the next version of the same owner's.
+    Versions are only ever added, like `product_conditions`; a profile removed from the
+    fleet file is a version with every field empty (coldchain/catalog/profiles.py)."""
+
+    __tablename__ = "alarm_profiles"
+    __table_args__ = (CheckConstraint("(product_id IS NULL) <> (unit_id IS NULL)", name="owner"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    product_id: Mapped[str | None] = mapped_column(ForeignKey("products.id"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("storage_units.id"), index=True)
+    valid_from: Mapped[datetime]
+    warning_low_c: Mapped[float | None] = mapped_column(Float)
+    warning_high_c: Mapped[float | None] = mapped_column(Float)
+    high_delay_min: Mapped[float | None] = mapped_column(Float)
+    low_delay_min: Mapped[float | None] = mapped_column(Float)
+    critical_low_c: Mapped[float | None] = mapped_column(Float)
+    critical_high_c: Mapped[float | None] = mapped_column(Float)
+    latching: Mapped[bool] = mapped_column(Boolean, default=False)
+    recorded_at: Mapped[datetime]
 
 
 class ProductConditionRow(Base):
@@ -293,6 +352,10 @@ class ProductConditionRow(Base):
     budget_hours: Mapped[float | None] = mapped_column(Float)
     label: Mapped[str] = mapped_column(String(400))
     recorded_at: Mapped[datetime]
+    # Added by migration 0009 (#22), versioned with the rest of the condition.
+    budget_bands_json: Mapped[str | None] = mapped_column(Text)
+    freeze_c: Mapped[float | None] = mapped_column(Float)
+    freeze_events: Mapped[int | None] = mapped_column(Integer)
 
 
 class BatchRow(Base):
@@ -615,3 +678,82 @@ class ReleaseDecisionRow(Base):
     decided_at: Mapped[datetime]
     decided_by: Mapped[str] = mapped_column(String(64))
     signature_id: Mapped[int] = mapped_column(ForeignKey("signatures.id"))
+
+
+class TorEntryRow(Base):
+    """Time out of refrigeration recorded by hand (migration 0009, #22): the batch was out
+    from `start_at` to `end_at`, at most `max_c`. Never rewritten: a correction is a new
+    entry naming the one it voids (`voids_id`), with its reason (coldchain/catalog/budget.py)."""
+
+    __tablename__ = "tor_entries"
+    __table_args__ = (CheckConstraint("end_at > start_at", name="ordered"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    max_c: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime]
+    voids_id: Mapped[int | None] = mapped_column(ForeignKey("tor_entries.id"), unique=True)
+
+
+class CarriedInRow(Base):
+    """Budget consumed before the batch reached this site (migration 0009, #22): `hours` in
+    the band [band_min_c, band_max_c) and freeze events, with where the figure comes from."""
+
+    __tablename__ = "budget_carried_in"
+    __table_args__ = (
+        CheckConstraint("band_min_c < band_max_c", name="band"),
+        CheckConstraint("hours >= 0 AND freeze_events >= 0", name="amounts"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
+    band_min_c: Mapped[float] = mapped_column(Float)
+    band_max_c: Mapped[float] = mapped_column(Float)
+    hours: Mapped[float] = mapped_column(Float)
+    freeze_events: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime]
+
+
+class OnCallRotaRow(Base):
+    """A site's on-call rota (migration 0012): how long an alarm may stay unacknowledged
+    before the next contact of the shift in force is called (coldchain/catalog/rota.py)."""
+
+    __tablename__ = "oncall_rotas"
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    escalate_after_min: Mapped[float] = mapped_column(Float)
+
+
+class OnCallShiftRow(Base):
+    """One shift of a site's rota, in the file's order (the first in force wins): absolute
+    (`starts_at`..`ends_at`) or weekly (`weekdays` "mon,tue", `day_from`..`day_to` "HH:MM"
+    in the site's zone, overnight when `day_to` <= `day_from`)."""
+
+    __tablename__ = "oncall_shifts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("oncall_rotas.site_id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    starts_at: Mapped[datetime | None]
+    ends_at: Mapped[datetime | None]
+    weekdays: Mapped[str | None] = mapped_column(String(32))
+    day_from: Mapped[str | None] = mapped_column(String(5))
+    day_to: Mapped[str | None] = mapped_column(String(5))
+
+
+class OnCallContactRow(Base):
+    """The contact called at escalation `level` of a shift: a person and one channel."""
+
+    __tablename__ = "oncall_contacts"
+    __table_args__ = (
+        UniqueConstraint("shift_id", "level"),
+        CheckConstraint("channel IN ('webhook', 'email')", name="channel"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    shift_id: Mapped[int] = mapped_column(ForeignKey("oncall_shifts.id"), index=True)
+    level: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(16))
+    destination: Mapped[str] = mapped_column(String(400))

@@ -22,9 +22,19 @@ from coldchain.catalog.schema import SponsorContactRow
 if TYPE_CHECKING:
     from coldchain.catalog.deviations import Deviation
 
-__all__ = ["EVENTS", "deviation_event", "notify_sponsor"]
+__all__ = [
+    "BUDGET_EVENT",
+    "EVENTS",
+    "deviation_event",
+    "notify_sponsor",
+    "notify_sponsor_of_budget",
+]
 
 EVENTS = ("deviation_opened", "deviation_assessed")
+#: A batch's stability budget crossed a threshold (api/budget_watch.py). Not in `EVENTS`:
+#: its payload is the §9 alert event (plus `event`, `batch`, `sponsor`), so an e-mail
+#: renders it as the alert it is and a webhook signs it with the sponsor's key.
+BUDGET_EVENT = "budget"
 
 
 def deviation_event(deviation: Deviation, *, event: str, at: datetime) -> dict[str, Any]:
@@ -63,6 +73,33 @@ def notify_sponsor(session: Session, deviation: Deviation, *, event: str, at: da
             destination=c.destination,
             payload=payload,
             dedupe_key=f"{deviation.number}:{event}:{stamp}:{c.channel}:{c.destination}"[:200],
+            at=at,
+        )
+        for c in contacts
+    )
+
+
+def notify_sponsor_of_budget(
+    session: Session, alert: dict[str, Any], *, batch: str, sponsor: str, at: datetime
+) -> int:
+    """Enqueue the budget alert event `alert` (`alerts.alert_event` of the row) for every
+    contact of the batch's sponsor, once per alert and state; returns how many."""
+    contacts = session.execute(
+        select(SponsorContactRow)
+        .where(SponsorContactRow.sponsor_id == sponsor)
+        .order_by(SponsorContactRow.id)
+    ).scalars()
+    event = {"event": BUDGET_EVENT, "batch": batch, "sponsor": sponsor, **alert}
+    payload = json.dumps(event, separators=(",", ":"))
+    stem = f"{alert['alert_id']}:{BUDGET_EVENT}:{alert['state']}"
+    return sum(
+        enqueue_notification(
+            session,
+            alert_id=None,  # a sponsor's notice: signed with the sponsor's key (webhook.py)
+            channel=c.channel,
+            destination=c.destination,
+            payload=payload,
+            dedupe_key=f"{stem}:{c.channel}:{c.destination}"[:200],
             at=at,
         )
         for c in contacts

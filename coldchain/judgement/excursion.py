@@ -5,11 +5,14 @@ excursions with the same start.
 - A reading beyond the range (a value equal to a limit is inside) starts an excursion, or
   continues the one in progress on the same side; a reading beyond the other side ends it
   and starts another.
-- The alarm delay is *continuous* time beyond the limit: from the last reading inside before
+- The alarm delay (an alarm profile's for that side, `Limits.delay_ms`) is *continuous*
+  time beyond the limit: from the last reading inside before
   the first one beyond (the product left the range after it; sampling never hides up to one
   interval of a sustained excursion) to the latest reading beyond. The last reading inside
   counts only if it is no older than a gap (`gap_ms`: more than 1.5 logging intervals
   without a reading); after a silence the excursion is known from its first reading only.
+- A reading beyond a critical limit (`Limits.critical`) makes the excursion an alarm at
+  once, at that reading: the delay is zero there (freezing a vaccine is never brief).
 - While the excursion is *pending* (shorter than the delay) the first reading back inside
   ends it: two blips hours apart are two blips, never one alarm.
 - Once it has lasted the delay it is an *alarm*, and hysteresis applies to clearing it only:
@@ -146,8 +149,12 @@ class ExcursionTracker:
             run.readings += 1
             if (value_c - run.peak_c) * direction > 0:
                 run.peak_c = value_c
-        if run.alarm_ms is None and run.sustained_ms >= limits.alarm_delay_ms:
-            run.alarm_ms = run.since_ms + limits.alarm_delay_ms
+        if run.alarm_ms is None:
+            delay_ms = limits.delay_ms(direction)
+            if run.sustained_ms >= delay_ms:
+                run.alarm_ms = run.since_ms + delay_ms
+            elif limits.critical(value_c):
+                run.alarm_ms = ts_ms
 
     def _end(self, end_ms: int) -> None:
         run = self.current

@@ -18,6 +18,7 @@ __all__ = [
     "Limits",
     "Severity",
     "StorageCondition",
+    "alert_range",
     "alert_share",
     "own_limits",
     "severity_of",
@@ -45,12 +46,25 @@ class Limits:
     """What a sensor must hold at a moment: the action range [low_c, high_c] and how long a
     value may be beyond it before the alert (the alarm delay; for the alert limits of
     `DetectorConfig.warning_limits`, the warning delay); `label` says where they came from
-    (products, or a unit kind's default)."""
+    (products, or a unit kind's default).
+
+    The rest is an alarm profile's (coldchain.judgement.profiles.apply_profile; the
+    defaults: none): `high_delay_ms`/`low_delay_ms` the delay above/below the range (None:
+    `alarm_delay_ms`), `warning_low_c`/`warning_high_c` the alert limits (None: the warning
+    band, `alert_range`), `critical_low_c`/`critical_high_c` limits beyond which a reading
+    alarms at once, `latching` an alarm that stays until acknowledged."""
 
     low_c: float
     high_c: float
     alarm_delay_ms: int
     label: str
+    high_delay_ms: int | None = None
+    low_delay_ms: int | None = None
+    warning_low_c: float | None = None
+    warning_high_c: float | None = None
+    critical_low_c: float = -math.inf
+    critical_high_c: float = math.inf
+    latching: bool = False
 
     @property
     def span_c(self) -> float:
@@ -59,6 +73,15 @@ class Limits:
     def direction(self, value_c: float) -> int:
         """+1 above the range, -1 below it, 0 inside; a value equal to a limit is inside."""
         return 1 if value_c > self.high_c else -1 if value_c < self.low_c else 0
+
+    def delay_ms(self, direction: int) -> int:
+        """How long a value may be beyond the range on that side (+1 above, -1 below)."""
+        own = self.high_delay_ms if direction > 0 else self.low_delay_ms
+        return self.alarm_delay_ms if own is None else own
+
+    def critical(self, value_c: float) -> bool:
+        """Beyond a critical limit: the reading alarms at once, whatever the delay."""
+        return value_c < self.critical_low_c or value_c > self.critical_high_c
 
 
 #: A sensor that must hold nothing (a logger on a shelf, a sensor the catalog does not know).
@@ -110,6 +133,15 @@ def warning_band_c(limits: Limits, margin_c: float) -> float:
     return max(0.0, min(margin_c, limits.span_c / 4))
 
 
+def alert_range(limits: Limits, margin_c: float) -> tuple[float, float]:
+    """The alert (warning) limits: an alarm profile's where it sets them, else the range less
+    its `warning_band_c` on that side."""
+    band = warning_band_c(limits, margin_c)
+    low = limits.low_c + band if limits.warning_low_c is None else limits.warning_low_c
+    high = limits.high_c - band if limits.warning_high_c is None else limits.warning_high_c
+    return low, high
+
+
 Severity = Literal["alarm", "warning"]
 
 #: Alerts raised against a place's limits (not the probe's or the device's): in a shared
@@ -124,9 +156,8 @@ def severity_of(value_c: float, limits: Limits, margin_c: float) -> Severity | N
     product's own limits, whatever the limits it was raised under."""
     if limits.direction(value_c) != 0:
         return "alarm"
-    band = warning_band_c(limits, margin_c)
-    inner = Limits(limits.low_c + band, limits.high_c - band, 0, limits.label)
-    return "warning" if inner.direction(value_c) != 0 else None
+    low, high = alert_range(limits, margin_c)
+    return "warning" if not low <= value_c <= high else None
 
 
 def alert_share(

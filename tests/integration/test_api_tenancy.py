@@ -78,6 +78,10 @@ def _example(field: dict[str, Any]) -> Any:
         return field["enum"][0]
     if field.get("type") == "array":
         return ["checked by test"]
+    if field.get("format") == "date-time":  # e.g. a time out of refrigeration (#22)
+        return "2026-01-01T00:00:00Z"
+    if field.get("type") == "number":
+        return 12.0
     return "checked by test"
 
 

@@ -48,6 +48,7 @@ from tests.support.tenancy_world import (
     LOGGER_FILE,
     SIGNERS,
     STAFF_ACTORS,
+    TOR_REASON,
     tenancy_world,
 )
 
@@ -162,6 +163,7 @@ FILLINGS: dict[str, tuple[Filling, ...]] = {
         ACME_OWN,
         GLOBEX_OWN | {"alert_id": "AL-GLOBEX-F01"},
         OTHER_SITES | {"batch": "LOT-G2", "alert_id": "AL-G-F01-NOW"},
+        GLOBEX_OWN | {"alert_id": "AL-BUDGET-G1"},  # GLOBEX's budget alert, in BASEL too
     ),
     # GLOBEX's viewer: ACME's unit at the shared site, ACME's alarm in the shared fridge
     # raised under VAX-1's limits while both were in it, ACME's site GLOBEX never used.
@@ -171,12 +173,14 @@ FILLINGS: dict[str, tuple[Filling, ...]] = {
         ACME_OWN
         | {"batch": "LOT-A1", "site": "LYON", "unit": "ROOM-LY1", "device": "ROOM-LY1"}
         | {"alert_id": "AL-ACME-F01"},
+        ACME_OWN | {"alert_id": "AL-BUDGET-A2"},  # ACME's lot's budget alert
     ),
     # BASEL's operator: both sponsors' things at BASEL, nothing at GENEVA or LYON.
     "omar": _fillings(
         ACME_OWN | {"shipment": "SHP-G"},
         OTHER_SITES,
         OTHER_SITES_2 | {"alert_id": "AL-A-LY1"},
+        OTHER_SITES | {"alert_id": "AL-BUDGET-G3"},  # a budget alert at GENEVA
     ),
     "quinn": _everything(ACME_OWN, GLOBEX_OWN, OTHER_SITES_2),
     "ada": _everything(ACME_OWN, GLOBEX_OWN, OTHER_SITES_2),
@@ -203,6 +207,8 @@ ALLOWED_ROLES = {
     ("POST", "/v1/deviations/{deviation_id}/dispute"): {"sponsor_viewer"},
     ("GET", "/v1/batches/{batch}/findings"): {"qa", "admin", "sponsor_viewer"},
     ("POST", "/v1/batches/{batch}/release"): {"qa"},
+    ("GET", "/v1/batches/{batch}/budget"): {"qa", "admin", "sponsor_viewer"},
+    ("POST", "/v1/batches/{batch}/tor"): {"qa", "warehouse_operator"},
 }
 
 ACME_NAMES = (
@@ -219,7 +225,9 @@ GLOBEX_NAMES = (
     *(f"DEV-{DEVIATIONS['LOT-G1']}", f"DEV-{DEVIATIONS['LOT-G3']}", *SIGNERS["GLOBEX"]),
 )
 # Staff and what they wrote, the logger file, and the sweep's own staff actions.
-STAFF_SECRETS = (*COMMENTS, *STAFF_ACTORS, LOGGER_FILE, "omar", "quinn", "checked by test")
+STAFF_SECRETS = (
+    *(*COMMENTS, *STAFF_ACTORS, LOGGER_FILE, "omar", "quinn", "checked by test", TOR_REASON),
+)
 OTHER_SITES_NAMES = (
     *("GENEVA", "Geneva", "LYON", "Lyon"),
     *("ROOM-LY1", "COLD-GV9", "LOT-G3", "BIO-9", "Biozorb", "SHP-G3", "LOG-G3"),
@@ -323,6 +331,11 @@ class Sweep:
             body["batch"] = ids["batch"]
         if "finding_ids" in fields:
             body["finding_ids"] = [NOT_A_FINDING]
+        if "max_c" in fields:  # time out of refrigeration (#22): an hour, warm, just ended
+            end = self.world.now - timedelta(minutes=5)
+            body["start"] = (end - timedelta(hours=1)).isoformat()
+            body["end"] = end.isoformat()
+            body["max_c"] = 12.0
         return body
 
     def params(self, ids: Mapping[str, str], fmt: str | None) -> dict[str, str]:
@@ -375,7 +388,8 @@ class Sweep:
             if answer.status_code != 403:
                 self.fail("expected 403 for the role", answer)
             return
-        ok = (200, 409) if self.method == "POST" else (200,)  # 409: already acknowledged
+        # 409: already acknowledged; 201: a time out of refrigeration recorded (#22).
+        ok = (200, 201, 409) if self.method == "POST" else (200,)
         if answer.status_code not in ok:
             self.fail(f"expected {ok}", answer)
         stream = answer.headers.get("content-type", "").startswith("text/event-stream")
@@ -578,3 +592,68 @@ def test_a_sponsor_reads_the_shared_fridge_only_while_its_lots_were_in_it(
     ]
     assert not outside, outside[:3]
     assert (9.4 in {p[2] for p in points}) == (user == "alice")  # ACME's alarm, alone
+
+
+def test_a_sponsor_reads_its_lots_budget_charged_by_hand_but_not_who_or_why(
+    sweep: World,
+) -> None:
+    """#22: ops-kim's hour of LOT-A2 out of refrigeration is charged in ACME's account (in
+    no band: VAX-1 has no budget, so it is exceeded); QA reads who and why, ACME neither;
+    GLOBEX's viewer gets the 404 of an unknown lot."""
+    path = "/v1/batches/LOT-A2/budget"
+    staff = sweep.client.get(path, headers=sweep.headers("quinn", api_token=True)).json()
+    acme = sweep.client.get(path, headers=sweep.headers("alice", api_token=True))
+    assert acme.status_code == 200, acme.text
+    seeded = [e for e in staff["tor_entries"] if e["reason"] == TOR_REASON]
+    assert [e["recorded_by"] for e in seeded] == ["ops-kim"]
+    manual = [c for c in acme.json()["charges"] if c["source"] == "manual"]
+    assert (manual[0]["band"], manual[0]["hours"]) == (None, 1.0)  # the oldest entry first
+    assert acme.json()["exceeded"] is True
+    assert "ops-kim" not in acme.text
+    assert TOR_REASON not in acme.text
+    globex = sweep.client.get(path, headers=sweep.headers("robert", api_token=True))
+    unknown = sweep.client.get(
+        "/v1/batches/NOPE-B9/budget", headers=sweep.headers("robert", api_token=True)
+    )
+    assert (globex.status_code, globex.text) == (404, unknown.text)
+
+
+def test_an_operator_records_time_out_of_refrigeration_at_their_site_audited(
+    sweep: World,
+) -> None:
+    """#22: omar (BASEL) records LOT-A1's hour out (201, audited under his name); ACME's
+    viewer may not (403); an end before the start is refused with a sentence (409); a lot
+    at no site of his is an unknown lot (404)."""
+    end = sweep.now - timedelta(hours=2)
+    body = {
+        "start": (end - timedelta(hours=1)).isoformat(),
+        "end": end.isoformat(),
+        "max_c": 11.5,
+        "reason": "pallet staged on dock 1",
+    }
+    omar = sweep.headers("omar", api_token=True)
+    made = sweep.client.post("/v1/batches/LOT-A1/tor", json=body, headers=omar)
+    assert made.status_code == 201, made.text
+    entry = made.json()
+    assert (entry["recorded_by"], entry["max_c"], entry["voided_by"]) == ("omar", 11.5, None)
+    span = {
+        "from": (sweep.now - timedelta(days=1)).isoformat(),
+        "to": (sweep.now + timedelta(days=1)).isoformat(),
+        "actor": "omar",
+        "limit": "1000",
+    }
+    quinn = sweep.headers("quinn", api_token=True)
+    audit = sweep.client.get("/v1/audit", params=span, headers=quinn).json()
+    assert any(
+        e["entity"] == "tor_entry" and e["entity_id"] == str(entry["id"]) and e["actor"] == "omar"
+        for e in audit["entries"]
+    )
+    alice = sweep.headers("alice", api_token=True)
+    refused = sweep.client.post("/v1/batches/LOT-A1/tor", json=body, headers=alice)
+    assert refused.status_code == 403
+    backwards = body | {"start": body["end"], "end": body["start"]}
+    answer = sweep.client.post("/v1/batches/LOT-A1/tor", json=backwards, headers=omar)
+    assert answer.status_code == 409
+    assert "is not after the start" in answer.text
+    elsewhere = sweep.client.post("/v1/batches/LOT-G3/tor", json=body, headers=omar)
+    assert elsewhere.status_code == 404

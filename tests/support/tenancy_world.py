@@ -52,6 +52,7 @@ from coldchain.catalog.alerts import (
     open_alert,
     resolve_alert,
 )
+from coldchain.catalog.budget import add_tor_entry
 from coldchain.catalog.deviations import (
     SYSTEM,
     CoveredFinding,
@@ -74,6 +75,7 @@ __all__ = [
     "LOGGER_FILE",
     "SIGNERS",
     "STAFF_ACTORS",
+    "TOR_REASON",
     "USERS",
     "Alarm",
     "tenancy_world",
@@ -240,6 +242,13 @@ ALARMS = (
     Alarm("AL-A-LOG", "BASEL", "LOG-A", 1.5, 8.8, 8.0, source="logger"),
 )
 COMMENTS = tuple(text for a in ALARMS for text in (a.comment, a.root_cause) if text)
+#: Budget alerts (#22, api/budget_watch.py): about a batch itself (source `batch`, device
+#: the batch id), at the site of its latest placement: alert id -> (site, batch).
+BUDGET_ALERTS = {
+    "AL-BUDGET-A2": ("LYON", "LOT-A2"),
+    "AL-BUDGET-G1": ("BASEL", "LOT-G1"),
+    "AL-BUDGET-G3": ("GENEVA", "LOT-G3"),
+}
 
 
 def _temperature(device: str, at: datetime, now: datetime) -> float:
@@ -320,7 +329,20 @@ def _seed_catalog(engine: Engine, fleet: Path, now: datetime) -> dict[str, str]:
         for user in (u for signers in SIGNERS.values() for u in signers):
             set_password(session, user_id=user, password=PASSWORD, actor="test")
     _raise_alarms(engine, now)
+    _raise_budget_alerts(engine, now)
     return tokens
+
+
+def _raise_budget_alerts(engine: Engine, now: datetime) -> None:
+    """Each batch's 80 % budget warning, as the API's scan opens it."""
+    with catalog_session(engine) as session:
+        for alert_id, (site, batch) in BUDGET_ALERTS.items():
+            start = now - timedelta(hours=6)
+            detail = {"threshold": 0.8, "consumed_share": 0.85, "allowed_h": 72.0}
+            new = NewAlert(
+                alert_id, "budget", "warning", site, "batch", batch, "budget", start, detail=detail
+            )
+            open_alert(session, new, at=start, actor="system")
 
 
 async def _seed_deviations(settings: Settings, engine: Engine, now: datetime) -> None:
@@ -343,6 +365,27 @@ async def _seed_deviations(settings: Settings, engine: Engine, now: datetime) ->
             password=PASSWORD,
             verdict=DECIDABLE_VERDICT,
             findings=(),
+            now=now,
+        )
+
+
+#: Why ops-kim took ACME's lot out of the shared fridge (#22): it names GLOBEX's lot, so a
+#: sponsor reading its budget must see neither the reason nor who wrote it.
+TOR_REASON = "LOT-A2 staged on dock 3 beside Globex LOT-G1 while FRIDGE-01 was defrosted"
+
+
+def _seed_time_out_of_refrigeration(engine: Engine, now: datetime) -> None:
+    """An hour of LOT-A2 out of refrigeration in its time in the shared fridge, after the
+    deviations (it adds a budget finding to the lot's record)."""
+    with catalog_session(engine) as session:
+        add_tor_entry(
+            session,
+            "LOT-A2",
+            start=now - timedelta(days=6),
+            end=now - timedelta(days=6) + timedelta(hours=1),
+            max_c=12.0,
+            reason=TOR_REASON,
+            actor="ops-kim",
             now=now,
         )
 
@@ -418,6 +461,7 @@ def tenancy_world(
         )
         asyncio.run(_fill_influx(settings, now))
         asyncio.run(_seed_deviations(settings, engine, now))
+        _seed_time_out_of_refrigeration(engine, now)
         app = create_app(settings, engine=engine)
         with (
             serve_in_thread(app) as base_url,

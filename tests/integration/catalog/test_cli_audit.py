@@ -37,6 +37,18 @@ ACTING_VERBS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("logger", "import"): ("{fleet}", "--shipment", "SHP-100"),
     ("gateway", "add"): ("BSL", "gw-1"),
     ("gateway", "revoke"): ("BSL", "gw-1"),
+    ("budget", "tor", "add"): (
+        *("LOT-0001", "--from", "2026-11-02T08:00:00Z", "--to", "2026-11-02T09:00:00Z"),
+        *("--max-c", "15", "--reason", "staged on dock 3"),
+    ),
+    ("calibration", "add"): (
+        *("BSL/FRIDGE-01/p1", "--certificate", "CAL-7", "--lab", "Metrolab"),
+        *("--calibrated", "2026-10-01", "--due", "2027-10-01"),
+    ),
+    ("budget", "carry-in"): (
+        *("LOT-0001", "--hours", "1", "--band-min-c", "8", "--band-max-c", "25"),
+        *("--source", "sponsor CoA 2026-10-30"),
+    ),
 }
 # `audit review --actor` filters the entries by a name (the detector's, an OS account's).
 FILTERS = {("audit", "review")}

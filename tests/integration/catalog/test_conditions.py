@@ -97,7 +97,8 @@ def test_a_new_product_has_had_its_label_condition_since_ever(
     assert audit[0] == (
         "create",
         None,
-        '{"alarm_delay_min":30.0,"budget_hours":24.0,"budget_max_c":25.0,"budget_min_c":null,'
+        '{"alarm_delay_min":30.0,"budget_bands_json":null,"budget_hours":24.0,'
+        '"budget_max_c":25.0,"budget_min_c":null,"freeze_c":null,"freeze_events":null,'
         '"label":"2–8 °C; up to 24 h cumulative at ≤ 25 °C","max_c":8.0,"min_c":2.0,'
         '"product":"VAX-1","valid_from":"1970-01-01T00:00:00+00:00"}',
     )

@@ -40,8 +40,10 @@ from api.export.excursions import Leg, ProbeExcursions
 from api.export.record import PlacementInfo, SensorRef
 from api.export.timeline import END_OF_RECORD
 from coldchain.config import Settings
+from coldchain.judgement.calibration import Calibration, Certificate
 from coldchain.judgement.excursion import ExcursionRule, ExcursionTracker
 from coldchain.judgement.limits import NO_LIMITS, Limits
+from coldchain.judgement.profiles import AlarmProfile, apply_profile
 from coldchain.judgement.validity import ReadingValidity
 from coldchain.models import Reading, SensorKey, SourceKind
 from tests.support.histories import (
@@ -88,12 +90,17 @@ class Alarm:
 # -- the two sides -----------------------------------------------------------------------------
 
 
-def record_alarms(history: History) -> list[Alarm]:
+def record_alarms(
+    history: History, limits: Limits = LIMITS, calibration: Calibration | None = None
+) -> list[Alarm]:
     """The batch record's alarm excursions, by the record's own code: its validity screen
     (an invalid reading is missing) and `api.export.excursions.ProbeExcursions` fed chunk by
-    chunk, as the export streams a probe's readings from InfluxDB."""
+    chunk, as the export streams a probe's readings from InfluxDB; a probe's `calibration`
+    corrects them first, as api/export/walk.py does."""
     times = np.array([t for t, _ in history.readings], dtype=np.int64)
     temps = np.array([v for _, v in history.readings], dtype=np.float64)
+    if calibration is not None:
+        temps = calibration.corrected(times, temps, VALIDITY)
     valid = VALIDITY.valid(temps)
     times, temps = times[valid], temps[valid]
     end = datetime.fromtimestamp((int(times[-1]) + DAY_MS) / 1000, UTC)
@@ -101,7 +108,7 @@ def record_alarms(history: History) -> list[Alarm]:
     placement = PlacementInfo(
         1, 1, "unit", "S/U1", datetime.fromtimestamp(T0 / 1000, UTC), end, end, "UTC", (sensor,)
     )
-    probe = ProbeExcursions(RULE, LIMITS, Leg(placement, sensor), history.interval_ms, None)
+    probe = ProbeExcursions(RULE, limits, Leg(placement, sensor), history.interval_ms, None)
     for at in range(0, len(times), RECORD_CHUNK):
         probe.add(times[at : at + RECORD_CHUNK], temps[at : at + RECORD_CHUNK])
     found = probe.close(END_OF_RECORD, handed_on=False)
@@ -116,12 +123,16 @@ def _key(index: int) -> SensorKey:
     return SensorKey("S", "unit", f"U{index}", "p1")
 
 
-def detector_changes(histories: Sequence[History]) -> list[list[AlertChange]]:
-    """Every history through one detector, each as its own sensor; the alert changes of
-    each history."""
+def detector_changes(
+    histories: Sequence[History], limits: Limits = LIMITS, calibration: Calibration | None = None
+) -> list[list[AlertChange]]:
+    """Every history through one detector, each as its own sensor (each with `calibration`,
+    when given); the alert changes of each history."""
     interval_ms = histories[0].interval_ms
-    segment = Segment(FAR_PAST, FAR_FUTURE, LIMITS, True, interval_ms=interval_ms)
-    timeline = ConditionTimeline({_key(i): [segment] for i in range(len(histories))})
+    segment = Segment(FAR_PAST, FAR_FUTURE, limits, True, interval_ms=interval_ms)
+    keys = [_key(i) for i in range(len(histories))]
+    calibrations = {} if calibration is None else dict.fromkeys(keys, calibration)
+    timeline = ConditionTimeline({key: [segment] for key in keys}, calibrations)
     detector = Detector(DetectorConfig.from_settings(SETTINGS), timeline)
     detector.register_catalog(T0)
     quiet_ms = detector.cfg.backfill_quiet_ms
@@ -262,6 +273,61 @@ def test_detector_and_record_find_the_same_alarm_excursions(interval_min: int) -
     assert not problems, (
         f"{len(problems)} of {len(histories)} histories every {interval_min} min disagree:\n\n"
         + "\n\n".join(problems)
+    )
+
+
+#: An alarm profile (#22) on the same condition: shorter delays that differ by side, and
+#: critical limits the corpus's drifts cross, so some alarms come at their first reading.
+PROFILED = apply_profile(
+    LIMITS,
+    AlarmProfile(high_delay_min=10, low_delay_min=20, critical_low_c=1.0, critical_high_c=9.5),
+)
+
+
+@pytest.mark.parametrize("interval_min", [1, 2, 5, 10, 15, 30, 60], ids=lambda m: f"every-{m}-min")
+def test_detector_and_record_find_the_same_alarm_excursions_under_an_alarm_profile(
+    interval_min: int,
+) -> None:
+    histories = _corpus(interval_min)
+    changes = detector_changes(histories, PROFILED)
+    problems: list[str] = []
+    critical = 0
+    for history, theirs in zip(histories, changes, strict=True):
+        record = record_alarms(history, PROFILED)
+        critical += sum(c.state == "open" and bool(c.detail.get("critical")) for c in theirs)
+        problem = disagreement(history, record, detector_alarms(theirs))
+        if problem is not None:
+            problems.append(problem)
+    assert critical > 0, f"every {interval_min} min: no alarm came from a critical limit"
+    assert not problems, (
+        f"{len(problems)} of {len(histories)} histories every {interval_min} min disagree "
+        "under the profile:\n\n" + "\n\n".join(problems)
+    )
+
+
+#: A certificate (#22) that corrects readings by +0.4 °C from 3 h into every history (before
+#: that, none is in force): the detector and the record both judge the corrected values.
+CORRECTED = Calibration.of([Certificate("CAL-1", "Metrolab", T0 + 3 * 3_600_000, 2**62, 0.4)])
+
+
+@pytest.mark.parametrize("interval_min", [1, 5, 15, 60], ids=lambda m: f"every-{m}-min")
+def test_detector_and_record_find_the_same_alarm_excursions_on_corrected_readings(
+    interval_min: int,
+) -> None:
+    histories = _corpus(interval_min)
+    changes = detector_changes(histories, calibration=CORRECTED)
+    problems: list[str] = []
+    moved = 0
+    for history, theirs in zip(histories, changes, strict=True):
+        record = record_alarms(history, calibration=CORRECTED)
+        moved += record != record_alarms(history)
+        problem = disagreement(history, record, detector_alarms(theirs))
+        if problem is not None:
+            problems.append(problem)
+    assert moved > 0, f"every {interval_min} min: the correction changed no alarm"
+    assert not problems, (
+        f"{len(problems)} of {len(histories)} histories every {interval_min} min disagree "
+        "on corrected readings:\n\n" + "\n\n".join(problems)
     )
 
 

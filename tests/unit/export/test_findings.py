@@ -1,4 +1,4 @@
-"""Budget verdict, detector/readings reconciliation, findings and the verdict, and local
+"""Budget account from the record's figures, detector/readings reconciliation, findings and the verdict, and local
 time across a daylight-saving change."""
 
 from __future__ import annotations
@@ -26,9 +26,11 @@ from api.export.record import (
     SensorRef,
 )
 from api.export.stats import Gap
-from api.export.summary import BudgetVerdict, Figures, budget_verdict
+from api.export.summary import Figures, budget_account_of
 from api.export.timefmt import format_local, format_utc
 from api.export.timeline import build_timeline
+from coldchain.catalog.budget import BudgetEntries
+from coldchain.judgement.budget import BudgetAccount
 from coldchain.judgement.excursion import Excursion
 from coldchain.times import to_ms
 
@@ -52,11 +54,29 @@ def _product(hours: float | None = 24.0, budget_min: float | None = None) -> Pro
     )
 
 
-def _figures(above_h: float = 0.0, below_h: float = 0.0, max_c: float = 9.0) -> Figures:
-    return Figures(10, 10, 1.0, max_c, 5.0, 5.2, 10.0, 9.0, 0.9, above_h, below_h)
+def _figures(
+    above_h: float = 0.0,
+    below_h: float = 0.0,
+    max_c: float = 9.0,
+    product: ProductInfo | None = None,
+) -> Figures:
+    """Figures whose time above the range was at `max_c` and below it at 1 °C, split by the
+    bands of `product`'s budget as stats.py splits it (the last entry: in no band)."""
+    budget = (product or _product()).budget
+    band_h = [0.0] * (len(budget.bands) + 1)
+    for hours, temp in ((above_h, max_c), (below_h, 1.0)):
+        band = budget.band_of(temp)
+        band_h[len(budget.bands) if band is None else band] += hours
+    return Figures(
+        10, 10, 1.0, max_c, 5.0, 5.2, 10.0, 9.0, 0.9, above_h, below_h, band_h=tuple(band_h)
+    )
 
 
-def _budget(product: ProductInfo, figures: Figures) -> BudgetVerdict:
+def budget_verdict(product: ProductInfo, chain: Figures, extremes: Figures) -> BudgetAccount:
+    return budget_account_of(product, chain, extremes, BudgetEntries())
+
+
+def _budget(product: ProductInfo, figures: Figures) -> BudgetAccount:
     return budget_verdict(product, figures, figures)
 
 
@@ -81,12 +101,14 @@ def test_a_peak_above_the_budgets_limit_on_any_path_exceeds_it_whatever_the_hour
 
 def test_cold_time_is_outside_a_budget_without_a_lower_bound() -> None:
     assert _budget(_product(), _figures(below_h=0.5)).exceeded
-    assert not _budget(_product(budget_min=0.0), _figures(below_h=0.5)).exceeded
+    with_floor = _product(budget_min=0.0)
+    assert not _budget(with_floor, _figures(below_h=0.5, product=with_floor)).exceeded
 
 
 def test_without_a_budget_no_time_out_of_range_is_allowed() -> None:
-    assert _budget(_product(hours=None), _figures(above_h=0.01)).exceeded
-    assert not _budget(_product(hours=None), _figures()).exceeded
+    none = _product(hours=None)
+    assert _budget(none, _figures(above_h=0.01, product=none)).exceeded
+    assert not _budget(none, _figures(product=none)).exceeded
 
 
 def _alert(
@@ -200,7 +222,7 @@ def _record(open_placement: bool = False) -> BatchRecord:
 def _findings(
     excursions: list[ExcursionFinding],
     gaps: list[GapFinding],
-    budget: BudgetVerdict,
+    budget: BudgetAccount,
     record: BatchRecord,
 ) -> list[Finding]:
     timeline = build_timeline(record.placements)
