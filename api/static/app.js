@@ -1055,8 +1055,10 @@ async function showBudget(batch) {
   }));
   $("budget-charges").replaceChildren(...account.charges.map((c) => {
     const row = el("tr", { "data-source": c.source });
-    const when = c.from ? `${c.from.local.replace("T", " ")} to ${c.to.local.replace("T", " ")}` : "—";
-    row.append(el("td", {}, c.source.replace("_", " ")), el("td", {}, c.band || "in no band"),
+    const band = c.band === null ? null : account.bands[c.band];
+    const when = c.start ? `${utcText(c.start)} to ${c.end ? utcText(c.end) : "…"}` : "—";
+    row.append(el("td", {}, c.source.replace("_", " ")),
+      el("td", {}, band ? `${band.min_c}–${band.max_c} °C` : "in no band"),
       el("td", {}, when), el("td", {}, c.hours.toFixed(2)), el("td", {}, c.detail));
     return row;
   }));

@@ -95,8 +95,12 @@ def test_the_batch_panel_shows_the_budget_consumed_per_band_and_each_charge_with
     ]
     charges = browser.find_elements(By.CSS_SELECTOR, "#budget-charges tr")
     assert [c.get_attribute("data-source") for c in charges] == ["readings", "manual"]
+    readings = [td.text for td in charges[0].find_elements(By.TAG_NAME, "td")]
+    assert readings[1:3] == ["8–25 °C", "—"]  # its band (index 0 is a band), no one span
     manual = [td.text for td in charges[1].find_elements(By.TAG_NAME, "td")]
     assert manual[0] == "manual"
+    assert manual[2].endswith("UTC")
+    assert " to " in manual[2]
     assert manual[3] == "3.00"
     # QA reads who entered it and why; a sponsor neither (a staff comment)
     assert ("pallet staged on dock 2 before loading" in manual[4]) == (user == "quinn")
