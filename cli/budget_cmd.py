@@ -31,6 +31,7 @@ from cli.options import (
     build_settings,
     catalog_engine,
     fail,
+    time_option,
 )
 from coldchain.catalog import catalog_session
 from coldchain.catalog.budget import add_carried_in, add_tor_entry, budget_entries
@@ -38,7 +39,7 @@ from coldchain.catalog.errors import CatalogConflict, CatalogNotFound
 from coldchain.errors import StoreError
 from coldchain.influx import InfluxClient
 from coldchain.judgement.budget import BudgetAccount
-from coldchain.times import parse_rfc3339, rfc3339
+from coldchain.times import rfc3339
 
 __all__ = ["budget_app"]
 
@@ -50,13 +51,6 @@ tor_app = typer.Typer(no_args_is_help=True, help="Time out of refrigeration reco
 budget_app.add_typer(tor_app, name="tor")
 
 Batch = Annotated[str, typer.Argument(metavar="BATCH", help="the batch (lot) id")]
-
-
-def _moment(option: str, text: str) -> datetime:
-    try:
-        return parse_rfc3339(text)
-    except ValueError:
-        fail(f"{option} {text!r}: expected a time with its offset, e.g. 2026-11-02T08:00Z", 2)
 
 
 @tor_app.command("add")
@@ -77,7 +71,7 @@ def tor_add(
     """Record that BATCH was out of refrigeration; its duration is charged to the budget
     band holding --max-c. Exit 2 for an unknown batch or entry, times out of order or in
     the future, a maximum within the storage range, or an entry voided already."""
-    start_at, end_at = _moment("--from", start), _moment("--to", end)
+    start_at, end_at = time_option("--from", start), time_option("--to", end)
     settings = build_settings(config, catalog_url=catalog_url, data_dir=data_dir)
     with catalog_engine(settings) as engine:
         who = audit_actor(engine, actor)

@@ -6,7 +6,7 @@ or sites) need `--reason`: without it the verb is refused (exit 2) and nothing i
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -23,6 +23,7 @@ from cli.options import (
     build_settings,
     catalog_engine,
     fail,
+    time_option,
 )
 from cli.progress import progress_on_stderr
 from coldchain.catalog import (
@@ -44,7 +45,6 @@ from coldchain.catalog.errors import ReasonRequired
 from coldchain.catalog.schema import ROLES
 from coldchain.catalog.signatures import signatures_unlike_their_audit
 from coldchain.catalog.users import user_fields
-from coldchain.times import parse_rfc3339
 
 __all__ = ["audit_app", "catalog_app", "token_app", "user_app"]
 
@@ -147,7 +147,7 @@ def audit_review(
     """List the audit entries from --from to --to (of --actor, about --batch: the batch,
     its placements, its exports, entries naming it): number, UTC time, actor, action,
     entity, reason for change and what changed."""
-    since, until = _moment("--from", start), _moment("--to", end)
+    since, until = time_option("--from", start), time_option("--to", end)
     settings = build_settings(config, catalog_url=catalog_url, data_dir=data_dir)
     with catalog_engine(settings) as engine, catalog_session(engine) as session:
         try:
@@ -157,13 +157,6 @@ def audit_review(
         except ValueError as exc:
             fail(f"refused: {exc}", 2)
     _print_review(review, limit)
-
-
-def _moment(option: str, text: str) -> datetime:
-    try:
-        return parse_rfc3339(text)
-    except ValueError as exc:
-        fail(f"{option}: {exc}", 2)
 
 
 def _print_review(review: AuditReview, limit: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -12,6 +13,7 @@ import typer
 
 from coldchain.config import Settings
 from coldchain.errors import ConfigError
+from coldchain.times import parse_rfc3339
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -28,6 +30,7 @@ __all__ = [
     "build_settings",
     "catalog_engine",
     "fail",
+    "time_option",
 ]
 
 MqttUrl = Annotated[str | None, typer.Option("--mqtt-url", help="mqtt://host:port")]
@@ -72,6 +75,15 @@ def build_settings(config: Path | None = None, **options: object) -> Settings:
         return Settings.load(config, **options)
     except ConfigError as exc:
         fail(f"configuration error: {exc}", 2)
+
+
+def time_option(option: str, text: str) -> datetime:
+    """The RFC 3339 time an option names (`--from 2026-11-02T08:00Z`); exit 2 saying why
+    it is not one."""
+    try:
+        return parse_rfc3339(text)
+    except ValueError as exc:
+        fail(f"{option}: {exc} (expected a time with its offset, e.g. 2026-11-02T08:00Z)", 2)
 
 
 def fail(message: str, code: int) -> NoReturn:
