@@ -4,18 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from cli.options import ConfigFile, InfluxDb, InfluxUrl, build_settings, fail
+from cli.options import (
+    CatalogUrl,
+    ConfigFile,
+    DataDir,
+    InfluxDb,
+    InfluxUrl,
+    build_settings,
+    catalog_engine,
+    fail,
+)
 from coldchain import times
+from coldchain.config import Settings
 from coldchain.downsampling import downsample_range, ensure_downsampling
 from coldchain.errors import ConfigError, StoreError
 from coldchain.fleet import load_fleet
 from coldchain.influx import InfluxClient
+from coldchain.judgement.calibration import Calibration
 from coldchain.judgement.validity import ReadingValidity
+from coldchain.models import SensorKey
 from dashboards.check import check_dashboards
 from dashboards.influxql import MIN_INTERVAL
 from dashboards.inputs import BuildInputs, inputs_from_fleet
@@ -30,6 +43,14 @@ FleetOption = Annotated[
     Path | None, typer.Option("--fleet", help="fleet file: per-unit limits and shipments")
 ]
 DirOption = Annotated[Path, typer.Option("--dir", "-o", help="directory of the built JSON")]
+CatalogOption = Annotated[
+    bool,
+    typer.Option(
+        "--catalog",
+        help="calibration certificates from the catalog (the settings' catalog URL) instead "
+        "of the fleet file; implied by --catalog-url",
+    ),
+]
 
 
 def _inputs(fleet: Path | None, alert_margin: float, validity: ReadingValidity) -> BuildInputs:
@@ -39,6 +60,19 @@ def _inputs(fleet: Path | None, alert_margin: float, validity: ReadingValidity) 
         return inputs_from_fleet(load_fleet(fleet), alert_margin, validity)
     except ConfigError as exc:
         fail(f"fleet error: {exc}", 2)
+
+
+def _catalog_corrections(settings: Settings) -> dict[SensorKey, Calibration]:
+    """The catalog's probes whose certificates correct their readings: those of the fleet
+    file as imported and every one `coldchain calibration add` recorded since. Read only:
+    a catalog the migrations have not made is an error (exit 1), not an empty one."""
+    # Imported here: the other verbs of this group need no SQLAlchemy.
+    from coldchain.catalog import catalog_session
+    from coldchain.catalog.calibration import calibrations
+
+    with catalog_engine(settings, migrate=False) as engine, catalog_session(engine) as session:
+        found = calibrations(session)
+    return {key: c for key, c in sorted(found.items()) if c.corrects}
 
 
 @dashboards_app.command("build")
@@ -51,13 +85,26 @@ def build(
     alert_margin: Annotated[
         float, typer.Option("--alert-margin", min=0, help="alert limits this far inside, °C")
     ] = DEFAULT_ALERT_MARGIN_C,
+    catalog: CatalogOption = False,
+    catalog_url: CatalogUrl = None,
+    data_dir: DataDir = None,
     config: ConfigFile = None,
 ) -> None:
     """Render every dashboard to OUT/{uid}.json (deterministic) and the panel list; panels
     leave out readings that are not temperatures by the settings' reading-validity rule
-    (`detect_error_values_c`, `detect_sensor_min_c`/`_max_c`)."""
-    validity = ReadingValidity.from_settings(build_settings(config))
+    (`detect_error_values_c`, `detect_sensor_min_c`/`_max_c`) and draw each probe's
+    readings corrected by its calibration certificates: the fleet file's
+    (`sensors[].calibration`), or with --catalog/--catalog-url the catalog's, the record
+    (exit 1 when it cannot be read, 2 for a bad catalog URL)."""
+    settings = build_settings(config, catalog_url=catalog_url, data_dir=data_dir)
+    validity = ReadingValidity.from_settings(settings)
     inputs = _inputs(fleet, alert_margin, validity)
+    source = "the fleet file" if fleet is not None else None
+    if catalog or catalog_url is not None:
+        inputs = replace(inputs, corrections=_catalog_corrections(settings))
+        source = "the catalog"
+    if source is not None:
+        typer.echo(f"calibration corrections of {len(inputs.corrections)} probes, from {source}")
     dashboards = build_dashboards(inputs)
     for path in write_dashboards(dashboards, out):
         typer.echo(f"wrote {path}")

@@ -1,5 +1,7 @@
 """What a build needs beyond code: unit limits, shipments and their loggers (from the fleet),
-and the reading-validity rule whose condition keeps invalid readings out of every panel.
+the reading-validity rule whose condition keeps invalid readings out of every panel, and the
+calibration corrections of the probes whose certificates give one (from the fleet file, or
+the catalog when `coldchain dashboards build` is given one).
 
 Without a fleet file the dashboards still work for any unit and logger (variables come from
 InfluxDB), only without per-unit limits and with a logger picker instead of shipments.
@@ -10,11 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from coldchain.downsampling import DEFAULT_VALIDITY
-from coldchain.fleet import Fleet
+from coldchain.fleet import Fleet, moment_utc, sensor_time_zones
+from coldchain.judgement.calibration import SINCE_EVER_MS, Calibration, Certificate
 from coldchain.judgement.validity import ReadingValidity
+from coldchain.models import SensorKey
+from coldchain.times import to_ms
 from dashboards.limits import DEFAULT_ALERT_MARGIN_C, UnitLimits, unit_limits
 
-__all__ = ["BuildInputs", "ShipmentLoggers", "inputs_from_fleet"]
+__all__ = ["BuildInputs", "ShipmentLoggers", "fleet_corrections", "inputs_from_fleet"]
 
 # A logger logs every few minutes; a gap of 15 min without a point is shown as a gap.
 _DEFAULT_GAP_MS = 15 * 60_000
@@ -41,6 +46,8 @@ class BuildInputs:
             readings show only those, as the detector, the batch record and the live view
             judge. Default: the settings' defaults (`coldchain dashboards build` passes the
             settings' rule).
+        corrections: the calibration of each probe whose certificates correct its readings
+            (`Calibration.corrects`); panels of its temperatures draw them corrected.
     """
 
     limits: tuple[UnitLimits, ...] = ()
@@ -48,6 +55,44 @@ class BuildInputs:
     shipments: tuple[ShipmentLoggers, ...] = ()
     gap_ms: int = _DEFAULT_GAP_MS
     validity: ReadingValidity = DEFAULT_VALIDITY
+    corrections: dict[SensorKey, Calibration] = field(default_factory=dict)
+
+    def corrections_of(self, source: str) -> dict[SensorKey, Calibration]:
+        """The corrections of one kind of probe: `unit` or `logger`."""
+        return {k: c for k, c in self.corrections.items() if k.source == source}
+
+
+def fleet_corrections(fleet: Fleet) -> dict[SensorKey, Calibration]:
+    """The fleet file's certificates (`sensors[].calibration`) of the probes they correct,
+    each as the catalog records it on import (`coldchain.catalog.calibration`): dates are
+    midnights at the probe's site (a logger's: its shipment's origin), a bare
+    `calibration_due` stands since ever; keyed as the probe's readings are tagged."""
+    found: dict[SensorKey, Calibration] = {}
+    for loc, zone, sensor in sensor_time_zones(fleet):
+        kind, i, _, j, _, _ = loc
+        if kind == "sites":
+            site = fleet.sites[int(i)]
+            key = SensorKey(site.id, "unit", site.units[int(j)].id, sensor.id)
+        else:
+            shipment = fleet.shipments[int(i)]
+            key = SensorKey(shipment.origin, "logger", shipment.loggers[int(j)].id, sensor.id)
+        certificates = [
+            Certificate(
+                c.certificate,
+                c.lab,
+                to_ms(moment_utc(c.calibrated, zone)),
+                to_ms(moment_utc(c.due, zone)),
+                c.offset_c,
+            )
+            for c in sensor.calibration
+        ]
+        if sensor.calibration_due is not None:
+            due_ms = to_ms(moment_utc(sensor.calibration_due, zone))
+            certificates.append(Certificate(None, None, SINCE_EVER_MS, due_ms))
+        calibration = Calibration.of(certificates)
+        if calibration.corrects:
+            found[key] = calibration
+    return dict(sorted(found.items()))
 
 
 def inputs_from_fleet(
@@ -55,7 +100,8 @@ def inputs_from_fleet(
     alert_margin_c: float = DEFAULT_ALERT_MARGIN_C,
     validity: ReadingValidity = DEFAULT_VALIDITY,
 ) -> BuildInputs:
-    """Limits, sensors and shipments of a fleet file; sorted, so output is deterministic."""
+    """Limits, sensors, shipments and calibration corrections of a fleet file; sorted, so
+    output is deterministic."""
     sensors = {
         f"{site.id}/{unit.id}": tuple(sorted(s.id for s in unit.sensors))
         for site in fleet.sites
@@ -74,4 +120,5 @@ def inputs_from_fleet(
         shipments=shipments,
         gap_ms=gap_ms,
         validity=validity,
+        corrections=fleet_corrections(fleet),
     )

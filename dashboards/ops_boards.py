@@ -8,6 +8,7 @@ from grafana_foundation_sdk.models import dashboard as model
 
 from coldchain.influx import valid_readings_condition
 from coldchain.measurements import PIPELINE, READING
+from dashboards.corrections import corrected_query, correction_note
 from dashboards.influxql import InfluxQuery
 from dashboards.inputs import BuildInputs
 from dashboards.panels import custom_variable, grid, query_variable, thresholds, timeseries_panel
@@ -51,7 +52,9 @@ def _shipment_variable(inputs: BuildInputs) -> dash.QueryVariable | dash.CustomV
 
 
 def shipment_dashboard(inputs: BuildInputs) -> dash.Dashboard:
-    """A shipment's loggers along the lane: gaps stay gaps, backfilled readings marked."""
+    """A shipment's loggers along the lane (calibration-corrected): gaps stay gaps,
+    backfilled readings marked."""
+    corrections = inputs.corrections_of("logger")
     temps = (
         timeseries_panel(
             1,
@@ -60,9 +63,14 @@ def shipment_dashboard(inputs: BuildInputs) -> dash.Dashboard:
             [
                 InfluxQuery(
                     "A",
-                    f'SELECT "temp_c" FROM "{READING}" WHERE {_LOGGERS}'
-                    f" AND {valid_readings_condition(inputs.validity)}"
-                    ' GROUP BY "device", "sensor"',
+                    corrected_query(
+                        '"temp_c"',
+                        ["temp_c"],
+                        f'"{READING}"',
+                        f"{_LOGGERS} AND {valid_readings_condition(inputs.validity)}",
+                        '"device", "sensor"',
+                        corrections,
+                    ),
                 ).alias("$tag_device $tag_sensor")
             ],
             grid(0, 0, 24, 10),
@@ -72,6 +80,9 @@ def shipment_dashboard(inputs: BuildInputs) -> dash.Dashboard:
         .show_points(common.VisibilityMode.ALWAYS)
         .point_size(3)
     )
+    note = correction_note(corrections)
+    if note is not None:
+        temps.description(note)
     delay = (
         timeseries_panel(
             2,

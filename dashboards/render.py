@@ -11,6 +11,7 @@ from typing import Any, Final
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
+from dashboards.corrections import corrections_table
 from dashboards.inputs import BuildInputs
 from dashboards.ops_boards import pipeline_dashboard, shipment_dashboard
 from dashboards.storage_boards import fleet_dashboard, unit_dashboard
@@ -134,7 +135,17 @@ def limits_table(inputs: BuildInputs) -> str:
 def generated_markdown(dashboards: dict[str, dict[str, Any]], inputs: BuildInputs) -> str:
     """The generated part of dashboards/README.md."""
     parts = [panel_table(data) for data in dashboards.values()]
-    return "\n".join([*parts, "### Unit limits baked into the build", "", limits_table(inputs)])
+    return "\n".join(
+        [
+            *parts,
+            "### Unit limits baked into the build",
+            "",
+            limits_table(inputs),
+            "### Calibration corrections baked into the build",
+            "",
+            corrections_table(inputs.corrections),
+        ]
+    )
 
 
 def update_readme(path: Path, generated: str) -> bool:

@@ -12,6 +12,7 @@ from grafana_foundation_sdk.models import dashboard as model
 from coldchain.downsampling import RESOLUTIONS, valid_buckets_condition
 from coldchain.influx import valid_readings_condition
 from coldchain.measurements import ALERT, READING
+from dashboards.corrections import corrected_query, correction_note
 from dashboards.influxql import InfluxQuery, influx_annotation
 from dashboards.inputs import BuildInputs
 from dashboards.limits import threshold_steps
@@ -34,8 +35,14 @@ _UNIT_READINGS = (
     '"site" =~ /^$site$/ AND "source" = \'unit\' AND "device" =~ /^$unit$/'
     ' AND "sensor" =~ /^$sensor$/ AND $timeFilter'
 )
+_PROBE_TAGS = '"site", "device", "sensor"'
 # Colour of a probe whose unit's limits are unknown (built without a fleet file).
 _NO_LIMITS = [(None, "blue")]
+# Buckets are corrected as the API's history chart corrects them (api/readings/calibration.py).
+_BUCKET_NOTE = (
+    " A bucket takes the correction in force at its start, as the history chart does: one"
+    " that spans a certificate's calibration time is not corrected reading by reading."
+)
 
 
 def _limit_overrides(
@@ -62,10 +69,12 @@ def _limit_overrides(
 
 
 def fleet_dashboard(inputs: BuildInputs) -> dash.Dashboard:
-    """Every unit of the chosen sites at a glance: probes, open alerts, silent units."""
+    """Every unit of the chosen sites at a glance: probes (calibration-corrected), open
+    alerts, silent units."""
     site_filter = '"site" =~ /^$site$/ AND "source" = \'unit\' AND $timeFilter'
     # An error code (85 °C) is not the unit's temperature: the last valid reading is.
     valid = valid_readings_condition(inputs.validity)
+    corrections = inputs.corrections_of("unit")
     current = stat_panel(
         1,
         "Current temperature (coloured by the unit's limits)",
@@ -73,12 +82,21 @@ def fleet_dashboard(inputs: BuildInputs) -> dash.Dashboard:
         [
             InfluxQuery(
                 "A",
-                f'SELECT last("temp_c") FROM "{READING}" WHERE {site_filter} AND {valid}'
-                ' GROUP BY "site", "device", "sensor"',
+                corrected_query(
+                    'last("temp_c")',
+                    ["temp_c"],
+                    f'"{READING}"',
+                    f"{site_filter} AND {valid}",
+                    _PROBE_TAGS,
+                    corrections,
+                ),
             ).alias("$tag_site/$tag_device $tag_sensor")
         ],
         grid(0, 0, 24, 10),
     ).thresholds(thresholds(_NO_LIMITS))
+    note = correction_note(corrections)
+    if note is not None:
+        current.description(note)
     _limit_overrides(current, inputs, per_probe=True)
     open_alerts = (
         stat_panel(
@@ -150,9 +168,12 @@ def _band_overrides(panel: timeseries.Panel, inputs: BuildInputs) -> None:
 
 def unit_dashboard(inputs: BuildInputs) -> dash.Dashboard:
     """One storage unit: every probe, its limits, the downsampled band, alerts; only
-    readings (and buckets) that are temperatures by `inputs.validity`."""
+    readings (and buckets) that are temperatures by `inputs.validity`, calibration-corrected
+    (`inputs.corrections`)."""
     valid = valid_readings_condition(inputs.validity)
     valid_buckets = valid_buckets_condition(inputs.validity, RESOLUTIONS[0])
+    corrections = inputs.corrections_of("unit")
+    note = correction_note(corrections)
     probes = timeseries_panel(
         1,
         "Probe temperatures (every reading)",
@@ -160,8 +181,14 @@ def unit_dashboard(inputs: BuildInputs) -> dash.Dashboard:
         [
             InfluxQuery(
                 "A",
-                f'SELECT "temp_c" FROM "{READING}" WHERE {_UNIT_READINGS} AND {valid}'
-                ' GROUP BY "site", "device", "sensor"',
+                corrected_query(
+                    '"temp_c"',
+                    ["temp_c"],
+                    f'"{READING}"',
+                    f"{_UNIT_READINGS} AND {valid}",
+                    _PROBE_TAGS,
+                    corrections,
+                ),
             ).alias("$tag_site/$tag_device $tag_sensor")
         ],
         grid(0, 0, 24, 10),
@@ -175,10 +202,15 @@ def unit_dashboard(inputs: BuildInputs) -> dash.Dashboard:
             [
                 InfluxQuery(
                     "A",
-                    'SELECT min("temp_c_min") AS "min", max("temp_c_max") AS "max",'
-                    f' mean("temp_c_mean") AS "mean" FROM "ds_$resolution"."{READING}"'
-                    f" WHERE {_UNIT_READINGS} AND {valid_buckets}"
-                    ' GROUP BY time($__interval), "site", "device", "sensor" fill(null)',
+                    corrected_query(
+                        'min("temp_c_min") AS "min", max("temp_c_max") AS "max",'
+                        ' mean("temp_c_mean") AS "mean"',
+                        ["temp_c_min", "temp_c_max", "temp_c_mean"],
+                        f'"ds_$resolution"."{READING}"',
+                        f"{_UNIT_READINGS} AND {valid_buckets}",
+                        f"time($__interval), {_PROBE_TAGS} fill(null)",
+                        corrections,
+                    ),
                 ).alias("$tag_site/$tag_device $tag_sensor $col")
             ],
             grid(0, 10, 24, 10),
@@ -186,6 +218,9 @@ def unit_dashboard(inputs: BuildInputs) -> dash.Dashboard:
         .interval("$resolution")
         .thresholds(thresholds(_NO_LIMITS))
     )
+    if note is not None:
+        probes.description(note)
+        band.description(note + _BUCKET_NOTE)
     _limit_overrides(band, inputs, per_probe=True, style=True)
     _band_overrides(band, inputs)
     alerts = influx_annotation(
