@@ -17,7 +17,7 @@ from api.convert import alert_public, history_public, limits_public, location_pu
 from api.errors import BadRequest, RangeNotHeld
 from api.livecache import CachedLive, LiveKey
 from api.readings import read_history, read_live, read_sparklines
-from api.readings.calibration import corrected_history, corrected_live, load_corrections
+from api.readings.calibration import corrected_history, corrected_live
 from api.readings.live import LiveJudge, place_status
 from api.schemas import LivePlacePublic, LivePublic, SensorLivePublic
 from api.state import ApiState, HistoryKey
@@ -87,11 +87,16 @@ async def live_answer(
     settings = state.settings
     now = state.clock()
     now_ms = to_ms(now)
+    # Judged and shown corrected by each probe's calibration certificate and by the alarm
+    # profiles in force, as the alarms (#22); both held while the catalog does not change.
+    rules = await state.rules.get(state.engine)
     judge = LiveJudge(
         validity=state.validity,
         warning_margin_c=settings.detect_warning_margin_c,
         no_data_intervals=settings.api_no_data_intervals,
         own_limits_only=own_limits_only,
+        profiles=rules.profiles,
+        unit_ids=rules.unit_ids,
     )
     readings = await read_live(
         state.influx,
@@ -99,9 +104,7 @@ async def live_answer(
         now_ms=now_ms,
         lookback_ms=int(settings.api_live_lookback_s * 1000),
     )
-    # Judged and shown corrected by each probe's calibration certificate, as the alarms (#22).
-    corrections = await asyncio.to_thread(load_corrections, state.engine)
-    readings = corrected_live(readings, corrections, judge.validity)
+    readings = corrected_live(readings, rules.corrections, judge.validity)
     sparks = (
         await read_sparklines(
             state.influx,
@@ -110,6 +113,7 @@ async def live_answer(
             span_ms=int(_SPARK_SPAN.total_seconds() * 1000),
             points=_SPARK_POINTS,
             validity=judge.validity,
+            corrections=rules.corrections,
         )
         if spark
         else {}
@@ -222,7 +226,7 @@ async def history_response(
             late_after_ms=int(state.settings.api_history_late_s * 1000),
         )
         # Drawn corrected by each probe's calibration certificate, as judged (#22).
-        corrected_history(result, await asyncio.to_thread(load_corrections, state.engine))
+        corrected_history(result, (await state.rules.get(state.engine)).corrections)
         return history_public(lo, hi, segments, result).model_dump_json().encode()
 
     body = await state.history_answers.get(key, compute)

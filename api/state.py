@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Engine
 
+from api.catalog_rules import CatalogRulesCache
 from api.concurrency import ConcurrencyLimit
 from api.livecache import CachedLive, LiveKey
 from api.querycache import StatementCache
@@ -31,7 +32,8 @@ HistoryKey = tuple[ViewerScope, str | None, tuple[str, str] | None, str | None, 
 class ApiState:
     """Settings and open clients; one per app, reached by routes through `api.deps`.
     `validity`: the settings' reading-validity rule, built once (live view, history, the
-    downsampling)."""
+    downsampling); `rules`: the calibration corrections and alarm profiles, held while the
+    catalog does not change (`api.catalog_rules`)."""
 
     settings: Settings
     validity: ReadingValidity
@@ -47,6 +49,7 @@ class ApiState:
     streams: ConcurrencyLimit
     exports: ConcurrencyLimit
     downsampling_ready: bool = False
+    rules: CatalogRulesCache = field(default_factory=CatalogRulesCache)
 
     def now_ms(self) -> int:
         return to_ms(self.clock())

@@ -19,9 +19,17 @@ from sqlalchemy import ColumnElement, and_, or_, select, true, tuple_
 from sqlalchemy.orm import Session
 
 from api.access.model import AlertItem, Span
-from api.access.places import Stay, group_by_place, locations_by_key, merged_windows, stays
+from api.access.places import (
+    Stay,
+    group_by_place,
+    limits_in_force,
+    locations_by_key,
+    merged_windows,
+    stays,
+)
 from coldchain.catalog.alerts import alert_event
 from coldchain.catalog.errors import CatalogNotFound
+from coldchain.catalog.profiles import ProfileVersions, load_profile_versions
 from coldchain.catalog.schema import (
     AlertHistoryRow,
     AlertRow,
@@ -34,6 +42,7 @@ from coldchain.catalog.users import Viewer
 from coldchain.config import Settings
 from coldchain.judgement.limits import alert_share
 from coldchain.judgement.limits import strictest as combine_conditions
+from coldchain.times import to_ms
 
 __all__ = [
     "BATCH_SOURCE",
@@ -125,16 +134,26 @@ def _sponsor_filter(
     return keys.in_(sorted(windows)), windows
 
 
-def _concerns_own_product(item: AlertItem, own: Sequence[Stay], warning_margin_c: float) -> bool:
+def _concerns_own_product(
+    item: AlertItem, own: Sequence[Stay], warning_margin_c: float, profiles: ProfileVersions
+) -> bool:
     """Whether a sponsor's own products in the place had a say in the alert: a limit alert
     in a shared unit may have been raised under another product's stricter limits, and
-    then concerns the sponsor only as `coldchain.judgement.limits.alert_share` says (the
-    live tile judges it the same way)."""
+    then concerns the sponsor only as `coldchain.judgement.limits.alert_share` says against
+    their own products' limits as the alarm profiles in force when it started set them up
+    (`limits_in_force`: a warning at their own product's alert limit is theirs; the live
+    tile judges it the same way)."""
     there = [s for s in own if s.start <= item.start and (s.end is None or s.end > item.start)]
     if not there:
         return True
     share = alert_share(
-        combine_conditions(there),
+        limits_in_force(
+            combine_conditions(there),
+            profiles,
+            units={s.unit_id for s in there if s.unit_id is not None},
+            products=[s.product for s in there],
+            at_ms=to_ms(item.start),
+        ),
         kind=item.kind,
         severity="alarm" if item.severity == "alarm" else "warning",
         peak_c=item.peak_c,
@@ -165,6 +184,8 @@ def visible_alerts(
         scope = _operator_scope(session, viewer)
     else:
         scope = true() if viewer.sees_everything else AlertRow.id.is_(None)
+    # The sponsor's own limits are set up by the alarm profiles (one small read per list).
+    profiles = load_profile_versions(session) if own else ProfileVersions()
     items: list[AlertItem] = []
     for row in session.execute(query.where(scope)).scalars():
         about_place = row.source != BATCH_SOURCE  # a batch's own: `_own_batch_alerts` chose
@@ -172,7 +193,7 @@ def visible_alerts(
             continue
         item = alert_item(row, viewer)
         if windows is not None and not _concerns_own_product(
-            item, own.get(_key(row), []), warning_margin_c
+            item, own.get(_key(row), []), warning_margin_c, profiles
         ):
             continue
         items.append(item)

@@ -5,6 +5,9 @@ Visibility (docs/design.md §6): QA and admin see everything; a warehouse operat
 units at their sites and the shipments from or to them, for all time; a sponsor viewer
 sees a unit or shipment only for the periods their batches were placed in it, so in a
 shared fridge they never see another sponsor's period. Anything else is `CatalogNotFound`.
+
+The limits a place's readings are judged by are the products' range (`strictest`) set up by
+the alarm profiles in force (`limits_in_force`, #22), as the detector sets them up.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from api.access.model import Device, Limits, Location, Span
 from coldchain.catalog.errors import CatalogNotFound
+from coldchain.catalog.profiles import ProfileVersions
 from coldchain.catalog.queries import placement_scope
 from coldchain.catalog.schema import (
     BatchRow,
@@ -32,7 +36,9 @@ from coldchain.catalog.schema import (
 )
 from coldchain.catalog.users import Viewer
 from coldchain.judgement.limits import KIND_DEFAULT_RANGES
+from coldchain.judgement.limits import Limits as JudgedLimits
 from coldchain.judgement.limits import strictest as combine_conditions
+from coldchain.judgement.profiles import apply_profile, strictest_profile
 
 __all__ = [
     "Stay",
@@ -42,6 +48,7 @@ __all__ = [
     "group_by_place",
     "idle_limits",
     "limit_spans",
+    "limits_in_force",
     "location_of",
     "locations_by_key",
     "merged_windows",
@@ -50,6 +57,7 @@ __all__ = [
     "stay_query",
     "stays",
     "strictest",
+    "unit_ids",
 ]
 
 
@@ -216,6 +224,30 @@ def idle_limits(location: Location) -> Limits | None:
         return None
     low, high = KIND_DEFAULT_RANGES[location.unit_kind]
     return Limits(min_c=low, max_c=high, label=f"default of a {location.unit_kind}", products=())
+
+
+def limits_in_force(
+    limits: JudgedLimits,
+    profiles: ProfileVersions,
+    *,
+    units: Iterable[int],
+    products: Iterable[str],
+    at_ms: int,
+) -> JudgedLimits:
+    """`limits` (the products' range, or an empty unit's default) set up by the strictest of
+    the alarm profiles in force at `at_ms`: the units' own and the products' (#22). The
+    detector's one rule (alerting/conditions.py: `apply_profile` of `strictest_profile`), so
+    a tile's warning band is where the detector's warning limits are."""
+    in_force = [profiles.unit(u, at_ms) for u in units]
+    in_force += [profiles.product(p, at_ms) for p in products]
+    return apply_profile(limits, strictest_profile(in_force))
+
+
+def unit_ids(session: Session) -> dict[str, int]:
+    """Each storage unit's id by its location id ("SITE/UNIT", `Location.id`): where a
+    unit's alarm profile is found for a place."""
+    rows = session.execute(select(StorageUnitRow.id, StorageUnitRow.site_id, StorageUnitRow.code))
+    return {f"{site}/{code}": unit_id for unit_id, site, code in rows}
 
 
 def limit_spans(items: Sequence[Stay], start: datetime, end: datetime) -> list[tuple[Span, Limits]]:

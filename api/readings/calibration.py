@@ -8,11 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from api.readings.history import HistoryResult
 from api.readings.live import LiveReading
-from coldchain.catalog import catalog_session
 from coldchain.catalog.calibration import calibrations
 from coldchain.judgement.calibration import Calibration
 from coldchain.judgement.validity import ReadingValidity
@@ -21,10 +20,10 @@ from coldchain.models import SensorKey
 __all__ = ["corrected_history", "corrected_live", "load_corrections"]
 
 
-def load_corrections(engine: Engine) -> dict[SensorKey, Calibration]:
-    """The probes whose certificates correct their readings (blocking: SQLAlchemy)."""
-    with catalog_session(engine) as session:
-        return {k: c for k, c in calibrations(session).items() if c.corrects}
+def load_corrections(session: Session) -> dict[SensorKey, Calibration]:
+    """The probes whose certificates correct their readings (every certificate of the
+    catalog: the API holds them while the catalog does not change, `api.catalog_rules`)."""
+    return {k: c for k, c in calibrations(session).items() if c.corrects}
 
 
 def corrected_live(

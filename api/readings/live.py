@@ -8,7 +8,8 @@ arrived then; the unit held someone else's product before) are not theirs to see
 
 The status follows the domain's rules (docs/design.md §11, `coldchain.judgement`): the
 warning band of `warning_band_c`, as the detector's warning limits and the dashboards'
-alert limits lie, and the reading validity of `ReadingValidity`. A sensor whose latest
+alert limits lie, or an alarm profile's alert limits where the profiles in force set them
+(`place_limits`, #22), and the reading validity of `ReadingValidity`. A sensor whose latest
 reading is not a temperature (an error code, a value outside the probe's range) is in
 *fault* and shows no temperature: the product's temperature there is unknown, and an old
 valid value shown in its place would read as a current one.
@@ -22,13 +23,18 @@ the warning band: a warning; otherwise not at all, and it is not listed on their
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from api.access.model import AlertItem, Limits, LivePlace
+import numpy as np
+
+from api.access.model import AlertItem, LivePlace
+from api.access.places import limits_in_force
 from api.readings.influxql import GROUP_TAGS, devices_clause, tag_key
+from coldchain.catalog.profiles import ProfileVersions
 from coldchain.influx import InfluxClient, quote_identifier, valid_readings_condition
+from coldchain.judgement.calibration import Calibration
 from coldchain.judgement.limits import Limits as JudgedLimits
 from coldchain.judgement.limits import Severity, alert_share, severity_of
 from coldchain.judgement.validity import ReadingValidity
@@ -41,6 +47,7 @@ __all__ = [
     "LiveReading",
     "PlaceLive",
     "SensorLive",
+    "place_limits",
     "place_status",
     "read_live",
     "read_sparklines",
@@ -105,12 +112,16 @@ class LiveJudge:
         no_data_intervals: no reading for this many log intervals: no data.
         own_limits_only: the viewer is a sponsor, whose `LivePlace.limits` are their own
             products' only: limit alerts count only as far as their peak is beyond those.
+        profiles: the alarm profiles (`api.catalog_rules`), which set the limits up.
+        unit_ids: each unit's id by its location id, where its own profile is found.
     """
 
     validity: ReadingValidity
     warning_margin_c: float
     no_data_intervals: float
     own_limits_only: bool = False
+    profiles: ProfileVersions = field(default_factory=ProfileVersions)
+    unit_ids: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,22 +175,40 @@ def _worst(statuses: Sequence[LiveStatus]) -> LiveStatus:
     return min(statuses, key=STATUS_ORDER.index) if statuses else "no_data"
 
 
-def _judge_value(value_c: float, limits: Limits | None, margin_c: float) -> Severity | None:
-    """`coldchain.judgement.limits.severity_of` against the place's limits, if it has any."""
-    if limits is None:
+def place_limits(place: LivePlace, judge: LiveJudge, now_ms: int) -> JudgedLimits | None:
+    """The limits the place is judged by now: `LivePlace.limits` (the products counted, or
+    an empty unit's default) set up by the alarm profiles in force, the unit's own and those
+    products' (`api.access.places.limits_in_force`, the detector's rule); None: no limits.
+    A critical limit lies beyond the range (the fleet file holds a product's there), so a
+    reading beyond it is beyond the range: an alarm, which the detector raises at once."""
+    if place.limits is None:
         return None
-    return severity_of(value_c, JudgedLimits(limits.min_c, limits.max_c, 0, limits.label), margin_c)
+    unit = judge.unit_ids.get(place.location.id) if place.location.kind == "unit" else None
+    return limits_in_force(
+        JudgedLimits(place.limits.min_c, place.limits.max_c, 0, place.limits.label),
+        judge.profiles,
+        units=() if unit is None else (unit,),
+        products=place.limits.products,
+        at_ms=now_ms,
+    )
 
 
-def alert_severity(alert: AlertItem, limits: Limits | None, judge: LiveJudge) -> Severity | None:
+def _judge_value(value_c: float, limits: JudgedLimits | None, margin_c: float) -> Severity | None:
+    """`coldchain.judgement.limits.severity_of` against the place's limits, if it has any."""
+    return None if limits is None else severity_of(value_c, limits, margin_c)
+
+
+def alert_severity(
+    alert: AlertItem, limits: JudgedLimits | None, judge: LiveJudge
+) -> Severity | None:
     """How much an open alert counts for this viewer: its own severity, except that for a
     sponsor a limit alert counts as `coldchain.judgement.limits.alert_share` says against
-    the sponsor's own limits; None: not theirs at all."""
+    the sponsor's own limits (`place_limits`); None: not theirs at all."""
     severity: Severity = "alarm" if alert.severity == "alarm" else "warning"
     if not judge.own_limits_only or limits is None:
         return severity
     return alert_share(
-        JudgedLimits(limits.min_c, limits.max_c, 0, limits.label),
+        limits,
         kind=alert.kind,
         severity=severity,
         peak_c=alert.peak_c,
@@ -194,7 +223,7 @@ def _fault_reason(alert: AlertItem) -> str:
 
 
 def sensor_status(
-    place: LivePlace,
+    limits: JudgedLimits | None,
     reading: LiveReading | None,
     alerts: Sequence[AlertItem],
     *,
@@ -208,9 +237,9 @@ def sensor_status(
     `offline` logger, which records to memory until it is read out: awaiting_upload); the
     latest reading not a temperature → fault; outside the limits → alarm; an open warning
     or within the warning band of a limit → warning; else ok. Alerts count as
-    `alert_severity` says. The fault: why the probe is not measuring (its latest reading is
-    not a temperature, or a sensor-fault alert is open), whatever the status; else None."""
-    limits = place.limits
+    `alert_severity` says, both against `limits` (`place_limits`). The fault: why the probe
+    is not measuring (its latest reading is not a temperature, or a sensor-fault alert is
+    open), whatever the status; else None."""
     counted = [(a, alert_severity(a, limits, judge)) for a in alerts]
     counted = [(a, sev) for a, sev in counted if sev is not None]
     invalid = None if reading is None else judge.validity.reason(reading.temp_c)
@@ -242,13 +271,14 @@ def place_status(
 ) -> PlaceLive:
     """Each sensor's latest reading and status, the place's (its worst sensor's), and the
     open alerts that count for this viewer."""
+    limits = place_limits(place, judge, now_ms)
     sensors = []
     for device in place.location.devices:
         device_alerts = [a for a in place.alerts if a.device == device.device]
         for sensor in device.sensors:
             reading = readings.get(SensorKey(device.site, device.source, device.device, sensor))
             status, fault = sensor_status(
-                place,
+                limits,
                 reading,
                 [a for a in device_alerts if a.sensor == sensor],
                 now_ms=now_ms,
@@ -263,7 +293,7 @@ def place_status(
     # An alert on the device as a whole (e.g. low battery) counts for the place.
     sensor_names = {(s.device, s.sensor) for s in sensors}
     for alert in place.alerts:
-        severity = alert_severity(alert, place.limits, judge)
+        severity = alert_severity(alert, limits, judge)
         if severity is None:
             continue
         counted.append(alert)
@@ -280,11 +310,14 @@ async def read_sparklines(
     span_ms: int,
     points: int,
     validity: ReadingValidity,
+    corrections: Mapping[SensorKey, Calibration],
 ) -> dict[str, list[tuple[int, float]]]:
-    """A small series per place (mean of its sensors per bucket) for tiles, from the raw
-    readings that are temperatures (`validity`: an error code would drag a mean far off);
-    each place only from its own `since`, so a sponsor's sparkline never shows the time
-    before their batch arrived."""
+    """A small series per place for tiles: per bucket, the mean of its probes, each probe's
+    mean of the readings that are temperatures (`validity`: an error code would drag a mean
+    far off) with the correction in force at the bucket's start added (`corrections`, as
+    `api.readings.calibration.corrected_history` draws the chart, #22); each place only
+    from its own `since`, so a sponsor's sparkline never shows the time before their batch
+    arrived."""
     bucket_ms = max(span_ms // points, 1000)
     by_lower: dict[int, list[LivePlace]] = {}
     for place in places:
@@ -300,25 +333,26 @@ async def read_sparklines(
                 f'SELECT mean("temp_c") AS "mean" FROM {quote_identifier(READING)}'
                 f" WHERE time >= {lower}ms AND time <= {now_ms}ms AND {devices_clause(devices)}"
                 f" AND {valid_readings_condition(validity)}"
-                f' GROUP BY time({bucket_ms}ms), "site", "source", "device" fill(none)'
+                f" GROUP BY time({bucket_ms}ms), {GROUP_TAGS} fill(none)"
             )
     if not statements:
         return {}
-    per_device: dict[tuple[str, str, str], list[tuple[int, float]]] = {}
+    per_device: dict[tuple[str, str, str], dict[SensorKey, list[tuple[int, float]]]] = {}
     for series in await influx.query(";".join(statements)):
-        key = (
-            series.tags.get("site", ""),
-            series.tags.get("source", ""),
-            series.tags.get("device", ""),
-        )
-        per_device.setdefault(key, []).extend(
-            (int(t), float(v)) for t, v in series.values if v is not None
-        )
+        key = tag_key(series.tags)
+        found = [(int(t), float(v)) for t, v in series.values if v is not None]
+        calibration = corrections.get(key)
+        if calibration is not None and found:
+            offsets = calibration.offsets(np.array([t for t, _ in found], dtype=np.int64))
+            found = [(t, v + o) for (t, v), o in zip(found, offsets.tolist(), strict=True)]
+        probes = per_device.setdefault((key.site, key.source, key.device), {})
+        probes.setdefault(key, []).extend(found)
     lines: dict[str, list[tuple[int, float]]] = {}
     for place in places:
         merged: dict[int, list[float]] = {}
         for d in place.location.devices:
-            for t, v in per_device.get((d.site, d.source, d.device), []):
-                merged.setdefault(t, []).append(v)
+            for probe in per_device.get((d.site, d.source, d.device), {}).values():
+                for t, v in probe:
+                    merged.setdefault(t, []).append(v)
         lines[place.location.id] = [(t, sum(v) / len(v)) for t, v in sorted(merged.items())]
     return lines
