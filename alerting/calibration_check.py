@@ -6,6 +6,11 @@ nothing twice). They are ordinary alerts from there: acknowledged, escalated, no
 closed like any other. A newer certificate supersedes: the alerts of the one before are
 resolved by the detector.
 
+A probe taken out of service (the catalog's `removed_at`, the fleet file's `removed`)
+measures nothing any more, so its calibration is nobody's concern: from its removal it gets
+no new `calibration_due` alert, and those still open are resolved by the detector with
+their end at the removal (never before the alert's start). QA closes them as any other.
+
 The service runs `calibration_changes` every `detect_catalog_refresh_s`, beside escalation,
 on the calibrations the catalog refresh loaded (alerting/conditions.py).
 """
@@ -38,7 +43,9 @@ def _change(
     severity: Severity,
     start_ms: int,
     at_ms: int,
+    end_ms: int | None = None,
 ) -> AlertChange:
+    """An open (no end) or a resolve, ending at `end_ms` (default: `at_ms`)."""
     detail = {
         "certificate": certificate.certificate,
         "lab": certificate.lab,
@@ -51,7 +58,7 @@ def _change(
         severity,
         key,
         start_ms,
-        None if state == "open" else at_ms,
+        None if state == "open" else (at_ms if end_ms is None else end_ms),
         None,
         False,
         at_ms,
@@ -59,16 +66,37 @@ def _change(
     )
 
 
+def _level_start(certificate: Certificate, severity: Severity, warn_ms: int) -> int:
+    """When a level's alert of `certificate` starts: the warning `warn_ms` before the due
+    date, the alarm at it."""
+    return certificate.due_ms - (warn_ms if severity == Severity.WARNING else 0)
+
+
 def calibration_changes(
-    calibrations: Mapping[SensorKey, Calibration], now_ms: int, warn_days: float
+    calibrations: Mapping[SensorKey, Calibration],
+    now_ms: int,
+    warn_days: float,
+    removed: Mapping[SensorKey, int] | None = None,
 ) -> list[AlertChange]:
     """The alert changes the calibrations call for at `now_ms`: the open of each level
     reached under the certificate in force, the resolve of every level of the certificates
-    it superseded (the store ignores an open that exists and a resolve of an alert never
-    opened or already resolved)."""
+    it superseded, and for a probe removed by then (`removed`: epoch ms per probe) the
+    resolve of every level of every certificate, ending at the removal (the store ignores
+    an open that exists and a resolve of an alert never opened or already resolved)."""
     warn_ms = round(warn_days * DAY_MS)
+    removed = removed or {}
     changes: list[AlertChange] = []
     for key, calibration in calibrations.items():
+        removed_ms = removed.get(key)
+        if removed_ms is not None and removed_ms <= now_ms:
+            for certificate in calibration.certificates:
+                for severity in (Severity.WARNING, Severity.ALARM):
+                    start_ms = _level_start(certificate, severity, warn_ms)
+                    end_ms = max(removed_ms, start_ms)
+                    changes.append(
+                        _change("resolved", key, certificate, severity, start_ms, now_ms, end_ms)
+                    )
+            continue
         current = calibration.at(now_ms)
         if current is None:
             continue

@@ -61,7 +61,7 @@ from coldchain.judgement.profiles import (
     NO_PROFILE,
     AlarmProfile,
     apply_profile,
-    strictest_profile,
+    apply_profiles,
 )
 from coldchain.models import SensorKey
 from coldchain.times import to_ms
@@ -91,8 +91,9 @@ def _cut(
             continue
         active = [(c, f) for a, b, c, f in placements if a <= start and b > start]
         if active:
-            profile = strictest_profile([place_profile(start), *(f for _, f in active)])
-            limits = apply_profile(strictest([c for c, _ in active]), profile)
+            limits = apply_profiles(
+                strictest([c for c, _ in active]), [place_profile(start), *(f for _, f in active)]
+            )
             segment = Segment(start, end, limits, True)
         else:
             segment = Segment(start, end, apply_profile(idle, place_profile(start)), idle_expected)
@@ -284,7 +285,8 @@ def load_timeline(engine: Engine, default_alarm_delay_ms: int) -> ConditionTimel
             segments[key] = [
                 Segment(FAR_PAST, FAR_FUTURE, NO_LIMITS, False, (), interval_ms, recorder=True)
             ]
-    return ConditionTimeline(segments, calibrated)
+    removed = {k: until for k, (_, until) in fitted.items() if until != FAR_FUTURE}
+    return ConditionTimeline(segments, calibrated, removed)
 
 
 def _load_rules(

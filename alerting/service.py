@@ -15,8 +15,6 @@ import logging
 import signal
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, select
-
 from alerting.alert_store import (
     NotifyConfig,
     count_pending,
@@ -38,11 +36,10 @@ from alerting.timeline import ConditionTimeline
 from coldchain import times
 from coldchain.catalog import (
     CatalogUnavailable,
-    catalog_session,
     create_catalog_engine,
     upgrade_catalog,
 )
-from coldchain.catalog.schema import AuditHeadRow
+from coldchain.catalog.audit import catalog_revision
 from coldchain.config import Settings
 from coldchain.errors import PayloadError
 from coldchain.influx import InfluxClient
@@ -119,7 +116,7 @@ class DetectorService:
 
     def _load_timeline(self) -> ConditionTimeline:
         # The revision first: a change committed while loading makes the next check reload.
-        revision = _catalog_revision(self.engine)
+        revision = catalog_revision(self.engine)
         timeline = load_timeline(self.engine, self.cfg.default_alarm_delay_ms)
         self.loaded_revision = revision
         return timeline.for_sites(self.sites)
@@ -190,6 +187,7 @@ class DetectorService:
                 detector.sensors.timeline.calibrations,
                 now,
                 self.settings.detect_calibration_warn_days,
+                detector.sensors.timeline.removed,
             )
             try:
                 applied = await asyncio.to_thread(write_changes, self.engine, changes, self.notify)
@@ -301,7 +299,7 @@ class DetectorService:
         audited, before it publishes) is worth a reload, so a flood of announcements costs
         one one-row read per batch, never a reload."""
         try:
-            revision = await asyncio.to_thread(_catalog_revision, self.engine)
+            revision = await asyncio.to_thread(catalog_revision, self.engine)
         except CatalogUnavailable as exc:
             # like a failed refresh: keep the cached catalog (an import cannot store its
             # rules either); the periodic refresh catches up
@@ -397,13 +395,6 @@ class DetectorService:
             log.warning("detect: catalog unavailable, open alerts' peaks wait: %s", exc)
             return
         self._peaks.update(moved)
-
-
-def _catalog_revision(engine: Engine) -> int:
-    """The audit head's entry number: it moves with every audited catalog change, and is
-    one row to read."""
-    with catalog_session(engine) as session:
-        return session.scalar(select(AuditHeadRow.seq)) or 0
 
 
 async def run_detector(settings: Settings) -> None:

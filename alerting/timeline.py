@@ -64,6 +64,7 @@ class ConditionTimeline:
         self,
         segments: dict[SensorKey, list[Segment]],
         calibrations: Mapping[SensorKey, Calibration] | None = None,
+        removed: Mapping[SensorKey, int] | None = None,
     ) -> None:
         self._segments = segments
         self._starts = {k: [s.start_ms for s in v] for k, v in segments.items()}
@@ -71,6 +72,8 @@ class ConditionTimeline:
         # probes whose certificates correct their readings (coldchain.judgement.calibration).
         self.calibrations = dict(calibrations or {})
         self.corrections = {k: c for k, c in self.calibrations.items() if c.corrects}
+        # When each probe that has one was taken out (epoch ms): no calibration alerts after.
+        self.removed = dict(removed or {})
 
     def for_sites(self, sites: Collection[str]) -> ConditionTimeline:
         """Only the sensors of these sites (a detector partition); all when empty, so a
@@ -80,6 +83,7 @@ class ConditionTimeline:
         return ConditionTimeline(
             {k: v for k, v in self._segments.items() if k.site in sites},
             {k: c for k, c in self.calibrations.items() if k.site in sites},
+            {k: ms for k, ms in self.removed.items() if k.site in sites},
         )
 
     def known(self, key: SensorKey) -> bool:

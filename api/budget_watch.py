@@ -6,7 +6,13 @@ QA and the sponsor are warned before the budget runs out, not when the record is
 The alert (docs/design.md §9): id deterministic per batch and threshold (a scan repeated,
 or two scans, find the existing row), source `batch`, device the batch id, sensor
 `budget`, site that of the batch's latest placement (a shipment: its origin), severity
-`warning` below 100 % and `alarm` at 100 %, detail the account's figures. It is an ordinary
+`warning` below 100 % and `alarm` at 100 %, detail the account's figures. Its start is
+the instant the account crossed the threshold, not the scan that saw it: the account's
+charges in time order (`crossing_ms`): the worst path's readings run by run, each manual
+time out of refrigeration over its span, time and freeze events carried in at the
+batch's first placement, each freeze event where it began. A scan sees it later (the
+scan's period, a logger's backfill, an entry recorded after the fact); when it was is
+what QA needs. It is an ordinary
 alert: the catalog writes its MQTT event, the CMO's people are called by the detector's own
 rule (coldchain/catalog/alert_notices.py: the site's on-call rota, else the global
 settings; an alarm escalates, moved on by the detector of the site's partition), and the
@@ -39,6 +45,7 @@ from sqlalchemy.orm import Session
 
 from api.access.alerts import BATCH_SOURCE
 from api.export.record import BatchRecord
+from api.export.summary import readings_timeline
 from api.export.walk import Report
 from coldchain.catalog.alert_notices import Destination, NotifyConfig, RotaLookup, notify_people
 from coldchain.catalog.alerts import NewAlert, alert_event, open_alert, resolve_alert
@@ -47,7 +54,8 @@ from coldchain.catalog.schema import AlertRow, ShipmentRow
 from coldchain.catalog.sponsor_notices import notify_sponsor_of_budget
 from coldchain.catalog.store import catalog_session
 from coldchain.config import Settings
-from coldchain.judgement.budget import BudgetAccount
+from coldchain.judgement.budget import BudgetAccount, crossing_ms
+from coldchain.times import from_ms, to_ms
 
 __all__ = [
     "KIND",
@@ -87,19 +95,44 @@ def watch_budget(
     """The budget step of the scan for one judged batch, in one catalog transaction
     (blocking: run it in a thread)."""
     with catalog_session(engine) as session:
-        return budget_alerts(session, report.record, report.budget, settings=settings, now=now)
+        return budget_alerts(session, report, settings=settings, now=now)
+
+
+def _crossed_at(report: Report, share: float) -> datetime | None:
+    """When the batch's account reached `share` consumed (the module's docstring says how
+    it is timed); None if it has not (or the batch has no placement)."""
+    record = report.record
+    if not record.placements:
+        return None
+    budget = record.product.budget
+    probes = {p.info.index: [s for _, s in p.sensors] for p in report.placements}
+    path = report.worst.placements if report.worst is not None else ()
+    readings = readings_timeline([probes[i] for i in path], len(budget.bands))
+    since_ms = min(to_ms(p.start) for p in record.placements)
+    entries = [c for c in report.budget.charges if c.source != "readings"]
+    carried_freezes = sum(c.freeze_events for c in record.entries.carried_in)
+    at = crossing_ms(
+        budget,
+        [*readings.charges, *entries],
+        [*readings.freezes.starts_ms, *[since_ms] * carried_freezes],
+        share,
+        since_ms=since_ms,
+    )
+    return None if at is None else from_ms(at)
 
 
 def budget_alerts(
     session: Session,
-    record: BatchRecord,
-    account: BudgetAccount,
+    report: Report,
     *,
     settings: Settings,
     now: datetime,
 ) -> list[BudgetAlertChange]:
-    """Open the alerts of the thresholds `account` has crossed, resolve those that ended
-    (the module's docstring says when), in the caller's transaction; the changes made."""
+    """Open the alerts of the thresholds the report's account has crossed, each starting
+    when it crossed (`_crossed_at`; the scan's `now` if the timeline cannot say), resolve
+    those that ended (the module's docstring says when), in the caller's transaction; the
+    changes made."""
+    record, account = report.record, report.budget
     batch = record.batch
     share = account.consumed_share
     crossed = [t for t in settings.api_budget_alert_thresholds if share >= t]
@@ -121,7 +154,7 @@ def budget_alerts(
                 BATCH_SOURCE,
                 batch,
                 SENSOR,
-                now,
+                min(_crossed_at(report, highest) or now, now),
                 detail=_detail(account, highest),
             ),
             at=now,

@@ -15,14 +15,13 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
 from api.access.places import unit_ids
 from api.readings.calibration import load_corrections
 from coldchain.catalog import catalog_session
+from coldchain.catalog.audit import audit_revision, catalog_revision
 from coldchain.catalog.profiles import ProfileVersions, load_profile_versions
-from coldchain.catalog.schema import AuditHeadRow
 from coldchain.judgement.calibration import Calibration
 from coldchain.models import SensorKey
 
@@ -46,21 +45,11 @@ class CatalogRules:
     unit_ids: Mapping[str, int] = field(default_factory=dict)
 
 
-def _revision(session: Session) -> int:
-    """The audit head's entry number (0: nothing audited yet)."""
-    return session.scalar(select(AuditHeadRow.seq)) or 0
-
-
-def _revision_of(engine: Engine) -> int:
-    with catalog_session(engine) as session:
-        return _revision(session)
-
-
 def load_catalog_rules(engine: Engine) -> CatalogRules:
     """Read the rules (blocking: SQLAlchemy). The revision is read first: a change committed
     while the rest is read makes the next answer read them again, never keeps it out."""
     with catalog_session(engine) as session:
-        revision = _revision(session)
+        revision = audit_revision(session)
         return CatalogRules(
             revision, load_corrections(session), load_profile_versions(session), unit_ids(session)
         )
@@ -84,7 +73,7 @@ class CatalogRulesCache:
         Raises:
             CatalogError: the catalog could not be read (translated in `catalog_session`).
         """
-        revision = await asyncio.to_thread(_revision_of, engine)
+        revision = await asyncio.to_thread(catalog_revision, engine)
         held = self._held
         if held is not None and held.revision == revision:
             return held

@@ -20,6 +20,7 @@ __all__ = [
     "AlertPublic",
     "BatchDetailPublic",
     "BatchPublic",
+    "BudgetBandPublic",
     "BudgetPublic",
     "DeviationAgree",
     "DeviationAssess",
@@ -84,10 +85,26 @@ class MePublic(_Out):
     name: str | None = None
 
 
-class BudgetPublic(_Out):
+class BudgetBandPublic(_Out):
+    """Up to `hours` cumulative with the product in [min_c, max_c] outside its range."""
+
+    min_c: float
     max_c: float
     hours: float
+
+
+class BudgetPublic(_Out):
+    """A product's stability budget. `max_c`, `hours`, `min_c`: the old single form (null
+    when the budget is given as bands); `bands`: every budget as its bands, lowest first
+    (the single form is one band); `freeze_c` and `freeze_events` (allowed): null when
+    freezing is not counted."""
+
+    max_c: float | None
+    hours: float | None
     min_c: float | None
+    bands: list[BudgetBandPublic]
+    freeze_c: float | None
+    freeze_events: int | None
 
 
 class ProductPublic(_Out):

@@ -24,7 +24,7 @@ from api.access.alerts import (
     find_alert,
     visible_alerts,
 )
-from api.access.budget import record_tor
+from api.access.budget import record_carried_in, record_tor
 from api.access.deviations import (
     assess,
     batch_release,
@@ -64,7 +64,7 @@ from api.access.scoped_queries import (
 from api.errors import Forbidden
 from api.export.findings import Finding
 from coldchain.catalog.alerts import acknowledge_alert, close_alert
-from coldchain.catalog.budget import TorEntry
+from coldchain.catalog.budget import CarriedIn, TorEntry
 from coldchain.catalog.deviations import CoveredFinding, Deviation
 from coldchain.catalog.errors import SignatureRefused
 from coldchain.catalog.queries import BatchView, PlacementView, ProductView
@@ -301,6 +301,31 @@ class Access:
         """A time-out-of-refrigeration entry of a batch the viewer sees (404 otherwise),
         by QA or a warehouse operator of one of its sites (403 otherwise); audited (#22)."""
         return await self._run(record_tor, start, end, max_c, reason, self._clock(), batch=batch)
+
+    async def record_carried_in(
+        self,
+        batch: str,
+        *,
+        band_min_c: float,
+        band_max_c: float,
+        hours: float,
+        freeze_events: int,
+        source: str,
+        reason: str,
+    ) -> CarriedIn:
+        """Budget a batch the viewer sees (404 otherwise) consumed before it reached this
+        site, recorded by QA (403 otherwise); audited with its reason (#22)."""
+        return await self._run(
+            record_carried_in,
+            band_min_c,
+            band_max_c,
+            hours,
+            freeze_events,
+            source,
+            reason,
+            self._clock(),
+            batch=batch,
+        )
 
     async def deviations(
         self, *, batch: str | None, state: str | None, limit: int

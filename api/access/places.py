@@ -38,7 +38,7 @@ from coldchain.catalog.users import Viewer
 from coldchain.judgement.limits import KIND_DEFAULT_RANGES
 from coldchain.judgement.limits import Limits as JudgedLimits
 from coldchain.judgement.limits import strictest as combine_conditions
-from coldchain.judgement.profiles import apply_profile, strictest_profile
+from coldchain.judgement.profiles import apply_profiles
 
 __all__ = [
     "Stay",
@@ -236,11 +236,11 @@ def limits_in_force(
 ) -> JudgedLimits:
     """`limits` (the products' range, or an empty unit's default) set up by the strictest of
     the alarm profiles in force at `at_ms`: the units' own and the products' (#22). The
-    detector's one rule (alerting/conditions.py: `apply_profile` of `strictest_profile`), so
-    a tile's warning band is where the detector's warning limits are."""
+    detector's one rule (`apply_profiles`), so a tile's warning band is where the
+    detector's warning limits are."""
     in_force = [profiles.unit(u, at_ms) for u in units]
     in_force += [profiles.product(p, at_ms) for p in products]
-    return apply_profile(limits, strictest_profile(in_force))
+    return apply_profiles(limits, in_force)
 
 
 def unit_ids(session: Session) -> dict[str, int]:

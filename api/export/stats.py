@@ -21,7 +21,11 @@ The time base (the choice the issue leaves to us, written down in README.md):
   (`LimitsInForce`): a later change of the product's condition does not rewrite the past.
 - Time out of range is also split by the stability budget's bands (#22: the bands of the
   account, `coldchain.judgement.budget`), the last entry being time in no band; a freeze
-  event is a run of readings at or below `freeze_c` (one excursion, however many readings).
+  event is a run of readings at or below `freeze_c` (one excursion, however many readings),
+  and whether the first and last readings were frozen is kept, so that a run going on
+  across a hand-over counts once (summary.py, `FreezeRuns.then`). When each band's time
+  was spent (`band_runs`) and when each freeze event began are kept too: the budget alerts
+  start when the account crossed their threshold (api/budget_watch.py).
 
 Excursions are not found here: the domain's rule finds them (excursions.py).
 """
@@ -37,7 +41,7 @@ import numpy.typing as npt
 from api.export.inforce import LimitsInForce
 from api.export.invalid import InvalidRun, InvalidScreen
 from api.export.mktwindow import MktHours
-from coldchain.judgement.budget import Budget
+from coldchain.judgement.budget import Budget, FreezeRuns
 from coldchain.judgement.excursion import gap_ms
 from coldchain.judgement.limits import Limits
 from coldchain.judgement.validity import ReadingValidity
@@ -99,7 +103,10 @@ class SensorSummary:
     end_ms: int = 0
     #: Time out of range per budget band, then in no band (len(bands) + 1 entries).
     band_ms: tuple[float, ...] = (0.0,)
-    freeze_events: int = 0
+    #: The same time as runs in time order: (band index, len(bands) for none; start, end ms).
+    band_runs: tuple[tuple[int, int, int], ...] = ()
+    #: Freeze events, and whether the first and last readings were frozen (a hand-over).
+    freezes: FreezeRuns = field(default_factory=FreezeRuns)
     #: Valid readings past calibration (#22; still judged, only marked): (due date passed,
     #: epoch ms; readings at or after it under the certificate in force), by due date.
     past_calibration: tuple[tuple[int, int], ...] = ()
@@ -107,6 +114,10 @@ class SensorSummary:
     @property
     def present_share(self) -> float:
         return 1.0 if self.expected == 0 else min(1.0, self.count / self.expected)
+
+    @property
+    def freeze_events(self) -> int:
+        return self.freezes.events
 
 
 class SensorAccumulator:
@@ -153,8 +164,10 @@ class SensorAccumulator:
         self._band_max = np.array([b.max_c for b in budget.bands], dtype=np.float64)
         self._band_ms = np.zeros(len(budget.bands) + 1)
         self._freeze_c = budget.freeze_c
+        self._band_runs: list[tuple[int, int, int]] = []
+        self._first_frozen: bool | None = None  # the first reading was (None: none yet)
         self._frozen = False  # the newest reading was at or below freeze_c
-        self._freeze_events = 0
+        self._freeze_starts: list[int] = []
 
     def add(
         self, times: npt.NDArray[np.int64], temps: npt.NDArray[np.float64]
@@ -179,7 +192,7 @@ class SensorAccumulator:
         if self._buckets:
             self._chart(times, temps)
         if self._freeze_c is not None:
-            self._count_freezes(temps <= self._freeze_c)
+            self._count_freezes(times, temps <= self._freeze_c)
         self._last = (int(times[-1]), float(temps[-1]))
         return times, temps
 
@@ -213,7 +226,8 @@ class SensorAccumulator:
             start_ms=self.start_ms,
             end_ms=self.end_ms,
             band_ms=tuple(float(x) for x in self._band_ms),
-            freeze_events=self._freeze_events,
+            band_runs=tuple(self._band_runs),
+            freezes=FreezeRuns(tuple(self._freeze_starts), bool(self._first_frozen), self._frozen),
         )
 
     def _gap(self, start_ms: int, end_ms: int, where: str) -> None:
@@ -248,9 +262,32 @@ class SensorAccumulator:
         self.hours.add(times, temps, weights)
         out = above | below
         if np.any(out):
-            self._band_ms += np.bincount(
-                self._band_index(temps[out]), weights=steps[out], minlength=self._band_ms.size
-            )
+            bands = self._band_index(temps[out])
+            self._band_ms += np.bincount(bands, weights=steps[out], minlength=self._band_ms.size)
+            self._add_band_runs(bands, times[out], times[out] + steps[out].astype(np.int64))
+
+    def _add_band_runs(
+        self,
+        bands: npt.NDArray[np.intp],
+        starts: npt.NDArray[np.int64],
+        ends: npt.NDArray[np.int64],
+    ) -> None:
+        """Out-of-range spans merged into runs: one per band until the band changes or the
+        product is back in range (a span not starting where the one before ended)."""
+        new = np.ones(bands.size, dtype=np.bool_)
+        new[1:] = (bands[1:] != bands[:-1]) | (starts[1:] != ends[:-1])
+        firsts = np.flatnonzero(new)
+        lasts = np.append(firsts[1:], bands.size) - 1
+        for first, last in zip(firsts.tolist(), lasts.tolist(), strict=True):
+            band, start, end = int(bands[first]), int(starts[first]), int(ends[last])
+            if (
+                self._band_runs
+                and self._band_runs[-1][0] == band
+                and self._band_runs[-1][2] == start
+            ):
+                self._band_runs[-1] = (band, self._band_runs[-1][1], end)
+            else:
+                self._band_runs.append((band, start, end))
 
     def _band_index(self, temps: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
         """The band holding each temperature, as `Budget.band_of` (closed bands, the lower
@@ -264,10 +301,12 @@ class SensorAccumulator:
         in_at = (at >= 0) & (temps <= self._band_max[at.clip(0)])
         return np.where(in_below, below, np.where(in_at, at, none))
 
-    def _count_freezes(self, frozen: npt.NDArray[np.bool_]) -> None:
+    def _count_freezes(self, times: npt.NDArray[np.int64], frozen: npt.NDArray[np.bool_]) -> None:
         """A freeze event starts at each reading at or below freeze_c after one above it."""
+        if self._first_frozen is None:
+            self._first_frozen = bool(frozen[0])
         before = np.concatenate(([self._frozen], frozen[:-1]))
-        self._freeze_events += int(np.count_nonzero(frozen & ~before))
+        self._freeze_starts.extend(times[frozen & ~before].tolist())
         self._frozen = bool(frozen[-1])
 
     def _chart(self, times: npt.NDArray[np.int64], temps: npt.NDArray[np.float64]) -> None:

@@ -10,7 +10,11 @@ How probes are combined (the issue is silent; README.md says the same):
   placements, each placement's sums scaled by 1 / (its number of probes), so a fridge with
   two probes counts its time once, not twice.
 - Time per budget band and freeze events of a placement are those of its worst probe,
-  band by band; a path sums its placements.
+  band by band; a path sums its placements, except that a freeze run going on across a
+  hand-over counts once (`FreezeRuns.then`: the worst probe of the place before ends
+  frozen, the worst probe of the next, fitted from the hand-over, begins frozen). Of
+  probes with as many freeze events, the worst is the one whose runs do not go on across
+  a hand-over (more events, the conservative count).
 - The chain's figures are those of its worst path: the most time out of range, then the
   highest MKT. A lot split over two places at once is judged by its worse half, never by an
   MKT pooling a warm half with a cold one; without a split there is one path, the chain.
@@ -28,6 +32,7 @@ from coldchain.catalog.budget import BudgetEntries
 from coldchain.judgement.budget import (
     BudgetAccount,
     Charge,
+    FreezeRuns,
     budget_account,
     carried_in_charge,
     manual_charge,
@@ -35,9 +40,18 @@ from coldchain.judgement.budget import (
 from coldchain.mkt import MktAccumulator
 from coldchain.times import to_ms
 
-__all__ = ["Figures", "PathFigures", "budget_account_of", "combine", "worst_path"]
+__all__ = [
+    "Figures",
+    "PathFigures",
+    "ReadingsTimeline",
+    "budget_account_of",
+    "combine",
+    "readings_timeline",
+    "worst_path",
+]
 
 _HOUR_MS = 3_600_000.0
+_READINGS = "the worst path's readings"  # what a readings charge says it comes from
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +104,23 @@ class _Sums:
     above: float = 0.0
     below: float = 0.0
     band: list[float] = field(default_factory=list)
-    freeze_events: int = 0
+    freezes: FreezeRuns | None = None  # of the worst probes so far, None before any
+    freezes_until_ms: int = 0  # where the last worst probe's readings ended (fitted)
+
+    def add_freezes(self, probe: SensorSummary) -> None:
+        """The next placement's worst probe for freezing: a run still frozen at the
+        hand-over (its probe fitted from where the last one's ended) is one event."""
+        runs = probe.freezes
+        if self.freezes is not None:
+            runs = self.freezes.then(runs, handed_over=self.freezes_until_ms == probe.start_ms)
+        self.freezes, self.freezes_until_ms = runs, probe.end_ms
+
+
+def _freeze_rank(probe: SensorSummary) -> tuple[int, bool, bool]:
+    """The most freeze events; of as many, a probe whose runs do not go on across a
+    hand-over (the conservative count)."""
+    runs = probe.freezes
+    return (runs.events, not runs.first_frozen, not runs.last_frozen)
 
 
 def combine(
@@ -104,12 +134,10 @@ def combine(
         scale = 1.0 / len(probes) if chain and probes else 1.0
         worst_above = worst_below = 0.0
         worst_band: list[float] = []
-        worst_freezes = 0
         for probe in probes:
             worst_band = [
                 max(a, b) for a, b in zip_longest(worst_band, probe.band_ms, fillvalue=0.0)
             ]
-            worst_freezes = max(worst_freezes, probe.freeze_events)
             sums.count += probe.count
             sums.invalid += probe.invalid
             sums.expected += probe.expected
@@ -127,7 +155,8 @@ def combine(
         sums.above += worst_above
         sums.below += worst_below
         sums.band = [a + b for a, b in zip_longest(sums.band, worst_band, fillvalue=0.0)]
-        sums.freeze_events += worst_freezes
+        if probes:
+            sums.add_freezes(max(probes, key=_freeze_rank))
     return Figures(
         count=sums.count,
         expected=sums.expected,
@@ -142,7 +171,7 @@ def combine(
         below_h=sums.below / _HOUR_MS,
         invalid=sums.invalid,
         band_h=tuple(ms / _HOUR_MS for ms in sums.band),
-        freeze_events=sums.freeze_events,
+        freeze_events=0 if sums.freezes is None else sums.freezes.events,
     )
 
 
@@ -166,6 +195,44 @@ def worst_path(paths: list[PathFigures]) -> PathFigures | None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ReadingsTimeline:
+    """When a path's readings charged the budget: `charges`, one per run of a band (source
+    "readings", in time order per band), totalling the path's `band_h` (`combine`), and the
+    path's freeze events (`FreezeRuns`)."""
+
+    charges: tuple[Charge, ...]
+    freezes: FreezeRuns
+
+
+def readings_timeline(groups: list[list[SensorSummary]], bands: int) -> ReadingsTimeline:
+    """The runs behind a path's figures (`groups`: one list of probes per placement, in time
+    order, as `combine(chain=True)` takes them; `bands`: how many the budget has): each
+    placement's worst probe band by band, and its worst probe for freezing, as `combine`
+    chooses them."""
+    charges: list[Charge] = []
+    sums = _Sums()
+    for probes in groups:
+        if not probes:
+            continue
+        for index in range(bands + 1):
+            worst = max(probes, key=lambda p: p.band_ms[index] if index < len(p.band_ms) else 0.0)
+            charges += [
+                Charge(
+                    "readings",
+                    None if band == bands else band,
+                    start,
+                    end,
+                    (end - start) / _HOUR_MS,
+                    _READINGS,
+                )
+                for band, start, end in worst.band_runs
+                if band == index
+            ]
+        sums.add_freezes(max(probes, key=_freeze_rank))
+    return ReadingsTimeline(tuple(charges), sums.freezes or FreezeRuns())
+
+
 def budget_account_of(
     product: ProductInfo, chain: Figures, extremes: Figures, entries: BudgetEntries
 ) -> BudgetAccount:
@@ -178,9 +245,8 @@ def budget_account_of(
     counts, as before bands existed).
     """
     budget = product.budget
-    path = "the worst path's readings"
     charges = [
-        Charge("readings", None if i == len(budget.bands) else i, None, None, hours, path)
+        Charge("readings", None if i == len(budget.bands) else i, None, None, hours, _READINGS)
         for i, hours in enumerate(chain.band_h)
         if hours > 0
     ]

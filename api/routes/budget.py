@@ -5,7 +5,10 @@ judgement, `judge_batch`, as the viewer's own export): each band, each charge wi
 source, freeze events, why it is exceeded. QA, admin and the batch's sponsor (404 for
 another sponsor's batch); a warehouse operator reads no records (403).
 `POST /v1/batches/{batch}/tor` records time out of refrigeration (QA, operators of the
-batch's sites), audited and never rewritten.
+batch's sites), audited and never rewritten. `POST /v1/batches/{batch}/carried-in` records
+budget consumed before the batch reached this site (QA, with a reason for change), as
+`coldchain budget carry-in` and the fleet file's `batches[].carried_in` do; the account
+above lists it under `carried_in`.
 """
 
 from __future__ import annotations
@@ -109,6 +112,22 @@ class TorCreate(BaseModel):
     reason: str = Field(min_length=1, max_length=2000, pattern=r"\S")
 
 
+class CarriedInCreate(BaseModel):
+    """Budget consumed before the batch reached this site: `hours` in the product's band
+    [band_min_c, band_max_c], `freeze_events` there, where the figure comes from (`source`,
+    e.g. the sponsor's CoA) and why it is recorded now (`reason`, the audit's reason for
+    change)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    band_min_c: float = Field(ge=-100, le=100)
+    band_max_c: float = Field(ge=-100, le=100)
+    hours: float = Field(ge=0, le=100_000)
+    freeze_events: int = Field(default=0, ge=0, le=100_000)
+    source: str = Field(min_length=1, max_length=500, pattern=r"\S")
+    reason: str = Field(min_length=1, max_length=2000, pattern=r"\S")
+
+
 def _share(value: float) -> float | None:
     return None if math.isinf(value) else value
 
@@ -209,3 +228,23 @@ async def record_tor(access: AccessDep, batch: BatchPath, body: TorCreate) -> To
         batch, start=body.start, end=body.end, max_c=body.max_c, reason=body.reason
     )
     return _tor(entry)
+
+
+@router.post("/{batch}/carried-in", response_model=CarriedInPublic, status_code=201)
+async def record_carried_in(
+    access: AccessDep, batch: BatchPath, body: CarriedInCreate
+) -> CarriedInPublic:
+    """Record budget the batch consumed before it reached this site (QA only, 403
+    otherwise), by the catalog function `coldchain budget carry-in` uses; 409 when the
+    product's budget has no band [band_min_c, band_max_c]. Audited (entity `carried_in`,
+    with the reason); charged in `GET /v1/batches/{batch}/budget` from then on."""
+    amount = await access.record_carried_in(
+        batch,
+        band_min_c=body.band_min_c,
+        band_max_c=body.band_max_c,
+        hours=body.hours,
+        freeze_events=body.freeze_events,
+        source=body.source,
+        reason=body.reason,
+    )
+    return _carried(amount)

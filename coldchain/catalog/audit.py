@@ -17,17 +17,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from coldchain.catalog.schema import AuditEntryRow, AuditHeadRow
+from coldchain.catalog.store import catalog_session
 
 __all__ = [
     "GENESIS_HASH",
     "AuditEntry",
     "AuditVerification",
     "append_audit",
+    "audit_revision",
     "canonical_json",
+    "catalog_revision",
     "entry_hash",
     "read_audit",
     "verify_audit_chain",
@@ -156,6 +159,19 @@ def append_audit(
     head.entry_hash = digest
     session.flush()
     return AuditEntry(**fields, entry_hash=digest)
+
+
+def audit_revision(session: Session) -> int:
+    """The audit head's entry number (0: nothing audited yet). Every catalog change is
+    audited in its own transaction, so this one-row read is the catalog-changed signal the
+    detector and the API reload their rules by."""
+    return session.scalar(select(AuditHeadRow.seq)) or 0
+
+
+def catalog_revision(engine: Engine) -> int:
+    """`audit_revision` in a transaction of its own (blocking: run it in a thread)."""
+    with catalog_session(engine) as session:
+        return audit_revision(session)
 
 
 def read_audit(

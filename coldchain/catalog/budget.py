@@ -182,13 +182,17 @@ def add_carried_in(
     source: str,
     actor: str,
     now: datetime,
+    reason: str | None = None,
 ) -> CarriedIn:
-    """Record budget the batch consumed before it reached this site.
+    """Record budget the batch consumed before it reached this site; `reason`: the reason
+    for change, kept as `"reason"` in the audit entry (the API asks for one, as for every
+    change it records; the fleet file and the CLI name the `source` only).
 
     Raises:
         CatalogNotFound: no such batch.
-        CatalogConflict: negative amounts, no source, or a band the product's budget in
-            force now does not have (the amount could be charged nowhere).
+        CatalogConflict: negative amounts, no source, an empty reason when one is given, or
+            a band the product's budget in force now does not have (the amount could be
+            charged nowhere).
     """
     batch = _batch(session, batch_id)
     now = utc(now)
@@ -196,6 +200,8 @@ def add_carried_in(
         raise CatalogConflict("carried-in hours and freeze events cannot be negative")
     if not source.strip():
         raise CatalogConflict("carried-in time needs its source, e.g. 'sponsor CoA 2026-11-02'")
+    if reason is not None and not reason.strip():
+        raise CatalogConflict("a reason for change cannot be empty")
     condition = condition_at(session, batch.product_id, now)
     budget = None if condition is None else budget_of(condition)
     if budget is None or budget.band_matching(band_min_c, band_max_c) is None:
@@ -229,6 +235,7 @@ def add_carried_in(
             "hours": hours,
             "freeze_events": freeze_events,
             "source": row.source,
+            **({} if reason is None else {"reason": reason.strip()}),
         },
         at=now,
     )

@@ -8,7 +8,7 @@ does, so the API answers 404 for both and ids do not leak.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Select, exists, false, or_, select, true
@@ -26,6 +26,8 @@ from coldchain.catalog.schema import (
     StorageUnitRow,
 )
 from coldchain.catalog.users import Viewer
+from coldchain.judgement.budget import Budget as StabilityBudget
+from coldchain.judgement.budget import budget_of
 from coldchain.judgement.limits import MINUTE_MS, strictest
 from coldchain.times import utc
 
@@ -81,6 +83,9 @@ class ProductView:
     budget: Budget | None
     label: str
     mkt_delta_h_kj_per_mol: float
+    #: The whole stability budget (#22): bands (the old single form as one band), freeze
+    #: threshold and events allowed; `budget` above says only the old single form.
+    stability: StabilityBudget = field(default_factory=StabilityBudget)
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,6 +362,7 @@ def product_view(row: ProductRow) -> ProductView:
         budget=budget,
         label=row.label,
         mkt_delta_h_kj_per_mol=row.mkt_delta_h_kj_per_mol,
+        stability=budget_of(row),
     )
 
 

@@ -7,12 +7,15 @@ the edge two bands share is the lower band's; the old single form's limit, e.g. 
 within it, as it always was). Time outside the
 range that no band covers is over budget at once (0 h allowed), as is a product without a
 budget at all. Freeze events (an excursion to or below `freeze_c`, not each reading) are
-counted separately against `freeze_allowed`.
+counted separately against `freeze_allowed`, once per batch: a run still frozen when the
+batch is handed over and frozen from the first reading in the next place is one event, not
+two (`FreezeRuns.then`).
 
 Charges come from three sources: the readings (the batch record's worst path), manual
 time-out-of-refrigeration entries (their duration, in the band holding their maximum
 temperature) and time carried in from before the product reached this site (as recorded).
-The export, the API and the budget alerts all build the account here, so they agree.
+The export, the API and the budget alerts all build the account here, so they agree, and
+`crossing_ms` says when the account reached a share (when a budget alert starts).
 
 Pure: no catalog, no store, no transport (the judgement package's import contract).
 """
@@ -33,10 +36,12 @@ __all__ = [
     "BudgetCondition",
     "Charge",
     "ChargeSource",
+    "FreezeRuns",
     "bands_json",
     "budget_account",
     "budget_of",
     "carried_in_charge",
+    "crossing_ms",
     "legacy_band",
     "manual_charge",
 ]
@@ -92,6 +97,31 @@ class Budget:
             if band.min_c <= min_c and max_c <= band.max_c:
                 return index
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class FreezeRuns:
+    """The freeze events of a stretch of readings (one probe in one place, or a chain of
+    them): when each began (epoch ms, in order), and whether the stretch's first and last
+    readings were at or below `freeze_c`."""
+
+    starts_ms: tuple[int, ...] = ()
+    first_frozen: bool = False
+    last_frozen: bool = False
+
+    @property
+    def events(self) -> int:
+        return len(self.starts_ms)
+
+    def then(self, after: FreezeRuns, *, handed_over: bool) -> FreezeRuns:
+        """This stretch followed by `after`. The budget is the batch's across its chain of
+        custody: when the batch was handed over between them (`handed_over`: the next place
+        took it at once, its probe there from the start) and the run this stretch ends in is
+        still frozen at the first reading of `after`, no reading above `freeze_c` came in
+        between, so it is one freeze event, not one per place."""
+        joined = handed_over and self.last_frozen and after.first_frozen
+        onward = after.starts_ms[1:] if joined else after.starts_ms
+        return FreezeRuns(self.starts_ms + onward, self.first_frozen, after.last_frozen)
 
 
 class BudgetCondition(Protocol):
@@ -308,3 +338,65 @@ def carried_in_charge(
 ) -> Charge:
     """Time spent before the product reached this site, in the band it names."""
     return Charge("carried_in", budget.band_matching(min_c, max_c), None, None, hours, detail)
+
+
+def _first_reaching(charges: Sequence[Charge], need_h: float, since_ms: int) -> float | None:
+    """The first instant `charges` (each spread evenly over [start_ms, end_ms], all at once
+    at its start when it has no length; at `since_ms` when it has no time) add up to
+    `need_h` hours; None if they never do."""
+    rates: dict[int, float] = {}  # ms -> change of the rate (hours per ms) from then on
+    jumps: dict[int, float] = {}  # ms -> hours charged at that instant
+    for c in charges:
+        start = since_ms if c.start_ms is None else c.start_ms
+        end = start if c.end_ms is None else c.end_ms
+        if end > start:
+            rate = c.hours / (end - start)
+            rates[start] = rates.get(start, 0.0) + rate
+            rates[end] = rates.get(end, 0.0) - rate
+        else:
+            jumps[start] = jumps.get(start, 0.0) + c.hours
+    total = rate = 0.0
+    last: int | None = None
+    for t in sorted(rates.keys() | jumps.keys()):
+        if last is not None and rate > 0 and total + rate * (t - last) >= need_h:
+            return last + (need_h - total) / rate
+        if last is not None:
+            total += rate * (t - last)
+        total += jumps.get(t, 0.0)
+        if total >= need_h:
+            return float(t)
+        rate += rates.get(t, 0.0)
+        last = t
+    return None
+
+
+def crossing_ms(
+    budget: Budget,
+    charges: Sequence[Charge],
+    freeze_starts_ms: Sequence[int],
+    share: float,
+    *,
+    since_ms: int,
+) -> int | None:
+    """The first instant the account of `charges` and of the freeze events begun at
+    `freeze_starts_ms` reached `share` consumed (as `BudgetAccount.consumed_share`: the
+    most consumed band, time in no band or in a band allowing none at once, or the freeze
+    events), None if it never did. A charge counts evenly over its span, all at its start
+    without one, and at `since_ms` (when the account opened: the batch's first placement)
+    without a time, e.g. time carried in from before."""
+    slack = 1e-9  # hours and shares are sums of floats: equal is reached
+    found: list[float] = []
+    for index in [*range(len(budget.bands)), None]:
+        mine = [c for c in charges if c.band == index and c.hours > 0]
+        allowed = 0.0 if index is None else budget.bands[index].hours
+        # Nothing allowed (in no band, or a band of 0 h): any time charged is over at once.
+        at = _first_reaching(mine, max(share * allowed - slack, slack), since_ms)
+        if at is not None:
+            found.append(at)
+    allowed_freezes = budget.freeze_allowed
+    if allowed_freezes is not None:
+        events = sorted(freeze_starts_ms)
+        nth = max(1, math.ceil(share * allowed_freezes - slack))
+        if len(events) >= nth:
+            found.append(float(events[nth - 1]))
+    return None if not found else round(min(found))

@@ -23,6 +23,7 @@ __all__ = [
     "AlarmProfile",
     "ProfileTimeline",
     "apply_profile",
+    "apply_profiles",
     "strictest_profile",
 ]
 
@@ -94,6 +95,13 @@ def apply_profile(limits: Limits, profile: AlarmProfile) -> Limits:
         else min(limits.critical_high_c, profile.critical_high_c),
         latching=limits.latching or profile.latching,
     )
+
+
+def apply_profiles(limits: Limits, profiles: Sequence[AlarmProfile]) -> Limits:
+    """`limits` (a place's strictest condition) set up by the strictest of the alarm profiles
+    in force there: the unit's and its products'. The one rule of the detector, the batch
+    record and the live view."""
+    return apply_profile(limits, strictest_profile(profiles))
 
 
 @dataclass(frozen=True, slots=True)

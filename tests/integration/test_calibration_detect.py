@@ -1,17 +1,19 @@
 """Calibration in the running detector (#22), on a real mosquitto: `calibration_due` alerts
 (a warning N days before the due date, an alarm at it, once each, on the alert topic like
-any alert) and a certificate's correction applied before the excursion rule judges."""
+any alert; none for a probe taken out of service, whose open ones resolve) and a
+certificate's correction applied before the excursion rule judges."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import orjson
 import pytest
 
+from coldchain.catalog import create_catalog_engine, import_fleet
 from coldchain.times import now_ms
 from tests.support.catalog import catalog_from_fleet
 from tests.support.detector import FLEET, AlertListener, DetectProcess, alerts
@@ -129,3 +131,68 @@ def test_the_excursion_alarm_judges_the_corrected_reading(
         a for a in alerts(detect.catalog_url) if a.kind == "excursion" and a.severity == "alarm"
     ]
     assert alarm.peak_c == pytest.approx(8.3)
+
+
+def _removed(fleet: str, probe: str, on: date) -> str:
+    """`fleet` with the probe `{id: p1, calibration: [<probe's certificate>` taken out `on`."""
+    marker = "{id: p1, calibration: [{certificate: " + probe
+    assert fleet.count(marker) == 1
+    return fleet.replace(marker, f"{{id: p1, removed: {on}, calibration: [{{certificate: {probe}")
+
+
+def test_a_removed_probe_gets_no_calibration_alert_and_its_open_ones_resolve_at_the_removal(
+    broker: MosquittoServer, listener: AlertListener, tmp_path: Path
+) -> None:
+    # FR-1's probe was taken out yesterday: no alert for it, ever. LOG-1's is still in
+    # service (warning and alarm open) until the catalog records it removed today.
+    fleet = _removed(CALIBRATED_FLEET, "CAL-FR", TODAY - timedelta(days=1))
+    process = DetectProcess(
+        broker.url,
+        catalog_from_fleet(tmp_path, fleet),
+        tmp_path / "var",
+        env={"COLDCHAIN_DETECT_CATALOG_REFRESH_S": "1"},
+    )
+    process.start()
+    try:
+        wait_until(
+            lambda: (
+                len([a for a in alerts(process.catalog_url) if a.kind == "calibration_due"]) == 2
+            ),
+            30,
+            "LOG-1's calibration alerts",
+        )
+        fleet_file = tmp_path / "fleet.yaml"
+        fleet_file.write_text(_removed(fleet, "CAL-LOG", TODAY), encoding="utf-8")
+        engine = create_catalog_engine(process.catalog_url)
+        try:
+            import_fleet(engine, fleet_file, actor="test")
+        finally:
+            engine.dispose()
+        wait_until(
+            lambda: (
+                {a.state for a in alerts(process.catalog_url) if a.kind == "calibration_due"}
+                == {"resolved"}
+            ),
+            30,
+            "LOG-1's calibration alerts resolved",
+        )
+        time.sleep(3)  # three more rounds of the check: nothing opens again
+    finally:
+        process.kill9()
+    removal = datetime.combine(TODAY, datetime.min.time(), UTC)
+    found = sorted(
+        (a.device, a.severity, a.state, a.end_at.replace(tzinfo=UTC) if a.end_at else None)
+        for a in alerts(process.catalog_url)
+        if a.kind == "calibration_due"
+    )
+    assert found == [
+        ("LOG-1", "alarm", "resolved", removal),
+        ("LOG-1", "warning", "resolved", removal),
+    ]
+    events = [e for e in listener.events if e["kind"] == "calibration_due"]
+    assert sorted((e["device"], e["severity"], e["state"]) for e in events) == [
+        ("LOG-1", "alarm", "open"),
+        ("LOG-1", "alarm", "resolved"),
+        ("LOG-1", "warning", "open"),
+        ("LOG-1", "warning", "resolved"),
+    ]

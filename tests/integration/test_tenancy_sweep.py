@@ -209,6 +209,7 @@ ALLOWED_ROLES = {
     ("POST", "/v1/batches/{batch}/release"): {"qa"},
     ("GET", "/v1/batches/{batch}/budget"): {"qa", "admin", "sponsor_viewer"},
     ("POST", "/v1/batches/{batch}/tor"): {"qa", "warehouse_operator"},
+    ("POST", "/v1/batches/{batch}/carried-in"): {"qa"},
 }
 
 ACME_NAMES = (
