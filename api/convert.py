@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from api.access import AlertItem, HistorySegment, Limits, Location, PlaceDetail, Span, Stay
+from api.export.document import deviation_fields
 from api.export.findings import SCREEN
 from api.export.walk import Report
 from api.readings import HistoryResult
@@ -14,9 +15,8 @@ from api.schemas import (
     AlertPublic,
     BatchDetailPublic,
     BatchPublic,
+    BudgetBandPublic,
     BudgetPublic,
-    DeviationEventPublic,
-    DeviationFindingPublic,
     DeviationPublic,
     DevicePublic,
     FindingPublic,
@@ -58,10 +58,21 @@ __all__ = [
 
 
 def product_public(view: ProductView) -> ProductPublic:
+    """`budget` null only for a product with no budget at all (neither bands nor freeze
+    threshold: no time out of range allowed)."""
+    single, stability = view.budget, view.stability
     budget = None
-    if view.budget is not None:
+    if single is not None or stability.bands or stability.freeze_c is not None:
         budget = BudgetPublic(
-            max_c=view.budget.max_c, hours=view.budget.hours, min_c=view.budget.min_c
+            max_c=None if single is None else single.max_c,
+            hours=None if single is None else single.hours,
+            min_c=None if single is None else single.min_c,
+            bands=[
+                BudgetBandPublic(min_c=b.min_c, max_c=b.max_c, hours=b.hours)
+                for b in stability.bands
+            ],
+            freeze_c=stability.freeze_c,
+            freeze_events=stability.freeze_allowed,
         )
     return ProductPublic(
         id=view.id,
@@ -225,37 +236,12 @@ def signature_public(signature: Signature) -> SignaturePublic:
 
 
 def deviation_public(deviation: Deviation) -> DeviationPublic:
-    return DeviationPublic(
-        id=deviation.id,
-        number=deviation.number,
-        batch=deviation.batch,
-        state=deviation.state,  # type: ignore[arg-type]  # the catalog's DEVIATION_STATES
-        title=deviation.title,
-        opened_at=deviation.opened_at,
-        opened_by=deviation.opened_by,
-        reason=deviation.reason,
-        stability_reference=deviation.stability_reference,
-        impact=deviation.impact,
-        sponsor_comment=deviation.sponsor_comment,
-        updated_at=deviation.updated_at,
-        findings=[
-            DeviationFindingPublic(
-                id=f.finding_id,
-                kind=f.kind,
-                where=f.place,
-                start=f.start_at,
-                end=f.end_at,
-                alert=f.alert_id,
-            )
-            for f in deviation.findings
-        ],
-        history=[
-            DeviationEventPublic(
-                at=h.at, state=h.state, actor=h.actor, comment=h.comment, signature=h.signature_id
-            )
-            for h in deviation.history
-        ],
-        signatures=[signature_public(s) for s in deviation.signatures],
+    """The record's shape of a deviation (`deviation_fields`), its times as the catalog
+    keeps them (aware, UTC) and its signatures whole. The model keeps its §9 fields: the
+    record's `sponsor` and `sponsor_decision` are not among them."""
+    fields = deviation_fields(deviation, lambda moment: moment)
+    return DeviationPublic.model_validate(
+        {**fields, "signatures": [signature_public(s) for s in deviation.signatures]}
     )
 
 

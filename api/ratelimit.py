@@ -205,6 +205,16 @@ class _Backoff:
         if record is not None:
             record.last_at = at
 
+    def forget_newest(self, key: str) -> None:
+        """Take back `key`'s newest failure (a reservation whose password was never
+        checked); its back-off still counts from that reservation."""
+        record = self._failures.get(key)
+        if record is None:
+            return
+        record.count -= 1
+        if record.count <= 0:
+            del self._failures[key]
+
     def clear(self, key: str) -> int:
         """Forget `key`'s failures; how many there were."""
         record = self._failures.pop(key, None)
@@ -241,6 +251,7 @@ class LoginLimiter:
         if attempt.retry_after_s: ...            # 429, Retry-After
         if attempt.slowed: await asyncio.sleep(...)
         ... check the password; then limiter.succeeded(attempt) or limiter.failed(attempt)
+        ... (limiter.unchecked(attempt) when the request was refused before the check)
     """
 
     def __init__(
@@ -287,3 +298,11 @@ class LoginLimiter:
         user's count. The attempt still counts against the client's attempts."""
         forgiven = self._pairs.clear(f"{attempt.user}\x00{attempt.client}")
         self._user_failures.forget_newest(attempt.user, max(forgiven, 1))
+
+    def unchecked(self, attempt: LoginAttempt) -> None:
+        """The request was refused before its password was checked (a signature on a
+        record in the wrong state): the reservation was no failure, and nothing earlier is
+        forgiven, so such a request cannot reset a guesser's back-off. The attempt still
+        counts against the client's attempts."""
+        self._pairs.forget_newest(f"{attempt.user}\x00{attempt.client}")
+        self._user_failures.forget_newest(attempt.user, 1)

@@ -12,7 +12,7 @@ from pydantic import AwareDatetime
 from api.access import AlertFilter
 from api.convert import alert_detail_public, alert_public
 from api.deps import AccessDep, StateDep
-from api.routes.deviations import signer_admitted
+from api.routes.deviations import signing
 from api.routes.params import AlertIdPath
 from api.schemas import AlertAcknowledge, AlertClose, AlertDetailPublic, AlertPublic
 
@@ -82,20 +82,19 @@ async def close(
     password entered again; an admin signs nothing. 409 unless resolved; 403 for another
     role or a wrong password (audited)."""
     await access.alert(alert_id)  # 404 before 403: roles do not reveal ids
-    await signer_admitted(
+    async with signing(
         state,
         request,
         access,
-        body.password,
         subject="alert_closure",
         subject_id=alert_id,
         meaning="approved",
-    )
-    closed = await access.close(
-        alert_id,
-        root_cause=body.root_cause,
-        comment=body.comment,
-        password=body.password,
-        timezone=body.timezone or "UTC",
-    )
+    ):
+        closed = await access.close(
+            alert_id,
+            root_cause=body.root_cause,
+            comment=body.comment,
+            password=body.password,
+            timezone=body.timezone or "UTC",
+        )
     return alert_detail_public(closed)

@@ -2,14 +2,16 @@
 and assesses it, the batch's sponsor agrees or disputes; every decision is an electronic
 signature with the password entered again (coldchain/catalog/signatures.py).
 
-Also the two steps every signing and judging route shares: `signer_admitted` (the role,
-then the password through the login limiter, a refusal audited) and `judged` (the batch
-record's findings, bounded like an export).
+Also the two steps every signing and judging route shares: `signing` (the role, then the
+login limiter around the catalog call that checks the password, a refusal audited) and
+`judged` (the batch record's findings, bounded like an export).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -17,7 +19,6 @@ from fastapi import APIRouter, Path, Query, Request
 
 from api.access import Access
 from api.access.deviations import check_opener, findings_to_cover
-from api.auth import check_password
 from api.convert import deviation_public
 from api.deps import AccessDep, StateDep
 from api.export.judge import judge_batch
@@ -31,10 +32,10 @@ from api.schemas import (
     DeviationPublic,
 )
 from api.state import ApiState
-from coldchain.catalog.errors import SignatureRefused
+from coldchain.catalog.signatures import WrongPassword
 from coldchain.wire import ID_PATTERN
 
-__all__ = ["judged", "router", "signer_admitted"]
+__all__ = ["judged", "router", "signing"]
 
 log = logging.getLogger(__name__)
 
@@ -48,42 +49,49 @@ _BatchQuery = Annotated[
 ]
 
 
-async def signer_admitted(
+@asynccontextmanager
+async def signing(
     state: ApiState,
     request: Request,
     access: Access,
-    password: str,
     *,
     subject: str,
     subject_id: str,
     meaning: str,
-) -> None:
-    """The viewer may sign `subject` and has just entered their password again.
+) -> AsyncIterator[None]:
+    """Around the catalog call that signs `subject`: the viewer's role may sign it, and the
+    login limiter admits one more password check (429 when limited, before any work: a
+    stolen session must not become a password oracle).
 
-    The password is checked through the login limiter, reserved before the check (a stolen
-    session must not become a password oracle: 429 when limited), before any work; the
-    catalog's `sign` checks it again in the signing transaction.
+    The password is checked once, by the catalog's `sign` inside the block (argon2 is the
+    cost of a signature; paying it twice doubled it). `WrongPassword` counts as a failed
+    attempt; a signature made clears the reservation and forgives the address's earlier
+    failures, as a login does. Any other error (a 409 comes before the password is
+    checked) takes the reservation back and forgives nothing: a request bound to fail
+    must not reset a guesser's back-off, nor count against the user.
 
     Raises:
-        SignatureRefused: a role that does not sign it, or a wrong password (audited).
+        SignatureRefused: a role that does not sign it (audited); from the block, a wrong
+            password (`WrongPassword`) or any other refusal, audited by `Access`.
         RateLimited: too many password attempts.
     """
     await access.may_sign(subject, subject_id, meaning)
-    user = access.viewer.user_id
-    attempt = await admit_password_check(state, request, user)
-    _, ok = await check_password(state, user, password)
-    if not ok:
+    attempt = await admit_password_check(state, request, access.viewer.user_id)
+    try:
+        yield
+    except WrongPassword:
         state.limiter.failed(attempt)
         log.warning(
             "api: signature refused user=%s subject=%s %s client=%s",
-            user,
+            attempt.user,
             subject,
             subject_id,
             attempt.client,
         )
-        reason = "signature refused: the password is not the signer's"
-        await access.refused(subject, subject_id, meaning, reason)
-        raise SignatureRefused(reason)
+        raise
+    except Exception:
+        state.limiter.unchecked(attempt)
+        raise
     state.limiter.succeeded(attempt)
 
 
@@ -153,23 +161,22 @@ async def assess(
     """QA's product-impact assessment of an open or disputed deviation, signed
     `authored` (403: not QA or a wrong password, audited; 409: not open or disputed)."""
     found = await access.deviation(deviation_id)
-    await signer_admitted(
+    async with signing(
         state,
         request,
         access,
-        body.password,
         subject="deviation_assessment",
         subject_id=found.number,
         meaning="authored",
-    )
-    assessed = await access.assess(
-        deviation_id,
-        reason=body.reason,
-        stability_reference=body.stability_reference,
-        impact=body.impact,
-        password=body.password,
-        timezone=body.timezone or "UTC",
-    )
+    ):
+        assessed = await access.assess(
+            deviation_id,
+            reason=body.reason,
+            stability_reference=body.stability_reference,
+            impact=body.impact,
+            password=body.password,
+            timezone=body.timezone or "UTC",
+        )
     return deviation_public(assessed)
 
 
@@ -185,18 +192,21 @@ async def _decide(
     timezone: str | None,
 ) -> DeviationPublic:
     found = await access.deviation(deviation_id)
-    await signer_admitted(
+    async with signing(
         state,
         request,
         access,
-        password,
         subject="deviation_agreement",
         subject_id=found.number,
         meaning="approved" if agree else "rejected",
-    )
-    decided = await access.decide(
-        deviation_id, agree=agree, comment=comment, password=password, timezone=timezone or "UTC"
-    )
+    ):
+        decided = await access.decide(
+            deviation_id,
+            agree=agree,
+            comment=comment,
+            password=password,
+            timezone=timezone or "UTC",
+        )
     return deviation_public(decided)
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 
 from api.convert import findings_public, release_public
 from api.deps import AccessDep, StateDep
-from api.routes.deviations import judged, signer_admitted
+from api.routes.deviations import judged, signing
 from api.routes.params import BatchPath
 from api.schemas import FindingsPublic, ReleaseDecide, ReleasePublic
 
@@ -36,23 +36,22 @@ async def release(
     the record is unfinished, or when a decision exists; 403 for whoever assessed one of
     its deviations (two persons), another role, or a wrong password (audited)."""
     await access.deviation_batch(batch)
-    await signer_admitted(
+    async with signing(
         state,
         request,
         access,
-        body.password,
         subject="release",
         subject_id=batch,
         meaning="approved" if body.decision == "released" else "rejected",
-    )
-    report, _ = await judged(state, access, batch)
-    decided = await access.release(
-        batch,
-        decision=body.decision,
-        comment=body.comment,
-        password=body.password,
-        verdict=report.verdict,
-        findings=report.findings,
-        timezone=body.timezone or "UTC",
-    )
+    ):
+        report, _ = await judged(state, access, batch)
+        decided = await access.release(
+            batch,
+            decision=body.decision,
+            comment=body.comment,
+            password=body.password,
+            verdict=report.verdict,
+            findings=report.findings,
+            timezone=body.timezone or "UTC",
+        )
     return release_public(decided)

@@ -11,7 +11,9 @@ signature row shows; each signature is also an entry of the hash-chained audit t
 
 A refused signature (wrong password, a role that may not sign this) changes nothing, and the
 caller records it in its own transaction with `record_refused` (the refusal must outlive the
-rollback of what was to be signed).
+rollback of what was to be signed). `sign` is where the password is checked, once: a wrong
+one is `WrongPassword`, so the API can count it as a failed attempt in its login limiter
+instead of paying argon2 a second time to find out.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from coldchain.catalog.schema import MEANINGS, AuditEntryRow, SignatureRow, User
 __all__ = [
     "SUBJECTS",
     "Signature",
+    "WrongPassword",
     "check_signature",
     "content_sha256",
     "record_refused",
@@ -51,6 +54,11 @@ SUBJECTS = (
     "alert_closure",  # an alert's id
     "release",  # a batch's id
 )
+
+
+class WrongPassword(SignatureRefused):
+    """The password entered to sign is not the signer's: a refused signature like any
+    other (403, audited), and the one refusal that is a failed password attempt."""
 
 
 def content_sha256(content: Mapping[str, Any]) -> tuple[str, str]:
@@ -139,8 +147,9 @@ def sign(
     """Sign `content` as `user_id`, who re-entered `password` just now.
 
     Raises:
-        SignatureRefused: wrong password, or the user's role is not in `roles` (an admin
-            does not sign QA decisions). Nothing is written; call `record_refused`.
+        WrongPassword: the password is not the user's (a `SignatureRefused`).
+        SignatureRefused: the user's role is not in `roles` (an admin does not sign QA
+            decisions). Nothing is written either way; call `record_refused`.
         ValueError: an unknown meaning or subject (a programming error).
     """
     if meaning not in MEANINGS:
@@ -149,7 +158,7 @@ def sign(
         raise ValueError(f"subject: expected one of {SUBJECTS}, got {subject!r}")
     user = session.get(UserRow, user_id)
     if user is None or not authenticate_password(session, user_id=user_id, password=password):
-        raise SignatureRefused("signature refused: the password is not the signer's")
+        raise WrongPassword("signature refused: the password is not the signer's")
     if user.role not in roles:
         raise SignatureRefused(
             f"signature refused: a {user.role} may not sign {subject.replace('_', ' ')} "
