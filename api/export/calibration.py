@@ -1,12 +1,18 @@
 """How the batch record names a probe's calibration (#22): each certificate in force over
 the placement, the correction applied to its readings in words, and the readings past
-calibration. The rule itself is `coldchain.judgement.calibration`; walk.py applies it."""
+calibration, counted per certificate and marked on each row ("past calibration due
+2027-03-01"). The rule itself is `coldchain.judgement.calibration`; walk.py applies it and
+cuts each chunk of readings where the mark changes (`past_due_parts`)."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from itertools import pairwise
+from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
 
 from coldchain.judgement.calibration import SINCE_EVER_MS, Calibration, Certificate
 
@@ -18,7 +24,12 @@ __all__ = [
     "calibration_lines",
     "calibration_rows",
     "correction_text",
+    "past_due_mark",
+    "past_due_parts",
 ]
+
+#: A reading not past calibration, in `past_due_parts`' table of marks (no due date is).
+_NOT_DUE: Final = np.iinfo(np.int64).min
 
 
 def _local_date(ms: int, zone: str) -> date:
@@ -30,6 +41,37 @@ def correction_text(certificate: Certificate) -> str:
     if certificate.correction_c == 0.0:
         return "no correction"
     return f"corrected {certificate.correction_c:+g} °C per certificate {certificate.certificate}"
+
+
+def _past_due(due: str) -> str:
+    return f"past calibration due {due}"
+
+
+def past_due_mark(certificate: Certificate, zone: str) -> str:
+    """A reading's mark when taken at or after the due date of `certificate`, in force at
+    its time: "past calibration due 2027-03-01" (the local date, as the calibration table
+    shows it)."""
+    return _past_due(_local_date(certificate.due_ms, zone).isoformat())
+
+
+def past_due_parts(
+    calibration: Calibration, times: npt.NDArray[np.int64], due_ms: npt.NDArray[np.int64]
+) -> list[tuple[slice, Certificate | None]]:
+    """A chunk of readings (`times` in order, `due_ms` of the certificate in force at each,
+    `Calibration.due_ms`) cut where its mark changes: each part with the certificate its
+    readings are past the due date of, or None. Most chunks are one unmarked part."""
+    past = times >= due_ms
+    if not past.any():
+        return [(slice(None), None)]
+    marks = np.where(past, due_ms, _NOT_DUE)
+    cuts = [0, *(np.flatnonzero(marks[1:] != marks[:-1]) + 1).tolist(), times.size]
+    return [
+        (
+            slice(a, b),
+            None if marks[a] == _NOT_DUE else calibration.at(int(times[a])),
+        )
+        for a, b in pairwise(cuts)
+    ]
 
 
 def calibration_dicts(calibration: Calibration, zone: str) -> list[dict[str, Any]]:
@@ -95,7 +137,5 @@ def calibration_lines(report: Report) -> list[str]:
                 f"{row['calibrated']}, due {row['due']}): {row['correction']}"
             )
         if row["past_due_readings"]:
-            lines.append(
-                f"{probe}: past calibration due {row['due']}: {row['past_due_readings']} readings"
-            )
+            lines.append(f"{probe}: {_past_due(row['due'])}: {row['past_due_readings']} readings")
     return lines

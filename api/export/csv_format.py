@@ -4,9 +4,12 @@
     # batch,LOT-0001
     # ...
     # placement,1,unit,BSL/FRIDGE-01,2026-11-01T08:00:00.000Z,...
-    placement,place,site,source,device,sensor,time_utc,time_local,temp_c,invalid
-    1,BSL/FRIDGE-01,BSL,unit,FRIDGE-01,p1,2026-11-01T08:00:00.000Z,2026-11-01T09:00:00.000+01:00,5.1,
-    1,BSL/FRIDGE-01,...,2026-11-01T09:01:00.000+01:00,85.0,error code 85 °C
+    # alarm_limits,1
+    # alarm_limit,placement,place,from_utc,from_local,to_utc,to_local,range_c,warning_low_c,...
+    placement,place,site,source,device,sensor,time_utc,time_local,temp_c,invalid,calibration
+    1,BSL/FRIDGE-01,BSL,unit,FRIDGE-01,p1,2026-11-01T08:00:00.000Z,2026-11-01T09:00:00.000+01:00,5.1,,
+    1,BSL/FRIDGE-01,...,2026-11-01T09:01:00.000+01:00,85.0,error code 85 °C,
+    1,BSL/FRIDGE-01,...,2027-03-01T00:00:00.000+01:00,5.2,,past calibration due 2027-03-01
     ...
     # summary
     # verdict,open findings
@@ -30,7 +33,9 @@ a carriage return (a spreadsheet would run it as a formula: an operator's commen
 injection; numbers (a temperature of -18.5) are written as they are. The header says so
 in its `text_cells` line. Readings are grouped by placement, then sensor, in time order;
 `invalid` is empty for a temperature and says why for a reading that is not one
-(coldchain.judgement.validity).
+(coldchain.judgement.validity); `calibration` (#22) is empty, or for a temperature taken at
+or after the due date of its probe's certificate in force "past calibration due
+2027-03-01" (an invalid reading keeps its reason only, as `past_due_readings` counts).
 
 The deviations, the release decision and the signatures are tables like the others; the
 `#coldchain-esignature` line holds the same, with each signature's signed content, as
@@ -46,6 +51,7 @@ from typing import Any
 
 from api.export.document import (
     ExportMeta,
+    alarm_limits_dicts,
     header_dict,
     manifest_dict,
     placement_dict,
@@ -70,6 +76,7 @@ COLUMNS = (
     "time_local",
     "temp_c",
     "invalid",
+    "calibration",
 )
 
 
@@ -157,6 +164,17 @@ def _header(record: BatchRecord, meta: ExportMeta) -> str:
                 comment=True,
             )
         )
+    # The limits each placement was alarmed by, per version in force there (#22).
+    lines.extend(
+        _table(
+            "alarm_limit",
+            [
+                {"placement": p.index, "place": p.place, **limits}
+                for p in record.placements
+                for limits in alarm_limits_dicts(record, p)
+            ],
+        )
+    )
     lines.append(_row(COLUMNS))
     return "".join(lines)
 
@@ -273,12 +291,14 @@ def _device_reports(reports: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _invalid_note(validity: ReadingValidity) -> Callable[[float], bytes]:
-    """A reading's `invalid` cell: empty for a temperature, else why it is not one."""
+def _note(validity: ReadingValidity, mark: str | None) -> Callable[[float], bytes]:
+    """A reading's `invalid` and `calibration` cells: for a temperature, empty and the
+    chunk's calibration `mark` (or empty); else why it is not one, and empty."""
+    valid = ("," + _row(["", mark or ""])[:-1]).encode()
 
     def note(value: float) -> bytes:
         reason = validity.reason(value)
-        return b"," if reason is None else ("," + _row([reason])[:-1]).encode()
+        return valid if reason is None else ("," + _row([reason, ""])[:-1]).encode()
 
     return note
 
@@ -314,7 +334,7 @@ async def render_csv(
                 mid=b",",
                 sep=b",",
                 tail=b"\n",
-                note=_invalid_note(event.validity),
+                note=_note(event.validity, event.calibration_mark),
             )
         elif isinstance(event, RecordEnd):
             manifest = manifest_dict(record)

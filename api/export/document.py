@@ -3,6 +3,8 @@ CSV, JSON and PDF say exactly the same thing."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -13,6 +15,7 @@ from api.export.calibration import calibration_dicts, calibration_rows
 from api.export.conflicts import conflict_rows
 from api.export.devicereports import device_report_dict
 from api.export.findings import SCREEN, Finding
+from api.export.inforce import alarm_limits
 from api.export.mktwindow import MARGIN_H
 from api.export.reconcile import (
     ExcursionFinding,
@@ -37,9 +40,11 @@ __all__ = [
     "MKT_CAVEAT",
     "WINDOW_RULE",
     "ExportMeta",
+    "alarm_limits_dicts",
     "budget_applies",
     "conditions_over",
     "deviation_dict",
+    "deviation_fields",
     "figures_dict",
     "finding_dict",
     "header_dict",
@@ -211,6 +216,37 @@ def header_dict(record: BatchRecord, meta: ExportMeta) -> dict[str, Any]:
         "format": meta.fmt,
         "format_version": FORMAT_VERSION,
     }
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def alarm_limits_dicts(record: BatchRecord, placement: PlacementInfo) -> list[dict[str, Any]]:
+    """The limits the record alarmed by in `placement` (#22: the product's range set up by
+    the strictest of its alarm profile and the unit's, `inforce.alarm_limits`), one entry per
+    version in force over it, oldest first: range, the profile's warning limits (null: not
+    set, the detector's warning band), the delay above and below the range (the profile's,
+    never longer than the condition's), the critical limits (null: none) and whether an
+    alarm latches."""
+    zone = placement.timezone
+    return [
+        {
+            "from": when_ms(start, zone),
+            "to": when_ms(end, zone),
+            "range_c": [limits.low_c, limits.high_c],
+            "warning_low_c": limits.warning_low_c,
+            "warning_high_c": limits.warning_high_c,
+            "high_delay_min": _minutes(limits.delay_ms(1)),
+            "low_delay_min": _minutes(limits.delay_ms(-1)),
+            "critical_low_c": _finite(limits.critical_low_c),
+            "critical_high_c": _finite(limits.critical_high_c),
+            "latching": limits.latching,
+        }
+        for start, end, limits in alarm_limits(record.product, placement).spans(
+            placement.start_ms, placement.until_ms
+        )
+    ]
 
 
 def placement_dict(placement: PlacementInfo) -> dict[str, Any]:
@@ -498,11 +534,12 @@ def record_zone(record: BatchRecord) -> str:
 _SPONSOR_DECISIONS = {"agreed": "agreed", "closed": "agreed", "disputed": "disputed"}
 
 
-def deviation_dict(deviation: Deviation, zone: str) -> dict[str, Any]:
-    """A deviation as the record shows it. `findings` are exactly as the assessment signed
-    them (id, kind, where, the covered span in UTC, alert), so `coldchain verify` can hash
-    the assessment again from the file (esignatures.py); `signatures`: ids in the
-    record's signature manifest."""
+def deviation_fields(deviation: Deviation, when: Callable[[datetime], Any]) -> dict[str, Any]:
+    """A deviation's one shape, the record's (`deviation_dict`) and the API's
+    (`api.convert.deviation_public`), each time as `when` gives it. `findings` are exactly
+    as the assessment signed them (id, kind, where, the covered span in UTC, alert), so
+    `coldchain verify` can hash the assessment again from the file (esignatures.py);
+    `signatures`: their ids."""
     return {
         "id": deviation.id,
         "number": deviation.number,
@@ -510,18 +547,18 @@ def deviation_dict(deviation: Deviation, zone: str) -> dict[str, Any]:
         "sponsor": deviation.sponsor,
         "state": deviation.state,
         "title": deviation.title,
-        "opened_at": when_dict(deviation.opened_at, zone),
+        "opened_at": when(deviation.opened_at),
         "opened_by": deviation.opened_by,
         "reason": deviation.reason,
         "stability_reference": deviation.stability_reference,
         "impact": deviation.impact,
         "sponsor_decision": _SPONSOR_DECISIONS.get(deviation.state),
         "sponsor_comment": deviation.sponsor_comment,
-        "updated_at": when_dict(deviation.updated_at, zone),
+        "updated_at": when(deviation.updated_at),
         "findings": [f.content() for f in deviation.findings],
         "history": [
             {
-                "at": when_dict(h.at, zone),
+                "at": when(h.at),
                 "state": h.state,
                 "actor": h.actor,
                 "comment": h.comment,
@@ -531,6 +568,12 @@ def deviation_dict(deviation: Deviation, zone: str) -> dict[str, Any]:
         ],
         "signatures": [s.id for s in deviation.signatures],
     }
+
+
+def deviation_dict(deviation: Deviation, zone: str) -> dict[str, Any]:
+    """A deviation as the record shows it: `deviation_fields` with its times in the
+    place's `zone`; `signatures` are ids in the record's signature manifest."""
+    return deviation_fields(deviation, lambda moment: when_dict(moment, zone))
 
 
 def release_dict(release: ReleaseDecision | None, zone: str) -> dict[str, Any] | None:

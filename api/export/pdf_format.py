@@ -40,6 +40,7 @@ from reportlab.platypus import (
 from api.export.calibration import calibration_lines
 from api.export.document import (
     ExportMeta,
+    alarm_limits_dicts,
     header_dict,
     manifest_dict,
     record_zone,
@@ -362,6 +363,49 @@ def _charts(report: Report, styles: dict[str, ParagraphStyle]) -> list[Flowable]
     return out
 
 
+def _beyond(low: float | None, high: float | None, unset: str) -> str:
+    """A pair of limits as what lies beyond them: "below 0 °C, above 12 °C"."""
+    pairs = (("below", low), ("above", high))
+    return ", ".join(f"{word} {value:g} °C" for word, value in pairs if value is not None) or unset
+
+
+def _alarm_limits(report: Report, styles: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """The limits each placement was alarmed by (#22), per version in force there: the
+    product's range set up by its alarm profile and the unit's."""
+    rows: list[Sequence[Any]] = [
+        (
+            "Pl.",
+            "Place",
+            "From",
+            "To",
+            "Range °C",
+            "Warning beyond",
+            "Alarm delay above / below",
+            "Critical (alarms at once)",
+            "Latching",
+        )
+    ]
+    for placement in report.record.placements:
+        for a in alarm_limits_dicts(report.record, placement):
+            rows.append(
+                [
+                    placement.index,
+                    placement.place,
+                    _local(a["from"]),
+                    _local(a["to"]),
+                    f"{a['range_c'][0]:g}–{a['range_c'][1]:g}",
+                    _beyond(a["warning_low_c"], a["warning_high_c"], "the detector's band"),
+                    f"{a['high_delay_min']:g} / {a['low_delay_min']:g} min",
+                    _beyond(a["critical_low_c"], a["critical_high_c"], "none"),
+                    "yes: until acknowledged" if a["latching"] else "no",
+                ]
+            )
+    return [
+        Paragraph("Alarm limits in force", styles["h2"]),
+        _table(rows, (9, 27, 22, 22, 14, 24, 20, 26, 16), styles),
+    ]
+
+
 def _alert_text(alert: dict[str, Any] | None) -> tuple[str, str]:
     if alert is None:
         return "none raised", "–"
@@ -612,6 +656,7 @@ def story(report: Report, meta: ExportMeta) -> list[Flowable]:
         *_summary_section(report, meta, styles),
         *_deviations(manifest, record_zone(report.record), styles),
         *_charts(report, styles),
+        *_alarm_limits(report, styles),
         *_excursions(report, styles),
         *_gaps(report, styles),
         *_calibration(report, styles),

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from api.export.influx_msgpack import MSGPACK, Chunk, readings
-from api.export.inforce import LimitsInForce
+from api.export.inforce import LimitsInForce, alarm_limits, alarm_setup
 from coldchain.catalog import Viewer, catalog_session, chain_of_custody
 from coldchain.catalog.budget import BudgetEntries, budget_entries
 from coldchain.catalog.calibration import calibrations
@@ -55,7 +55,11 @@ from coldchain.influx import InfluxClient, quote_identifier, tags_condition
 from coldchain.judgement.budget import Budget, budget_of
 from coldchain.judgement.calibration import Calibration
 from coldchain.judgement.limits import Limits, own_limits, strictest
-from coldchain.judgement.profiles import NO_PROFILES, ProfileTimeline
+from coldchain.judgement.profiles import (
+    NO_PROFILES,
+    ProfileTimeline,
+    apply_profiles,
+)
 from coldchain.measurements import READING
 from coldchain.models import SensorKey
 from coldchain.times import to_ms
@@ -213,8 +217,9 @@ class AlertInfo:
     Attributes:
         other_limits: an excursion alert raised while the place held other products too and
             its limits in force (the strictest of them all, as the detector alarms) were not
-            the batch's product's own: it may be about another product's tighter condition,
-            which this record must neither judge by nor reveal.
+            the batch's product's own: it may be about another product's tighter condition
+            or stricter alarm profile (#22: a critical limit, a shorter delay), which this
+            record must neither judge by nor reveal.
     """
 
     id: str
@@ -570,31 +575,33 @@ def _alerts(
         ref = by_key.get((row.site_id, row.source, row.device, row.sensor))
         if ref is None:
             continue
+        place = _place(ref, placements, row.start_at)
+        own = alarm_setup(alarm_limits(product, place).at(to_ms(row.start_at)))
         other = (
             row.kind == "excursion"
             and row.rule_id is None
-            and _limits_in_force(session, ref, placements, row.start_at)
-            != _values(product.in_force.at(to_ms(row.start_at)))
+            and _limits_in_force(session, place, row.start_at) != own
         )
         found.append(_alert(session, row, ref, other))
     return tuple(found)
 
 
-def _values(limits: Limits | None) -> tuple[float, float, int] | None:
-    return None if limits is None else (limits.low_c, limits.high_c, limits.alarm_delay_ms)
-
-
-def _limits_in_force(
-    session: Session, sensor: SensorRef, placements: Sequence[PlacementInfo], at: datetime
-) -> tuple[float, float, int] | None:
-    """The limits the detector alarmed by on `sensor` at `at`: the strictest of the products
-    then in its place, each by its condition version in force at `at` (`strictest`, as
-    alerting/conditions.py cuts them), None when the place held none of them (its kind's
-    default applied)."""
-    place = next(
+def _place(sensor: SensorRef, placements: Sequence[PlacementInfo], at: datetime) -> PlacementInfo:
+    """The placement of the record `sensor` read at `at` (its first one, if none then)."""
+    return next(
         (p for p in placements if sensor in p.sensors and p.start <= at < p.until),
         next(p for p in placements if sensor in p.sensors),
     )
+
+
+def _limits_in_force(
+    session: Session, place: PlacementInfo, at: datetime
+) -> tuple[float, ...] | None:
+    """How the detector alarmed in `place` at `at` (`alarm_setup`): the strictest of the
+    products then there, each by its condition version in force at `at` (`strictest`, as
+    alerting/conditions.py cuts them), set up by the strictest of their alarm profiles and
+    the unit's then in force (#22); None when the place held none of them (its kind's
+    default applied)."""
     held = session.get(PlacementRow, place.placement_id)
     assert held is not None  # read moments ago in the same session
     where = (
@@ -619,7 +626,13 @@ def _limits_in_force(
     products = [
         c for c in (condition_at(session, pid, at) for pid in sorted(held_ids)) if c is not None
     ]
-    return _values(strictest(products)) if products else None
+    if not products:
+        return None
+    ms = to_ms(at)
+    profiles = [profile_timeline(session, product_id=pid).at(ms) for pid in sorted(held_ids)]
+    return alarm_setup(
+        apply_profiles(strictest(products), [*profiles, place.alarm_profiles.at(ms)])
+    )
 
 
 def _alert(session: Session, row: AlertRow, ref: SensorRef, other_limits: bool) -> AlertInfo:

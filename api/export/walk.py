@@ -15,10 +15,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
+from api.export.calibration import past_due_mark, past_due_parts
 from api.export.conflicts import ConflictRun, placement_conflicts
 from api.export.devicereports import LoggerComparison, compare_report
 from api.export.excursions import Carry, Leg, ProbeExcursions, RecordExcursion, worst
 from api.export.findings import Finding, collect_findings, verdict
+from api.export.inforce import alarm_limits
 from api.export.mktwindow import window_ms
 from api.export.reconcile import (
     ExcursionFinding,
@@ -49,6 +51,7 @@ from api.export.timeline import HAND_OVER, CustodyGap, Timeline, build_timeline
 from coldchain.config import Settings
 from coldchain.influx import InfluxClient
 from coldchain.judgement.budget import BudgetAccount
+from coldchain.judgement.calibration import Certificate
 from coldchain.judgement.excursion import ExcursionRule
 from coldchain.judgement.validity import ReadingValidity
 
@@ -94,13 +97,23 @@ class SensorBegin:
 @dataclass(frozen=True, slots=True)
 class Readings:
     """A chunk of one sensor's readings, in time order (epoch ms, °C), invalid ones too
-    (`validity` says which: the formats mark them)."""
+    (`validity` says which: the formats mark them); `past_due`: the certificate in force
+    whose due date they were all taken at or after (#22: the formats mark the valid ones,
+    `calibration_mark`), None for readings within their calibration."""
 
     placement: PlacementInfo
     sensor: SensorRef
     times: npt.NDArray[np.int64]
     temps: npt.NDArray[np.float64]
     validity: ReadingValidity
+    past_due: Certificate | None = None
+
+    @property
+    def calibration_mark(self) -> str | None:
+        """E.g. "past calibration due 2027-03-01"; None when not past calibration."""
+        if self.past_due is None:
+            return None
+        return past_due_mark(self.past_due, self.placement.timezone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +198,7 @@ async def walk_record(
         sensors: list[tuple[SensorRef, SensorSummary]] = []
         probes: list[ProbeExcursions] = []
         # Excursions alarm as the detector's do: by the alarm profiles in force there (#22).
-        alarms_by = limits.with_profiles(product.alarm_profiles, placement.alarm_profiles)
+        alarms_by = alarm_limits(product, placement)
         for sensor in placement.sensors:
             yield SensorBegin(placement, sensor)
             interval_ms = sensor.log_interval_s * 1000
@@ -219,15 +232,21 @@ async def walk_record(
             )
             past_due: Counter[int] = Counter()
             async for times, temps in prefetched(stream):
+                parts: list[tuple[slice, Certificate | None]] = [(slice(None), None)]
                 if sensor.calibration is not None:
                     # Corrected before anything judges them, as the detector does (#22).
                     temps = sensor.calibration.corrected(times, temps, rules.validity)
                     due_ms = sensor.calibration.due_ms(times)
                     past = (times >= due_ms) & rules.validity.valid(temps)
                     past_due.update(due_ms[past].tolist())
+                    # Each row says whether it is past calibration: a part per mark.
+                    parts = past_due_parts(sensor.calibration, times, due_ms)
                 probe.add(*accumulator.add(times, temps))
                 accumulator.hours.prune(int(times[-1]), probe.spans())
-                yield Readings(placement, sensor, times, temps, rules.validity)
+                for part, certificate in parts:
+                    yield Readings(
+                        placement, sensor, times[part], temps[part], rules.validity, certificate
+                    )
             past_calibration = tuple(sorted(past_due.items()))
             summary = replace(accumulator.finish(), past_calibration=past_calibration)
             sensors.append((sensor, summary))

@@ -171,8 +171,8 @@ async def test_json_export_shows_the_backfilled_excursion_with_its_true_times(
 async def test_csv_shows_local_time_on_both_sides_of_the_dst_change(world: ExportWorld) -> None:
     text = (await _export(world, "csv")).decode()
     # 2026-10-25 03:00 CEST becomes 02:00 CET: 02:30 local happens twice, offsets tell them apart.
-    assert ",2026-10-25T00:30:00.000Z,2026-10-25T02:30:00.000+02:00,5.0,\n" in text
-    assert ",2026-10-25T01:30:00.000Z,2026-10-25T02:30:00.000+01:00,5.0,\n" in text
+    assert ",2026-10-25T00:30:00.000Z,2026-10-25T02:30:00.000+02:00,5.0,,\n" in text
+    assert ",2026-10-25T01:30:00.000Z,2026-10-25T02:30:00.000+01:00,5.0,,\n" in text
     assert "\n1,BSL/FRIDGE-01,BSL,unit,FRIDGE-01,p1,2026-10-24T12:00:00.000Z," in text
     assert "2026-10-26T04:00:00.000Z" in text.split("# summary")[1]
     assert text.splitlines()[-1].startswith("#coldchain-signature,v1,sha256=")

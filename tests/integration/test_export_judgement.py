@@ -258,9 +258,9 @@ async def test_a_sensor_fault_value_is_invalid_missing_and_out_of_every_figure(
     ] in rows
     assert all(len(r) == 3 for r in rows if r[2] != 85.0)
     csv = (await export(world, "LOT-GLITCH", "csv")).decode()
-    assert ",time_utc,time_local,temp_c,invalid\n" in csv
-    assert ",2026-03-02T01:00:00.000+01:00,85.0,error code 85 °C\n" in csv
-    assert ",2026-03-02T01:01:00.000+01:00,5.0,\n" in csv
+    assert ",time_utc,time_local,temp_c,invalid,calibration\n" in csv
+    assert ",2026-03-02T01:00:00.000+01:00,85.0,error code 85 °C,\n" in csv
+    assert ",2026-03-02T01:01:00.000+01:00,5.0,,\n" in csv
 
 
 async def test_in_a_shared_room_another_products_alarm_is_context_never_its_limits(
