@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from api.readings.history import HistoryResult
 from api.readings.live import LiveReading
 from coldchain.catalog.calibration import calibrations
-from coldchain.judgement.calibration import Calibration
+from coldchain.judgement.calibration import Calibration, add_correction
 from coldchain.judgement.validity import ReadingValidity
 from coldchain.models import SensorKey
 
@@ -56,9 +56,10 @@ def corrected_history(result: HistoryResult, corrections: Mapping[SensorKey, Cal
         )
         if calibration is None or not series.points:
             continue
-        times = np.array([t for t, *_ in series.points], dtype=np.int64)
-        offsets = calibration.offsets(times).tolist()
+        points = np.array(series.points, dtype=np.float64)
+        offsets = calibration.offsets(points[:, 0].astype(np.int64))[:, np.newaxis]
+        corrected = add_correction(points[:, 1:], offsets).tolist()
         series.points = [
-            (t, lo + offset, hi + offset, mean + offset)
-            for (t, lo, hi, mean), offset in zip(series.points, offsets, strict=True)
+            (t, lo, hi, mean)
+            for (t, *_), (lo, hi, mean) in zip(series.points, corrected, strict=True)
         ]

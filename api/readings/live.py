@@ -34,7 +34,7 @@ from api.access.places import limits_in_force
 from api.readings.influxql import GROUP_TAGS, devices_clause, tag_key
 from coldchain.catalog.profiles import ProfileVersions
 from coldchain.influx import InfluxClient, quote_identifier, valid_readings_condition
-from coldchain.judgement.calibration import Calibration
+from coldchain.judgement.calibration import Calibration, add_correction
 from coldchain.judgement.limits import Limits as JudgedLimits
 from coldchain.judgement.limits import Severity, alert_share, severity_of
 from coldchain.judgement.validity import ReadingValidity
@@ -343,8 +343,9 @@ async def read_sparklines(
         found = [(int(t), float(v)) for t, v in series.values if v is not None]
         calibration = corrections.get(key)
         if calibration is not None and found:
-            offsets = calibration.offsets(np.array([t for t, _ in found], dtype=np.int64))
-            found = [(t, v + o) for (t, v), o in zip(found, offsets.tolist(), strict=True)]
+            times = np.array([t for t, _ in found], dtype=np.int64)
+            values = add_correction(np.array([v for _, v in found]), calibration.offsets(times))
+            found = list(zip(times.tolist(), values.tolist(), strict=True))
         probes = per_device.setdefault((key.site, key.source, key.device), {})
         probes.setdefault(key, []).extend(found)
     lines: dict[str, list[tuple[int, float]]] = {}

@@ -8,6 +8,8 @@ batch record over a batch's timeline, so both judge the same corrected values.
 - A certificate's correction (`offset_c`) is added to every reading in force under it. Only
   to a temperature: an error code or a value outside the probe's range did not measure the
   product, and must stay recognisable as what the probe sent (`ReadingValidity`).
+- A corrected value is rounded to 6 decimals (a micro-degree, far below any probe's
+  resolution): 5.06 + 0.3 is 5.36 in the record, not the binary sum 5.359999999999999.
 - A reading at or after the due date of the certificate in force is *past calibration*:
   marked in the record, still judged (the probe still measured; QA weighs the mark), never
   made invalid by it.
@@ -25,10 +27,21 @@ import numpy.typing as npt
 
 from coldchain.judgement.validity import ReadingValidity
 
-__all__ = ["SINCE_EVER_MS", "Calibration", "Certificate"]
+__all__ = ["SINCE_EVER_MS", "Calibration", "Certificate", "add_correction"]
 
 #: Where a bare due date (no certificate) is in force from: since ever.
 SINCE_EVER_MS: Final = -(2**62)
+
+#: The decimals a corrected value keeps (the module's docstring says why).
+CORRECTED_DECIMALS: Final = 6
+
+
+def add_correction(
+    values_c: npt.NDArray[np.float64], offsets_c: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """`values_c` + `offsets_c`, rounded to `CORRECTED_DECIMALS`."""
+    result: npt.NDArray[np.float64] = np.round(values_c + offsets_c, CORRECTED_DECIMALS)
+    return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +127,7 @@ class Calibration:
         if not self.corrects:
             return temps_c
         result: npt.NDArray[np.float64] = np.where(
-            validity.valid(temps_c), temps_c + self.offsets(times_ms), temps_c
+            validity.valid(temps_c), add_correction(temps_c, self.offsets(times_ms)), temps_c
         )
         return result
 

@@ -36,6 +36,17 @@ def test_the_correction_in_force_is_added_to_temperatures_only() -> None:
     assert VALIDITY.reason(float(corrected[2])) == "error code 85 °C"
 
 
+def test_a_corrected_reading_reads_as_the_sum_a_person_would_write() -> None:
+    times = np.array([6 * DAY, 6 * DAY, 16 * DAY], dtype=np.int64)
+    temps = np.array([5.06, 7.61, 2.01])
+    # binary sums: 5.359999999999999, 7.91, 1.8099999999999998; QA reads the record's text
+    assert [repr(t) for t in CALIBRATION.corrected(times, temps, VALIDITY).tolist()] == [
+        "5.36",
+        "7.91",
+        "1.81",
+    ]
+
+
 def test_readings_at_or_after_the_due_date_of_the_certificate_in_force_are_past_calibration() -> (
     None
 ):
