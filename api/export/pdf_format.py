@@ -83,6 +83,7 @@ def _styles() -> dict[str, ParagraphStyle]:
             fontSize=11.5,
             spaceBefore=8,
             spaceAfter=4,
+            keepWithNext=1,  # a heading never ends a page without what it heads
         ),
         "body": body,
         "cell": ParagraphStyle("cell", parent=body, fontSize=7, leading=8.5),
@@ -394,7 +395,11 @@ def _alarm_limits(report: Report, styles: dict[str, ParagraphStyle]) -> list[Flo
                     _local(a["from"]),
                     _local(a["to"]),
                     f"{a['range_c'][0]:g}–{a['range_c'][1]:g}",
-                    _beyond(a["warning_low_c"], a["warning_high_c"], "the detector's band"),
+                    _beyond(
+                        a["warning_low_c"],
+                        a["warning_high_c"],
+                        "not set: the detector's margin inside the range",
+                    ),
                     f"{a['high_delay_min']:g} / {a['low_delay_min']:g} min",
                     _beyond(a["critical_low_c"], a["critical_high_c"], "none"),
                     "yes: until acknowledged" if a["latching"] else "no",
@@ -437,7 +442,7 @@ def _excursions(report: Report, styles: dict[str, ParagraphStyle]) -> list[Flowa
             "Where",
             "Start",
             "End",
-            "Minutes",
+            "Min.",
             "Peak °C",
             "MKT window °C",
             "Readings vs detector",
@@ -467,7 +472,8 @@ def _excursions(report: Report, styles: dict[str, ParagraphStyle]) -> list[Flowa
         )
         if e["alarm"] and not e["explained"] and e["agreement"] != OTHER_LIMITS:
             flagged.append(n)
-    out.append(_table(rows, (30, 18, 18, 13, 11, 13, 20, 29, 28), styles, flagged))
+    # Start and end need 22 mm for "15:02 +01:00" on one line (7 pt DejaVu and padding).
+    out.append(_table(rows, (24, 22, 22, 13, 12, 14, 19, 28, 26), styles, flagged))
     return out
 
 
