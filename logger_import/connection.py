@@ -11,14 +11,8 @@ import, so nothing is recorded in the catalog for readings the broker dropped.
 
 from __future__ import annotations
 
-from typing import Any
-
-import paho.mqtt.client as paho
-from paho.mqtt.reasoncodes import ReasonCode
-
 from coldchain.broker_auth import IMPORT_ACCOUNT, IMPORT_SECRET
 from coldchain.config import MqttEndpoint, Settings
-from coldchain.errors import MqttPublishFailed
 from coldchain.mqtt import MqttPublisher
 from coldchain.security.secrets import read_secret_file, secret_path
 
@@ -52,8 +46,6 @@ class ImportConnection(MqttPublisher):
     def __init__(self, endpoint: MqttEndpoint, site: str, *, client_id: str) -> None:
         super().__init__(endpoint, site=site, gateway=IMPORT_ACCOUNT, client_id=client_id)
         self._client.will_clear()
-        self.refused = 0
-        self._refusal = ""
 
     async def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
         if topic == self.status_topic:  # connect and close announce a gateway's state
@@ -68,16 +60,4 @@ class ImportConnection(MqttPublisher):
             TimeoutError: not every message was acknowledged in time.
         """
         await super().flush(timeout_s)
-        if self.refused:
-            raise MqttPublishFailed(
-                f"the broker refused {self.refused} of {self.published} messages as "
-                f"{self._endpoint.username}: {self._refusal}"
-            )
-
-    def _on_publish(
-        self, client: paho.Client, userdata: Any, mid: int, reason: ReasonCode, properties: Any
-    ) -> None:
-        if reason.is_failure:
-            self.refused += 1
-            self._refusal = str(reason)
-        super()._on_publish(client, userdata, mid, reason, properties)
+        self.check_delivered()

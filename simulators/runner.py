@@ -161,6 +161,7 @@ async def run_to_mqtt(
             truth.write(sim.finish())
             for gateway in gateways.values():
                 await gateway.flush()
+                gateway.check_delivered()  # a refused reading was never sent, whatever we count
             if pacer.catching_up:  # the plan ended before now
                 pacer.catching_up = False
                 report(min(sim.plan.end_ms - sim.plan.start_ms, span_ms))

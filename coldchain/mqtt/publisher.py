@@ -3,7 +3,10 @@
 paho's socket is driven by the event loop (reader/writer callbacks, as aiomqtt does), so
 no thread touches the socket. The simulators and the USB logger import publish through it.
 In-flight publishes are bounded by a semaphore released on
-PUBACK: a slow broker slows the simulator down instead of growing memory. The gateway
+PUBACK: a slow broker slows the simulator down instead of growing memory. A PUBACK with a
+failure reason (MQTT 5: e.g. "Not authorized" when the broker's ACL refuses the topic) means
+the broker dropped the message: it is counted in `refused`, never as delivered, and
+`check_delivered` fails on it. The gateway
 publishes a retained `online` on its status topic and leaves a retained last will
 `offline` (MQTT 5 §3.1.3.2: the server publishes the will when the connection drops
 without a DISCONNECT); a clean stop publishes `offline` itself, since a normal
@@ -60,6 +63,8 @@ class MqttPublisher:
         self.status_topic = gateway_status_topic(site, gateway)
         self.published = 0
         self.acked = 0
+        self.refused = 0
+        self._refusal = ""
         self._endpoint = endpoint
         self._keepalive_s = keepalive_s
         self._max_inflight = max_inflight
@@ -117,7 +122,15 @@ class MqttPublisher:
         await self.close()
 
     async def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
-        """Queue one QoS 1 message; waits while `max_inflight` are unacknowledged."""
+        """Queue one QoS 1 message; waits while `max_inflight` are unacknowledged.
+
+        Raises:
+            MqttPublishFailed: the broker refused an earlier message (`check_delivered`):
+                a gateway whose readings are being dropped stops at once, loudly. Its own
+                status (`online`, `offline`) is still sent, so closing says offline.
+        """
+        if topic != self.status_topic:
+            self.check_delivered()
         await self._room.acquire()
         info = self._client.publish(topic, payload, qos=1, retain=retain)
         # NO_CONN: paho keeps QoS 1 messages and sends them after the reconnect.
@@ -134,6 +147,18 @@ class MqttPublisher:
         """Wait until the broker acknowledged every publish."""
         async with asyncio.timeout(timeout_s):
             await self._all_acked.wait()
+
+    def check_delivered(self) -> None:
+        """Raise unless every message acknowledged so far was accepted.
+
+        Raises:
+            MqttPublishFailed: the broker refused some (and dropped them), with how many and why.
+        """
+        if self.refused:
+            raise MqttPublishFailed(
+                f"the broker refused {self.refused} of {self.published} messages as "
+                f"{self._endpoint.username}: {self._refusal}"
+            )
 
     async def close(self, timeout_s: float = 30.0) -> None:
         """Flush, say `offline` (retained), disconnect cleanly."""
@@ -180,6 +205,9 @@ class MqttPublisher:
     def _on_publish(
         self, client: paho.Client, userdata: Any, mid: int, reason: ReasonCode, properties: Any
     ) -> None:
+        if reason.is_failure:
+            self.refused += 1
+            self._refusal = str(reason)
         self.acked += 1
         self._room.release()
         if self.acked >= self.published:

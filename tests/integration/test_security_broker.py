@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 import threading
@@ -27,7 +28,13 @@ from cli import main as cli_main
 from cli.local_servers import LocalInflux, LocalMosquitto, free_port
 from coldchain.catalog import catalog_session, create_catalog_engine, import_fleet, upgrade_catalog
 from coldchain.catalog.schema import LoggerReportRow, SiteRow
+from coldchain.config import MqttEndpoint
+from coldchain.errors import MqttPublishFailed
+from coldchain.fleet import Fleet
 from coldchain.times import now_ms
+from simulators.engine import Simulation
+from simulators.plan import build_plan
+from simulators.runner import run_to_mqtt
 from tests.support.detector import DetectProcess, make_catalog
 from tests.support.pipeline import IngestProcess, wait_until
 from tests.support.real_loggers import real_path
@@ -540,6 +547,41 @@ def test_the_import_account_writes_logger_readings_of_any_site_and_nothing_else(
         station.close()
         gateway.close()
         assert ingest.stop() == 0
+
+
+def test_a_simulated_gateway_whose_readings_the_broker_refuses_fails_loudly(
+    broker: SecuredBroker,
+) -> None:
+    """A gateway account of LYS publishing BSL's readings: mosquitto's ACL answers each
+    PUBACK "Not authorized" and drops the message. The simulator must fail with how many
+    were refused and why; it used to count them as delivered."""
+    fleet = Fleet.model_validate(
+        {
+            "sites": [
+                {
+                    "id": "BSL",
+                    "units": [
+                        {
+                            "id": "F1",
+                            "kind": "refrigerator",
+                            "setpoint_c": 5.0,
+                            "sensors": [{"id": "p1"}],
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+    start = now_ms() - 3_600_000
+    plan = build_plan(fleet, start, start + 3_600_000, seed=1)
+    lys = broker.add_gateway("LYS", "sim")
+    endpoint = MqttEndpoint(
+        f"mqtt://{lys}@127.0.0.1:{broker.server.port}", password=broker.passwords[lys]
+    )
+    with pytest.raises(MqttPublishFailed) as refused:
+        asyncio.run(run_to_mqtt(Simulation(plan), endpoint, speed=0, client_prefix="refused"))
+    assert f"messages as {lys}: Not authorized" in str(refused.value)
+    assert "the broker refused " in str(refused.value)
 
 
 IMPORT_FLEET = """\
