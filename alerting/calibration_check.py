@@ -68,8 +68,11 @@ def _change(
 
 def _level_start(certificate: Certificate, severity: Severity, warn_ms: int) -> int:
     """When a level's alert of `certificate` starts: the warning `warn_ms` before the due
-    date, the alarm at it."""
-    return certificate.due_ms - (warn_ms if severity == Severity.WARNING else 0)
+    date, but not before the certificate was issued (a short one is not warned of before
+    it existed), the alarm at the due date."""
+    if severity == Severity.ALARM:
+        return certificate.due_ms
+    return max(certificate.due_ms - warn_ms, certificate.calibrated_ms)
 
 
 def calibration_changes(
@@ -104,8 +107,9 @@ def calibration_changes(
             if earlier is current:
                 break
             for severity in (Severity.WARNING, Severity.ALARM):
-                changes.append(_change("resolved", key, earlier, severity, earlier.due_ms, now_ms))
-        warn_from = current.due_ms - warn_ms
+                start_ms = _level_start(earlier, severity, warn_ms)
+                changes.append(_change("resolved", key, earlier, severity, start_ms, now_ms))
+        warn_from = _level_start(current, Severity.WARNING, warn_ms)
         if now_ms >= warn_from:
             changes.append(_change("open", key, current, Severity.WARNING, warn_from, now_ms))
         if now_ms >= current.due_ms:

@@ -91,3 +91,12 @@ def test_a_bare_due_date_alarms_like_a_certificate() -> None:
     bare = Certificate(None, None, SINCE_EVER_MS, T0)
     changes = calibration_changes({KEY: Calibration.of([bare])}, T0, warn_days=30)
     assert [c.severity for c in changes] == [Severity.WARNING, Severity.ALARM]
+
+
+def test_a_short_certificate_is_not_warned_of_before_it_was_issued() -> None:
+    week = Certificate("CAL-7", "Metrolab", T0, T0 + 7 * DAY)
+    changes = calibration_changes({KEY: Calibration.of([week])}, T0 + 7 * DAY, warn_days=30)
+    assert [(c.severity, c.start_ms) for c in changes] == [
+        (Severity.WARNING, T0),
+        (Severity.ALARM, T0 + 7 * DAY),
+    ]
