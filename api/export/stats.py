@@ -159,9 +159,7 @@ class SensorAccumulator:
         self._buckets = min(chart_buckets, max(1, expected // 2)) if chart_buckets else 0
         self._chart_low = np.full(self._buckets, np.nan)
         self._chart_high = np.full(self._buckets, np.nan)
-        budget = budget or Budget()
-        self._band_min = np.array([b.min_c for b in budget.bands], dtype=np.float64)
-        self._band_max = np.array([b.max_c for b in budget.bands], dtype=np.float64)
+        self._budget = budget = budget or Budget()
         self._band_ms = np.zeros(len(budget.bands) + 1)
         self._freeze_c = budget.freeze_c
         self._band_runs: list[tuple[int, int, int]] = []
@@ -262,7 +260,7 @@ class SensorAccumulator:
         self.hours.add(times, temps, weights)
         out = above | below
         if np.any(out):
-            bands = self._band_index(temps[out])
+            bands = self._budget.bands_of(temps[out])
             self._band_ms += np.bincount(bands, weights=steps[out], minlength=self._band_ms.size)
             self._add_band_runs(bands, times[out], times[out] + steps[out].astype(np.int64))
 
@@ -288,18 +286,6 @@ class SensorAccumulator:
                 self._band_runs[-1] = (band, self._band_runs[-1][1], end)
             else:
                 self._band_runs.append((band, start, end))
-
-    def _band_index(self, temps: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
-        """The band holding each temperature, as `Budget.band_of` (closed bands, the lower
-        of two on a shared edge); len(bands) for none (bands do not overlap)."""
-        none = self._band_min.size
-        if none == 0:
-            return np.zeros(temps.size, dtype=np.intp)
-        below = np.searchsorted(self._band_min, temps, side="left") - 1  # starts below t
-        at = np.searchsorted(self._band_min, temps, side="right") - 1  # starts at or below t
-        in_below = (below >= 0) & (temps <= self._band_max[below.clip(0)])
-        in_at = (at >= 0) & (temps <= self._band_max[at.clip(0)])
-        return np.where(in_below, below, np.where(in_at, at, none))
 
     def _count_freezes(self, times: npt.NDArray[np.int64], frozen: npt.NDArray[np.bool_]) -> None:
         """A freeze event starts at each reading at or below freeze_c after one above it."""
