@@ -190,6 +190,19 @@ def _healthy(client: httpx.Client) -> bool:
 # ---- request bodies -----------------------------------------------------------------------
 
 
+def _left_to_read(sock: socket.socket) -> bytes:
+    """What is left in a reset socket's receive buffer."""
+    sock.setblocking(True)
+    sock.settimeout(5)
+    left = b""
+    try:
+        while data := sock.recv(65_536):
+            left += data
+    except OSError:  # the reset, once the buffer is read
+        pass
+    return left
+
+
 def _push_body(
     port: int, path: str, *, total: int, declared: int | None, pause_s: float = 0.0
 ) -> tuple[int, int]:
@@ -225,7 +238,10 @@ def _push_body(
                     if pause_s:
                         time.sleep(pause_s)
     except (BrokenPipeError, ConnectionResetError):
-        pass
+        # The server answered and closed with our body unread, so its kernel reset the
+        # connection; a send raced that reset. The answer is still in our receive buffer
+        # (Linux keeps received data across a reset): read it.
+        answer += _left_to_read(sock)
     finally:
         sock.close()
     assert answer, f"the server closed without answering after {sent} bytes"
